@@ -1,0 +1,10 @@
+//! destctl: Adobe Experience Platform batch destinations as code.
+//!
+//! Data flows one way: manifests ([`manifest`]) → desired model ([`model`]) → [`plan`] ← live
+//! state; `apply` executes a plan and nothing else. The [`catalog`] is the one source of truth
+//! for spec ids and per-destination rules.
+
+pub mod catalog;
+pub mod marker;
+pub mod model;
+pub mod plan;

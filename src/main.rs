@@ -1,0 +1,2 @@
+//! The `destctl` command line; the library does the work.
+fn main() {}

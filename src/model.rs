@@ -1,0 +1,257 @@
+//! The desired model: what validated manifests ask for, one [`DesiredDestination`] per
+//! `Destination` manifest with its audiences resolved. `plan` diffs it against live state.
+//! Nothing here knows YAML; `manifest` builds it.
+
+use crate::catalog::{AuthMethod, ExportMode, LocationMode, Platform, Schedule};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A `metadata.name`: lower-case letters, digits and `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResourceName(String);
+
+impl ResourceName {
+    /// Checks the name's shape.
+    pub fn parse(s: &str) -> Result<ResourceName, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if ok {
+            Ok(ResourceName(s.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is not a valid name: use 1-63 lower-case letters, digits and '-', not starting or ending with '-'"
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ResourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An AEP audience (segment definition) id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SegmentId(String);
+
+impl SegmentId {
+    /// Checks the id: non-empty, no whitespace, no `/` or `%` (it is used in paths and
+    /// filenames).
+    pub fn parse(s: &str) -> Result<SegmentId, String> {
+        if !s.is_empty()
+            && s.len() <= 128
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            Ok(SegmentId(s.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is not an audience id: use letters, digits, '-', '_' and '.' (usually a UUID)"
+            ))
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A profile attribute path such as `person.name.firstName`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AttributePath(String);
+
+impl AttributePath {
+    /// Checks the path: dot-separated identifiers (`[A-Za-z_][A-Za-z0-9_]*`).
+    pub fn parse(s: &str) -> Result<AttributePath, String> {
+        let ok = !s.is_empty()
+            && s.split('.').all(|seg| {
+                let mut chars = seg.chars();
+                matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if ok {
+            Ok(AttributePath(s.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is not an attribute path: write dot-separated XDM field names, e.g. person.name.firstName"
+            ))
+        }
+    }
+
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AttributePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a secret value comes from; plans and logs only ever show the reference.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SecretRef {
+    /// `${env:NAME}`: an environment variable.
+    Env(String),
+    /// `${file:PATH}`: a file's contents (trailing newline trimmed); relative paths are taken
+    /// from the current directory.
+    File(String),
+}
+
+impl SecretRef {
+    /// Parses `${env:NAME}` or `${file:PATH}`; `None` if `s` is not written as a reference at all.
+    pub fn parse(s: &str) -> Option<Result<SecretRef, String>> {
+        let inner = s.strip_prefix("${")?.strip_suffix('}')?;
+        Some(if let Some(name) = inner.strip_prefix("env:") {
+            let ok = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if ok {
+                Ok(SecretRef::Env(name.to_owned()))
+            } else {
+                Err(format!(
+                    "`{s}`: an environment variable name is letters, digits and '_', not starting with a digit"
+                ))
+            }
+        } else if let Some(path) = inner.strip_prefix("file:") {
+            if path.is_empty() {
+                Err(format!("`{s}`: the file path is empty"))
+            } else {
+                Ok(SecretRef::File(path.to_owned()))
+            }
+        } else {
+            Err(format!(
+                "`{s}` is not a secret reference; write ${{env:NAME}} or ${{file:PATH}}"
+            ))
+        })
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(n) => write!(f, "${{env:{n}}}"),
+            SecretRef::File(p) => write!(f, "${{file:{p}}}"),
+        }
+    }
+}
+
+/// An auth param value: a literal (non-secret params) or a secret reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamValue {
+    /// A plain value, sent as is.
+    Literal(String),
+    /// A reference, resolved by `apply` just before sending.
+    Secret(SecretRef),
+}
+
+impl ParamValue {
+    /// The value as it appears in a plan: literals as they are, secrets as their reference.
+    pub fn to_plan_string(&self) -> String {
+        match self {
+            ParamValue::Literal(s) => s.clone(),
+            ParamValue::Secret(r) => r.to_string(),
+        }
+    }
+}
+
+/// The destination account (base connection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredConnection {
+    /// The auth spec.
+    pub auth: AuthMethod,
+    /// Auth params by name.
+    pub params: BTreeMap<String, ParamValue>,
+    /// Raising it pushes the credentials again (they are write-only).
+    pub credentials_version: u32,
+}
+
+/// Where the files land (target connection params).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredLocation {
+    /// The location mode.
+    pub mode: LocationMode,
+    /// The mode's params (`bucketName`, `path`, `container`, `remotePath`), by name.
+    pub params: BTreeMap<String, String>,
+    /// Whether a manifest file is written beside each export.
+    pub include_file_manifest: Option<bool>,
+}
+
+/// One audience activated to a destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredAudience {
+    /// The `Audience` manifest's `metadata.name`.
+    pub manifest: ResourceName,
+    /// The AEP audience id.
+    pub segment_id: SegmentId,
+    /// Name shown in AEP (the selector's `name`), if given.
+    pub display_name: Option<String>,
+    /// Selector `description`, if given.
+    pub description: Option<String>,
+    /// The file name pattern.
+    pub filename_template: String,
+    /// Full or incremental.
+    pub export_mode: ExportMode,
+    /// When it is exported.
+    pub schedule: Schedule,
+    /// The `Schedule` manifest's name, when the activation named one (for display).
+    pub schedule_name: Option<ResourceName>,
+}
+
+/// One `Destination` manifest with everything it needs resolved: the unit that `plan` creates,
+/// updates or deletes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredDestination {
+    /// `metadata.name`; also the ownership marker.
+    pub name: ResourceName,
+    /// Flow name in AEP.
+    pub display_name: String,
+    /// Flow description (without the marker).
+    pub description: Option<String>,
+    /// The platform.
+    pub platform: Platform,
+    /// The account.
+    pub connection: DesiredConnection,
+    /// Where the files land.
+    pub location: DesiredLocation,
+    /// Exported profile attributes, in manifest order.
+    pub attributes: Vec<AttributePath>,
+    /// Attributes that must be present for a profile to be exported.
+    pub mandatory_attributes: Vec<AttributePath>,
+    /// Attributes that deduplicate the exported rows.
+    pub deduplication_keys: Vec<AttributePath>,
+    /// Whether the flow runs.
+    pub enabled: bool,
+    /// Activated audiences, sorted by segment id.
+    pub audiences: Vec<DesiredAudience>,
+}
+
+/// Everything the manifests ask for, destinations sorted by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    /// The destinations.
+    pub destinations: Vec<DesiredDestination>,
+}

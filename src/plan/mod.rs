@@ -1,0 +1,165 @@
+//! Plans: the change between the desired model and live state, as the JSON document of
+//! shared/DESIGN.md §4 that a reviewer reads and `apply` executes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The plan file's format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// An entity id assigned by the Flow Service.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntityId(pub String);
+
+/// An ETag exactly as the API returns it, quotes included (`"\"7400…\""`), sent verbatim in
+/// `If-Match`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Etag(pub String);
+
+/// Where a plan was computed against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTarget {
+    /// Platform base URL (or emulator address).
+    pub endpoint: String,
+    /// Sandbox name.
+    pub sandbox: String,
+}
+
+/// Change counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// `create` changes.
+    pub create: usize,
+    /// `update`, `enable` and `disable` changes.
+    pub update: usize,
+    /// `delete` changes.
+    pub delete: usize,
+    /// Managed flows with nothing to do.
+    pub unchanged: usize,
+}
+
+/// What a change does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// `POST` a new entity.
+    Create,
+    /// `PATCH` an entity with `If-Match`.
+    Update,
+    /// `DELETE` an entity.
+    Delete,
+    /// `POST /flows/{id}/action?op=enable`.
+    Enable,
+    /// `POST /flows/{id}/action?op=disable`.
+    Disable,
+}
+
+/// The Flow Service collection a change touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Resource {
+    /// `/connections` (base connections).
+    Connection,
+    /// `/sourceConnections`.
+    SourceConnection,
+    /// `/targetConnections`.
+    TargetConnection,
+    /// `/flows`.
+    Flow,
+}
+
+impl Resource {
+    /// The collection path under the Flow Service base, e.g. `/flows`.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Resource::Connection => "/connections",
+            Resource::SourceConnection => "/sourceConnections",
+            Resource::TargetConnection => "/targetConnections",
+            Resource::Flow => "/flows",
+        }
+    }
+}
+
+/// One RFC 6902 operation of a plan (destctl emits only `add`, `replace` and `remove`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatchOp {
+    /// `add`, `replace` or `remove`.
+    pub op: PatchOpKind,
+    /// JSON Pointer.
+    pub path: String,
+    /// The value (absent for `remove`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// The operations destctl emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatchOpKind {
+    /// RFC 6902 `add`.
+    Add,
+    /// RFC 6902 `replace`.
+    Replace,
+    /// RFC 6902 `remove`.
+    Remove,
+}
+
+/// One step of a plan.
+///
+/// Creates carry `key`, a name for the entity within the plan (`campaign-s3/targetConnection`),
+/// and their request `body`; a body refers to an entity created earlier in the same plan as the
+/// string `${ref:KEY}`, which `apply` replaces with the id the service returned. Secret values
+/// stay as their `${env:…}`/`${file:…}` references until `apply` sends them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// What to do.
+    pub action: Action,
+    /// On which collection.
+    pub resource: Resource,
+    /// The Destination manifest's `metadata.name`.
+    pub name: String,
+    /// The live entity's id (all but creates), or `${ref:KEY}` for an entity created earlier in
+    /// the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The live etag the change was computed from (updates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<Etag>,
+    /// The plan-local name of the entity a create makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The request body of a create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// The JSON Patch of an update, sent as is with `If-Match: etag`. On a flow create, the
+    /// activation patch sent right after the create with the etag it returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Vec<PatchOp>>,
+}
+
+/// A managed flow that is not in the manifests and that the plan leaves in place (no `--prune`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftInPlace {
+    /// The marker's name.
+    pub name: String,
+    /// The flow id.
+    pub id: String,
+}
+
+/// A whole plan (shared/DESIGN.md §4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Where it was computed.
+    pub target: PlanTarget,
+    /// Counts of `changes`.
+    pub summary: Summary,
+    /// The steps, in execution order.
+    pub changes: Vec<Change>,
+    /// Managed flows no longer in the manifests, kept because `--prune` was not given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_in_place: Vec<LeftInPlace>,
+}
