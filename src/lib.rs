@@ -5,6 +5,8 @@
 //! for spec ids and per-destination rules.
 
 pub mod catalog;
+pub mod client;
+pub mod live;
 pub mod marker;
 pub mod model;
 pub mod plan;

@@ -1,0 +1,135 @@
+//! Live state: the managed objects of one sandbox, read with list calls only, and grouped by
+//! ownership marker into one [`LiveDestination`] per Destination manifest name.
+
+use crate::catalog::PROFILE_STORE_SPEC_ID;
+use crate::marker::Marker;
+use crate::plan::{EntityId, Etag, Resource};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One entity as listed by the Flow Service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveEntity {
+    /// Its collection.
+    pub resource: Resource,
+    /// Its id.
+    pub id: EntityId,
+    /// Its current etag.
+    pub etag: Etag,
+    /// The ownership marker in its description, if any.
+    pub marker: Option<Marker>,
+    /// The entity exactly as listed.
+    pub raw: Value,
+}
+
+impl LiveEntity {
+    /// Builds an entity from a list item; `None` if it lacks an `id` or `etag`.
+    pub fn from_raw(resource: Resource, raw: Value) -> Option<LiveEntity> {
+        let id = EntityId(raw.get("id")?.as_str()?.to_owned());
+        let etag = Etag(raw.get("etag")?.as_str()?.to_owned());
+        let marker = raw
+            .get("description")
+            .and_then(Value::as_str)
+            .and_then(Marker::parse)
+            .map(|(m, _)| m);
+        Some(LiveEntity {
+            resource,
+            id,
+            etag,
+            marker,
+            raw,
+        })
+    }
+
+    /// `connectionSpec.id`, for connections.
+    pub fn connection_spec_id(&self) -> Option<&str> {
+        self.raw
+            .pointer("/connectionSpec/id")
+            .and_then(Value::as_str)
+    }
+
+    /// `createdAt` in ms (0 when absent), for picking the oldest of duplicates.
+    pub fn created_at(&self) -> i64 {
+        self.raw
+            .get("createdAt")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    }
+}
+
+/// Everything listed in one sandbox.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveState {
+    /// Destination flows (`inheritedAttributes.properties.isDestinationFlow==true`).
+    pub flows: Vec<LiveEntity>,
+    /// Base connections.
+    pub connections: Vec<LiveEntity>,
+    /// Source connections.
+    pub source_connections: Vec<LiveEntity>,
+    /// Target connections.
+    pub target_connections: Vec<LiveEntity>,
+    /// The id of the `upsToCampaign` flow spec, when it was looked up.
+    pub campaign_flow_spec_id: Option<String>,
+}
+
+/// The managed objects of one Destination manifest name. Any of them may be missing (never
+/// created, or an interrupted apply).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveDestination {
+    /// The marker's name.
+    pub name: String,
+    /// The flow.
+    pub flow: Option<LiveEntity>,
+    /// The Profile store base connection.
+    pub profile_connection: Option<LiveEntity>,
+    /// The Profile store source connection.
+    pub source_connection: Option<LiveEntity>,
+    /// The destination base connection (the account).
+    pub connection: Option<LiveEntity>,
+    /// The target connection (the file location).
+    pub target_connection: Option<LiveEntity>,
+    /// Further managed objects with the same name and role (never expected): left alone.
+    pub extras: Vec<LiveEntity>,
+}
+
+impl LiveState {
+    /// Groups the managed objects by marker name. Where two objects share a name and role, the
+    /// oldest is kept and the others go to `extras`.
+    pub fn managed(&self) -> BTreeMap<String, LiveDestination> {
+        let mut out: BTreeMap<String, LiveDestination> = BTreeMap::new();
+        let all = self
+            .flows
+            .iter()
+            .chain(&self.connections)
+            .chain(&self.source_connections)
+            .chain(&self.target_connections);
+        let mut sorted: Vec<&LiveEntity> = all.filter(|e| e.marker.is_some()).collect();
+        sorted.sort_by(|a, b| {
+            a.created_at()
+                .cmp(&b.created_at())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        for e in sorted {
+            let name = &e.marker.as_ref().expect("filtered").name;
+            let dest = out.entry(name.clone()).or_insert_with(|| LiveDestination {
+                name: name.clone(),
+                ..LiveDestination::default()
+            });
+            let slot = match e.resource {
+                Resource::Flow => &mut dest.flow,
+                Resource::SourceConnection => &mut dest.source_connection,
+                Resource::TargetConnection => &mut dest.target_connection,
+                Resource::Connection if e.connection_spec_id() == Some(PROFILE_STORE_SPEC_ID) => {
+                    &mut dest.profile_connection
+                }
+                Resource::Connection => &mut dest.connection,
+            };
+            if slot.is_none() {
+                *slot = Some(e.clone());
+            } else {
+                dest.extras.push(e.clone());
+            }
+        }
+        out
+    }
+}
