@@ -6,6 +6,24 @@ use crate::catalog::{AuthMethod, ExportMode, LocationMode, Platform, Schedule};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
+
+/// Where a value was written in a manifest (1-based line and column).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceLocation {
+    /// The manifest file, as given on the command line or found in a directory.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
 
 /// A `metadata.name`: lower-case letters, digits and `-`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -187,6 +205,8 @@ pub struct DesiredConnection {
     pub params: BTreeMap<String, ParamValue>,
     /// Raising it pushes the credentials again (they are write-only).
     pub credentials_version: u32,
+    /// Where each param was written, for errors about unresolvable secrets.
+    pub locations: BTreeMap<String, SourceLocation>,
 }
 
 /// Where the files land (target connection params).
@@ -227,6 +247,8 @@ pub struct DesiredAudience {
 pub struct DesiredDestination {
     /// `metadata.name`; also the ownership marker.
     pub name: ResourceName,
+    /// Where the Destination document starts.
+    pub source: SourceLocation,
     /// Flow name in AEP.
     pub display_name: String,
     /// Flow description (without the marker).
