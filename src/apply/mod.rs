@@ -125,6 +125,26 @@ pub fn read_plan_file(path: &Path) -> Result<Plan, ApplyError> {
     })
 }
 
+/// Asks on `out` whether to apply and reads the answer from `input`: only `yes` approves.
+pub fn confirm(
+    input: &mut impl std::io::BufRead,
+    out: &mut impl std::io::Write,
+) -> Result<(), ApplyError> {
+    write!(
+        out,
+        "\nDo you want to apply these changes? Only 'yes' will be accepted: "
+    )
+    .and_then(|_| out.flush())
+    .map_err(ApplyError::Prompt)?;
+    let mut line = String::new();
+    input.read_line(&mut line).map_err(ApplyError::Prompt)?;
+    if line.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(ApplyError::NotConfirmed)
+    }
+}
+
 /// How to execute a plan.
 #[derive(Clone)]
 pub struct ExecuteOptions {
@@ -215,6 +235,19 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--parallelism", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "--plan", "p.json", "manifests/"]).is_err());
         assert!(Cli::try_parse_from(["x", "--plan", "p.json", "--prune"]).is_err());
+    }
+
+    #[test]
+    fn confirmation() {
+        let mut out = Vec::new();
+        assert!(confirm(&mut &b"yes\n"[..], &mut out).is_ok());
+        assert!(String::from_utf8(out).unwrap().contains("Only 'yes'"));
+        for answer in [&b"y\n"[..], b"no\n", b"", b"YES please\n"] {
+            assert!(matches!(
+                confirm(&mut &answer[..], &mut Vec::new()),
+                Err(ApplyError::NotConfirmed)
+            ));
+        }
     }
 
     #[test]
