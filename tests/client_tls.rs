@@ -17,11 +17,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-#[tokio::test]
-async fn https_round_trip_with_certificate_verification() {
-    // SAFETY: the only test of this binary; nothing else reads the environment concurrently.
-    unsafe { std::env::set_var("SSL_CERT_FILE", fixture("ca.pem")) };
-
+fn acceptor() -> tokio_rustls::TlsAcceptor {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
         .unwrap()
         .collect::<Result<_, _>>()
@@ -35,7 +31,14 @@ async fn https_round_trip_with_certificate_verification() {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+#[tokio::test]
+async fn https_round_trip_with_certificate_verification() {
+    // SAFETY: set before any client exists, and every test of this binary sets the same value.
+    unsafe { std::env::set_var("SSL_CERT_FILE", fixture("ca.pem")) };
+    let acceptor = acceptor();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(async move {
@@ -62,4 +65,37 @@ async fn https_round_trip_with_certificate_verification() {
         request.starts_with("GET /data/foundation/flowservice/flows?limit=100 HTTP/1.1"),
         "{request}"
     );
+}
+
+#[tokio::test]
+async fn a_refused_certificate_is_reported_without_retrying() {
+    // SAFETY: as above.
+    unsafe { std::env::set_var("SSL_CERT_FILE", fixture("ca.pem")) };
+    let acceptor = acceptor();
+    // 127.0.0.2 is loopback on Linux but not a name in the certificate.
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = handshakes.clone();
+    tokio::spawn(async move {
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(sock).await;
+            });
+        }
+    });
+    let c = client(&format!("https://127.0.0.2:{port}"), ready_token(), 3);
+    let err = c.list("/flows", &[]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            destctl::client::ClientError::Transport { attempts: 1, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

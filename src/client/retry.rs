@@ -85,6 +85,10 @@ impl Retrier {
         err: &reqwest::Error,
     ) -> Option<Duration> {
         let before_sending = err.is_connect();
+        if tls_rejected(err) {
+            // A certificate the client refuses will not change on a retry.
+            return None;
+        }
         let retryable = match attempt.class {
             RetryClass::Idempotent => {
                 before_sending
@@ -146,6 +150,32 @@ impl Retrier {
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rand::rng().random_range(0..=nanos))
     }
+}
+
+/// Whether the TLS handshake failed because the server's certificate was refused (unknown
+/// issuer, wrong name, expired): a configuration problem, not a transient one.
+pub(crate) fn tls_rejected(err: &reqwest::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        // tokio-rustls reports it inside (possibly nested) `io::Error`s, whose `source()`
+        // skips the wrapped error: unwrap them by hand.
+        let mut inner: &(dyn std::error::Error + 'static) = e;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = wrapped;
+        }
+        let rustls_err = inner.downcast_ref::<rustls::Error>();
+        if matches!(
+            rustls_err,
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// `Retry-After` as a wait: delta-seconds, or an HTTP date (a past date means no wait).
