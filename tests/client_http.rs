@@ -529,3 +529,29 @@ async fn ready_token_never_calls_ims() {
     assert_eq!(mock.token_calls(), 0);
     assert_eq!(c.tokens_minted(), 0);
 }
+
+#[tokio::test]
+async fn a_delete_whose_first_answer_was_lost_accepts_the_404_of_its_retry() {
+    let mock = Mock::start(|_, i| {
+        if i == 0 {
+            Reply::json(502, json!({"error_code": "502000", "message": "Bad gateway"}))
+        } else {
+            Reply::json(404, json!({"errorMessage": "flows not found with id = [f1]"}))
+        }
+    })
+    .await;
+    let c = client(&mock.url(), ready_token(), 2);
+    c.delete(Resource::Flow, &EntityId("f1".into()))
+        .await
+        .unwrap();
+    assert_eq!(mock.seen().len(), 2);
+
+    // Without an earlier unanswered attempt, a 404 is an error.
+    let mock = Mock::start(|_, _| Reply::json(404, json!({"errorMessage": "not found"}))).await;
+    let c = client(&mock.url(), ready_token(), 2);
+    let err = c
+        .delete(Resource::Flow, &EntityId("f1".into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::NotFound(_)), "{err:?}");
+}
