@@ -5,7 +5,9 @@
 //!
 //! Every request carries `Authorization: Bearer …`, `x-api-key`, `x-gw-ims-org-id`,
 //! `x-sandbox-name`, `Accept: application/json`, `User-Agent: destctl/<version>` and, with a
-//! body, `Content-Type: application/json`. Failures are retried as [`retry`](self) documents.
+//! body, `Content-Type: application/json`. Failures are retried as `client/retry.rs` documents
+//! (idempotent requests on 429/5xx/connection errors; creates only when nothing can have been
+//! processed).
 //! Logging (`tracing`, debug level) records method, path, status, attempt and elapsed time, never
 //! headers, bodies or query strings.
 
