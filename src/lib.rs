@@ -10,3 +10,4 @@ pub mod live;
 pub mod marker;
 pub mod model;
 pub mod plan;
+pub mod render;
