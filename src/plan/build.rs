@@ -301,7 +301,7 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
 /// Words for a target connection's params: `S3 acme-exports /campaign`.
 pub fn location_words(params: &Value) -> String {
     let mut parts = Vec::new();
-    for k in MANAGED_TARGET_KEYS {
+    for k in MANAGED_TARGET_KEYS.into_iter().filter(|k| *k != "format") {
         if let Some(v) = params.get(k).and_then(value_string) {
             parts.push(if k == "mode" { v } else { format!("{k}={v}") });
         }

@@ -349,12 +349,28 @@ fn view(
     );
     m.insert("mandatoryFields".into(), sorted_strings(mandatory));
     m.insert("primaryFields".into(), sorted_strings(primary));
-    m.insert("audiences".into(), Value::Array(audiences));
+    let mut by_id = Map::new();
+    for a in audiences {
+        let id = a.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+        let mut key = id.clone();
+        let mut n = 1;
+        while by_id.contains_key(&key) {
+            n += 1;
+            key = format!("{id} ({n})");
+        }
+        let mut a = a;
+        if let Value::Object(m) = &mut a {
+            m.shift_remove("id");
+        }
+        by_id.insert(key, a);
+    }
+    m.insert("audiences".into(), Value::Object(by_id));
     Value::Object(m)
 }
 
 /// The managed part of a live flow: name, description, state, attribute paths, mandatory
-/// fields, deduplication keys (sorted) and audiences (managed keys only, sorted by id). Two
+/// fields, deduplication keys (sorted) and audiences (managed keys only, keyed and sorted by
+/// id, so a line diff of two views lines up audience by audience). Two
 /// flows with equal views need no patch.
 pub fn live_flow_view(flow: &Value) -> Value {
     let attributes = flow

@@ -45,8 +45,8 @@ pub(crate) struct Section<'a> {
     pub title: String,
     pub changes: Vec<&'a Change>,
     pub items: Vec<(Sign, String)>,
-    pub before: Option<String>,
-    pub after: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
 }
 
 fn pretty(v: &Value) -> String {
@@ -114,8 +114,8 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                 }
                 let (before, after) = match d.status {
                     DestinationStatus::Unchanged | DestinationStatus::LeftInPlace => (None, None),
-                    DestinationStatus::Delete => (d.before.as_ref().map(pretty), None),
-                    _ => (d.before.as_ref().map(pretty), d.after.as_ref().map(pretty)),
+                    DestinationStatus::Delete => (d.before.clone(), None),
+                    _ => (d.before.clone(), d.after.clone()),
                 };
                 Section {
                     name: d.name.clone(),
@@ -157,21 +157,72 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
     }
 }
 
-/// The unified diff of a section's managed flow, `None` when there is nothing to show.
+fn diff_lines(out: &mut String, before: &str, after: &str) {
+    let diff = similar::TextDiff::from_lines(before, after);
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        out.push(sign);
+        out.push_str(change.value());
+        if change.missing_newline() {
+            out.push('\n');
+        }
+    }
+}
+
+/// The unified diff of a section's managed flow, `None` when there is nothing to show: one
+/// hunk for the flow's own fields, then one per audience added, changed or removed (so the
+/// lines of different audiences are never paired up).
 pub(crate) fn flow_diff(section: &Section<'_>) -> Option<String> {
     if section.before.is_none() && section.after.is_none() {
         return None;
     }
-    let before = section.before.as_deref().unwrap_or("");
-    let after = section.after.as_deref().unwrap_or("");
-    if before == after {
-        return None;
+    let split = |v: Option<&Value>| -> (String, serde_json::Map<String, Value>) {
+        match v {
+            Some(Value::Object(m)) => {
+                let mut head = m.clone();
+                let audiences = match head.shift_remove("audiences") {
+                    Some(Value::Object(a)) => a,
+                    _ => serde_json::Map::new(),
+                };
+                (pretty(&Value::Object(head)), audiences)
+            }
+            _ => (String::new(), serde_json::Map::new()),
+        }
+    };
+    let (head_before, aud_before) = split(section.before.as_ref());
+    let (head_after, aud_after) = split(section.after.as_ref());
+    let mut out = String::from("--- live flow\n+++ planned flow\n");
+    let mut changed = false;
+    if head_before != head_after {
+        changed = true;
+        let diff = similar::TextDiff::from_lines(&head_before, &head_after);
+        let unified = diff.unified_diff().context_radius(3).to_string();
+        out.push_str(&unified);
     }
-    let diff = similar::TextDiff::from_lines(before, after);
-    Some(
-        diff.unified_diff()
-            .context_radius(3)
-            .header("live flow", "planned flow")
-            .to_string(),
-    )
+    let mut ids: Vec<&String> = aud_before.keys().chain(aud_after.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let (b, a) = (aud_before.get(id), aud_after.get(id));
+        if b == a {
+            continue;
+        }
+        changed = true;
+        let label = a
+            .or(b)
+            .and_then(|v| v.get("name"))
+            .and_then(Value::as_str)
+            .map_or_else(|| id.clone(), |n| format!("{n} ({id})"));
+        out.push_str(&format!("@@ audience {label} @@\n"));
+        diff_lines(
+            &mut out,
+            &b.map(pretty).unwrap_or_default(),
+            &a.map(pretty).unwrap_or_default(),
+        );
+    }
+    changed.then_some(out)
 }
