@@ -133,8 +133,10 @@ fn markdown_stays_under_the_comment_limit() {
         }
         dests.push(d);
     }
-    let mut live = destctl::live::LiveState::default();
-    live.campaign_flow_spec_id = Some("spec".into());
+    let live = destctl::live::LiveState {
+        campaign_flow_spec_id: Some("spec".into()),
+        ..Default::default()
+    };
     let (plan, details) = build(&state(dests), &live, &opts(false)).unwrap();
     let full_text = render::render(Format::Text, &plan, Some(&details), false);
     assert!(full_text.len() > markdown::MAX_CHARS);
