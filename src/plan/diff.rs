@@ -443,3 +443,145 @@ pub fn desired_flow_view(d: &DesiredDestination) -> Value {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{AuthMethod, Frequency, LocationMode, Platform, Schedule};
+    use crate::model::{
+        AttributePath, DesiredConnection, DesiredLocation, ResourceName, SegmentId, SourceLocation,
+    };
+    use serde_json::json;
+
+    fn dest(audiences: &[&str], attributes: &[&str]) -> DesiredDestination {
+        DesiredDestination {
+            name: ResourceName::parse("d").unwrap(),
+            source: SourceLocation::default(),
+            display_name: "D".into(),
+            description: None,
+            platform: Platform::AmazonS3,
+            connection: DesiredConnection {
+                auth: AuthMethod::AccessKey,
+                params: Default::default(),
+                credentials_version: 1,
+                locations: Default::default(),
+            },
+            location: DesiredLocation {
+                mode: LocationMode::S3,
+                params: Default::default(),
+                include_file_manifest: None,
+            },
+            attributes: attributes
+                .iter()
+                .map(|p| AttributePath::parse(p).unwrap())
+                .collect(),
+            mandatory_attributes: vec![],
+            deduplication_keys: vec![],
+            enabled: true,
+            audiences: audiences
+                .iter()
+                .map(|id| DesiredAudience {
+                    manifest: ResourceName::parse("a").unwrap(),
+                    segment_id: SegmentId::parse(id).unwrap(),
+                    display_name: None,
+                    description: None,
+                    filename_template: "%DESTINATION_NAME%_%SEGMENT_ID%".into(),
+                    export_mode: crate::catalog::ExportMode::DailyFullExport,
+                    schedule: Schedule {
+                        frequency: Frequency::Once,
+                        trigger_type: None,
+                        start_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                        end_date: None,
+                        start_time: None,
+                    },
+                    schedule_name: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn flow(segments: Vec<Value>, profiles: &[&str]) -> Value {
+        json!({
+            "id": "f", "name": "D", "description": "[destctl:d]", "state": "enabled",
+            "transformations": [{"name": "GeneralTransform", "params": {
+                "profileSelectors": {"selectors": profiles.iter().map(|p| json!({"type": "JSON_PATH",
+                    "value": {"path": p, "operator": "EXISTS"}})).collect::<Vec<_>>()},
+                "segmentSelectors": {"selectors": segments}}}]
+        })
+    }
+
+    fn seg(id: &str) -> Value {
+        json!({"type": "PLATFORM_SEGMENT", "value": {"id": id, "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%",
+            "exportMode": "DAILY_FULL_EXPORT", "schedule": {"frequency": "ONCE", "startDate": "2026-01-01"},
+            "createTime": "1", "updateTime": "2"}})
+    }
+
+    fn paths(ops: &[PatchOp]) -> Vec<String> {
+        ops.iter()
+            .map(|o| format!("{:?} {}", o.op, o.path))
+            .collect()
+    }
+
+    #[test]
+    fn equal_flows_need_no_op() {
+        let d = dest(&["b", "a"], &["x.y", "x.z"]);
+        let f = flow(vec![seg("a"), seg("b")], &["x.z", "x.y"]);
+        assert!(flow_diff(&d, &f).unwrap().ops.is_empty());
+        assert_eq!(live_flow_view(&f), desired_flow_view(&d));
+    }
+
+    #[test]
+    fn duplicates_and_strangers_are_removed_highest_index_first() {
+        let d = dest(&["a"], &["x.y"]);
+        let f = flow(vec![seg("a"), seg("zz"), seg("a")], &["x.y", "x.y", "q.r"]);
+        assert_eq!(
+            paths(&flow_diff(&d, &f).unwrap().ops),
+            [
+                format!("Remove {SEGMENT_SELECTORS}/2"),
+                format!("Remove {SEGMENT_SELECTORS}/1"),
+                format!("Remove {PROFILE_SELECTORS}/2"),
+                format!("Remove {PROFILE_SELECTORS}/1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn replace_precedes_removes_and_keeps_server_fields() {
+        let d = dest(&["b"], &[]);
+        let mut changed = seg("b");
+        changed["value"]["filenameTemplate"] = json!("old");
+        changed["value"]["extra"] = json!({"k": 1});
+        let f = flow(vec![seg("a"), changed], &[]);
+        let ops = flow_diff(&d, &f).unwrap().ops;
+        assert_eq!(
+            paths(&ops),
+            [
+                format!("Replace {SEGMENT_SELECTORS}/1"),
+                format!("Remove {SEGMENT_SELECTORS}/0"),
+            ]
+        );
+        let v = &ops[0].value.as_ref().unwrap()["value"];
+        assert_eq!(v["filenameTemplate"], "%DESTINATION_NAME%_%SEGMENT_ID%");
+        assert_eq!(
+            (&v["createTime"], &v["extra"]),
+            (&json!("1"), &json!({"k": 1}))
+        );
+    }
+
+    #[test]
+    fn a_flow_without_the_legacy_transformation_is_an_error() {
+        let d = dest(&[], &[]);
+        let err = flow_diff(&d, &json!({"id": "f", "transformations": []})).unwrap_err();
+        assert!(matches!(err, PlanError::UnexpectedFlowShape { .. }));
+    }
+
+    #[test]
+    fn key_order_of_primary_fields_does_not_matter() {
+        let mut d = dest(&[], &["x.y"]);
+        d.deduplication_keys = vec![AttributePath::parse("x.y").unwrap()];
+        let mut f = flow(vec![], &["x.y"]);
+        f["transformations"][0]["params"]["profileSelectors"]["primaryFields"] =
+            json!([{"attributePath": "x.y", "fieldType": "ATTRIBUTE"}]);
+        assert!(flow_diff(&d, &f).unwrap().ops.is_empty());
+    }
+}
