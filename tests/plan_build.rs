@@ -695,3 +695,33 @@ fn plans_hold_only_secret_references() {
         }
     }
 }
+
+#[test]
+fn update_for_gives_the_fresh_update_of_one_entity() {
+    let mut svc = applied(vec![campaign()]);
+    let mut d = campaign();
+    d.display_name = "Renamed".into();
+    d.location.params.insert("path".into(), "/x".into());
+    let live = svc.live().managed().remove("campaign-s3").unwrap();
+    let flow = destctl::plan::update_for(&d, &live, Resource::Flow, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(flow.patch.as_ref().unwrap().len(), 1);
+    let target = destctl::plan::update_for(&d, &live, Resource::TargetConnection, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(target.resource, Resource::TargetConnection);
+    assert!(
+        destctl::plan::update_for(&d, &live, Resource::Connection, None)
+            .unwrap()
+            .is_none()
+    );
+    let plan = build_plan(&state(vec![d.clone()]), &svc.live(), &opts(false)).unwrap();
+    svc.apply(&plan);
+    let live = svc.live().managed().remove("campaign-s3").unwrap();
+    assert!(
+        destctl::plan::update_for(&d, &live, Resource::Flow, None)
+            .unwrap()
+            .is_none()
+    );
+}

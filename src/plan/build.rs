@@ -136,6 +136,20 @@ pub fn plan_destination(
     destination(d, live, campaign_flow_spec_id).map(|(c, _)| c)
 }
 
+/// The fresh `update` of one entity of a Destination (`resource`: flow, connection or target
+/// connection), for `apply` to retry after a 412 with re-read live objects; `None` when the
+/// entity already matches.
+pub fn update_for(
+    d: &DesiredDestination,
+    live: &LiveDestination,
+    resource: Resource,
+    campaign_flow_spec_id: Option<&str>,
+) -> Result<Option<Change>, PlanError> {
+    Ok(plan_destination(d, live, campaign_flow_spec_id)?
+        .into_iter()
+        .find(|c| c.action == Action::Update && c.resource == resource))
+}
+
 fn change(action: Action, resource: Resource, name: &str) -> Change {
     Change {
         action,

@@ -5,7 +5,7 @@ mod build;
 pub mod desired;
 pub mod diff;
 
-pub use build::{build, build_plan, plan_destination};
+pub use build::{build, build_plan, location_words, plan_destination, update_for};
 
 use crate::catalog::Platform;
 use serde::{Deserialize, Serialize};
