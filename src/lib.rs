@@ -10,3 +10,10 @@ pub mod live;
 pub mod marker;
 pub mod model;
 pub mod plan;
+pub mod cli;
+pub mod diagnostics;
+pub mod error;
+pub mod manifest;
+pub mod schema;
+
+pub use error::Error;
