@@ -106,14 +106,14 @@ impl Checker {
                 let mut message = e.to_string();
                 let mut field = String::new();
                 if let Some(l) = location {
-                    let suffix = format!(" at line {}, column {}", l.line(), l.column());
-                    if let Some(m) = message.strip_suffix(&suffix) {
-                        message = m.to_owned();
+                    if let Some(i) = message.find(" at line ") {
+                        message.truncate(i);
                     }
-                    if let Ok(root) = serde_saphyr::from_str_with_options::<Spanned<Node>>(
-                        text,
-                        yaml_options(),
-                    ) {
+                    let mut lenient = yaml_options();
+                    lenient.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
+                    if let Ok(root) =
+                        serde_saphyr::from_str_with_options::<Spanned<Node>>(text, lenient)
+                    {
                         let mut path = node::path_at(&root, l.line(), l.column());
                         if message.starts_with("missing field") {
                             path.pop();
@@ -121,6 +121,7 @@ impl Checker {
                         field = node::join(&path);
                     }
                 }
+                let message = user_message(&message);
                 let pos = match location {
                     Some(l) if l.line() > 0 => self.pos(doc, &l),
                     _ => self.doc_start(doc),
@@ -144,6 +145,38 @@ impl Checker {
             span: f.char_range(start, 1),
         }
     }
+}
+
+/// Rewords the YAML library's messages for manifest authors.
+fn user_message(m: &str) -> String {
+    if let Some(rest) = m.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        return format!("duplicate key `{key}`; a key may appear only once in a mapping");
+    }
+    if m.starts_with("invalid boolean") {
+        return "not a boolean; write true or false (yes, no, on and off are not booleans here)"
+            .into();
+    }
+    if let Some(rest) = m.strip_prefix("invalid u32") {
+        return format!("not a whole number from 0 to 4294967295{rest}");
+    }
+    if let Some(rest) = m.strip_prefix("missing field ") {
+        return format!("missing required field {rest}");
+    }
+    if let Some(rest) = m.strip_prefix("budget breached: ") {
+        return format!(
+            "the document is too large or expands too many aliases (limit: {rest}); manifests need no YAML aliases"
+        );
+    }
+    match m {
+        "expected sequence start" => return "expected a list".into(),
+        "expected mapping start" => return "expected a mapping of keys to values".into(),
+        "expected string scalar" => return "expected a single text value".into(),
+        _ => {}
+    }
+    m.replace("unknown variant ", "unknown value ")
+        .replace(", expected one of ", "; allowed: ")
+        .replace(", expected ", "; allowed: ")
 }
 
 struct Docs {
@@ -295,7 +328,7 @@ fn check_name(
                     &pos,
                     "metadata.name",
                     format!(
-                        "a {kind} named `{}` is already defined at {first}; names are unique per kind",
+                        "another {kind} named `{}` is defined at {first}; names are unique per kind",
                         name.value
                     ),
                 );
