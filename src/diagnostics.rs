@@ -77,8 +77,13 @@ impl Sources {
             let start = range.start.min(end);
             // Safety of UTF-8: the masked bytes become ASCII, and the range is snapped outward
             // to character boundaries first.
-            let start = (0..=start).rev().find(|&i| t.is_char_boundary(i)).unwrap_or(0);
-            let end = (end..=t.len()).find(|&i| t.is_char_boundary(i)).unwrap_or(t.len());
+            let start = (0..=start)
+                .rev()
+                .find(|&i| t.is_char_boundary(i))
+                .unwrap_or(0);
+            let end = (end..=t.len())
+                .find(|&i| t.is_char_boundary(i))
+                .unwrap_or(t.len());
             let masked: String = "*".repeat(end - start);
             t.replace_range(start..end, &masked);
         }

@@ -5,15 +5,15 @@
 //! for spec ids and per-destination rules.
 
 pub mod catalog;
+pub mod cli;
 pub mod client;
+pub mod diagnostics;
+pub mod error;
 pub mod live;
+pub mod manifest;
 pub mod marker;
 pub mod model;
 pub mod plan;
-pub mod cli;
-pub mod diagnostics;
-pub mod error;
-pub mod manifest;
 pub mod schema;
 
 pub use error::Error;

@@ -132,9 +132,23 @@ impl Checker {
         }
     }
 
+    /// The document's first line of content (after comments and its `---` marker).
     fn doc_start(&self, doc: DocRef) -> Pos {
         let f = &self.files[doc.file];
-        let line = doc.line_offset + 1;
+        let skip = f
+            .text
+            .lines()
+            .skip(doc.line_offset)
+            .take_while(|l| {
+                let t = l.trim();
+                t.is_empty()
+                    || t.starts_with('#')
+                    || t.starts_with('%')
+                    || (t.starts_with("---") && t[3..].trim_start().is_empty())
+                    || (t.starts_with("--- ") && t[4..].trim_start().starts_with('#'))
+            })
+            .count();
+        let line = doc.line_offset + skip + 1;
         let start = f.offset(line, 1);
         Pos {
             loc: SourceLocation {
@@ -150,7 +164,10 @@ impl Checker {
 /// Rewords the YAML library's messages for manifest authors.
 fn user_message(m: &str) -> String {
     if let Some(rest) = m.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
         return format!("duplicate key `{key}`; a key may appear only once in a mapping");
     }
     if m.starts_with("invalid boolean") {
@@ -284,7 +301,11 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
             Some(kind) => kind,
             None => {
                 let pos = ck.at(doc, k);
-                ck.err(&pos, "kind", format!("unknown kind `{}`; {allowed}", k.value));
+                ck.err(
+                    &pos,
+                    "kind",
+                    format!("unknown kind `{}`; {allowed}", k.value),
+                );
                 return;
             }
         },
@@ -346,7 +367,13 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
     let mut schedule_names = BTreeMap::new();
     let mut schedules: BTreeMap<String, Option<(ExportMode, Schedule)>> = BTreeMap::new();
     for (doc, s) in &docs.schedules {
-        let name = check_name(ck, *doc, &s.metadata.name, Kind::Schedule, &mut schedule_names);
+        let name = check_name(
+            ck,
+            *doc,
+            &s.metadata.name,
+            Kind::Schedule,
+            &mut schedule_names,
+        );
         let checked = check_schedule(ck, *doc, &s.spec, "spec");
         if let Some(n) = name {
             schedules.insert(n.as_str().to_owned(), checked);
@@ -383,7 +410,13 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
     let mut activated: HashMap<(String, String), SourceLocation> = HashMap::new();
     let mut audiences: BTreeMap<String, Vec<DesiredAudience>> = BTreeMap::new();
     for (doc, a) in &docs.audiences {
-        let name = check_name(ck, *doc, &a.metadata.name, Kind::Audience, &mut audience_names);
+        let name = check_name(
+            ck,
+            *doc,
+            &a.metadata.name,
+            Kind::Audience,
+            &mut audience_names,
+        );
         let seg_pos = ck.at(*doc, &a.spec.segment_id);
         let segment = match SegmentId::parse(&a.spec.segment_id.value) {
             Ok(s) => Some(s),
@@ -461,8 +494,9 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
             "`{s}` is not a date; write YYYY-MM-DD, e.g. 2021-12-20"
         ));
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a real calendar date; write an existing day as YYYY-MM-DD"))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        format!("`{s}` is not a real calendar date; write an existing day as YYYY-MM-DD")
+    })
 }
 
 /// Checks a schedule (named or inline) and returns it when valid.
@@ -656,7 +690,11 @@ fn check_destination(
             .map(|p| p.name)
             .collect();
         if !missing.is_empty() {
-            let required: Vec<_> = specs.iter().filter(|p| p.required).map(|p| p.name).collect();
+            let required: Vec<_> = specs
+                .iter()
+                .filter(|p| p.required)
+                .map(|p| p.name)
+                .collect();
             let (pos, field) = match &conn.params {
                 Some(p) => (ck.at(doc, p), "spec.connection.params"),
                 None => (ck.at(doc, &conn.auth), "spec.connection.auth"),
@@ -736,7 +774,11 @@ fn check_destination(
                 ck.err(
                     &pos,
                     &field,
-                    format!("`{}` is not a valid {pname}: {}", value.value, pat.describe()),
+                    format!(
+                        "`{}` is not a valid {pname}: {}",
+                        value.value,
+                        pat.describe()
+                    ),
                 );
                 continue;
             }
@@ -824,7 +866,11 @@ fn check_destination(
     let display_name = match &spec.display_name {
         Some(n) if n.value.trim().is_empty() => {
             let pos = ck.at(doc, n);
-            ck.err(&pos, "spec.displayName", "displayName is empty; omit it to use metadata.name");
+            ck.err(
+                &pos,
+                "spec.displayName",
+                "displayName is empty; omit it to use metadata.name",
+            );
             None
         }
         Some(n) => Some(n.value.clone()),
@@ -947,7 +993,10 @@ fn check_activation(
         return None;
     }
     let (mode, schedule, schedule_name) = resolved?;
-    Some((dest.value.clone(), (template, mode, schedule, schedule_name)))
+    Some((
+        dest.value.clone(),
+        (template, mode, schedule, schedule_name),
+    ))
 }
 
 fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {

@@ -90,7 +90,10 @@ pub enum AudienceKind {
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// Unique per kind: 1-63 lower-case letters, digits and `-`, not starting or ending with `-`.
-    #[schemars(with = "String", regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    )]
     pub name: Spanned<String>,
 }
 
@@ -387,9 +390,9 @@ impl JsonSchema for ParamsSchema {
 #[allow(dead_code)]
 pub enum AnyDoc {
     /// A `Destination`.
-    Destination(DestinationDoc),
+    Destination(Box<DestinationDoc>),
     /// A `Schedule`.
-    Schedule(ScheduleDoc),
+    Schedule(Box<ScheduleDoc>),
     /// An `Audience`.
-    Audience(AudienceDoc),
+    Audience(Box<AudienceDoc>),
 }

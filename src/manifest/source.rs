@@ -74,9 +74,8 @@ pub fn split_documents(text: &str) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut start_line = 0;
-    let mut line_no = 0;
     let mut pos = 0;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in text.split_inclusive('\n').enumerate() {
         let is_marker = line
             .strip_prefix("---")
             .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n', '\r']));
@@ -89,7 +88,6 @@ pub fn split_documents(text: &str) -> Vec<Chunk> {
             start_line = line_no;
         }
         pos += line.len();
-        line_no += 1;
     }
     if pos > start {
         chunks.push(Chunk {
@@ -134,7 +132,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Strin
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            problems.push((dir.to_owned(), format!("cannot read {}: {e}", dir.display())));
+            problems.push((
+                dir.to_owned(),
+                format!("cannot read {}: {e}", dir.display()),
+            ));
             return;
         }
     };
@@ -143,10 +144,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Strin
     for p in paths {
         if p.is_dir() {
             walk(&p, files, problems);
-        } else if p
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             files.push(p);
         }
     }
@@ -154,7 +152,8 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Strin
 
 /// Reads one manifest file (UTF-8, at most [`MAX_FILE_BYTES`]).
 pub fn read(path: &Path) -> Result<SourceFile, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
             "{} is {} bytes; manifest files are at most {MAX_FILE_BYTES} bytes",
@@ -163,8 +162,8 @@ pub fn read(path: &Path) -> Result<SourceFile, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     Ok(SourceFile::new(path.to_owned(), text))
 }
 
