@@ -5,10 +5,17 @@
 //! for spec ids and per-destination rules.
 
 pub mod catalog;
+pub mod cli;
 pub mod client;
+pub mod diagnostics;
+pub mod error;
 pub mod live;
+pub mod manifest;
 pub mod marker;
 pub mod model;
 pub mod plan;
 pub mod target;
 pub mod render;
+pub mod schema;
+
+pub use error::Error;
