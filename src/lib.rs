@@ -5,6 +5,7 @@
 //! for spec ids and per-destination rules.
 
 pub mod catalog;
+pub mod emulator;
 pub mod client;
 pub mod live;
 pub mod marker;
