@@ -16,6 +16,15 @@ pub enum Error {
         /// How many warnings.
         warnings: usize,
     },
+    /// The emulator failed to start or serve.
+    #[error(transparent)]
+    Emulator(#[from] crate::emulator::EmulatorError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime {
+        /// The cause.
+        source: std::io::Error,
+    },
     /// A file could not be written or read.
     #[error("{}: {source}", path.display())]
     Io {
@@ -31,7 +40,7 @@ impl Error {
     /// "drift found", which are results, not errors).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Manifest(_) | Error::StrictWarnings { .. } | Error::Io { .. } => 1,
+            _ => 1,
         }
     }
 }

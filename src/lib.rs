@@ -8,14 +8,15 @@ pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod diagnostics;
+pub mod emulator;
 pub mod error;
 pub mod live;
 pub mod manifest;
 pub mod marker;
 pub mod model;
 pub mod plan;
-pub mod target;
 pub mod render;
 pub mod schema;
+pub mod target;
 
 pub use error::Error;

@@ -24,6 +24,8 @@ enum Command {
     Validate(destctl::manifest::cli::ValidateArgs),
     /// Write the JSON Schemas of the manifest kinds.
     Schema(destctl::schema::SchemaArgs),
+    /// Serve a local Flow Service and IMS emulator.
+    Emulator(destctl::emulator::EmulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,11 +41,20 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
+        Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }
+}
+
+/// Runs an async command on a fresh multi-threaded runtime.
+fn block_on<T, E: Into<Error>>(
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    let rt = tokio::runtime::Runtime::new().map_err(|source| Error::Runtime { source })?;
+    rt.block_on(fut).map_err(Into::into)
 }
 
 /// Prints an error on stderr and returns its exit code.

@@ -534,9 +534,15 @@ async fn ready_token_never_calls_ims() {
 async fn a_delete_whose_first_answer_was_lost_accepts_the_404_of_its_retry() {
     let mock = Mock::start(|_, i| {
         if i == 0 {
-            Reply::json(502, json!({"error_code": "502000", "message": "Bad gateway"}))
+            Reply::json(
+                502,
+                json!({"error_code": "502000", "message": "Bad gateway"}),
+            )
         } else {
-            Reply::json(404, json!({"errorMessage": "flows not found with id = [f1]"}))
+            Reply::json(
+                404,
+                json!({"errorMessage": "flows not found with id = [f1]"}),
+            )
         }
     })
     .await;
