@@ -6,8 +6,18 @@
 
 pub mod apply;
 pub mod catalog;
+pub mod cli;
 pub mod client;
+pub mod diagnostics;
+pub mod emulator;
+pub mod error;
 pub mod live;
+pub mod manifest;
 pub mod marker;
 pub mod model;
 pub mod plan;
+pub mod render;
+pub mod schema;
+pub mod target;
+
+pub use error::Error;

@@ -1,11 +1,31 @@
 //! The Flow Service HTTP client: IMS tokens, the required headers, retries with backoff, typed
 //! errors. Secrets and tokens never reach logs.
 //!
-//! CONTRACT SURFACE: the signatures below are what `live` and `apply` use; the bodies are filled
-//! in by the client work.
+//! CONTRACT SURFACE: the signatures below are what `live` and `apply` use.
+//!
+//! Every request carries `Authorization: Bearer …`, `x-api-key`, `x-gw-ims-org-id`,
+//! `x-sandbox-name`, `Accept: application/json`, `User-Agent: destctl/<version>` and, with a
+//! body, `Content-Type: application/json`. Failures are retried as `client/retry.rs` documents
+//! (idempotent requests on 429/5xx/connection errors; creates only when nothing can have been
+//! processed).
+//! Logging (`tracing`, debug level) records method, path, status, attempt and elapsed time, never
+//! headers, bodies or query strings.
+
+mod auth;
+mod error;
+mod retry;
+
+pub use error::{ApiError, ClientError, ErrorShape};
 
 use crate::plan::{EntityId, Etag, PatchOp, Resource};
+use auth::{AccessToken, TokenSource};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, IF_MATCH};
+use reqwest::{Method, StatusCode, Url};
+use retry::{Attempt, Retrier, RetryClass};
 use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How the client authenticates.
@@ -80,75 +100,736 @@ pub enum FlowAction {
     Disable,
 }
 
-/// Errors of the client.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// Placeholder until the client lands.
-    #[error("not implemented")]
-    Unimplemented,
+/// The Flow Service's path under the platform base URL.
+pub const FLOW_SERVICE_PATH: &str = "/data/foundation/flowservice";
+
+/// The page size asked of list endpoints (the service's maximum).
+pub const PAGE_LIMIT: u32 = 100;
+
+/// `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("destctl/", env!("CARGO_PKG_VERSION"));
+
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What redacted values print as.
+pub(crate) struct Redacted;
+
+impl Redacted {
+    pub(crate) const TEXT: &'static str = "<redacted>";
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Redacted::TEXT)
+    }
+}
+
+impl fmt::Debug for Auth {
+    /// Shows the kind, the org and the IMS URL; tokens, client ids (API keys) and secrets are
+    /// redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Token { org_id, .. } => f
+                .debug_struct("Token")
+                .field("access_token", &Redacted)
+                .field("client_id", &Redacted)
+                .field("org_id", org_id)
+                .finish(),
+            Auth::ClientCredentials {
+                ims_url,
+                org_id,
+                scopes,
+                ..
+            } => f
+                .debug_struct("ClientCredentials")
+                .field("ims_url", ims_url)
+                .field("client_id", &Redacted)
+                .field("client_secret", &Redacted)
+                .field("org_id", org_id)
+                .field("scopes", scopes)
+                .finish(),
+        }
+    }
+}
+
+impl Auth {
+    /// The client id, sent as `x-api-key`.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Auth::Token { client_id, .. } | Auth::ClientCredentials { client_id, .. } => client_id,
+        }
+    }
+
+    /// The org id, sent as `x-gw-ims-org-id`.
+    pub fn org_id(&self) -> &str {
+        match self {
+            Auth::Token { org_id, .. } | Auth::ClientCredentials { org_id, .. } => org_id,
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("endpoint", &self.endpoint)
+            .field("sandbox", &self.sandbox)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// A configuration with the default timeout and retry policy.
+    pub fn new(
+        endpoint: impl Into<String>,
+        sandbox: impl Into<String>,
+        auth: Auth,
+    ) -> ClientConfig {
+        ClientConfig {
+            endpoint: endpoint.into(),
+            sandbox: sandbox.into(),
+            auth,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl FlowAction {
+    /// The `op` query value.
+    pub fn op(self) -> &'static str {
+        match self {
+            FlowAction::Enable => "enable",
+            FlowAction::Disable => "disable",
+        }
+    }
+}
+
+/// Makes sure rustls has a process-wide crypto provider: installs `ring` unless one is already
+/// installed (by the application or an earlier client). Never panics.
+pub fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race against another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// The reqwest client: rustls with the ring provider, platform certificate verification,
+/// timeouts, no redirects (credentials never follow one).
+fn build_http(timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {}", chain(&e))))
+}
+
+/// An error and its sources, joined; reqwest errors carry no URL here.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// A transport failure described without URL, headers or body.
+pub(crate) fn transport_message(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "failed reading the response"
+    } else {
+        "request failed"
+    };
+    let detail = chain(e);
+    if detail.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}: {detail}")
+    }
+}
+
+pub(crate) fn transport_error(
+    method: Method,
+    path: String,
+    e: &reqwest::Error,
+    attempts: u32,
+) -> ClientError {
+    let mut message = transport_message(e);
+    if attempts > 1 {
+        message.push_str(&format!(" (after {attempts} attempts)"));
+    }
+    ClientError::Transport {
+        method,
+        path,
+        message,
+        timeout: e.is_timeout(),
+        attempts,
+    }
+}
+
+struct Inner {
+    config: ClientConfig,
+    http: reqwest::Client,
+    /// `{endpoint}/data/foundation/flowservice`.
+    base: Url,
+    tokens: TokenSource,
+    retrier: Retrier,
+    /// HTTP requests sent to the Flow Service (every attempt).
+    requests: AtomicU64,
 }
 
 /// A Flow Service client for one sandbox; cheap to clone, safe to share between tasks.
 #[derive(Clone)]
 pub struct Client {
-    _config: std::sync::Arc<ClientConfig>,
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request to send, possibly several times.
+struct Call<'a> {
+    method: Method,
+    url: Url,
+    body: Option<Vec<u8>>,
+    if_match: Option<&'a Etag>,
+    class: RetryClass,
 }
 
 impl Client {
     /// A client for `config`.
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        let endpoint = config.endpoint.trim_end_matches('/');
+        let base = Url::parse(&format!("{endpoint}{FLOW_SERVICE_PATH}"))
+            .map_err(|e| ClientError::Config(format!("invalid endpoint {endpoint:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::Config(format!(
+                "invalid endpoint {endpoint:?}: the scheme must be http or https"
+            )));
+        }
+        let http = build_http(config.timeout)?;
         Ok(Client {
-            _config: std::sync::Arc::new(config),
+            inner: Arc::new(Inner {
+                tokens: TokenSource::new(config.auth.clone()),
+                retrier: Retrier::new(config.retry.clone()),
+                http,
+                base,
+                config,
+                requests: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration this client was built from.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The platform base URL.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.config.endpoint
+    }
+
+    /// The sandbox.
+    pub fn sandbox(&self) -> &str {
+        &self.inner.config.sandbox
+    }
+
+    /// HTTP requests sent to the Flow Service so far, retries included (token requests not
+    /// counted).
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// IMS tokens obtained so far.
+    pub fn tokens_minted(&self) -> u64 {
+        self.inner.tokens.minted()
+    }
+
+    /// `{base}{path}`; `path` is a collection path (`/flows`), optionally with `/{id}`
+    /// segments already encoded.
+    fn url(&self, path: &str) -> Result<Url, ClientError> {
+        let mut url = self.inner.base.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        let rel = path.trim_start_matches('/');
+        url.set_path(&format!("{base_path}/{rel}"));
+        Ok(url)
+    }
+
+    /// `{base}{collection}/{id}[/{extra}…]`, each segment percent-encoded.
+    fn entity_url(&self, resource: Resource, id: &EntityId, extra: &[&str]) -> Url {
+        let mut url = self.inner.base.clone();
+        {
+            let mut segs = url.path_segments_mut().expect("http(s) URLs have a path");
+            segs.pop_if_empty();
+            segs.push(resource.collection().trim_start_matches('/'));
+            segs.push(&id.0);
+            for e in extra {
+                segs.push(e);
+            }
+        }
+        url
+    }
+
+    /// Sends `call`, retrying as the policy allows; the body of a 2xx answer.
+    async fn execute(
+        &self,
+        call: Call<'_>,
+    ) -> Result<(StatusCode, axum::body::Bytes), ClientError> {
+        let inner = &*self.inner;
+        let path = call.url.path().to_owned();
+        let mut attempt = Attempt::new(call.class);
+        let mut renewed_token = false;
+        loop {
+            let token: AccessToken = inner.tokens.token(&inner.http, &inner.retrier).await?;
+            let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.0)).map_err(|_| {
+                ClientError::Config(
+                    "the access token contains characters not allowed in a header".into(),
+                )
+            })?;
+            auth.set_sensitive(true);
+            let mut api_key =
+                HeaderValue::from_str(inner.config.auth.client_id()).map_err(|_| {
+                    ClientError::Config(
+                        "AEP_CLIENT_ID contains characters not allowed in a header".into(),
+                    )
+                })?;
+            api_key.set_sensitive(true);
+            let mut req = inner
+                .http
+                .request(call.method.clone(), call.url.clone())
+                .header(AUTHORIZATION, auth)
+                .header("x-api-key", api_key)
+                .header("x-gw-ims-org-id", inner.config.auth.org_id())
+                .header("x-sandbox-name", inner.config.sandbox.as_str())
+                .header(ACCEPT, "application/json");
+            if let Some(etag) = call.if_match {
+                req = req.header(IF_MATCH, etag.0.as_str());
+            }
+            if let Some(body) = &call.body {
+                req = req
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let started = std::time::Instant::now();
+            inner.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = req.send().await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(method = %call.method, path = %path, attempt = attempt.number(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        error = %transport_message(&e), "request failed");
+                    match inner.retrier.after_transport_error(&mut attempt, &e) {
+                        Some(wait) => {
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        None => {
+                            return Err(transport_error(call.method, path, &e, attempt.number()));
+                        }
+                    }
+                }
+            };
+            let status = resp.status();
+            let retry_after = retry::retry_after(resp.headers());
+            let body = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
+                        attempt = attempt.number(), error = %transport_message(&e),
+                        "reading the response failed");
+                    match inner.retrier.after_transport_error(&mut attempt, &e) {
+                        Some(wait) => {
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        None => {
+                            return Err(transport_error(call.method, path, &e, attempt.number()));
+                        }
+                    }
+                }
+            };
+            tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
+                attempt = attempt.number(), elapsed_ms = started.elapsed().as_millis() as u64,
+                "request");
+            if status.is_success() {
+                return Ok((status, body));
+            }
+            if status == StatusCode::UNAUTHORIZED && !renewed_token && inner.tokens.can_refresh() {
+                // The cached token was revoked or expired early: get a new one, once.
+                renewed_token = true;
+                inner.tokens.invalidate(&token).await;
+                continue;
+            }
+            if status == StatusCode::NOT_FOUND && call.method == Method::DELETE && attempt.ambiguous
+            {
+                // An earlier attempt whose answer was lost did the delete.
+                tracing::debug!(method = %call.method, path = %path, "404 after an unanswered attempt: already deleted");
+                return Ok((StatusCode::NO_CONTENT, Default::default()));
+            }
+            if let Some(wait) = inner
+                .retrier
+                .after_status(&mut attempt, status, retry_after)
+            {
+                tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
+                    wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(ClientError::from_api(error::api_error(
+                call.method,
+                path,
+                status.as_u16(),
+                &body,
+                attempt.number(),
+            )));
+        }
+    }
+
+    fn decode_json(method: &Method, url: &Url, body: &[u8]) -> Result<Value, ClientError> {
+        serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+            method: method.clone(),
+            path: url.path().to_owned(),
+            message: format!("the body is not JSON ({e})"),
         })
     }
 
     /// All items of a list endpoint (`/flows`, `/connections`, `/flowSpecs`, …), following
     /// `_links.next` until the last page; `query` holds `property` filters and the like
     /// (`limit=100` is added).
+    ///
+    /// Each next page is requested with the original query plus the parameters of the
+    /// `_links.next.href` that the original query does not already have (in practice
+    /// `continuationToken`): the href is not documented to repeat the filters.
     pub async fn list(
         &self,
-        _path: &str,
-        _query: &[(&str, String)],
+        path: &str,
+        query: &[(&str, String)],
     ) -> Result<Vec<Value>, ClientError> {
-        Err(ClientError::Unimplemented)
+        let (path, inline_query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let mut params: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        if let Some(q) = inline_query {
+            params.extend(parse_query(q));
+        }
+        if !params.iter().any(|(k, _)| k == "limit") {
+            params.push(("limit".to_owned(), PAGE_LIMIT.to_string()));
+        }
+        let mut items = Vec::new();
+        let mut paging: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut url = self.url(path)?;
+            {
+                let mut qp = url.query_pairs_mut();
+                for (k, v) in params.iter().chain(&paging) {
+                    qp.append_pair(k, v);
+                }
+            }
+            let (_, body) = self
+                .execute(Call {
+                    method: Method::GET,
+                    url: url.clone(),
+                    body: None,
+                    if_match: None,
+                    class: RetryClass::Idempotent,
+                })
+                .await?;
+            let page = Self::decode_json(&Method::GET, &url, &body)?;
+            match page.get("items") {
+                Some(Value::Array(page_items)) => items.extend(page_items.iter().cloned()),
+                None | Some(Value::Null) => {}
+                Some(_) => {
+                    return Err(ClientError::Decode {
+                        method: Method::GET,
+                        path: url.path().to_owned(),
+                        message: "`items` is not an array".into(),
+                    });
+                }
+            }
+            let next = page
+                .pointer("/_links/next/href")
+                .and_then(Value::as_str)
+                .filter(|h| !h.trim().is_empty());
+            let Some(href) = next else { break };
+            let next_params: Vec<(String, String)> = href
+                .split_once('?')
+                .map(|(_, q)| parse_query(q))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| !params.iter().any(|(pk, _)| pk == k))
+                .collect();
+            if next_params.is_empty() || !seen.insert(next_params.clone()) {
+                return Err(ClientError::Decode {
+                    method: Method::GET,
+                    path: url.path().to_owned(),
+                    message: "`_links.next.href` does not move to another page".into(),
+                });
+            }
+            paging = next_params;
+        }
+        Ok(items)
     }
 
     /// `GET {collection}/{id}`, unwrapped from `{"items":[…]}`.
-    pub async fn get(&self, _resource: Resource, _id: &EntityId) -> Result<Value, ClientError> {
-        Err(ClientError::Unimplemented)
+    pub async fn get(&self, resource: Resource, id: &EntityId) -> Result<Value, ClientError> {
+        let url = self.entity_url(resource, id, &[]);
+        let (_, body) = self
+            .execute(Call {
+                method: Method::GET,
+                url: url.clone(),
+                body: None,
+                if_match: None,
+                class: RetryClass::Idempotent,
+            })
+            .await?;
+        let v = Self::decode_json(&Method::GET, &url, &body)?;
+        match v {
+            Value::Object(mut m) if m.contains_key("items") => match m.remove("items") {
+                Some(Value::Array(mut items)) if !items.is_empty() => Ok(items.swap_remove(0)),
+                _ => Err(ClientError::Decode {
+                    method: Method::GET,
+                    path: url.path().to_owned(),
+                    message: "`items` is empty".into(),
+                }),
+            },
+            Value::Object(m) if m.contains_key("id") => Ok(Value::Object(m)),
+            _ => Err(ClientError::Decode {
+                method: Method::GET,
+                path: url.path().to_owned(),
+                message: "expected {\"items\": [entity]}".into(),
+            }),
+        }
+    }
+
+    /// Reads `{id, etag}` from a write answer; when the service leaves the etag out (older
+    /// docs show `{id}` alone, or 202 without a body), reads it with a GET.
+    async fn write_result(
+        &self,
+        method: &Method,
+        url: &Url,
+        resource: Resource,
+        known_id: Option<&EntityId>,
+        body: &[u8],
+    ) -> Result<WriteResult, ClientError> {
+        let v = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            Self::decode_json(method, url, body)?
+        };
+        let id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .map(|s| EntityId(s.to_owned()))
+            .or_else(|| known_id.cloned())
+            .ok_or_else(|| ClientError::Decode {
+                method: method.clone(),
+                path: url.path().to_owned(),
+                message: "the answer has no `id`".into(),
+            })?;
+        if let Some(etag) = v.get("etag").and_then(Value::as_str) {
+            return Ok(WriteResult {
+                id,
+                etag: Etag(etag.to_owned()),
+            });
+        }
+        tracing::debug!(method = %method, path = %url.path(), "write answer without etag; reading it");
+        let entity = self.get(resource, &id).await?;
+        let etag =
+            entity
+                .get("etag")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ClientError::Decode {
+                    method: Method::GET,
+                    path: url.path().to_owned(),
+                    message: "the entity has no `etag`".into(),
+                })?;
+        Ok(WriteResult {
+            id,
+            etag: Etag(etag.to_owned()),
+        })
     }
 
     /// `POST {collection}`.
     pub async fn create(
         &self,
-        _resource: Resource,
-        _body: &Value,
+        resource: Resource,
+        body: &Value,
     ) -> Result<WriteResult, ClientError> {
-        Err(ClientError::Unimplemented)
+        let url = self.url(resource.collection())?;
+        let (_, answer) = self
+            .execute(Call {
+                method: Method::POST,
+                url: url.clone(),
+                body: Some(serde_json::to_vec(body).expect("a Value serializes")),
+                if_match: None,
+                class: RetryClass::NotIdempotent,
+            })
+            .await?;
+        self.write_result(&Method::POST, &url, resource, None, &answer)
+            .await
     }
 
     /// `PATCH {collection}/{id}` with `If-Match: etag`.
     pub async fn patch(
         &self,
-        _resource: Resource,
-        _id: &EntityId,
-        _etag: &Etag,
-        _ops: &[PatchOp],
+        resource: Resource,
+        id: &EntityId,
+        etag: &Etag,
+        ops: &[PatchOp],
     ) -> Result<WriteResult, ClientError> {
-        Err(ClientError::Unimplemented)
+        let url = self.entity_url(resource, id, &[]);
+        let (_, answer) = self
+            .execute(Call {
+                method: Method::PATCH,
+                url: url.clone(),
+                body: Some(serde_json::to_vec(ops).expect("patch ops serialize")),
+                if_match: Some(etag),
+                class: RetryClass::Idempotent,
+            })
+            .await?;
+        self.write_result(&Method::PATCH, &url, resource, Some(id), &answer)
+            .await
     }
 
     /// `DELETE {collection}/{id}`.
-    pub async fn delete(&self, _resource: Resource, _id: &EntityId) -> Result<(), ClientError> {
-        Err(ClientError::Unimplemented)
+    pub async fn delete(&self, resource: Resource, id: &EntityId) -> Result<(), ClientError> {
+        let url = self.entity_url(resource, id, &[]);
+        self.execute(Call {
+            method: Method::DELETE,
+            url,
+            body: None,
+            if_match: None,
+            class: RetryClass::Idempotent,
+        })
+        .await?;
+        Ok(())
     }
 
     /// `POST /flows/{id}/action?op=…`.
     pub async fn flow_action(
         &self,
-        _id: &EntityId,
-        _action: FlowAction,
+        id: &EntityId,
+        action: FlowAction,
     ) -> Result<WriteResult, ClientError> {
-        Err(ClientError::Unimplemented)
+        let mut url = self.entity_url(Resource::Flow, id, &["action"]);
+        url.query_pairs_mut().append_pair("op", action.op());
+        let (_, answer) = self
+            .execute(Call {
+                method: Method::POST,
+                url: url.clone(),
+                body: None,
+                if_match: None,
+                class: RetryClass::NotIdempotent,
+            })
+            .await?;
+        self.write_result(&Method::POST, &url, Resource::Flow, Some(id), &answer)
+            .await
+    }
+}
+
+/// `a=1&b=2` decoded.
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    let url = Url::parse(&format!("http://h/?{q}")).expect("a query after a fixed prefix parses");
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Auth {
+        Auth::ClientCredentials {
+            ims_url: "https://ims-na1.adobelogin.com".into(),
+            client_id: "CLIENT-ID-abc123".into(),
+            client_secret: "p8e-SECRET-xyz".into(),
+            org_id: "ORG@AdobeOrg".into(),
+            scopes: "openid,AdobeID".into(),
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let cfg = ClientConfig::new("https://platform.adobe.io", "prod", creds());
+        let shown = format!("{cfg:?} {cfg:#?}");
+        assert!(!shown.contains("CLIENT-ID-abc123"), "{shown}");
+        assert!(!shown.contains("p8e-SECRET-xyz"), "{shown}");
+        assert!(shown.contains("ORG@AdobeOrg") && shown.contains("<redacted>"));
+        let tok = Auth::Token {
+            access_token: "eyJTOKEN".into(),
+            client_id: "CLIENT-ID-abc123".into(),
+            org_id: "ORG@AdobeOrg".into(),
+        };
+        let shown = format!("{tok:?}");
+        assert!(
+            !shown.contains("eyJTOKEN") && !shown.contains("CLIENT-ID-abc123"),
+            "{shown}"
+        );
+        let client = Client::new(cfg).unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("p8e-SECRET-xyz") && !shown.contains("CLIENT-ID-abc123"));
+    }
+
+    #[test]
+    fn urls_are_built_under_the_flow_service() {
+        let c = Client::new(ClientConfig::new("http://127.0.0.1:9/", "prod", creds())).unwrap();
+        assert_eq!(
+            c.url("/flows").unwrap().as_str(),
+            "http://127.0.0.1:9/data/foundation/flowservice/flows"
+        );
+        assert_eq!(
+            c.entity_url(Resource::Flow, &EntityId("a/b c".into()), &["action"])
+                .as_str(),
+            "http://127.0.0.1:9/data/foundation/flowservice/flows/a%2Fb%20c/action"
+        );
+        assert!(matches!(
+            Client::new(ClientConfig::new("ftp://x", "prod", creds())),
+            Err(ClientError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn query_parsing() {
+        assert_eq!(
+            parse_query("continuationToken=abc%3D&x=1"),
+            vec![
+                ("continuationToken".into(), "abc=".into()),
+                ("x".into(), "1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn user_agent_names_the_version() {
+        assert_eq!(USER_AGENT, format!("destctl/{}", env!("CARGO_PKG_VERSION")));
     }
 }

@@ -1,6 +1,8 @@
 //! Live state: the managed objects of one sandbox, read with list calls only, and grouped by
 //! ownership marker into one [`LiveDestination`] per Destination manifest name.
 
+pub mod fetch;
+
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::marker::Marker;
 use crate::plan::{EntityId, Etag, Resource};

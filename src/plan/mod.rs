@@ -1,6 +1,13 @@
 //! Plans: the change between the desired model and live state, as the JSON document of
 //! shared/DESIGN.md §4 that a reviewer reads and `apply` executes.
 
+mod build;
+pub mod desired;
+pub mod diff;
+
+pub use build::{build, build_plan, location_words, plan_destination, update_for};
+
+use crate::catalog::Platform;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -162,4 +169,139 @@ pub struct Plan {
     /// Managed flows no longer in the manifests, kept because `--prune` was not given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_in_place: Vec<LeftInPlace>,
+}
+
+/// What `build_plan` needs besides desired and live state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Where live state was read (recorded in the plan).
+    pub target: PlanTarget,
+    /// Delete managed objects whose Destination is no longer in the manifests.
+    pub prune: bool,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    /// A flow spec named in the catalog was not found in `/flowSpecs`.
+    #[error(
+        "Destination `{destination}`: the flow spec `{spec_name}` was not found in the sandbox's /flowSpecs; the flow cannot be created"
+    )]
+    FlowSpecNotFound {
+        /// The Destination's name.
+        destination: String,
+        /// The flow spec name looked up.
+        spec_name: String,
+    },
+    /// The manifest's platform differs from the live objects' connection spec, which the API
+    /// cannot change.
+    #[error(
+        "Destination `{destination}`: its {resource} {id} uses the connection spec of {live}, but the manifest says platform {desired}; the Flow Service cannot change a connection's spec. Give the Destination a new metadata.name (and apply with --prune to delete the old one), or delete the old objects first"
+    )]
+    PlatformChanged {
+        /// The Destination's name.
+        destination: String,
+        /// The live object's collection.
+        resource: String,
+        /// The live object's id.
+        id: String,
+        /// What the live object is (platform name or spec id).
+        live: String,
+        /// The manifest's platform.
+        desired: Platform,
+    },
+    /// A managed flow lacks the legacy transformation destctl patches.
+    #[error(
+        "flow {id} has no `{missing}`: it is not a legacy batch destination flow that destctl can patch"
+    )]
+    UnexpectedFlowShape {
+        /// The flow id.
+        id: String,
+        /// The JSON Pointer that is missing.
+        missing: String,
+    },
+}
+
+/// What the plan does to one Destination, for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DestinationStatus {
+    /// Its flow is created.
+    Create,
+    /// Something of it is updated, enabled or disabled.
+    Update,
+    /// Nothing to do.
+    Unchanged,
+    /// Its objects are deleted (`--prune`).
+    Delete,
+    /// Not in the manifests, kept (no `--prune`).
+    LeftInPlace,
+}
+
+impl DestinationStatus {
+    /// The word shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationStatus::Create => "create",
+            DestinationStatus::Update => "update",
+            DestinationStatus::Unchanged => "no changes",
+            DestinationStatus::Delete => "delete",
+            DestinationStatus::LeftInPlace => {
+                "left in place (not in the manifests; --prune deletes it)"
+            }
+        }
+    }
+}
+
+/// What a plan does to one Destination, in words and views, for the renderers. Not part of the
+/// plan file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DestinationDetail {
+    /// The Destination's `metadata.name`.
+    pub name: String,
+    /// The flow name in AEP (desired, else live).
+    pub display_name: Option<String>,
+    /// The platform (desired, else from the live connection spec).
+    pub platform: Option<Platform>,
+    /// The overall action.
+    pub status: DestinationStatus,
+    /// Audiences added, changed or removed.
+    pub audiences: Vec<diff::AudienceChange>,
+    /// Attributes added or removed.
+    pub attributes: Vec<(diff::Sign, String)>,
+    /// Other changes, in words (location, credentials, rename, enable, …).
+    pub notes: Vec<(diff::Sign, String)>,
+    /// The managed part of the live flow ([`diff::live_flow_view`]), if it exists.
+    pub before: Option<Value>,
+    /// The managed part of the desired flow, unless it is deleted or left in place.
+    pub after: Option<Value>,
+}
+
+/// Per-Destination details of a plan, sorted by name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlanDetails {
+    /// One entry per Destination in the manifests or managed live.
+    pub destinations: Vec<DestinationDetail>,
+}
+
+impl Plan {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Counts the changes into a [`Summary`] (with `unchanged` as given).
+    pub fn count(changes: &[Change], unchanged: usize) -> Summary {
+        let mut s = Summary {
+            unchanged,
+            ..Summary::default()
+        };
+        for c in changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update | Action::Enable | Action::Disable => s.update += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        s
+    }
 }

@@ -1,0 +1,442 @@
+//! Client errors and the decoding of Adobe's error bodies.
+//!
+//! Adobe answers with two shapes: the API gateway's `{"error_code": "401013", "message": …}`
+//! (`error_code` a string or a number) and the Flow Service's own
+//! `{"type", "title", "status", "report": {"detailed-message", …}, "errorMessage", "errorDetails"}`,
+//! sometimes shortened to `{"errorMessage", "errorDetails"}`. IMS answers
+//! `{"error", "error_description"}`. All of them become an [`ApiError`]. Nothing here ever
+//! holds a request header or a request body.
+
+use reqwest::Method;
+use serde_json::Value;
+use std::fmt;
+
+/// Longest server message kept in an error, in characters.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Which error body shape the server sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// The API gateway's `{error_code, message}`.
+    Gateway,
+    /// The Flow Service's `{type, title, status, report, errorMessage, errorDetails}` or its
+    /// short form `{errorMessage, errorDetails}`.
+    FlowService,
+    /// An RFC 7807-like `{type, status, title, detail}` (e.g. a missing `Content-Type`).
+    Problem,
+    /// IMS's `{error, error_description}`.
+    Ims,
+    /// A bare `{message}`.
+    Message,
+    /// Anything else (empty, not JSON, unknown JSON).
+    Unknown,
+}
+
+/// An HTTP error answer from the Flow Service or IMS, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// Request method.
+    pub method: Method,
+    /// Request path, without the host and the query (e.g. `/data/foundation/flowservice/flows/…`).
+    pub path: String,
+    /// HTTP status.
+    pub status: u16,
+    /// The service's error code (`401013`, `FLOW-1439-404`, `invalid_client`, …), if any.
+    pub code: Option<String>,
+    /// The service's title (Flow Service shape), if any.
+    pub title: Option<String>,
+    /// The human-readable message (truncated, one line).
+    pub message: String,
+    /// The request id the service reported, if any.
+    pub request_id: Option<String>,
+    /// The body shape it was decoded from.
+    pub shape: ErrorShape,
+    /// How many attempts were made (more than 1 when retries ran out).
+    pub attempts: u32,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: HTTP {}", self.method, self.path, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        } else if let Some(title) = &self.title {
+            write!(f, ": {title}")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Placeholder kept for compatibility with the original contract surface; never returned.
+    #[error("not implemented")]
+    Unimplemented,
+    /// 401 or 403: the credentials, the API key, the org or the sandbox are not accepted.
+    #[error("{0}")]
+    Unauthorized(Box<ApiError>),
+    /// 404: the object does not exist.
+    #[error("{0}")]
+    NotFound(Box<ApiError>),
+    /// 412: the entity's etag changed since it was read.
+    #[error("{0}")]
+    PreconditionFailed(Box<ApiError>),
+    /// Any other HTTP error (including 429/5xx once retries are exhausted).
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The IMS token request failed.
+    #[error("IMS token request failed: {0}")]
+    Token(Box<ApiError>),
+    /// No HTTP answer: connection refused or closed, timeout, TLS failure.
+    #[error("{method} {path}: {message}")]
+    Transport {
+        /// Request method.
+        method: Method,
+        /// Request path.
+        path: String,
+        /// What went wrong (no URL, header or body).
+        message: String,
+        /// Whether it was a timeout.
+        timeout: bool,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A success answer whose body is not what the API documents.
+    #[error("{method} {path}: unexpected response: {message}")]
+    Decode {
+        /// Request method.
+        method: Method,
+        /// Request path.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The configuration cannot be used (bad endpoint URL, TLS set-up).
+    #[error("client configuration: {0}")]
+    Config(String),
+}
+
+impl ClientError {
+    /// The decoded HTTP error, for HTTP failures.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            ClientError::Unauthorized(e)
+            | ClientError::NotFound(e)
+            | ClientError::PreconditionFailed(e)
+            | ClientError::Api(e)
+            | ClientError::Token(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for HTTP failures.
+    pub fn status(&self) -> Option<u16> {
+        self.api_error().map(|e| e.status)
+    }
+
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ClientError::Unauthorized(_) | ClientError::Token(_) => Some(
+                "check the credentials: AEP_CLIENT_ID, AEP_CLIENT_SECRET, AEP_ORG_ID, AEP_SCOPES \
+                 (or AEP_ACCESS_TOKEN), the IMS URL (DESTCTL_IMS_URL) and the sandbox (AEP_SANDBOX)",
+            ),
+            ClientError::PreconditionFailed(_) => Some(
+                "the object changed since the plan was computed; run `destctl plan` again and \
+                 review the new plan",
+            ),
+            ClientError::NotFound(_) => Some(
+                "the object was not found: was it deleted outside destctl? run `destctl plan` again",
+            ),
+            ClientError::Api(e) if e.status == 429 || e.status >= 500 => {
+                Some("the service is busy or unavailable; try again later")
+            }
+            ClientError::Transport { timeout: true, .. } => {
+                Some("the service did not answer in time; try again later")
+            }
+            ClientError::Transport { .. } => {
+                Some("check the endpoint (--endpoint / DESTCTL_ENDPOINT) and the network")
+            }
+            _ => None,
+        }
+    }
+
+    /// Builds the variant matching `err.status`.
+    pub(crate) fn from_api(err: ApiError) -> ClientError {
+        let err = Box::new(err);
+        match err.status {
+            401 | 403 => ClientError::Unauthorized(err),
+            404 => ClientError::NotFound(err),
+            412 => ClientError::PreconditionFailed(err),
+            _ => ClientError::Api(err),
+        }
+    }
+}
+
+/// The parts of an error body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct DecodedBody {
+    pub shape: Option<ErrorShape>,
+    pub code: Option<String>,
+    pub title: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn code_field(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One line, at most [`MAX_MESSAGE_CHARS`] characters.
+pub(crate) fn clean_message(s: &str) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= MAX_MESSAGE_CHARS {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(MAX_MESSAGE_CHARS).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Decodes an error body of any of Adobe's shapes.
+pub(crate) fn decode_error_body(body: &[u8]) -> DecodedBody {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        return DecodedBody {
+            shape: None,
+            message: clean_message(&text),
+            ..DecodedBody::default()
+        };
+    };
+    // Some gateways wrap a single error in a list.
+    let v = match v {
+        Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+        v => v,
+    };
+    if !v.is_object() {
+        return DecodedBody {
+            shape: None,
+            message: clean_message(&v.to_string()),
+            ..DecodedBody::default()
+        };
+    }
+    let report = v.get("report");
+    let request_id = report
+        .and_then(|r| str_field(r, "request-id"))
+        .or_else(|| str_field(&v, "request_id"))
+        .or_else(|| str_field(&v, "requestId"))
+        .map(str::to_owned);
+
+    if let Some(code) = code_field(&v, "error_code") {
+        return DecodedBody {
+            shape: Some(ErrorShape::Gateway),
+            code: Some(code),
+            title: None,
+            message: clean_message(str_field(&v, "message").unwrap_or_default()),
+            request_id,
+        };
+    }
+    if v.get("errorMessage").is_some() || v.get("errorDetails").is_some() || report.is_some() {
+        let message = report
+            .and_then(|r| str_field(r, "detailed-message"))
+            .or_else(|| str_field(&v, "errorMessage"))
+            .or_else(|| str_field(&v, "errorDetails"))
+            .or_else(|| str_field(&v, "detail"))
+            .or_else(|| str_field(&v, "title"))
+            .unwrap_or_default();
+        let code = str_field(&v, "type")
+            .map(|t| t.rsplit('/').next().unwrap_or(t).to_owned())
+            .filter(|c| !c.is_empty() && c != "type")
+            .or_else(|| code_field(&v, "code"));
+        return DecodedBody {
+            shape: Some(ErrorShape::FlowService),
+            code,
+            title: str_field(&v, "title").map(str::to_owned),
+            message: clean_message(message),
+            request_id,
+        };
+    }
+    if let Some(err) = str_field(&v, "error") {
+        return DecodedBody {
+            shape: Some(ErrorShape::Ims),
+            code: Some(err.to_owned()),
+            title: None,
+            message: clean_message(
+                str_field(&v, "error_description")
+                    .or_else(|| str_field(&v, "message"))
+                    .unwrap_or_default(),
+            ),
+            request_id,
+        };
+    }
+    if v.get("title").is_some() || v.get("detail").is_some() {
+        return DecodedBody {
+            shape: Some(ErrorShape::Problem),
+            code: str_field(&v, "type")
+                .filter(|t| !t.contains("placeholder"))
+                .map(str::to_owned),
+            title: str_field(&v, "title").map(str::to_owned),
+            message: clean_message(
+                str_field(&v, "detail")
+                    .or_else(|| str_field(&v, "title"))
+                    .unwrap_or_default(),
+            ),
+            request_id,
+        };
+    }
+    if let Some(m) = str_field(&v, "message") {
+        return DecodedBody {
+            shape: Some(ErrorShape::Message),
+            code: code_field(&v, "code"),
+            title: None,
+            message: clean_message(m),
+            request_id,
+        };
+    }
+    DecodedBody {
+        shape: None,
+        message: clean_message(&v.to_string()),
+        ..DecodedBody::default()
+    }
+}
+
+/// Builds an [`ApiError`] from a response.
+pub(crate) fn api_error(
+    method: Method,
+    path: String,
+    status: u16,
+    body: &[u8],
+    attempts: u32,
+) -> ApiError {
+    let d = decode_error_body(body);
+    ApiError {
+        method,
+        path,
+        status,
+        code: d.code,
+        title: d.title,
+        message: d.message,
+        request_id: d.request_id,
+        shape: d.shape.unwrap_or(ErrorShape::Unknown),
+        attempts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(v: Value) -> DecodedBody {
+        decode_error_body(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn gateway_string_and_number_codes() {
+        let d = decode(json!({"error_code": "401013", "message": "Oauth token is not valid"}));
+        assert_eq!(d.shape, Some(ErrorShape::Gateway));
+        assert_eq!(d.code.as_deref(), Some("401013"));
+        assert_eq!(d.message, "Oauth token is not valid");
+        let d = decode(json!({"error_code": 403010, "message": "Oauth token is missing."}));
+        assert_eq!(d.code.as_deref(), Some("403010"));
+        assert_eq!(d.message, "Oauth token is missing.");
+    }
+
+    #[test]
+    fn flow_service_full_shape() {
+        let d = decode(json!({
+            "type": "https://ns.adobe.com/aep/errors/FLOW-1439-404",
+            "title": "Resource not found",
+            "status": 404,
+            "report": {"detailed-message": "The requested flows resource abc is not found.",
+                       "id": "abc", "request-id": "req-1", "type": "flows"},
+            "errorMessage": "other text",
+            "errorDetails": "other text"
+        }));
+        assert_eq!(d.shape, Some(ErrorShape::FlowService));
+        assert_eq!(d.code.as_deref(), Some("FLOW-1439-404"));
+        assert_eq!(d.title.as_deref(), Some("Resource not found"));
+        assert_eq!(d.message, "The requested flows resource abc is not found.");
+        assert_eq!(d.request_id.as_deref(), Some("req-1"));
+    }
+
+    #[test]
+    fn flow_service_short_shape() {
+        let d =
+            decode(json!({"errorMessage": "flows not found with id = [x]", "errorDetails": "d"}));
+        assert_eq!(d.shape, Some(ErrorShape::FlowService));
+        assert_eq!(d.code, None);
+        assert_eq!(d.message, "flows not found with id = [x]");
+    }
+
+    #[test]
+    fn problem_ims_message_and_garbage() {
+        let d = decode(json!({"type": "/placeholder/type/uri", "status": 400,
+            "title": "BadRequestError", "detail": "A valid content-type must be specified"}));
+        assert_eq!(d.shape, Some(ErrorShape::Problem));
+        assert_eq!(d.message, "A valid content-type must be specified");
+        let d = decode(json!({"error": "invalid_client", "error_description": "bad secret"}));
+        assert_eq!(d.shape, Some(ErrorShape::Ims));
+        assert_eq!(d.code.as_deref(), Some("invalid_client"));
+        let d = decode(json!({"message": "Please provide a valid spec id"}));
+        assert_eq!(d.shape, Some(ErrorShape::Message));
+        let d = decode_error_body(b"<html>\n  Bad   gateway\n</html>");
+        assert_eq!(d.shape, None);
+        assert_eq!(d.message, "<html> Bad gateway </html>");
+        let long = "x".repeat(2000);
+        assert_eq!(
+            decode_error_body(long.as_bytes()).message.chars().count(),
+            501
+        );
+    }
+
+    #[test]
+    fn variants_and_hints() {
+        let mk =
+            |status| ClientError::from_api(api_error(Method::GET, "/p".into(), status, b"", 1));
+        assert!(matches!(mk(401), ClientError::Unauthorized(_)));
+        assert!(matches!(mk(403), ClientError::Unauthorized(_)));
+        assert!(matches!(mk(404), ClientError::NotFound(_)));
+        assert!(matches!(mk(412), ClientError::PreconditionFailed(_)));
+        assert!(matches!(mk(400), ClientError::Api(_)));
+        assert!(mk(401).hint().unwrap().contains("AEP_CLIENT_ID"));
+        assert!(mk(412).hint().unwrap().contains("plan"));
+        assert!(mk(404).hint().unwrap().contains("outside destctl"));
+        assert!(mk(503).hint().is_some());
+        assert_eq!(mk(400).hint(), None);
+        assert_eq!(mk(412).status(), Some(412));
+    }
+
+    #[test]
+    fn display_names_method_path_status_code() {
+        let e = ClientError::from_api(api_error(
+            Method::PATCH,
+            "/data/foundation/flowservice/flows/f1".into(),
+            412,
+            br#"{"errorMessage":"Supplied version does not match"}"#,
+            1,
+        ));
+        assert_eq!(
+            e.to_string(),
+            "PATCH /data/foundation/flowservice/flows/f1: HTTP 412: Supplied version does not match"
+        );
+    }
+}

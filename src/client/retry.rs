@@ -1,0 +1,293 @@
+//! When to retry, and how long to wait: exponential backoff with full jitter, `Retry-After`
+//! honoured (capped at the policy's maximum delay).
+//!
+//! Which failures are retried depends on whether repeating the request is safe:
+//!
+//! * `GET`, `DELETE`, and `PATCH` (always sent with `If-Match`, so a repeated patch cannot apply
+//!   twice: a repeat after a lost answer fails with 412) and the IMS token request are retried on
+//!   429, 500, 502, 503, 504, connection errors, closed connections and timeouts.
+//! * `POST` creates and flow actions are retried only when the request cannot have been
+//!   processed: a connection error before anything was sent, or a 429 or 503 answer. A 500,
+//!   502 or 504, a timeout or a connection closed after sending may hide a create that
+//!   happened; repeating it could make a duplicate that the ownership marker would then
+//!   adopt as an extra, so the error is reported instead and a re-run of `plan` sees the truth.
+
+use super::RetryPolicy;
+use rand::Rng;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use std::time::Duration;
+
+impl Default for RetryPolicy {
+    /// 5 retries, 500 ms first backoff, 30 s cap.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How safe a request is to repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RetryClass {
+    /// Repeating it has no extra effect.
+    Idempotent,
+    /// Repeating it after it reached the server could create a duplicate.
+    NotIdempotent,
+}
+
+/// The attempt counter of one logical request.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    number: u32,
+    class: RetryClass,
+    /// Whether an earlier attempt may have reached the server without an answer.
+    pub(crate) ambiguous: bool,
+}
+
+impl Attempt {
+    pub(crate) fn new(class: RetryClass) -> Attempt {
+        Attempt {
+            number: 1,
+            class,
+            ambiguous: false,
+        }
+    }
+
+    /// 1 for the first attempt.
+    pub(crate) fn number(&self) -> u32 {
+        self.number
+    }
+}
+
+/// Applies a [`RetryPolicy`].
+#[derive(Clone, Debug)]
+pub(crate) struct Retrier {
+    policy: RetryPolicy,
+}
+
+/// Statuses worth retrying for idempotent requests.
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+impl Retrier {
+    pub(crate) fn new(policy: RetryPolicy) -> Retrier {
+        Retrier { policy }
+    }
+
+    /// The wait before the next attempt after a transport failure, or `None` to give up.
+    pub(crate) fn after_transport_error(
+        &self,
+        attempt: &mut Attempt,
+        err: &reqwest::Error,
+    ) -> Option<Duration> {
+        let before_sending = err.is_connect();
+        if tls_rejected(err) {
+            // A certificate the client refuses will not change on a retry.
+            return None;
+        }
+        let retryable = match attempt.class {
+            RetryClass::Idempotent => {
+                before_sending
+                    || err.is_timeout()
+                    || err.is_request()
+                    || err.is_body()
+                    || err.is_decode()
+            }
+            RetryClass::NotIdempotent => before_sending,
+        };
+        if !before_sending {
+            attempt.ambiguous = true;
+        }
+        self.next(attempt, retryable, None)
+    }
+
+    /// The wait before the next attempt after an HTTP error status, or `None` to give up.
+    pub(crate) fn after_status(
+        &self,
+        attempt: &mut Attempt,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let retryable = match attempt.class {
+            RetryClass::Idempotent => is_retryable_status(status),
+            RetryClass::NotIdempotent => matches!(status.as_u16(), 429 | 503),
+        };
+        if retryable && !matches!(status.as_u16(), 429 | 503) {
+            attempt.ambiguous = true;
+        }
+        self.next(attempt, retryable, retry_after)
+    }
+
+    fn next(
+        &self,
+        attempt: &mut Attempt,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if !retryable || attempt.number > self.policy.max_retries {
+            return None;
+        }
+        let wait = match retry_after {
+            Some(d) => d.min(self.policy.max_delay),
+            None => self.backoff(attempt.number),
+        };
+        attempt.number += 1;
+        Some(wait)
+    }
+
+    /// Full jitter: uniform in `[0, min(max_delay, base_delay · 2^(n-1))]` for retry `n`.
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let exp = 2u32.saturating_pow(retry.saturating_sub(1).min(30));
+        let ceiling = self
+            .policy
+            .base_delay
+            .saturating_mul(exp)
+            .min(self.policy.max_delay);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rand::rng().random_range(0..=nanos))
+    }
+}
+
+/// Whether the TLS handshake failed because the server's certificate was refused (unknown
+/// issuer, wrong name, expired): a configuration problem, not a transient one.
+pub(crate) fn tls_rejected(err: &reqwest::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        // tokio-rustls reports it inside (possibly nested) `io::Error`s, whose `source()`
+        // skips the wrapped error: unwrap them by hand.
+        let mut inner: &(dyn std::error::Error + 'static) = e;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = wrapped;
+        }
+        let rustls_err = inner.downcast_ref::<rustls::Error>();
+        if matches!(
+            rustls_err,
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// `Retry-After` as a wait: delta-seconds, or an HTTP date (a past date means no wait).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let delta = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn policy(max_retries: u32) -> Retrier {
+        Retrier::new(RetryPolicy {
+            max_retries,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        })
+    }
+
+    #[test]
+    fn backoff_is_bounded_by_exponential_ceiling_and_cap() {
+        let r = policy(10);
+        for retry in 1..=12 {
+            let ceiling =
+                Duration::from_millis(100 * 2u64.pow(retry - 1)).min(Duration::from_secs(2));
+            for _ in 0..50 {
+                assert!(r.backoff(retry) <= ceiling);
+            }
+        }
+        // Jitter: not always the same value.
+        let samples: std::collections::BTreeSet<_> = (0..50).map(|_| r.backoff(5)).collect();
+        assert!(samples.len() > 1);
+    }
+
+    #[test]
+    fn status_classes() {
+        let r = policy(3);
+        for code in [429, 500, 502, 503, 504] {
+            let mut a = Attempt::new(RetryClass::Idempotent);
+            assert!(
+                r.after_status(&mut a, StatusCode::from_u16(code).unwrap(), None)
+                    .is_some()
+            );
+        }
+        for code in [400, 401, 403, 404, 409, 412, 422, 501] {
+            let mut a = Attempt::new(RetryClass::Idempotent);
+            assert!(
+                r.after_status(&mut a, StatusCode::from_u16(code).unwrap(), None)
+                    .is_none()
+            );
+        }
+        for (code, retried) in [
+            (429, true),
+            (503, true),
+            (500, false),
+            (502, false),
+            (504, false),
+        ] {
+            let mut a = Attempt::new(RetryClass::NotIdempotent);
+            let got = r.after_status(&mut a, StatusCode::from_u16(code).unwrap(), None);
+            assert_eq!(got.is_some(), retried, "POST {code}");
+        }
+    }
+
+    #[test]
+    fn gives_up_after_max_retries_and_caps_retry_after() {
+        let r = policy(2);
+        let mut a = Attempt::new(RetryClass::Idempotent);
+        let s = StatusCode::TOO_MANY_REQUESTS;
+        assert_eq!(
+            r.after_status(&mut a, s, Some(Duration::from_secs(1))),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            r.after_status(&mut a, s, Some(Duration::from_secs(3600))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(a.number(), 3);
+        assert_eq!(r.after_status(&mut a, s, None), None);
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("0.5"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        let future = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&future).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+}

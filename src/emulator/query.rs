@@ -1,0 +1,443 @@
+//! List queries: `property=` filters, `orderby`, `limit`, `count`, `continuationToken` paging.
+
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// Largest page (SPEC-D).
+pub(crate) const MAX_LIMIT: usize = 100;
+
+/// A refused query: FSE code and message (all 400).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct QueryError {
+    pub code: u32,
+    pub message: String,
+}
+
+fn qerr(code: u32, message: impl Into<String>) -> QueryError {
+    QueryError {
+        code,
+        message: message.into(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Filter {
+    path: Vec<Segment>,
+    op: Op,
+    values: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Segment {
+    name: String,
+    each: bool,
+}
+
+/// A parsed list query.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ListQuery {
+    filters: Vec<Filter>,
+    order: Vec<(Vec<Segment>, bool)>,
+    pub limit: usize,
+    pub count: bool,
+    pub offset: usize,
+    /// The query string without paging, kept in continuation tokens.
+    canonical: String,
+}
+
+/// Splits and percent-decodes a raw query string.
+pub(crate) fn decode_pairs(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn parse_path(p: &str) -> Option<Vec<Segment>> {
+    p.split('.')
+        .map(|s| {
+            let (name, each) = match s.strip_suffix("[]") {
+                Some(n) => (n, true),
+                None => (s, false),
+            };
+            (!name.is_empty()
+                && name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$'))
+            .then(|| Segment {
+                name: name.to_owned(),
+                each,
+            })
+        })
+        .collect()
+}
+
+fn parse_filter(raw: &str, roots: &[&str]) -> Result<Filter, QueryError> {
+    let Some(start) = raw.find(['=', '!', '<', '>', '~']) else {
+        return Err(qerr(
+            1450,
+            format!("Invalid operator in filter `{raw}`; use ==, !=, >, <, >= or <="),
+        ));
+    };
+    let rest = &raw[start..];
+    let op_len = rest.bytes().take_while(|c| b"=!<>~".contains(c)).count();
+    let (op_str, value) = rest.split_at(op_len);
+    let op = match op_str {
+        "==" => Op::Eq,
+        "!=" => Op::Ne,
+        ">" => Op::Gt,
+        "<" => Op::Lt,
+        ">=" => Op::Ge,
+        "<=" => Op::Le,
+        "~" | "!>" | "!<" => {
+            return Err(qerr(1440, format!("Operator {op_str} is not implemented")));
+        }
+        _ => {
+            return Err(qerr(
+                1450,
+                format!("Invalid operator {op_str} in filter `{raw}`"),
+            ));
+        }
+    };
+    let path_str = &raw[..start];
+    let path = parse_path(path_str)
+        .filter(|p| roots.contains(&p[0].name.as_str()))
+        .ok_or_else(|| qerr(1449, format!("Invalid filter field `{path_str}`")))?;
+    if value.is_empty() {
+        return Err(qerr(1453, format!("Empty value in filter `{raw}`")));
+    }
+    let values: Vec<String> = value.split(',').map(str::to_owned).collect();
+    if values.iter().any(String::is_empty) {
+        return Err(qerr(1452, format!("Invalid filter value in `{raw}`")));
+    }
+    if values.len() > 1 && !matches!(op, Op::Eq | Op::Ne) {
+        return Err(qerr(
+            1443,
+            format!("Operator {op_str} is not allowed with multiple values"),
+        ));
+    }
+    if path_str == "id" && !matches!(op, Op::Eq | Op::Ne) {
+        return Err(qerr(
+            1448,
+            format!("Operator {op_str} is not supported for field id"),
+        ));
+    }
+    Ok(Filter { path, op, values })
+}
+
+impl ListQuery {
+    /// Parses a raw query string. `roots` are the fields a filter or `orderby` may start with.
+    pub(crate) fn parse(raw: &str, roots: &[&str]) -> Result<ListQuery, QueryError> {
+        let pairs = decode_pairs(raw);
+        if let Some((_, token)) = pairs.iter().find(|(k, _)| k == "continuationToken") {
+            let (offset, canonical) = decode_token(token)
+                .ok_or_else(|| qerr(1451, "Invalid query parameter continuationToken"))?;
+            let mut q = Self::parse_pairs(&decode_pairs(&canonical), roots)?;
+            q.offset = offset;
+            return Ok(q);
+        }
+        Self::parse_pairs(&pairs, roots)
+    }
+
+    fn parse_pairs(pairs: &[(String, String)], roots: &[&str]) -> Result<ListQuery, QueryError> {
+        let mut q = ListQuery {
+            filters: Vec::new(),
+            order: Vec::new(),
+            limit: MAX_LIMIT,
+            count: false,
+            offset: 0,
+            canonical: String::new(),
+        };
+        let mut limit_given = false;
+        let mut canonical = Vec::new();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "property" => q.filters.push(parse_filter(v, roots)?),
+                "orderby" => {
+                    for field in v.split(',') {
+                        let (desc, name) = match field.as_bytes().first() {
+                            Some(b'-') => (true, &field[1..]),
+                            Some(b'+') => (false, &field[1..]),
+                            Some(c) if c.is_ascii_alphabetic() => (false, field),
+                            _ => {
+                                return Err(qerr(
+                                    1433,
+                                    format!("Invalid orderby `{field}`; use name, +name or -name"),
+                                ));
+                            }
+                        };
+                        let path = parse_path(name)
+                            .filter(|p| {
+                                roots.contains(&p[0].name.as_str()) && p.iter().all(|s| !s.each)
+                            })
+                            .ok_or_else(|| qerr(1432, format!("Invalid orderby field `{name}`")))?;
+                        q.order.push((path, desc));
+                    }
+                }
+                "limit" => {
+                    limit_given = true;
+                    q.limit = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            qerr(1451, format!("Invalid query parameter limit={v}; 1 to 100"))
+                        })?;
+                }
+                "count" => match v.to_ascii_lowercase().as_str() {
+                    "true" => q.count = true,
+                    "false" => {}
+                    _ => return Err(qerr(1451, format!("Invalid query parameter count={v}"))),
+                },
+                _ => return Err(qerr(1451, format!("Invalid query parameter `{k}`"))),
+            }
+            canonical.push(format!("{}={}", percent_encode(k), percent_encode(v)));
+        }
+        if q.count && limit_given {
+            return Err(qerr(1401, "limit and count cannot be used together"));
+        }
+        q.canonical = canonical.join("&");
+        Ok(q)
+    }
+
+    /// Whether `entity` passes every filter.
+    pub(crate) fn matches(&self, entity: &Value) -> bool {
+        self.filters.iter().all(|f| {
+            let found = resolve(entity, &f.path);
+            match f.op {
+                Op::Eq => found
+                    .iter()
+                    .any(|v| f.values.iter().any(|want| value_eq(v, want))),
+                Op::Ne => !found
+                    .iter()
+                    .any(|v| f.values.iter().any(|want| value_eq(v, want))),
+                _ => found.iter().any(|v| {
+                    let ord = value_cmp_str(v, &f.values[0]);
+                    match (f.op, ord) {
+                        (_, None) => false,
+                        (Op::Gt, Some(o)) => o == Ordering::Greater,
+                        (Op::Lt, Some(o)) => o == Ordering::Less,
+                        (Op::Ge, Some(o)) => o != Ordering::Less,
+                        (Op::Le, Some(o)) => o != Ordering::Greater,
+                        _ => false,
+                    }
+                }),
+            }
+        })
+    }
+
+    /// Sorts `items` (already in the default order, newest write first) by `orderby`, stably.
+    pub(crate) fn sort<T>(&self, items: &mut [T], value: impl Fn(&T) -> &Value) {
+        if self.order.is_empty() {
+            return;
+        }
+        items.sort_by(|a, b| {
+            for (path, desc) in &self.order {
+                let va = resolve(value(a), path).into_iter().next();
+                let vb = resolve(value(b), path).into_iter().next();
+                let o = match (va, vb) {
+                    (None, None) => Ordering::Equal,
+                    (None, Some(_)) => Ordering::Less,
+                    (Some(_), None) => Ordering::Greater,
+                    (Some(x), Some(y)) => value_cmp(x, y),
+                };
+                let o = if *desc { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+
+    /// The continuation token for the page after one ending at `next_offset`.
+    pub(crate) fn token(&self, next_offset: usize) -> String {
+        encode_token(next_offset, &self.canonical)
+    }
+}
+
+/// Tokens are lower-case hex of `offset:canonical-query`: no `=` or `&` in them.
+fn encode_token(offset: usize, canonical: &str) -> String {
+    let raw = format!("{offset}:{canonical}");
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_token(token: &str) -> Option<(usize, String)> {
+    if token.is_empty() || token.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
+    let s = String::from_utf8(bytes?).ok()?;
+    let (o, c) = s.split_once(':')?;
+    Some((o.parse().ok()?, c.to_owned()))
+}
+
+fn resolve<'a>(v: &'a Value, path: &[Segment]) -> Vec<&'a Value> {
+    let mut cur = vec![v];
+    for seg in path {
+        let mut next = Vec::new();
+        for c in cur {
+            if let Some(child) = c.get(&seg.name) {
+                if seg.each {
+                    if let Some(a) = child.as_array() {
+                        next.extend(a.iter());
+                    }
+                } else {
+                    next.push(child);
+                }
+            }
+        }
+        cur = next;
+    }
+    cur
+}
+
+fn value_eq(v: &Value, want: &str) -> bool {
+    match v {
+        Value::String(s) => s == want,
+        Value::Bool(b) => want == if *b { "true" } else { "false" },
+        Value::Number(n) => n.to_string() == want || n.as_f64() == want.parse::<f64>().ok(),
+        Value::Null => want == "null",
+        _ => false,
+    }
+}
+
+fn value_cmp_str(v: &Value, want: &str) -> Option<Ordering> {
+    match v {
+        Value::Number(n) => n.as_f64()?.partial_cmp(&want.parse::<f64>().ok()?),
+        Value::String(s) => Some(s.as_str().cmp(want)),
+        _ => None,
+    }
+}
+
+fn value_cmp(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ROOTS: &[&str] = &[
+        "id",
+        "name",
+        "state",
+        "transformations",
+        "inheritedAttributes",
+        "createdAt",
+    ];
+
+    #[test]
+    fn filters() {
+        let f = json!({"id": "a", "name": "x", "createdAt": 5,
+            "inheritedAttributes": {"properties": {"isDestinationFlow": true}},
+            "transformations": [{"params": {"segmentSelectors": {"selectors": [
+                {"value": {"id": "s1"}}, {"value": {"id": "s2"}}]}}}]});
+        let q = |s: &str| ListQuery::parse(s, ROOTS).unwrap().matches(&f);
+        assert!(q(
+            "property=inheritedAttributes.properties.isDestinationFlow%3D%3Dtrue"
+        ));
+        assert!(q(
+            "property=transformations[].params.segmentSelectors.selectors[].value.id==s2"
+        ));
+        assert!(!q(
+            "property=transformations[].params.segmentSelectors.selectors[].value.id==s3"
+        ));
+        assert!(q("property=id==b,a&property=name==x"));
+        assert!(!q("property=id==a&property=name==y"));
+        assert!(q("property=createdAt>4"));
+        assert!(!q("property=createdAt>=6"));
+        assert!(q("property=name!=y"));
+    }
+
+    #[test]
+    fn errors() {
+        let code = |s: &str| ListQuery::parse(s, ROOTS).unwrap_err().code;
+        assert_eq!(code("property=name=x"), 1450);
+        assert_eq!(code("property=name~x"), 1440);
+        assert_eq!(code("property=bogus==x"), 1449);
+        assert_eq!(code("property=name=="), 1453);
+        assert_eq!(code("property=createdAt<=1,2"), 1443);
+        assert_eq!(code("property=id>=a"), 1448);
+        assert_eq!(code("count=true&limit=5"), 1401);
+        assert_eq!(code("orderby=*name"), 1433);
+        assert_eq!(code("orderby=bogus"), 1432);
+        assert_eq!(code("limit=101"), 1451);
+        assert_eq!(code("start=0"), 1451);
+        assert_eq!(code("continuationToken=zz"), 1451);
+    }
+
+    #[test]
+    fn tokens_round_trip_without_reserved_chars() {
+        let q = ListQuery::parse("property=name==a%26b&limit=2&count=False", ROOTS).unwrap();
+        assert!(!q.count);
+        let t = q.token(4);
+        assert!(!t.contains('=') && !t.contains('&'));
+        let back = ListQuery::parse(&format!("continuationToken={t}"), ROOTS).unwrap();
+        assert_eq!(back.offset, 4);
+        assert_eq!(back.limit, 2);
+        assert_eq!(back.filters, q.filters);
+        assert!(back.matches(&json!({"name": "a&b"})));
+    }
+}

@@ -1,0 +1,724 @@
+//! Routes and handlers.
+
+use super::error::ApiError;
+use super::faults::{ConnHandle, Faults, Outcome};
+use super::gateway::{self, Caller};
+use super::ims::Tokens;
+use super::patch::{PatchRejection, apply_flow_patch};
+use super::query::{ListQuery, QueryError};
+use super::resources::{self, Actor};
+use super::store::{Entity, Persister, Store, col_name};
+use super::{specs, store};
+use crate::plan::Resource;
+use axum::Router;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Base path of the Flow Service.
+pub const FLOW_SERVICE_BASE: &str = "/data/foundation/flowservice";
+
+const MAX_BODY: usize = 64 << 20;
+
+/// Everything the server holds.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub store: Store,
+    pub persister: Option<Persister>,
+    pub tokens: Tokens,
+    pub faults: Faults,
+    pub counts: Mutex<BTreeMap<String, u64>>,
+    pub strict_sandbox: bool,
+    pub token_lifetime: Duration,
+    conn_specs: Vec<Entity>,
+    flow_specs: Vec<Entity>,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        store: Store,
+        persister: Option<Persister>,
+        faults: Faults,
+        strict_sandbox: bool,
+        token_lifetime: Duration,
+    ) -> AppState {
+        let wrap = |v: Vec<Value>| v.into_iter().map(|s| Entity::new(0, s)).collect();
+        AppState {
+            store,
+            persister,
+            tokens: Tokens::default(),
+            faults,
+            counts: Mutex::new(BTreeMap::new()),
+            strict_sandbox,
+            token_lifetime,
+            conn_specs: wrap(specs::connection_specs()),
+            flow_specs: wrap(specs::flow_specs()),
+        }
+    }
+
+    /// Writes the state file, if there is one.
+    pub(crate) async fn persist(&self) -> Result<(), ApiError> {
+        if let Some(p) = &self.persister {
+            p.persist(&self.store).await.map_err(|e| {
+                eprintln!(
+                    "destctl emulator: cannot write state file {}: {e}",
+                    p.path().display()
+                );
+                ApiError::flow(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    1000,
+                    "The emulator could not write its state file",
+                    None,
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+type St = State<Arc<AppState>>;
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn json_text(status: StatusCode, text: String) -> Response {
+    let mut r = (status, text).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn query_error(e: QueryError) -> ApiError {
+    ApiError::bad_request(e.code, e.message)
+}
+
+fn finish(request_id: &str, r: Result<Response, ApiError>) -> Response {
+    let mut resp = match r {
+        Ok(r) => r,
+        Err(e) => e.with_request_id(request_id).into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn enter(
+    st: &AppState,
+    req: Request,
+) -> Result<(axum::http::request::Parts, Bytes, Caller), ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|e| ApiError::bad_request(1405, format!("cannot read request body: {e}")))?;
+    let caller = gateway::check(
+        &parts.headers,
+        &parts.method,
+        bytes.len(),
+        &st.tokens,
+        st.strict_sandbox,
+    )?;
+    Ok((parts, bytes, caller))
+}
+
+fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(1405, format!("Request body is not valid JSON: {e}")))
+}
+
+const META_ROOTS: &[&str] = &[
+    "id",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "createdClient",
+    "updatedClient",
+    "sandboxId",
+    "sandboxName",
+    "imsOrgId",
+    "name",
+    "description",
+    "state",
+    "version",
+    "etag",
+];
+
+fn roots(r: Resource) -> Vec<&'static str> {
+    let extra: &[&str] = match r {
+        Resource::Connection => &["connectionSpec"],
+        Resource::SourceConnection => &[
+            "connectionSpec",
+            "baseConnectionId",
+            "data",
+            "params",
+            "typeInfo",
+            "inheritedAttributes",
+        ],
+        Resource::TargetConnection => &[
+            "connectionSpec",
+            "baseConnectionId",
+            "data",
+            "params",
+            "inheritedAttributes",
+        ],
+        Resource::Flow => &[
+            "flowSpec",
+            "sourceConnectionIds",
+            "targetConnectionIds",
+            "inheritedAttributes",
+            "transformations",
+            "lastOperation",
+            "labels",
+        ],
+    };
+    META_ROOTS.iter().chain(extra).copied().collect()
+}
+
+const SPEC_ROOTS: &[&str] = &[
+    "id",
+    "name",
+    "providerId",
+    "version",
+    "attributes",
+    "sourceConnectionSpecIds",
+    "targetConnectionSpecIds",
+];
+const RUN_ROOTS: &[&str] = &["id", "flowId", "state", "createdAt", "updatedAt", "metrics"];
+
+/// A list page: `{"items":[…],"_links":{…}}`, or `{"count":n}`.
+fn page(q: &ListQuery, items: &[Entity], collection: &str) -> Response {
+    if q.count {
+        return json_text(StatusCode::OK, json!({"count": items.len()}).to_string());
+    }
+    let start = q.offset.min(items.len());
+    let end = (start + q.limit).min(items.len());
+    let mut out = String::with_capacity(
+        items[start..end]
+            .iter()
+            .map(|e| e.json.len() + 1)
+            .sum::<usize>()
+            + 128,
+    );
+    out.push_str("{\"items\":[");
+    for (i, e) in items[start..end].iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&e.json);
+    }
+    out.push_str("],\"_links\":{");
+    if end < items.len() {
+        out.push_str(&format!(
+            "\"next\":{{\"href\":\"/{collection}?continuationToken={}\"}}",
+            q.token(end)
+        ));
+    }
+    out.push_str("}}");
+    json_text(StatusCode::OK, out)
+}
+
+fn one(e: &Entity) -> Response {
+    json_text(StatusCode::OK, format!("{{\"items\":[{}]}}", e.json))
+}
+
+fn write_result(status: StatusCode, id: &str, etag: &Value) -> Response {
+    json_text(status, json!({"id": id, "etag": etag}).to_string())
+}
+
+fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn list(st: St, r: Resource, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, _, caller) = enter(&st, req).await?;
+        let q =
+            ListQuery::parse(parts.uri.query().unwrap_or(""), &roots(r)).map_err(query_error)?;
+        let items = match st.store.existing(&caller.org, &caller.sandbox) {
+            Some(sb) => sb.read().expect("lock").newest_first(r),
+            None => Vec::new(),
+        };
+        let mut items: Vec<Entity> = items.into_iter().filter(|e| q.matches(&e.value)).collect();
+        q.sort(&mut items, |e| e.value.as_ref());
+        Ok(page(&q, &items, col_name(r)))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn create(st: St, r: Resource, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (_, bytes, caller) = enter(&st, req).await?;
+        let body = parse_json(&bytes)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let actor = Actor::api(&caller.client_id, now_ms());
+        let sb = st.store.sandbox(&caller.org, &caller.sandbox);
+        let etag = {
+            let mut sb = sb.write().expect("lock");
+            let value = match r {
+                Resource::Connection => resources::create_connection(&body, &id, &actor, &sb),
+                Resource::SourceConnection => {
+                    resources::create_source_connection(&body, &id, &actor, &sb)
+                }
+                Resource::TargetConnection => {
+                    resources::create_target_connection(&body, &id, &actor, &sb)
+                }
+                Resource::Flow => resources::create_flow(&body, &id, &actor, &sb),
+            }?;
+            let etag = value["etag"].clone();
+            let seq = st.store.next_seq();
+            sb.col_mut(r).insert(id.clone(), Entity::new(seq, value));
+            etag
+        };
+        st.persist().await?;
+        let mut resp = write_result(StatusCode::CREATED, &id, &etag);
+        if r == Resource::Flow {
+            if let Ok(v) = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}")) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+        }
+        Ok(resp)
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn get_one(st: St, r: Resource, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (_, _, caller) = enter(&st, req).await?;
+        let found = st
+            .store
+            .existing(&caller.org, &caller.sandbox)
+            .and_then(|sb| sb.read().expect("lock").get(r, &id).cloned());
+        found
+            .map(|e| one(&e))
+            .ok_or_else(|| ApiError::not_found(col_name(r), &id))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+fn rejection(e: PatchRejection) -> ApiError {
+    ApiError::bad_request(e.code(), e.to_string())
+}
+
+fn precondition_failed(sent: &str, current: &str) -> ApiError {
+    ApiError::flow(
+        StatusCode::PRECONDITION_FAILED,
+        1404,
+        format!(
+            "Supplied version=[{sent}] does not match the current version on entity=[{current}]"
+        ),
+        None,
+    )
+}
+
+async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, bytes, caller) = enter(&st, req).await?;
+        let Some(if_match) = parts
+            .headers
+            .get(header::IF_MATCH)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        else {
+            return Err(ApiError::bad_request(1403, "If-Match header is missing"));
+        };
+        let body = parse_json(&bytes)?;
+        let actor = Actor::api(&caller.client_id, now_ms());
+        let sb = st
+            .store
+            .existing(&caller.org, &caller.sandbox)
+            .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
+        let etag = {
+            let mut sb = sb.write().expect("lock");
+            let e = sb
+                .get(r, &id)
+                .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
+            let current = e.value["etag"].as_str().unwrap_or_default();
+            if if_match.trim() != current {
+                return Err(precondition_failed(if_match.trim(), current));
+            }
+            let mut new = match r {
+                Resource::Flow => apply_flow_patch(&e.value, &body, actor.now_secs()),
+                _ => resources::patch_connection(r, &e.value, &body, &actor),
+            }
+            .map_err(rejection)?;
+            let etag = resources::touch(&mut new, &actor);
+            if r == Resource::Flow {
+                new["lastOperation"] = resources::last_operation(&actor, "update", body);
+            }
+            let seq = st.store.next_seq();
+            sb.col_mut(r).insert(id.clone(), Entity::new(seq, new));
+            etag
+        };
+        st.persist().await?;
+        Ok(write_result(StatusCode::OK, &id, &json!(etag)))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn delete_one(st: St, r: Resource, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (_, _, caller) = enter(&st, req).await?;
+        let sb = st
+            .store
+            .existing(&caller.org, &caller.sandbox)
+            .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
+        {
+            let mut sb = sb.write().expect("lock");
+            if sb.get(r, &id).is_none() {
+                return Err(ApiError::not_found(col_name(r), &id));
+            }
+            if let Some(e) = resources::delete_blocker(&sb, r, &id) {
+                return Err(e);
+            }
+            sb.col_mut(r).remove(&id);
+        }
+        st.persist().await?;
+        let status = if r == Resource::Connection {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::ACCEPTED
+        };
+        Ok(status.into_response())
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn flow_action(st: St, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, _, caller) = enter(&st, req).await?;
+        let pairs = super::query::decode_pairs(parts.uri.query().unwrap_or(""));
+        let mut op = None;
+        for (k, v) in pairs {
+            match k.as_str() {
+                "op" => op = Some(v.to_ascii_uppercase()),
+                "subOp" => {}
+                _ => {
+                    return Err(ApiError::bad_request(
+                        1451,
+                        format!("Invalid query parameter `{k}`"),
+                    ));
+                }
+            }
+        }
+        let op = op.ok_or_else(|| {
+            ApiError::bad_request(1451, "Query parameter op is required (enable or disable)")
+        })?;
+        let target = match op.as_str() {
+            "ENABLE" => "enabled",
+            "DISABLE" => "disabled",
+            "FINALIZE_UPDATE" | "FINALIZE" | "PUBLISH" => {
+                return Err(ApiError::bad_request(
+                    1422,
+                    format!(
+                        "Action {} is not applicable to a destination flow",
+                        op.to_ascii_lowercase()
+                    ),
+                ));
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    1451,
+                    format!("Invalid action op={op}"),
+                ));
+            }
+        };
+        let actor = Actor::api(&caller.client_id, now_ms());
+        let sb = st
+            .store
+            .existing(&caller.org, &caller.sandbox)
+            .ok_or_else(|| ApiError::not_found("flows", &id))?;
+        let etag = {
+            let mut sb = sb.write().expect("lock");
+            let e = sb
+                .get(Resource::Flow, &id)
+                .ok_or_else(|| ApiError::not_found("flows", &id))?;
+            if let Some(m) = parts.headers.get(header::IF_MATCH) {
+                let sent = String::from_utf8_lossy(m.as_bytes()).trim().to_owned();
+                let current = e.value["etag"].as_str().unwrap_or_default();
+                if sent != current {
+                    return Err(precondition_failed(&sent, current));
+                }
+            }
+            let state = e.value["state"].as_str().unwrap_or_default();
+            if state == target {
+                return Err(ApiError::bad_request(
+                    1422,
+                    format!(
+                        "Action {} is not applicable in the current state {state}",
+                        op.to_ascii_lowercase()
+                    ),
+                ));
+            }
+            let mut new = (*e.value).clone();
+            new["state"] = json!(target);
+            let etag = resources::touch(&mut new, &actor);
+            let seq = st.store.next_seq();
+            sb.col_mut(Resource::Flow)
+                .insert(id.clone(), Entity::new(seq, new));
+            etag
+        };
+        st.persist().await?;
+        Ok(write_result(StatusCode::OK, &id, &json!(etag)))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+#[derive(Clone, Copy)]
+enum SpecKind {
+    Connection,
+    Flow,
+}
+
+impl SpecKind {
+    fn name(self) -> &'static str {
+        match self {
+            SpecKind::Connection => "connectionSpecs",
+            SpecKind::Flow => "flowSpecs",
+        }
+    }
+    fn items(self, st: &AppState) -> &[Entity] {
+        match self {
+            SpecKind::Connection => &st.conn_specs,
+            SpecKind::Flow => &st.flow_specs,
+        }
+    }
+}
+
+async fn list_specs(st: St, kind: SpecKind, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, _, _) = enter(&st, req).await?;
+        let q =
+            ListQuery::parse(parts.uri.query().unwrap_or(""), SPEC_ROOTS).map_err(query_error)?;
+        let mut items: Vec<Entity> = kind
+            .items(&st)
+            .iter()
+            .filter(|e| q.matches(&e.value))
+            .cloned()
+            .collect();
+        q.sort(&mut items, |e| e.value.as_ref());
+        Ok(page(&q, &items, kind.name()))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn get_spec(st: St, kind: SpecKind, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        enter(&st, req).await?;
+        kind.items(&st)
+            .iter()
+            .find(|e| e.value["id"] == id.as_str())
+            .map(one)
+            .ok_or_else(|| ApiError::not_found(kind.name(), &id))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn list_runs(st: St, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, _, _) = enter(&st, req).await?;
+        let q =
+            ListQuery::parse(parts.uri.query().unwrap_or(""), RUN_ROOTS).map_err(query_error)?;
+        Ok(page(&q, &[], "runs"))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn get_run(st: St, Path(id): Path<String>, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        enter(&st, req).await?;
+        Err::<Response, _>(ApiError::not_found("runs", &id))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+async fn ims_token(st: St, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let (status, v) = super::ims::token_response(
+        &st.tokens,
+        st.token_lifetime,
+        parts.uri.query().unwrap_or(""),
+        &String::from_utf8_lossy(&bytes),
+    );
+    (status, axum::Json(v)).into_response()
+}
+
+async fn introspect_requests(st: St) -> Response {
+    let counts = st.counts.lock().expect("lock").clone();
+    let total: u64 = counts.values().sum();
+    axum::Json(json!({"total": total, "requests": counts})).into_response()
+}
+
+async fn introspect_reset(st: St) -> Response {
+    st.store.clear();
+    st.counts.lock().expect("lock").clear();
+    match st.persist().await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The route template of a path: ids become `{id}`.
+fn route_of(path: &str) -> String {
+    match path.strip_prefix(FLOW_SERVICE_BASE) {
+        Some(rest) => {
+            let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+            let templ = match segs.as_slice() {
+                [col] => format!("/{col}"),
+                [col, _] => format!("/{col}/{{id}}"),
+                [col, _, tail] => format!("/{col}/{{id}}/{tail}"),
+                _ => rest.to_owned(),
+            };
+            format!("{FLOW_SERVICE_BASE}{templ}")
+        }
+        None => path.to_owned(),
+    }
+}
+
+async fn count_layer(st: St, req: Request, next: Next) -> Response {
+    let key = format!("{} {}", req.method(), route_of(req.uri().path()));
+    *st.counts.lock().expect("lock").entry(key).or_insert(0) += 1;
+    next.run(req).await
+}
+
+async fn fault_layer(st: St, req: Request, next: Next) -> Response {
+    let (delay, outcome, retry_after) = st.faults.decide();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match outcome {
+        Outcome::Serve => next.run(req).await,
+        Outcome::Close => {
+            if let Some(ConnectInfo(h)) = req.extensions().get::<ConnectInfo<ConnHandle>>() {
+                h.kill();
+            }
+            ApiError::flow(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                1000,
+                "fault injection: connection closed",
+                None,
+            )
+            .into_response()
+        }
+        Outcome::Status(429) => {
+            let mut e =
+                ApiError::gateway(StatusCode::TOO_MANY_REQUESTS, "429050", "Too many requests");
+            e.retry_after = Some(retry_after);
+            e.into_response()
+        }
+        Outcome::Status(s) => {
+            let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            ApiError::flow(
+                status,
+                1000,
+                format!(
+                    "fault injection: {}",
+                    status.canonical_reason().unwrap_or("error")
+                ),
+                None,
+            )
+            .with_request_id(&rid())
+            .into_response()
+        }
+    }
+}
+
+async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError::flow(
+        StatusCode::NOT_FOUND,
+        1101,
+        format!("No route for {method} {}", uri.path()),
+        None,
+    )
+    .into_response()
+}
+
+/// The whole application.
+pub(crate) fn build(st: Arc<AppState>) -> Router {
+    let b = FLOW_SERVICE_BASE;
+    let mut api: Router<Arc<AppState>> = Router::new()
+        .route(
+            &format!("{b}/connectionSpecs"),
+            get(|s: St, req: Request| list_specs(s, SpecKind::Connection, req)),
+        )
+        .route(
+            &format!("{b}/connectionSpecs/{{id}}"),
+            get(|s: St, Path(id): Path<String>, req: Request| {
+                get_spec(s, SpecKind::Connection, id, req)
+            }),
+        )
+        .route(
+            &format!("{b}/flowSpecs"),
+            get(|s: St, req: Request| list_specs(s, SpecKind::Flow, req)),
+        )
+        .route(
+            &format!("{b}/flowSpecs/{{id}}"),
+            get(|s: St, Path(id): Path<String>, req: Request| get_spec(s, SpecKind::Flow, id, req)),
+        )
+        .route(&format!("{b}/runs"), get(list_runs))
+        .route(&format!("{b}/runs/{{id}}"), get(get_run))
+        .route(
+            &format!("{b}/flows/{{id}}/action"),
+            post(|s: St, Path(id): Path<String>, req: Request| flow_action(s, id, req)),
+        );
+    for r in store::COLLECTIONS {
+        api = api
+            .route(
+                &format!("{b}{}", r.collection()),
+                get(move |s: St, req: Request| list(s, r, req))
+                    .post(move |s: St, req: Request| create(s, r, req)),
+            )
+            .route(
+                &format!("{b}{}/{{id}}", r.collection()),
+                get(move |s: St, Path(id): Path<String>, req: Request| get_one(s, r, id, req))
+                    .patch(move |s: St, Path(id): Path<String>, req: Request| {
+                        patch_one(s, r, id, req)
+                    })
+                    .delete(move |s: St, Path(id): Path<String>, req: Request| {
+                        delete_one(s, r, id, req)
+                    }),
+            );
+    }
+    let api = api.route_layer(from_fn_with_state(st.clone(), fault_layer));
+    Router::new()
+        .route("/ims/token/v3", post(ims_token))
+        .merge(api)
+        .route_layer(from_fn_with_state(st.clone(), count_layer))
+        .route("/_emulator/requests", get(introspect_requests))
+        .route("/_emulator/reset", post(introspect_reset))
+        .fallback(fallback)
+        .with_state(st)
+}

@@ -1,0 +1,378 @@
+//! Entities, isolated per org and per sandbox, and the state file (written atomically after
+//! every change, loaded at start).
+
+use super::EmulatorError;
+use crate::plan::Resource;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Every collection, in a fixed order (the index of [`col_index`]).
+pub(crate) const COLLECTIONS: [Resource; 4] = [
+    Resource::Connection,
+    Resource::SourceConnection,
+    Resource::TargetConnection,
+    Resource::Flow,
+];
+
+fn col_index(r: Resource) -> usize {
+    match r {
+        Resource::Connection => 0,
+        Resource::SourceConnection => 1,
+        Resource::TargetConnection => 2,
+        Resource::Flow => 3,
+    }
+}
+
+/// The collection's name in paths, error types and the state file.
+pub(crate) fn col_name(r: Resource) -> &'static str {
+    &r.collection()[1..]
+}
+
+/// One stored entity: the full JSON as GET returns it, pre-serialized for fast listing.
+#[derive(Clone, Debug)]
+pub(crate) struct Entity {
+    /// Global write sequence of its last change: the default list order is newest first.
+    pub seq: u64,
+    pub value: Arc<Value>,
+    pub json: Arc<str>,
+}
+
+impl Entity {
+    pub(crate) fn new(seq: u64, value: Value) -> Entity {
+        let json: Arc<str> = serde_json::to_string(&value)
+            .expect("a Value serializes")
+            .into();
+        Entity {
+            seq,
+            value: Arc::new(value),
+            json,
+        }
+    }
+}
+
+/// One sandbox of one org.
+#[derive(Debug)]
+pub(crate) struct Sandbox {
+    pub id: String,
+    pub org: String,
+    pub name: String,
+    cols: [HashMap<String, Entity>; 4],
+}
+
+impl Sandbox {
+    fn new(org: &str, name: &str, id: String) -> Sandbox {
+        Sandbox {
+            id,
+            org: org.to_owned(),
+            name: name.to_owned(),
+            cols: Default::default(),
+        }
+    }
+
+    pub(crate) fn col(&self, r: Resource) -> &HashMap<String, Entity> {
+        &self.cols[col_index(r)]
+    }
+
+    pub(crate) fn col_mut(&mut self, r: Resource) -> &mut HashMap<String, Entity> {
+        &mut self.cols[col_index(r)]
+    }
+
+    pub(crate) fn get(&self, r: Resource, id: &str) -> Option<&Entity> {
+        self.col(r).get(id)
+    }
+
+    /// Entities of a collection, most recently written first.
+    pub(crate) fn newest_first(&self, r: Resource) -> Vec<Entity> {
+        let mut v: Vec<Entity> = self.col(r).values().cloned().collect();
+        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cols.iter().all(HashMap::is_empty)
+    }
+}
+
+type SandboxKey = (String, String);
+
+/// All sandboxes of all orgs.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    sandboxes: RwLock<HashMap<SandboxKey, Arc<RwLock<Sandbox>>>>,
+    seq: AtomicU64,
+}
+
+impl Store {
+    /// The next write sequence number.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The sandbox, created on first use.
+    pub(crate) fn sandbox(&self, org: &str, name: &str) -> Arc<RwLock<Sandbox>> {
+        let key = (org.to_owned(), name.to_owned());
+        if let Some(s) = self.sandboxes.read().expect("lock").get(&key) {
+            return s.clone();
+        }
+        self.sandboxes
+            .write()
+            .expect("lock")
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(RwLock::new(Sandbox::new(
+                    org,
+                    name,
+                    uuid::Uuid::new_v4().to_string(),
+                )))
+            })
+            .clone()
+    }
+
+    /// The sandbox if it exists (reads never create one).
+    pub(crate) fn existing(&self, org: &str, name: &str) -> Option<Arc<RwLock<Sandbox>>> {
+        self.sandboxes
+            .read()
+            .expect("lock")
+            .get(&(org.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// Drops every entity of every org.
+    pub(crate) fn clear(&self) {
+        self.sandboxes.write().expect("lock").clear();
+    }
+
+    /// The whole store as the state file's JSON text.
+    pub(crate) fn snapshot(&self) -> String {
+        let sandboxes: Vec<Arc<RwLock<Sandbox>>> = {
+            let map = self.sandboxes.read().expect("lock");
+            let mut keys: Vec<&SandboxKey> = map.keys().collect();
+            keys.sort();
+            keys.into_iter().map(|k| map[k].clone()).collect()
+        };
+        let mut out = String::with_capacity(1024);
+        out.push_str(&format!(
+            "{{\"formatVersion\":1,\"seq\":{},\"sandboxes\":[",
+            self.seq.load(Ordering::SeqCst)
+        ));
+        let mut first_sb = true;
+        for sb in sandboxes {
+            let sb = sb.read().expect("lock");
+            if sb.is_empty() {
+                continue;
+            }
+            if !first_sb {
+                out.push(',');
+            }
+            first_sb = false;
+            out.push_str(&format!(
+                "{{\"imsOrgId\":{},\"sandboxName\":{},\"sandboxId\":{}",
+                Value::from(sb.org.as_str()),
+                Value::from(sb.name.as_str()),
+                Value::from(sb.id.as_str())
+            ));
+            for r in COLLECTIONS {
+                out.push_str(&format!(",\"{}\":[", col_name(r)));
+                let mut entities: Vec<&Entity> = sb.col(r).values().collect();
+                entities.sort_by_key(|e| e.seq);
+                for (i, e) in entities.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("{{\"seq\":{},\"entity\":", e.seq));
+                    out.push_str(&e.json);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            out.push('}');
+        }
+        out.push_str("]}\n");
+        out
+    }
+
+    /// Loads a state file's text.
+    pub(crate) fn load(text: &str) -> Result<Store, String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(rename = "formatVersion")]
+            format_version: u32,
+            seq: u64,
+            sandboxes: Vec<FileSandbox>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct FileSandbox {
+            ims_org_id: String,
+            sandbox_name: String,
+            sandbox_id: String,
+            connections: Vec<FileEntity>,
+            source_connections: Vec<FileEntity>,
+            target_connections: Vec<FileEntity>,
+            flows: Vec<FileEntity>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct FileEntity {
+            seq: u64,
+            entity: Value,
+        }
+        let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if file.format_version != 1 {
+            return Err(format!(
+                "unsupported formatVersion {} (this emulator writes 1)",
+                file.format_version
+            ));
+        }
+        let store = Store::default();
+        let mut max_seq = file.seq;
+        for fs in file.sandboxes {
+            let mut sb = Sandbox::new(&fs.ims_org_id, &fs.sandbox_name, fs.sandbox_id);
+            let lists = [
+                fs.connections,
+                fs.source_connections,
+                fs.target_connections,
+                fs.flows,
+            ];
+            for (r, list) in COLLECTIONS.into_iter().zip(lists) {
+                for fe in list {
+                    let id = fe
+                        .entity
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            format!("a {} entity in sandbox {} has no id", col_name(r), sb.name)
+                        })?
+                        .to_owned();
+                    max_seq = max_seq.max(fe.seq);
+                    sb.col_mut(r).insert(id, Entity::new(fe.seq, fe.entity));
+                }
+            }
+            store
+                .sandboxes
+                .write()
+                .expect("lock")
+                .insert((sb.org.clone(), sb.name.clone()), Arc::new(RwLock::new(sb)));
+        }
+        store.seq.store(max_seq, Ordering::SeqCst);
+        Ok(store)
+    }
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the
+/// directory.
+pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Opens the state file: loads it if it exists (a clear error if it cannot be read or parsed),
+/// otherwise creates it (and its directory) empty.
+pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
+    let err = |message: String| EmulatorError::StateFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Store::load(&text).map_err(|m| err(format!("corrupt state file: {m}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            }
+            let store = Store::default();
+            write_atomic(path, &store.snapshot()).map_err(|e| err(e.to_string()))?;
+            Ok(store)
+        }
+        Err(e) => Err(err(format!("cannot read: {e}"))),
+    }
+}
+
+/// Serializes state-file writes and skips ones a newer snapshot already covered.
+#[derive(Debug)]
+pub(crate) struct Persister {
+    path: PathBuf,
+    generation: AtomicU64,
+    written: tokio::sync::Mutex<u64>,
+}
+
+impl Persister {
+    pub(crate) fn new(path: PathBuf) -> Persister {
+        Persister {
+            path,
+            generation: AtomicU64::new(0),
+            written: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    /// Call after a change: returns once a snapshot including it is on disk.
+    pub(crate) async fn persist(&self, store: &Store) -> std::io::Result<()> {
+        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut written = self.written.lock().await;
+        if *written >= mine {
+            return Ok(());
+        }
+        let covered = self.generation.load(Ordering::SeqCst);
+        let text = store.snapshot();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_atomic(&path, &text))
+            .await
+            .map_err(std::io::Error::other)??;
+        *written = covered;
+        Ok(())
+    }
+
+    /// The state file path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn snapshot_round_trips() {
+        let s = Store::default();
+        let sb = s.sandbox("O@AdobeOrg", "prod");
+        let seq = s.next_seq();
+        sb.write().unwrap().col_mut(Resource::Flow).insert(
+            "f1".into(),
+            Entity::new(seq, json!({"id": "f1", "name": "x"})),
+        );
+        let text = s.snapshot();
+        let back = Store::load(&text).unwrap();
+        assert_eq!(back.snapshot(), text);
+        let b = back.existing("O@AdobeOrg", "prod").unwrap();
+        assert_eq!(
+            b.read().unwrap().get(Resource::Flow, "f1").unwrap().value["name"],
+            "x"
+        );
+        assert!(Store::load("{\"formatVersion\":1}").is_err());
+        assert!(Store::load("not json").is_err());
+    }
+}

@@ -1,0 +1,398 @@
+//! The manifest documents as written in YAML (apiVersion `destctl/v1`), before validation.
+//! Every value that a rule can reject is `Spanned`, so errors point at it. The same types
+//! generate the JSON Schemas (`destctl schema`), so the schemas and the parser cannot drift.
+
+use crate::catalog::{AuthMethod, ExportMode, Frequency, LocationMode, Platform, TriggerType};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The only `apiVersion` this release reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum ApiVersion {
+    /// `destctl/v1`.
+    #[serde(rename = "destctl/v1")]
+    V1,
+}
+
+/// The three manifest kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A destination account, file location and dataflow.
+    Destination,
+    /// A reusable export schedule.
+    Schedule,
+    /// An audience and where it is activated.
+    Audience,
+}
+
+impl Kind {
+    /// Every kind, in the order documents are checked.
+    pub const ALL: [Kind; 3] = [Kind::Destination, Kind::Schedule, Kind::Audience];
+
+    /// The `kind` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Destination => "Destination",
+            Kind::Schedule => "Schedule",
+            Kind::Audience => "Audience",
+        }
+    }
+
+    /// The kind with this `kind` value.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first look at a document: which kind it is. Other fields are read by the kind's type.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    /// `apiVersion`, if present.
+    pub api_version: Option<Spanned<String>>,
+    /// `kind`, if present.
+    pub kind: Option<Spanned<String>>,
+}
+
+/// `kind: Destination` (schema only; the header already chose the kind).
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+pub enum DestinationKind {
+    /// The only value.
+    Destination,
+}
+
+/// `kind: Schedule`.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+pub enum ScheduleKind {
+    /// The only value.
+    Schedule,
+}
+
+/// `kind: Audience`.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+pub enum AudienceKind {
+    /// The only value.
+    Audience,
+}
+
+/// `metadata` of every document.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Unique per kind: 1-63 lower-case letters, digits and `-`, not starting or ending with `-`.
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    )]
+    pub name: Spanned<String>,
+}
+
+/// A `Destination` document: one destination account, its file location and its dataflow.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "destctl Destination")]
+pub struct DestinationDoc {
+    /// Always `destctl/v1`.
+    #[schemars(with = "ApiVersion")]
+    pub api_version: Spanned<ApiVersion>,
+    /// Always `Destination`.
+    #[schemars(with = "DestinationKind")]
+    pub kind: Spanned<DestinationKind>,
+    /// The manifest's name, also the ownership marker of what destctl creates for it.
+    pub metadata: Metadata,
+    /// What to create.
+    #[schemars(with = "DestinationSpec")]
+    pub spec: Spanned<DestinationSpec>,
+}
+
+/// `spec` of a `Destination`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DestinationSpec {
+    /// The flow name in AEP (default: `metadata.name`).
+    #[schemars(with = "Option<String>")]
+    pub display_name: Option<Spanned<String>>,
+    /// Optional description of the flow.
+    pub description: Option<String>,
+    /// The catalog platform.
+    #[schemars(with = "Platform")]
+    pub platform: Spanned<Platform>,
+    /// The destination account (base connection).
+    #[schemars(with = "ConnectionSpec")]
+    pub connection: Spanned<ConnectionSpec>,
+    /// Where the files land (target connection).
+    #[schemars(with = "LocationSpec")]
+    pub location: Spanned<LocationSpec>,
+    /// Exported profile attributes (XDM paths such as `person.name.firstName`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub attributes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Attributes a profile must have to be exported; each one is among `attributes`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub mandatory_attributes: Vec<Spanned<String>>,
+    /// Attributes that deduplicate exported rows; each one is among `attributes`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub deduplication_keys: Vec<Spanned<String>>,
+    /// Whether the dataflow runs (default true).
+    pub enabled: Option<bool>,
+}
+
+/// `spec.connection`: the account's auth method and params.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectionSpec {
+    /// The auth spec name the platform accepts.
+    #[schemars(with = "AuthMethod")]
+    pub auth: Spanned<AuthMethod>,
+    /// Auth params by name; credentials only as `${env:NAME}` or `${file:PATH}` references.
+    #[serde(default)]
+    #[schemars(with = "ParamsSchema")]
+    pub params: Option<Spanned<SpannedMap>>,
+    /// Credentials are write-only: raising this pushes them again (default 1).
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub credentials_version: Option<Spanned<u32>>,
+}
+
+/// `spec.location`: the target connection's mode and params.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocationSpec {
+    /// `S3`, `AZURE_BLOB` or `FTP`, as the platform accepts.
+    #[schemars(with = "LocationMode")]
+    pub mode: Spanned<LocationMode>,
+    /// S3 bucket (mode `S3`).
+    #[schemars(with = "Option<String>")]
+    pub bucket_name: Option<Spanned<String>>,
+    /// Folder in the bucket or container (modes `S3` and `AZURE_BLOB`).
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Spanned<String>>,
+    /// Azure Blob container (mode `AZURE_BLOB`).
+    #[schemars(with = "Option<String>")]
+    pub container: Option<Spanned<String>>,
+    /// Folder on the server (mode `FTP`).
+    #[schemars(with = "Option<String>")]
+    pub remote_path: Option<Spanned<String>>,
+    /// Whether a manifest file is written beside each export.
+    pub include_file_manifest: Option<bool>,
+}
+
+impl LocationSpec {
+    /// The mode params written, by API name, in a fixed order.
+    pub fn params(&self) -> [(&'static str, Option<&Spanned<String>>); 4] {
+        [
+            ("bucketName", self.bucket_name.as_ref()),
+            ("path", self.path.as_ref()),
+            ("container", self.container.as_ref()),
+            ("remotePath", self.remote_path.as_ref()),
+        ]
+    }
+}
+
+/// A `Schedule` document: a named, reusable export schedule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "destctl Schedule")]
+pub struct ScheduleDoc {
+    /// Always `destctl/v1`.
+    #[schemars(with = "ApiVersion")]
+    pub api_version: Spanned<ApiVersion>,
+    /// Always `Schedule`.
+    #[schemars(with = "ScheduleKind")]
+    pub kind: Spanned<ScheduleKind>,
+    /// The schedule's name, used by activations.
+    pub metadata: Metadata,
+    /// The schedule.
+    pub spec: ScheduleSpec,
+}
+
+/// A schedule: export mode, frequency, trigger and dates (reference §5.1).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScheduleSpec {
+    /// Full files every time, or a full file then increments.
+    #[schemars(with = "ExportMode")]
+    pub export_mode: Spanned<ExportMode>,
+    /// How often; `DAILY_FULL_EXPORT` takes ONCE, DAILY, WEEKLY, MONTHLY;
+    /// `FIRST_FULL_THEN_INCREMENTAL` takes DAILY, EVERY_3/6/8/12_HOURS.
+    #[schemars(with = "Frequency")]
+    pub frequency: Spanned<Frequency>,
+    /// What starts an export; `SCHEDULED` needs `startTime`.
+    #[schemars(with = "Option<TriggerType>")]
+    pub trigger_type: Option<Spanned<TriggerType>>,
+    /// First day of exports, `YYYY-MM-DD`.
+    #[schemars(with = "String", extend("format" = "date"))]
+    pub start_date: Spanned<String>,
+    /// Last day of exports, `YYYY-MM-DD`, not before `startDate`; not with
+    /// `DAILY_FULL_EXPORT` + `ONCE`.
+    #[schemars(with = "Option<String>", extend("format" = "date"))]
+    pub end_date: Option<Spanned<String>>,
+    /// Hour of the export in UTC, `HH:00`.
+    #[schemars(with = "Option<crate::catalog::StartTime>")]
+    pub start_time: Option<Spanned<String>>,
+}
+
+/// An `Audience` document: one AEP audience and the destinations it is activated to.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "destctl Audience")]
+pub struct AudienceDoc {
+    /// Always `destctl/v1`.
+    #[schemars(with = "ApiVersion")]
+    pub api_version: Spanned<ApiVersion>,
+    /// Always `Audience`.
+    #[schemars(with = "AudienceKind")]
+    pub kind: Spanned<AudienceKind>,
+    /// The manifest's name.
+    pub metadata: Metadata,
+    /// The audience and its activations.
+    pub spec: AudienceSpec,
+}
+
+/// `spec` of an `Audience`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AudienceSpec {
+    /// The AEP audience (segment definition) id, usually a UUID.
+    #[schemars(with = "String")]
+    pub segment_id: Spanned<String>,
+    /// Name shown in AEP for the audience in the flow.
+    pub display_name: Option<String>,
+    /// Description shown in AEP for the audience in the flow.
+    pub description: Option<String>,
+    /// Where the audience is exported; one destination at most once.
+    #[serde(default)]
+    #[schemars(with = "Vec<Activation>")]
+    pub activations: Vec<Spanned<Activation>>,
+}
+
+/// One activation of an audience to a destination.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Activation {
+    /// A `Destination`'s `metadata.name`.
+    #[schemars(with = "String")]
+    pub destination: Spanned<String>,
+    /// A `Schedule`'s `metadata.name`, or an inline schedule.
+    #[schemars(with = "ScheduleRef")]
+    pub schedule: Spanned<ScheduleRef>,
+    /// Exported file names; must hold `%DESTINATION_NAME%` and `%SEGMENT_ID%`
+    /// (default `%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%`).
+    #[schemars(with = "Option<String>")]
+    pub filename_template: Option<Spanned<String>>,
+}
+
+/// The file name template used when an activation gives none.
+pub const DEFAULT_FILENAME_TEMPLATE: &str =
+    "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%";
+
+/// An activation's schedule: a `Schedule` name or an inline schedule.
+#[derive(Debug)]
+pub enum ScheduleRef {
+    /// A `Schedule`'s `metadata.name`.
+    Name(String),
+    /// A schedule written in place.
+    Inline(Box<ScheduleSpec>),
+}
+
+impl<'de> Deserialize<'de> for ScheduleRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ScheduleRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Schedule name or an inline schedule map")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScheduleRef, E> {
+                Ok(ScheduleRef::Name(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ScheduleRef, A::Error> {
+                ScheduleSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|s| ScheduleRef::Inline(Box::new(s)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ScheduleRef {
+    fn schema_name() -> Cow<'static, str> {
+        "ScheduleRef".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let inline = generator.subschema_for::<ScheduleSpec>();
+        json_schema!({
+            "description": "A Schedule's metadata.name, or an inline schedule",
+            "anyOf": [
+                {"type": "string", "description": "A Schedule's metadata.name"},
+                inline
+            ]
+        })
+    }
+}
+
+/// A YAML mapping of string keys to scalars, each key and value with its location, in the
+/// order written.
+#[derive(Debug, Default)]
+pub struct SpannedMap(pub Vec<(Spanned<String>, Spanned<String>)>);
+
+impl<'de> Deserialize<'de> for SpannedMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SpannedMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of param names to values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpannedMap, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    out.push((key, map.next_value()?));
+                }
+                Ok(SpannedMap(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Schema of `connection.params`.
+struct ParamsSchema;
+
+impl JsonSchema for ParamsSchema {
+    fn schema_name() -> Cow<'static, str> {
+        "ConnectionParams".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Auth params by name. Secret params only as ${env:NAME} or ${file:PATH}.",
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer"]}
+        })
+    }
+}
+
+/// Schema of any manifest document (the combined schema).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(title = "destctl manifest")]
+#[allow(dead_code)]
+pub enum AnyDoc {
+    /// A `Destination`.
+    Destination(Box<DestinationDoc>),
+    /// A `Schedule`.
+    Schedule(Box<ScheduleDoc>),
+    /// An `Audience`.
+    Audience(Box<AudienceDoc>),
+}

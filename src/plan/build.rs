@@ -1,0 +1,593 @@
+//! Desired state + live state → [`Plan`].
+//!
+//! Per Destination, in this order: updates of the existing account (credentials) and location,
+//! the creates still missing (in dependency order, referring to each other with `${ref:KEY}`
+//! and to adopted objects by their real id), then the flow: `disable` before its patch, or
+//! `enable` after it. Destinations are handled in name order.
+//!
+//! Decisions:
+//! - A platform change is a connection spec change, which the Flow Service refuses (FSE 1414):
+//!   it is a [`PlanError::PlatformChanged`] telling the user to rename the Destination (create
+//!   new, prune old) rather than a silent delete-and-recreate that would lose the flow's history.
+//! - The account is patched (`replace /auth/params` with every param, secrets as references, and
+//!   `replace /description` with the new marker) when the manifest's `credentialsVersion` is
+//!   higher than the live marker's, or when a non-secret param or the auth spec name differs
+//!   (`replace /auth/specName` is added then). Secrets are write-only and never compared.
+//! - Objects are created only when something needs them: a live flow whose connections are not
+//!   managed (e.g. imported) gets no new connections.
+
+use super::desired::{self, Role};
+use super::diff::{self, Sign};
+use super::{
+    Action, Change, DestinationDetail, DestinationStatus, FORMAT_VERSION, LeftInPlace, Plan,
+    PlanDetails, PlanError, PlanOptions, Resource,
+};
+use crate::catalog::{FlowSpecRef, Platform};
+use crate::live::{LiveDestination, LiveEntity, LiveState};
+use crate::marker::Marker;
+use crate::model::{DesiredDestination, DesiredState};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Target connection `params` keys destctl manages; others found live are carried over.
+const MANAGED_TARGET_KEYS: [&str; 7] = [
+    "mode",
+    "bucketName",
+    "path",
+    "container",
+    "remotePath",
+    "format",
+    "includeFileManifest",
+];
+
+/// Builds the plan that takes `live` to `desired`.
+pub fn build_plan(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    build(desired, live, opts).map(|(plan, _)| plan)
+}
+
+/// Builds the plan and the per-Destination details the renderers show.
+pub fn build(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+) -> Result<(Plan, PlanDetails), PlanError> {
+    let managed = live.managed();
+    let wanted: BTreeMap<&str, &DesiredDestination> = desired
+        .destinations
+        .iter()
+        .map(|d| (d.name.as_str(), d))
+        .collect();
+    let names: BTreeSet<&str> = wanted
+        .keys()
+        .copied()
+        .chain(managed.keys().map(String::as_str))
+        .collect();
+
+    let mut changes = Vec::new();
+    let mut details = PlanDetails::default();
+    let mut left_in_place = Vec::new();
+    let mut unchanged = 0;
+    for name in names {
+        let live_dest = managed.get(name);
+        match wanted.get(name) {
+            Some(d) => {
+                let empty = LiveDestination {
+                    name: name.to_owned(),
+                    ..LiveDestination::default()
+                };
+                let (c, detail) = destination(
+                    d,
+                    live_dest.unwrap_or(&empty),
+                    live.campaign_flow_spec_id.as_deref(),
+                )?;
+                if detail.status == DestinationStatus::Unchanged {
+                    unchanged += 1;
+                }
+                changes.extend(c);
+                details.destinations.push(detail);
+            }
+            None => {
+                let l = live_dest.expect("a name comes from desired or live");
+                let (c, detail) = orphan(l, opts.prune);
+                if detail.status == DestinationStatus::LeftInPlace {
+                    let id = [
+                        &l.flow,
+                        &l.target_connection,
+                        &l.source_connection,
+                        &l.connection,
+                        &l.profile_connection,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map(|e| e.id.0.clone())
+                    .unwrap_or_default();
+                    left_in_place.push(LeftInPlace {
+                        name: name.to_owned(),
+                        id,
+                    });
+                }
+                changes.extend(c);
+                details.destinations.push(detail);
+            }
+        }
+    }
+    let plan = Plan {
+        format_version: FORMAT_VERSION,
+        target: opts.target.clone(),
+        summary: Plan::count(&changes, unchanged),
+        changes,
+        left_in_place,
+    };
+    Ok((plan, details))
+}
+
+/// The changes for one Destination: what `apply` re-plans after a 412 with freshly read live
+/// objects of that Destination. `campaign_flow_spec_id` is [`LiveState::campaign_flow_spec_id`].
+pub fn plan_destination(
+    d: &DesiredDestination,
+    live: &LiveDestination,
+    campaign_flow_spec_id: Option<&str>,
+) -> Result<Vec<Change>, PlanError> {
+    destination(d, live, campaign_flow_spec_id).map(|(c, _)| c)
+}
+
+/// The fresh `update` of one entity of a Destination (`resource`: flow, connection or target
+/// connection), for `apply` to retry after a 412 with re-read live objects; `None` when the
+/// entity already matches.
+pub fn update_for(
+    d: &DesiredDestination,
+    live: &LiveDestination,
+    resource: Resource,
+    campaign_flow_spec_id: Option<&str>,
+) -> Result<Option<Change>, PlanError> {
+    Ok(plan_destination(d, live, campaign_flow_spec_id)?
+        .into_iter()
+        .find(|c| c.action == Action::Update && c.resource == resource))
+}
+
+fn change(action: Action, resource: Resource, name: &str) -> Change {
+    Change {
+        action,
+        resource,
+        name: name.to_owned(),
+        id: None,
+        etag: None,
+        key: None,
+        body: None,
+        patch: None,
+    }
+}
+
+fn on_entity(action: Action, e: &LiveEntity, name: &str) -> Change {
+    Change {
+        id: Some(e.id.0.clone()),
+        ..change(action, e.resource, name)
+    }
+}
+
+fn create(name: &str, role: Role, body: Value) -> Change {
+    Change {
+        key: Some(desired::key(name, role)),
+        body: Some(body),
+        ..change(Action::Create, role.resource(), name)
+    }
+}
+
+fn platform_name(spec_id: &str) -> String {
+    Platform::by_connection_spec(spec_id)
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| format!("connection spec {spec_id}"))
+}
+
+fn check_platform(
+    d: &DesiredDestination,
+    live: &LiveDestination,
+    flow_spec: Option<&str>,
+) -> Result<(), PlanError> {
+    let spec = d.platform.info().connection_spec_id;
+    for e in [&live.connection, &live.target_connection]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(live_spec) = e.connection_spec_id()
+            && live_spec != spec
+        {
+            return Err(PlanError::PlatformChanged {
+                destination: d.name.to_string(),
+                resource: format!("{:?}", e.resource),
+                id: e.id.0.clone(),
+                live: platform_name(live_spec),
+                desired: d.platform,
+            });
+        }
+    }
+    if let (Some(flow), Some(want)) = (&live.flow, flow_spec)
+        && let Some(live_spec) = flow.raw.pointer("/flowSpec/id").and_then(Value::as_str)
+        && live_spec != want
+    {
+        return Err(PlanError::PlatformChanged {
+            destination: d.name.to_string(),
+            resource: "flow".into(),
+            id: flow.id.0.clone(),
+            live: format!("flow spec {live_spec}"),
+            desired: d.platform,
+        });
+    }
+    Ok(())
+}
+
+fn value_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The account update, if one is due, and its notes.
+fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec<String>)> {
+    let mut notes = Vec::new();
+    let live_version = e
+        .marker
+        .as_ref()
+        .and_then(|m| m.credentials_version)
+        .unwrap_or(0);
+    if d.connection.credentials_version > live_version {
+        notes.push(format!(
+            "credentials pushed again (credentialsVersion {live_version} → {})",
+            d.connection.credentials_version
+        ));
+    }
+    let live_spec = e.raw.pointer("/auth/specName").and_then(Value::as_str);
+    let spec_changed = live_spec != Some(d.connection.auth.spec_name());
+    if spec_changed {
+        notes.push(format!(
+            "auth method {} → {}",
+            live_spec.unwrap_or("(none)"),
+            d.connection.auth.spec_name()
+        ));
+    }
+    let live_params = e.raw.pointer("/auth/params");
+    let mut literal_names: BTreeSet<&str> = d
+        .connection
+        .auth
+        .params()
+        .iter()
+        .filter(|p| !p.secret)
+        .map(|p| p.name)
+        .collect();
+    for (k, v) in &d.connection.params {
+        if matches!(v, crate::model::ParamValue::Literal(_)) {
+            literal_names.insert(k);
+        }
+    }
+    for k in literal_names {
+        let want = match d.connection.params.get(k) {
+            Some(crate::model::ParamValue::Literal(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let have = live_params.and_then(|p| p.get(k)).and_then(value_string);
+        if want != have {
+            notes.push(format!(
+                "auth param {k}: {} → {}",
+                have.as_deref().unwrap_or("(unset)"),
+                want.as_deref().unwrap_or("(unset)")
+            ));
+        }
+    }
+    if notes.is_empty() {
+        return None;
+    }
+    let user_text = e
+        .raw
+        .get("description")
+        .and_then(Value::as_str)
+        .and_then(Marker::parse)
+        .and_then(|(_, user)| user);
+    let mut patch = Vec::new();
+    if spec_changed {
+        patch.push(desired::replace(
+            "/auth/specName".into(),
+            Value::String(d.connection.auth.spec_name().into()),
+        ));
+    }
+    patch.push(desired::replace(
+        "/auth/params".into(),
+        desired::auth_params(d),
+    ));
+    patch.push(desired::replace(
+        "/description".into(),
+        Value::String(desired::account_description(d, user_text)),
+    ));
+    let c = Change {
+        etag: Some(e.etag.clone()),
+        patch: Some(patch),
+        ..on_entity(Action::Update, e, d.name.as_str())
+    };
+    Some((c, notes))
+}
+
+/// Words for a target connection's params: `S3 acme-exports /campaign`.
+pub fn location_words(params: &Value) -> String {
+    let mut parts = Vec::new();
+    for k in MANAGED_TARGET_KEYS.into_iter().filter(|k| *k != "format") {
+        if let Some(v) = params.get(k).and_then(value_string) {
+            parts.push(if k == "mode" { v } else { format!("{k}={v}") });
+        }
+    }
+    parts.join(" ")
+}
+
+fn location_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, String)> {
+    let want = desired::target_params(d);
+    let empty = Map::new();
+    let have = e
+        .raw
+        .get("params")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let want_obj = want.as_object().expect("params are an object");
+    let keys: BTreeSet<&str> = MANAGED_TARGET_KEYS
+        .iter()
+        .copied()
+        .chain(want_obj.keys().map(String::as_str))
+        .collect();
+    if keys.iter().all(|k| want_obj.get(*k) == have.get(*k)) {
+        return None;
+    }
+    let mut params = want_obj.clone();
+    for (k, v) in have {
+        if !keys.contains(k.as_str()) {
+            params.insert(k.clone(), v.clone());
+        }
+    }
+    let note = format!(
+        "location {} → {}",
+        location_words(&Value::Object(have.clone())),
+        location_words(&want)
+    );
+    let c = Change {
+        etag: Some(e.etag.clone()),
+        patch: Some(vec![desired::replace(
+            "/params".into(),
+            Value::Object(params),
+        )]),
+        ..on_entity(Action::Update, e, d.name.as_str())
+    };
+    Some((c, note))
+}
+
+fn id_or_ref(live: &Option<LiveEntity>, name: &str, role: Role) -> String {
+    match live {
+        Some(e) => e.id.0.clone(),
+        None => desired::reference(&desired::key(name, role)),
+    }
+}
+
+fn destination(
+    d: &DesiredDestination,
+    live: &LiveDestination,
+    campaign_flow_spec_id: Option<&str>,
+) -> Result<(Vec<Change>, DestinationDetail), PlanError> {
+    let name = d.name.as_str();
+    let known_flow_spec = match d.platform.info().flow_spec {
+        FlowSpecRef::Id(id) => Some(id),
+        FlowSpecRef::Name(_) => campaign_flow_spec_id,
+    };
+    check_platform(d, live, known_flow_spec)?;
+
+    let mut changes = Vec::new();
+    let mut detail = DestinationDetail {
+        name: name.to_owned(),
+        display_name: Some(d.display_name.clone()),
+        platform: Some(d.platform),
+        status: DestinationStatus::Unchanged,
+        audiences: Vec::new(),
+        attributes: Vec::new(),
+        notes: Vec::new(),
+        before: live.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
+        after: Some(diff::desired_flow_view(d)),
+    };
+
+    if let Some(e) = &live.connection
+        && let Some((c, notes)) = account_update(d, e)
+    {
+        changes.push(c);
+        detail
+            .notes
+            .extend(notes.into_iter().map(|n| (Sign::Change, n)));
+    }
+    if let Some(e) = &live.target_connection
+        && let Some((c, note)) = location_update(d, e)
+    {
+        changes.push(c);
+        detail.notes.push((Sign::Change, note));
+    }
+
+    let need_flow = live.flow.is_none();
+    let need_target = need_flow && live.target_connection.is_none();
+    let need_connection = need_target && live.connection.is_none();
+    let need_source = need_flow && live.source_connection.is_none();
+    let need_profile = need_source && live.profile_connection.is_none();
+
+    if need_profile {
+        changes.push(create(
+            name,
+            Role::ProfileConnection,
+            desired::profile_connection_body(d),
+        ));
+    }
+    if need_source {
+        let base = id_or_ref(&live.profile_connection, name, Role::ProfileConnection);
+        changes.push(create(
+            name,
+            Role::SourceConnection,
+            desired::source_connection_body(d, &base),
+        ));
+    }
+    if need_connection {
+        changes.push(create(name, Role::Connection, desired::connection_body(d)));
+    }
+    if need_target {
+        let base = id_or_ref(&live.connection, name, Role::Connection);
+        changes.push(create(
+            name,
+            Role::TargetConnection,
+            desired::target_connection_body(d, &base),
+        ));
+    }
+
+    match &live.flow {
+        None => {
+            let spec = desired::flow_spec_id(d.platform, campaign_flow_spec_id, name)?;
+            let source = id_or_ref(&live.source_connection, name, Role::SourceConnection);
+            let target = id_or_ref(&live.target_connection, name, Role::TargetConnection);
+            let activation = desired::activation_patch(d);
+            let mut c = create(
+                name,
+                Role::Flow,
+                desired::flow_body(d, &spec, &source, &target),
+            );
+            if !activation.is_empty() {
+                c.patch = Some(activation);
+            }
+            changes.push(c);
+            detail.status = DestinationStatus::Create;
+            detail.audiences = d
+                .audiences
+                .iter()
+                .map(|a| diff::AudienceChange {
+                    sign: Sign::Add,
+                    id: a.segment_id.to_string(),
+                    before: None,
+                    after: Some(Value::Object(desired::audience_value(a))),
+                })
+                .collect();
+            detail.attributes = d
+                .attributes
+                .iter()
+                .map(|p| (Sign::Add, p.to_string()))
+                .collect();
+            if !d.enabled {
+                changes.push(Change {
+                    id: Some(desired::reference(&desired::key(name, Role::Flow))),
+                    ..change(Action::Disable, Resource::Flow, name)
+                });
+                detail.notes.push((Sign::Change, "disable".into()));
+            }
+        }
+        Some(flow) => {
+            let fd = diff::flow_diff(d, &flow.raw)?;
+            let live_enabled = flow.raw.get("state").and_then(Value::as_str) == Some("enabled");
+            if !d.enabled && live_enabled {
+                changes.push(on_entity(Action::Disable, flow, name));
+                detail.notes.push((Sign::Change, "disable".into()));
+            }
+            for op in &fd.ops {
+                match op.path.as_str() {
+                    "/name" => detail.notes.push((
+                        Sign::Change,
+                        format!(
+                            "rename {:?} → {:?}",
+                            flow.raw.get("name").and_then(Value::as_str).unwrap_or(""),
+                            d.display_name
+                        ),
+                    )),
+                    "/description" => detail
+                        .notes
+                        .push((Sign::Change, "description changed".into())),
+                    p if p == desired::MANDATORY_FIELDS => detail.notes.push((
+                        Sign::Change,
+                        format!(
+                            "mandatory attributes: {}",
+                            list_words(&d.mandatory_attributes)
+                        ),
+                    )),
+                    p if p == desired::PRIMARY_FIELDS => detail.notes.push((
+                        Sign::Change,
+                        format!("deduplication keys: {}", list_words(&d.deduplication_keys)),
+                    )),
+                    _ => {}
+                }
+            }
+            if !fd.ops.is_empty() {
+                changes.push(Change {
+                    etag: Some(flow.etag.clone()),
+                    patch: Some(fd.ops),
+                    ..on_entity(Action::Update, flow, name)
+                });
+            }
+            if d.enabled && !live_enabled {
+                changes.push(on_entity(Action::Enable, flow, name));
+                detail.notes.push((Sign::Change, "enable".into()));
+            }
+            detail.audiences = fd.audiences;
+            detail.attributes = fd.attributes;
+            if !changes.is_empty() {
+                detail.status = DestinationStatus::Update;
+            }
+        }
+    }
+    if detail.status == DestinationStatus::Unchanged && !changes.is_empty() {
+        detail.status = DestinationStatus::Update;
+    }
+    Ok((changes, detail))
+}
+
+fn list_words(items: &[crate::model::AttributePath]) -> String {
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A managed Destination no longer in the manifests: deleted with `prune`, else left in place.
+fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) {
+    let platform = [&l.connection, &l.target_connection]
+        .into_iter()
+        .flatten()
+        .find_map(|e| {
+            e.connection_spec_id()
+                .and_then(Platform::by_connection_spec)
+        });
+    let mut detail = DestinationDetail {
+        name: l.name.clone(),
+        display_name: l
+            .flow
+            .as_ref()
+            .and_then(|f| f.raw.get("name").and_then(Value::as_str).map(str::to_owned)),
+        platform,
+        status: DestinationStatus::LeftInPlace,
+        audiences: Vec::new(),
+        attributes: Vec::new(),
+        notes: Vec::new(),
+        before: l.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
+        after: None,
+    };
+    if !prune {
+        return (Vec::new(), detail);
+    }
+    detail.status = DestinationStatus::Delete;
+    let changes = [
+        &l.flow,
+        &l.target_connection,
+        &l.source_connection,
+        &l.connection,
+        &l.profile_connection,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|e| on_entity(Action::Delete, e, &l.name))
+    .collect();
+    (changes, detail)
+}

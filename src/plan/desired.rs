@@ -1,0 +1,352 @@
+//! The desired model as Flow Service JSON: the create request bodies of the five objects of a
+//! Destination, the selectors of its flow, and its activation patch.
+//!
+//! Object names derive from the manifest's `metadata.name` so they never change; every object
+//! carries the ownership marker at the end of its `description` (shared/DESIGN.md §3).
+
+use super::{PatchOp, PatchOpKind, PlanError, Resource};
+use crate::catalog::{
+    FILE_FORMAT, FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform, SPEC_VERSION, TRANSFORMATION_NAME,
+};
+use crate::marker::Marker;
+use crate::model::{AttributePath, DesiredAudience, DesiredDestination};
+use serde_json::{Map, Value, json};
+
+/// JSON Pointer of a legacy flow's audience selectors.
+pub const SEGMENT_SELECTORS: &str = "/transformations/0/params/segmentSelectors/selectors";
+/// JSON Pointer of a legacy flow's profile attribute selectors.
+pub const PROFILE_SELECTORS: &str = "/transformations/0/params/profileSelectors/selectors";
+/// JSON Pointer of a legacy flow's mandatory attributes.
+pub const MANDATORY_FIELDS: &str = "/transformations/0/params/profileSelectors/mandatoryFields";
+/// JSON Pointer of a legacy flow's deduplication keys.
+pub const PRIMARY_FIELDS: &str = "/transformations/0/params/profileSelectors/primaryFields";
+/// The `type` of an audience selector.
+pub const PLATFORM_SEGMENT: &str = "PLATFORM_SEGMENT";
+/// The `type` of a profile attribute selector.
+pub const JSON_PATH: &str = "JSON_PATH";
+/// The text before the marker in the descriptions of the connections destctl creates.
+pub const CONNECTION_DESCRIPTION: &str = "Managed by destctl";
+
+/// The keys of an audience selector's `value` that destctl manages; every other key
+/// (`createTime`, `updateTime`, …) belongs to the server.
+pub const MANAGED_AUDIENCE_KEYS: [&str; 6] = [
+    "id",
+    "name",
+    "description",
+    "filenameTemplate",
+    "exportMode",
+    "schedule",
+];
+
+/// The keys of a selector's `schedule` that destctl manages.
+pub const MANAGED_SCHEDULE_KEYS: [&str; 5] = [
+    "frequency",
+    "triggerType",
+    "startDate",
+    "endDate",
+    "startTime",
+];
+
+/// The five objects of a Destination, in creation order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The Profile store base connection.
+    ProfileConnection,
+    /// The Profile store source connection.
+    SourceConnection,
+    /// The destination base connection (the account).
+    Connection,
+    /// The target connection (the file location).
+    TargetConnection,
+    /// The dataflow.
+    Flow,
+}
+
+impl Role {
+    /// Every role, in creation order.
+    pub const ALL: [Role; 5] = [
+        Role::ProfileConnection,
+        Role::SourceConnection,
+        Role::Connection,
+        Role::TargetConnection,
+        Role::Flow,
+    ];
+
+    /// The last segment of the plan key (`campaign-s3/targetConnection`).
+    pub fn key_suffix(self) -> &'static str {
+        match self {
+            Role::ProfileConnection => "profileConnection",
+            Role::SourceConnection => "sourceConnection",
+            Role::Connection => "connection",
+            Role::TargetConnection => "targetConnection",
+            Role::Flow => "flow",
+        }
+    }
+
+    /// The collection the object lives in.
+    pub fn resource(self) -> Resource {
+        match self {
+            Role::ProfileConnection | Role::Connection => Resource::Connection,
+            Role::SourceConnection => Resource::SourceConnection,
+            Role::TargetConnection => Resource::TargetConnection,
+            Role::Flow => Resource::Flow,
+        }
+    }
+}
+
+/// The plan key of a Destination's object: `NAME/ROLE`.
+pub fn key(name: &str, role: Role) -> String {
+    format!("{name}/{}", role.key_suffix())
+}
+
+/// The `${ref:KEY}` placeholder `apply` replaces with the id of an object created earlier.
+pub fn reference(key: &str) -> String {
+    format!("${{ref:{key}}}")
+}
+
+/// `{id, version}` of a spec.
+fn spec(id: &str) -> Value {
+    json!({"id": id, "version": SPEC_VERSION})
+}
+
+/// The flow spec id of a platform; Adobe Campaign's comes from the live `/flowSpecs` lookup.
+pub fn flow_spec_id(
+    platform: Platform,
+    campaign_flow_spec_id: Option<&str>,
+    destination: &str,
+) -> Result<String, PlanError> {
+    match platform.info().flow_spec {
+        FlowSpecRef::Id(id) => Ok(id.to_owned()),
+        FlowSpecRef::Name(spec_name) => {
+            campaign_flow_spec_id
+                .map(str::to_owned)
+                .ok_or_else(|| PlanError::FlowSpecNotFound {
+                    destination: destination.to_owned(),
+                    spec_name: spec_name.to_owned(),
+                })
+        }
+    }
+}
+
+/// The description of a connection destctl creates, with its marker.
+pub fn connection_description(d: &DesiredDestination) -> String {
+    Marker::new(d.name.as_str()).describe(Some(CONNECTION_DESCRIPTION))
+}
+
+/// The description of the destination base connection, whose marker records the credentials
+/// version.
+pub fn account_description(d: &DesiredDestination, user_text: Option<&str>) -> String {
+    Marker::with_credentials(d.name.as_str(), d.connection.credentials_version)
+        .describe(Some(user_text.unwrap_or(CONNECTION_DESCRIPTION)))
+}
+
+/// The flow's description: the manifest's text, then the marker.
+pub fn flow_description(d: &DesiredDestination) -> String {
+    Marker::new(d.name.as_str()).describe(d.description.as_deref())
+}
+
+/// `POST /connections` body of the Profile store base connection.
+pub fn profile_connection_body(d: &DesiredDestination) -> Value {
+    json!({
+        "name": format!("{} profile store", d.name),
+        "description": connection_description(d),
+        "connectionSpec": spec(PROFILE_STORE_SPEC_ID),
+    })
+}
+
+/// `POST /sourceConnections` body of the Profile store source connection.
+pub fn source_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
+    json!({
+        "name": format!("{} profile source", d.name),
+        "description": connection_description(d),
+        "baseConnectionId": base_connection_id,
+        "connectionSpec": spec(PROFILE_STORE_SPEC_ID),
+        "data": {"format": FILE_FORMAT, "schema": null},
+        "params": {},
+    })
+}
+
+/// The base connection's `auth.params`: literals as they are, secrets as their references.
+pub fn auth_params(d: &DesiredDestination) -> Value {
+    let mut params = Map::new();
+    for (name, value) in &d.connection.params {
+        params.insert(name.clone(), Value::String(value.to_plan_string()));
+    }
+    Value::Object(params)
+}
+
+/// `POST /connections` body of the destination base connection (the account).
+pub fn connection_body(d: &DesiredDestination) -> Value {
+    json!({
+        "name": format!("{} account", d.name),
+        "description": account_description(d, None),
+        "auth": {
+            "specName": d.connection.auth.spec_name(),
+            "params": auth_params(d),
+        },
+        "connectionSpec": spec(d.platform.info().connection_spec_id),
+    })
+}
+
+/// The target connection's `params`: `mode`, the mode's params in catalog order, `format`,
+/// `includeFileManifest` when given.
+pub fn target_params(d: &DesiredDestination) -> Value {
+    let loc = &d.location;
+    let mut params = Map::new();
+    params.insert("mode".into(), Value::String(loc.mode.as_str().into()));
+    for p in loc.mode.params() {
+        if let Some(v) = loc.params.get(p.name) {
+            params.insert(p.name.into(), Value::String(v.clone()));
+        }
+    }
+    for (k, v) in &loc.params {
+        if !params.contains_key(k) {
+            params.insert(k.clone(), Value::String(v.clone()));
+        }
+    }
+    params.insert("format".into(), Value::String(FILE_FORMAT.into()));
+    if let Some(b) = loc.include_file_manifest {
+        params.insert("includeFileManifest".into(), Value::Bool(b));
+    }
+    Value::Object(params)
+}
+
+/// `POST /targetConnections` body.
+pub fn target_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
+    json!({
+        "name": format!("{} location", d.name),
+        "description": connection_description(d),
+        "baseConnectionId": base_connection_id,
+        "connectionSpec": spec(d.platform.info().connection_spec_id),
+        "data": {"format": FILE_FORMAT, "schema": null},
+        "params": target_params(d),
+    })
+}
+
+/// `POST /flows` body: the flow with no audience and no attribute (they follow in the activation
+/// patch).
+pub fn flow_body(
+    d: &DesiredDestination,
+    flow_spec_id: &str,
+    source_connection_id: &str,
+    target_connection_id: &str,
+) -> Value {
+    json!({
+        "name": d.display_name,
+        "description": flow_description(d),
+        "flowSpec": spec(flow_spec_id),
+        "sourceConnectionIds": [source_connection_id],
+        "targetConnectionIds": [target_connection_id],
+        "transformations": [{
+            "name": TRANSFORMATION_NAME,
+            "params": {
+                "profileSelectors": {"selectors": []},
+                "segmentSelectors": {"selectors": []},
+            }
+        }],
+    })
+}
+
+/// An audience's selector `value` as destctl sends it (managed keys only).
+pub fn audience_value(a: &DesiredAudience) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert("id".into(), Value::String(a.segment_id.as_str().into()));
+    if let Some(n) = a.display_name.as_deref().filter(|s| !s.is_empty()) {
+        v.insert("name".into(), Value::String(n.into()));
+    }
+    if let Some(n) = a.description.as_deref().filter(|s| !s.is_empty()) {
+        v.insert("description".into(), Value::String(n.into()));
+    }
+    v.insert(
+        "filenameTemplate".into(),
+        Value::String(a.filename_template.clone()),
+    );
+    v.insert(
+        "exportMode".into(),
+        Value::String(a.export_mode.as_str().into()),
+    );
+    v.insert(
+        "schedule".into(),
+        serde_json::to_value(&a.schedule).expect("a schedule serializes"),
+    );
+    v
+}
+
+/// An audience's whole selector, as added to `…/segmentSelectors/selectors`.
+pub fn audience_selector(a: &DesiredAudience) -> Value {
+    json!({"type": PLATFORM_SEGMENT, "value": Value::Object(audience_value(a))})
+}
+
+/// A profile attribute's selector, as added to `…/profileSelectors/selectors`.
+pub fn attribute_selector(path: &AttributePath) -> Value {
+    json!({"type": JSON_PATH, "value": {"path": path.as_str()}})
+}
+
+/// The `mandatoryFields` value.
+pub fn mandatory_fields(d: &DesiredDestination) -> Value {
+    Value::Array(
+        d.mandatory_attributes
+            .iter()
+            .map(|p| Value::String(p.as_str().into()))
+            .collect(),
+    )
+}
+
+/// One `primaryFields` item.
+pub fn primary_field(path: &AttributePath) -> Value {
+    json!({"fieldType": "ATTRIBUTE", "attributePath": path.as_str()})
+}
+
+/// The `primaryFields` value.
+pub fn primary_fields(d: &DesiredDestination) -> Value {
+    Value::Array(d.deduplication_keys.iter().map(primary_field).collect())
+}
+
+/// The patch sent right after a new flow is created: every attribute, the mandatory
+/// attributes and deduplication keys, every audience.
+pub fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
+    let mut ops = Vec::new();
+    for path in &d.attributes {
+        ops.push(add(
+            format!("{PROFILE_SELECTORS}/-"),
+            attribute_selector(path),
+        ));
+    }
+    if !d.mandatory_attributes.is_empty() {
+        ops.push(add(MANDATORY_FIELDS.into(), mandatory_fields(d)));
+    }
+    if !d.deduplication_keys.is_empty() {
+        ops.push(add(PRIMARY_FIELDS.into(), primary_fields(d)));
+    }
+    for a in &d.audiences {
+        ops.push(add(format!("{SEGMENT_SELECTORS}/-"), audience_selector(a)));
+    }
+    ops
+}
+
+/// An `add` op.
+pub fn add(path: String, value: Value) -> PatchOp {
+    PatchOp {
+        op: PatchOpKind::Add,
+        path,
+        value: Some(value),
+    }
+}
+
+/// A `replace` op.
+pub fn replace(path: String, value: Value) -> PatchOp {
+    PatchOp {
+        op: PatchOpKind::Replace,
+        path,
+        value: Some(value),
+    }
+}
+
+/// A `remove` op.
+pub fn remove(path: String) -> PatchOp {
+    PatchOp {
+        op: PatchOpKind::Remove,
+        path,
+        value: None,
+    }
+}

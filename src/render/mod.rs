@@ -1,0 +1,228 @@
+//! Plan output for people and machines: `text` (the default, for a terminal), `json`
+//! (shared/DESIGN.md §4, also what `--out` writes) and `markdown` (a pull-request comment).
+
+pub mod markdown;
+pub mod text;
+pub mod words;
+
+use crate::plan::diff::Sign;
+use crate::plan::{Action, Change, DestinationStatus, Plan, PlanDetails, Resource};
+use serde_json::Value;
+
+/// An output format of `plan`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable, optionally coloured.
+    #[default]
+    Text,
+    /// The plan JSON document.
+    Json,
+    /// A Markdown pull-request comment.
+    Markdown,
+}
+
+/// Renders `plan` in `format`; `details` (from [`crate::plan::build`]) adds the audience names,
+/// schedules in words and the before → after diff; `color` adds ANSI colours to `text`.
+pub fn render(format: Format, plan: &Plan, details: Option<&PlanDetails>, color: bool) -> String {
+    match format {
+        Format::Text => text::render(plan, details, color),
+        Format::Json => json(plan),
+        Format::Markdown => markdown::render(plan, details),
+    }
+}
+
+/// The plan JSON: pretty, deterministic, newline-terminated.
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).expect("a plan serializes");
+    s.push('\n');
+    s
+}
+
+/// What a renderer shows of one Destination.
+pub(crate) struct Section<'a> {
+    pub name: String,
+    pub status: DestinationStatus,
+    pub title: String,
+    pub changes: Vec<&'a Change>,
+    pub items: Vec<(Sign, String)>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).expect("json");
+    s.push('\n');
+    s
+}
+
+fn status_from_changes(changes: &[&Change]) -> DestinationStatus {
+    if changes
+        .iter()
+        .any(|c| c.action == Action::Create && c.resource == Resource::Flow)
+    {
+        DestinationStatus::Create
+    } else if changes.iter().any(|c| c.action == Action::Delete) {
+        DestinationStatus::Delete
+    } else if changes.is_empty() {
+        DestinationStatus::Unchanged
+    } else {
+        DestinationStatus::Update
+    }
+}
+
+pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec<Section<'a>> {
+    let changes_of = |name: &str| -> Vec<&'a Change> {
+        plan.changes.iter().filter(|c| c.name == name).collect()
+    };
+    match details {
+        Some(details) => details
+            .destinations
+            .iter()
+            .map(|d| {
+                let mut items = d.notes.clone();
+                for a in &d.audiences {
+                    let v = a.after.as_ref().or(a.before.as_ref());
+                    let label = v.map(words::audience_label).unwrap_or_else(|| a.id.clone());
+                    let text = match (&a.before, &a.after) {
+                        (Some(b), Some(after)) => {
+                            let (wb, wa) =
+                                (words::audience_schedule(b), words::audience_schedule(after));
+                            if wb == wa {
+                                format!("audience {label}: {wa} (other fields changed)")
+                            } else {
+                                format!("audience {label}: {wb} → {wa}")
+                            }
+                        }
+                        (_, Some(v)) | (Some(v), None) => {
+                            format!("audience {label}: {}", words::audience_schedule(v))
+                        }
+                        (None, None) => format!("audience {label}"),
+                    };
+                    items.push((a.sign.clone(), text));
+                }
+                for (sign, path) in &d.attributes {
+                    items.push((sign.clone(), format!("attribute {path}")));
+                }
+                let mut title = d.name.clone();
+                match (&d.display_name, d.platform) {
+                    (Some(n), Some(p)) => {
+                        title.push_str(&format!(" ({n}, {})", p.info().display_name))
+                    }
+                    (Some(n), None) => title.push_str(&format!(" ({n})")),
+                    (None, Some(p)) => title.push_str(&format!(" ({})", p.info().display_name)),
+                    (None, None) => {}
+                }
+                let (before, after) = match d.status {
+                    DestinationStatus::Unchanged | DestinationStatus::LeftInPlace => (None, None),
+                    DestinationStatus::Delete => (d.before.clone(), None),
+                    _ => (d.before.clone(), d.after.clone()),
+                };
+                Section {
+                    name: d.name.clone(),
+                    status: d.status,
+                    title,
+                    changes: changes_of(&d.name),
+                    items,
+                    before,
+                    after,
+                }
+            })
+            .collect(),
+        None => {
+            let mut names: Vec<&str> = plan.changes.iter().map(|c| c.name.as_str()).collect();
+            names.extend(plan.left_in_place.iter().map(|l| l.name.as_str()));
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .map(|name| {
+                    let changes = changes_of(name);
+                    let status = if plan.left_in_place.iter().any(|l| l.name == name) {
+                        DestinationStatus::LeftInPlace
+                    } else {
+                        status_from_changes(&changes)
+                    };
+                    Section {
+                        name: name.to_owned(),
+                        status,
+                        title: name.to_owned(),
+                        changes,
+                        items: Vec::new(),
+                        before: None,
+                        after: None,
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+fn diff_lines(out: &mut String, before: &str, after: &str) {
+    let diff = similar::TextDiff::from_lines(before, after);
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        out.push(sign);
+        out.push_str(change.value());
+        if change.missing_newline() {
+            out.push('\n');
+        }
+    }
+}
+
+/// The unified diff of a section's managed flow, `None` when there is nothing to show: one
+/// hunk for the flow's own fields, then one per audience added, changed or removed (so the
+/// lines of different audiences are never paired up).
+pub(crate) fn flow_diff(section: &Section<'_>) -> Option<String> {
+    if section.before.is_none() && section.after.is_none() {
+        return None;
+    }
+    let split = |v: Option<&Value>| -> (String, serde_json::Map<String, Value>) {
+        match v {
+            Some(Value::Object(m)) => {
+                let mut head = m.clone();
+                let audiences = match head.shift_remove("audiences") {
+                    Some(Value::Object(a)) => a,
+                    _ => serde_json::Map::new(),
+                };
+                (pretty(&Value::Object(head)), audiences)
+            }
+            _ => (String::new(), serde_json::Map::new()),
+        }
+    };
+    let (head_before, aud_before) = split(section.before.as_ref());
+    let (head_after, aud_after) = split(section.after.as_ref());
+    let mut out = String::from("--- live flow\n+++ planned flow\n");
+    let mut changed = false;
+    if head_before != head_after {
+        changed = true;
+        let diff = similar::TextDiff::from_lines(&head_before, &head_after);
+        let unified = diff.unified_diff().context_radius(3).to_string();
+        out.push_str(&unified);
+    }
+    let mut ids: Vec<&String> = aud_before.keys().chain(aud_after.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let (b, a) = (aud_before.get(id), aud_after.get(id));
+        if b == a {
+            continue;
+        }
+        changed = true;
+        let label = a
+            .or(b)
+            .and_then(|v| v.get("name"))
+            .and_then(Value::as_str)
+            .map_or_else(|| id.clone(), |n| format!("{n} ({id})"));
+        out.push_str(&format!("@@ audience {label} @@\n"));
+        diff_lines(
+            &mut out,
+            &b.map(pretty).unwrap_or_default(),
+            &a.map(pretty).unwrap_or_default(),
+        );
+    }
+    changed.then_some(out)
+}

@@ -1,0 +1,596 @@
+//! Which Flow Service a command talks to (shared/DESIGN.md §1): a remote endpoint with
+//! credentials, or — with no endpoint and no credentials configured — the embedded emulator,
+//! started in-process with its state in `.destctl/emulator.json`.
+//!
+//! Rules:
+//! * Nothing configured → [`Target::Embedded`].
+//! * An endpoint needs credentials: `AEP_ACCESS_TOKEN` with `AEP_CLIENT_ID` and `AEP_ORG_ID`, or
+//!   `AEP_CLIENT_ID`, `AEP_CLIENT_SECRET` and `AEP_ORG_ID` (OAuth server-to-server; a ready
+//!   token wins when both are set). `AEP_SCOPES` defaults to [`DEFAULT_SCOPES`].
+//! * Credentials without an endpoint are an error: destctl never falls back to the production
+//!   platform by itself.
+//! * The IMS URL is `--ims-url` / `DESTCTL_IMS_URL`; when unset it is the endpoint itself for a
+//!   plain-http loopback endpoint (an emulator serves `/ims/token/v3` on its own port), and
+//!   `https://ims-na1.adobelogin.com` otherwise.
+//! * Plain `http://` is accepted only for loopback hosts: credentials never travel in clear.
+
+use crate::client::{Auth, Client, ClientConfig, ClientError};
+use std::fmt;
+use std::path::PathBuf;
+
+/// The public IMS.
+pub const DEFAULT_IMS_URL: &str = "https://ims-na1.adobelogin.com";
+
+/// The sandbox used when none is given.
+pub const DEFAULT_SANDBOX: &str = "prod";
+
+/// The scopes asked for when `AEP_SCOPES` is unset (those the Developer Console lists for an
+/// Experience Platform API credential).
+pub const DEFAULT_SCOPES: &str =
+    "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext";
+
+/// The embedded emulator's state file, relative to the current directory.
+pub const EMBEDDED_STATE_FILE: &str = ".destctl/emulator.json";
+
+/// Target options shared by every command that talks to the service; use with
+/// `#[command(flatten)]`. Secrets are read from the environment (their flags are hidden and
+/// their values never shown in help).
+#[derive(Clone, Default, clap::Args)]
+pub struct TargetOptions {
+    /// Platform base URL, e.g. https://platform.adobe.io or an emulator's http://127.0.0.1:PORT
+    #[arg(long, env = "DESTCTL_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// IMS base URL for the token exchange [default: the endpoint for a loopback emulator,
+    /// otherwise https://ims-na1.adobelogin.com]
+    #[arg(long, env = "DESTCTL_IMS_URL", value_name = "URL")]
+    pub ims_url: Option<String>,
+    /// Sandbox name [default: prod]
+    #[arg(long, env = "AEP_SANDBOX", value_name = "NAME")]
+    pub sandbox: Option<String>,
+    /// Client id (API key); set AEP_CLIENT_ID.
+    #[arg(long, env = "AEP_CLIENT_ID", hide = true, hide_env_values = true)]
+    pub client_id: Option<String>,
+    /// Client secret; set AEP_CLIENT_SECRET.
+    #[arg(long, env = "AEP_CLIENT_SECRET", hide = true, hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// IMS org id; set AEP_ORG_ID.
+    #[arg(long, env = "AEP_ORG_ID", hide = true)]
+    pub org_id: Option<String>,
+    /// OAuth scopes, comma-separated; set AEP_SCOPES.
+    #[arg(long, env = "AEP_SCOPES", hide = true)]
+    pub scopes: Option<String>,
+    /// A ready access token; set AEP_ACCESS_TOKEN.
+    #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true)]
+    pub access_token: Option<String>,
+}
+
+impl fmt::Debug for TargetOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |o: &Option<String>| if o.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("TargetOptions")
+            .field("endpoint", &self.endpoint)
+            .field("ims_url", &self.ims_url)
+            .field("sandbox", &self.sandbox)
+            .field("client_id", &set(&self.client_id))
+            .field("client_secret", &set(&self.client_secret))
+            .field("org_id", &self.org_id)
+            .field("scopes", &self.scopes)
+            .field("access_token", &set(&self.access_token))
+            .finish()
+    }
+}
+
+/// Where commands send their requests.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A Flow Service reached over HTTP(S).
+    Remote(ClientConfig),
+    /// The in-process emulator.
+    Embedded {
+        /// Its state file (`.destctl/emulator.json` under the current directory).
+        state_file: PathBuf,
+        /// The sandbox to use.
+        sandbox: String,
+    },
+}
+
+impl Target {
+    /// The sandbox.
+    pub fn sandbox(&self) -> &str {
+        match self {
+            Target::Remote(c) => &c.sandbox,
+            Target::Embedded { sandbox, .. } => sandbox,
+        }
+    }
+}
+
+/// Why the target cannot be resolved or reached.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Part of the configuration is present, part is missing.
+    #[error("incomplete AEP configuration: {reason}; set {}", .missing.join(", "))]
+    Incomplete {
+        /// What was found.
+        reason: String,
+        /// The variables (or flags) still needed.
+        missing: Vec<&'static str>,
+    },
+    /// The endpoint or IMS URL is not a usable URL.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidUrl {
+        /// `endpoint` or `IMS URL`.
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A value is empty or malformed.
+    #[error("invalid {name}: {reason}")]
+    InvalidValue {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The current directory cannot be read (for the embedded state file).
+    #[error("cannot determine the current directory: {0}")]
+    CurrentDir(#[source] std::io::Error),
+    /// The embedded emulator failed to start.
+    #[error("cannot start the embedded emulator: {0}")]
+    Emulator(String),
+    /// The client cannot be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Checks a base URL: http(s), a host, no query, plain http only on loopback.
+fn check_url(what: &'static str, value: &str) -> Result<reqwest::Url, TargetError> {
+    let invalid = |reason: String| TargetError::InvalidUrl {
+        what,
+        value: value.to_owned(),
+        reason,
+    };
+    let url = reqwest::Url::parse(value).map_err(|e| invalid(e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(invalid(
+                "plain http is only allowed for loopback addresses (credentials would travel in clear); use https"
+                    .into(),
+            ));
+        }
+        other => return Err(invalid(format!("unsupported scheme {other:?}"))),
+    }
+    if url.host().is_none() {
+        return Err(invalid("no host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a base URL takes no query or fragment".into()));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Resolves the target from `opts` (flags and environment, as clap read them).
+pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
+    let endpoint = non_empty(&opts.endpoint);
+    let client_id = non_empty(&opts.client_id);
+    let client_secret = non_empty(&opts.client_secret);
+    let org_id = non_empty(&opts.org_id);
+    let scopes = non_empty(&opts.scopes);
+    let access_token = non_empty(&opts.access_token);
+    let sandbox = match opts.sandbox.as_deref().map(str::trim) {
+        None => DEFAULT_SANDBOX.to_owned(),
+        Some("") => {
+            return Err(TargetError::InvalidValue {
+                name: "AEP_SANDBOX",
+                reason: "empty".into(),
+            });
+        }
+        Some(s) if s.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            return Err(TargetError::InvalidValue {
+                name: "AEP_SANDBOX",
+                reason: "a sandbox name has no spaces".into(),
+            });
+        }
+        Some(s) => s.to_owned(),
+    };
+    let any_credential = [client_id, client_secret, org_id, scopes, access_token]
+        .iter()
+        .any(Option::is_some);
+
+    let Some(endpoint) = endpoint else {
+        if !any_credential {
+            let cwd = std::env::current_dir().map_err(TargetError::CurrentDir)?;
+            return Ok(Target::Embedded {
+                state_file: cwd.join(EMBEDDED_STATE_FILE),
+                sandbox,
+            });
+        }
+        return Err(TargetError::Incomplete {
+            reason: "credentials are set but no endpoint".into(),
+            missing: vec!["DESTCTL_ENDPOINT (or --endpoint), e.g. https://platform.adobe.io"],
+        });
+    };
+    let endpoint_url = check_url("endpoint", endpoint)?;
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+
+    let auth = if let Some(token) = access_token {
+        let mut missing = Vec::new();
+        if client_id.is_none() {
+            missing.push("AEP_CLIENT_ID");
+        }
+        if org_id.is_none() {
+            missing.push("AEP_ORG_ID");
+        }
+        if !missing.is_empty() {
+            return Err(TargetError::Incomplete {
+                reason: "AEP_ACCESS_TOKEN is set".into(),
+                missing,
+            });
+        }
+        Auth::Token {
+            access_token: token.to_owned(),
+            client_id: client_id.expect("checked").to_owned(),
+            org_id: org_id.expect("checked").to_owned(),
+        }
+    } else {
+        let mut missing = Vec::new();
+        if client_id.is_none() {
+            missing.push("AEP_CLIENT_ID");
+        }
+        if client_secret.is_none() {
+            missing.push("AEP_CLIENT_SECRET");
+        }
+        if org_id.is_none() {
+            missing.push("AEP_ORG_ID");
+        }
+        if !missing.is_empty() {
+            let reason = if any_credential {
+                "the credentials are incomplete".to_owned()
+            } else {
+                format!("the endpoint {endpoint} is set but no credentials")
+            };
+            missing.push("or AEP_ACCESS_TOKEN with AEP_CLIENT_ID and AEP_ORG_ID");
+            return Err(TargetError::Incomplete { reason, missing });
+        }
+        let ims_url = match non_empty(&opts.ims_url) {
+            Some(u) => {
+                check_url("IMS URL", u)?;
+                u.trim_end_matches('/').to_owned()
+            }
+            None if endpoint_url.scheme() == "http" => endpoint.clone(),
+            None => DEFAULT_IMS_URL.to_owned(),
+        };
+        Auth::ClientCredentials {
+            ims_url,
+            client_id: client_id.expect("checked").to_owned(),
+            client_secret: client_secret.expect("checked").to_owned(),
+            org_id: org_id.expect("checked").to_owned(),
+            scopes: scopes.unwrap_or(DEFAULT_SCOPES).to_owned(),
+        }
+    };
+    Ok(Target::Remote(ClientConfig::new(endpoint, sandbox, auth)))
+}
+
+/// A client ready to use, and the embedded emulator behind it when there is one (dropping it
+/// stops the emulator).
+pub struct Connected {
+    /// The client.
+    pub client: Client,
+    /// The endpoint, as plans record it.
+    pub endpoint: String,
+    /// Whether this is the embedded emulator.
+    pub embedded: bool,
+    /// Keeps the embedded emulator running.
+    _emulator: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Connected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connected")
+            .field("client", &self.client)
+            .field("endpoint", &self.endpoint)
+            .field("embedded", &self.embedded)
+            .finish()
+    }
+}
+
+/// The stderr line announcing the embedded emulator.
+pub fn embedded_notice(state_file: &std::path::Path) -> String {
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| state_file.strip_prefix(cwd).ok().map(PathBuf::from))
+        .unwrap_or_else(|| state_file.to_path_buf());
+    format!(
+        "destctl: no AEP endpoint or credentials configured; using the embedded emulator (state in {})",
+        shown.display()
+    )
+}
+
+/// Builds the client for `target`; for [`Target::Embedded`], starts the emulator first and
+/// says so on stderr.
+pub async fn connect(target: Target) -> Result<Connected, TargetError> {
+    match target {
+        Target::Remote(config) => {
+            let endpoint = config.endpoint.clone();
+            Ok(Connected {
+                client: Client::new(config)?,
+                endpoint,
+                embedded: false,
+                _emulator: None,
+            })
+        }
+        Target::Embedded {
+            state_file,
+            sandbox,
+        } => {
+            let (client, endpoint, running) = embedded::start(&state_file, &sandbox).await?;
+            eprintln!("{}", embedded_notice(&state_file));
+            Ok(Connected {
+                client,
+                endpoint,
+                embedded: true,
+                _emulator: running,
+            })
+        }
+    }
+}
+
+mod embedded {
+    //! Starting the in-process emulator. Until the emulator module is merged, the embedded
+    //! target reports that it is unavailable.
+    use super::TargetError;
+    use crate::client::Client;
+    use std::path::Path;
+
+    pub(super) async fn start(
+        _state_file: &Path,
+        _sandbox: &str,
+    ) -> Result<(Client, String, Option<Box<dyn std::any::Any + Send + Sync>>), TargetError> {
+        Err(TargetError::Emulator(
+            "this build has no embedded emulator; set DESTCTL_ENDPOINT and credentials".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> TargetOptions {
+        TargetOptions::default()
+    }
+
+    #[test]
+    fn nothing_configured_is_embedded() {
+        let t = resolve(&opts()).unwrap();
+        match t {
+            Target::Embedded {
+                state_file,
+                sandbox,
+            } => {
+                assert!(state_file.ends_with(".destctl/emulator.json"));
+                assert!(state_file.is_absolute());
+                assert_eq!(sandbox, "prod");
+            }
+            other => panic!("{other:?}"),
+        }
+        let t = resolve(&TargetOptions {
+            sandbox: Some("dev".into()),
+            endpoint: Some("  ".into()),
+            ..opts()
+        })
+        .unwrap();
+        assert_eq!(t.sandbox(), "dev");
+        assert!(matches!(t, Target::Embedded { .. }));
+    }
+
+    #[test]
+    fn client_credentials_against_an_emulator_default_ims_to_the_endpoint() {
+        let t = resolve(&TargetOptions {
+            endpoint: Some("http://127.0.0.1:8080/".into()),
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            org_id: Some("org@AdobeOrg".into()),
+            ..opts()
+        })
+        .unwrap();
+        let Target::Remote(c) = t else { panic!() };
+        assert_eq!(c.endpoint, "http://127.0.0.1:8080");
+        assert_eq!(c.sandbox, "prod");
+        match c.auth {
+            Auth::ClientCredentials {
+                ims_url, scopes, ..
+            } => {
+                assert_eq!(ims_url, "http://127.0.0.1:8080");
+                assert_eq!(scopes, DEFAULT_SCOPES);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn https_endpoint_defaults_to_public_ims_and_ims_flag_wins() {
+        let base = TargetOptions {
+            endpoint: Some("https://platform.adobe.io".into()),
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            org_id: Some("org@AdobeOrg".into()),
+            scopes: Some("openid,AdobeID".into()),
+            sandbox: Some("dev-1".into()),
+            ..opts()
+        };
+        let Target::Remote(c) = resolve(&base).unwrap() else {
+            panic!()
+        };
+        let Auth::ClientCredentials {
+            ims_url, scopes, ..
+        } = &c.auth
+        else {
+            panic!()
+        };
+        assert_eq!(ims_url, DEFAULT_IMS_URL);
+        assert_eq!(scopes, "openid,AdobeID");
+        assert_eq!(c.sandbox, "dev-1");
+        let Target::Remote(c) = resolve(&TargetOptions {
+            ims_url: Some("https://ims-eu.example.com/".into()),
+            ..base
+        })
+        .unwrap() else {
+            panic!()
+        };
+        let Auth::ClientCredentials { ims_url, .. } = &c.auth else {
+            panic!()
+        };
+        assert_eq!(ims_url, "https://ims-eu.example.com");
+    }
+
+    #[test]
+    fn ready_token_needs_client_id_and_org() {
+        let t = resolve(&TargetOptions {
+            endpoint: Some("https://platform.adobe.io".into()),
+            access_token: Some("tok".into()),
+            client_id: Some("id".into()),
+            org_id: Some("org".into()),
+            client_secret: Some("ignored".into()),
+            ..opts()
+        })
+        .unwrap();
+        let Target::Remote(c) = t else { panic!() };
+        assert!(matches!(c.auth, Auth::Token { .. }));
+        let err = resolve(&TargetOptions {
+            endpoint: Some("https://platform.adobe.io".into()),
+            access_token: Some("tok".into()),
+            ..opts()
+        })
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("AEP_CLIENT_ID") && msg.contains("AEP_ORG_ID"),
+            "{msg}"
+        );
+        assert!(!msg.contains("tok"), "{msg}");
+    }
+
+    #[test]
+    fn partial_configurations_name_what_is_missing() {
+        let err = resolve(&TargetOptions {
+            endpoint: Some("https://platform.adobe.io".into()),
+            ..opts()
+        })
+        .unwrap_err()
+        .to_string();
+        for v in [
+            "AEP_CLIENT_ID",
+            "AEP_CLIENT_SECRET",
+            "AEP_ORG_ID",
+            "AEP_ACCESS_TOKEN",
+        ] {
+            assert!(err.contains(v), "{err}");
+        }
+        let err = resolve(&TargetOptions {
+            endpoint: Some("https://platform.adobe.io".into()),
+            client_id: Some("id".into()),
+            org_id: Some("org".into()),
+            ..opts()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("AEP_CLIENT_SECRET") && !err.contains("AEP_ORG_ID,"),
+            "{err}"
+        );
+        let err = resolve(&TargetOptions {
+            client_id: Some("id".into()),
+            client_secret: Some("very-secret".into()),
+            ..opts()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DESTCTL_ENDPOINT"), "{err}");
+        assert!(!err.contains("very-secret"), "{err}");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        let with = |endpoint: &str| {
+            resolve(&TargetOptions {
+                endpoint: Some(endpoint.into()),
+                access_token: Some("t".into()),
+                client_id: Some("id".into()),
+                org_id: Some("org".into()),
+                ..opts()
+            })
+        };
+        assert!(with("http://platform.adobe.io").is_err());
+        assert!(with("ftp://127.0.0.1").is_err());
+        assert!(with("not a url").is_err());
+        assert!(with("https://x.example?a=b").is_err());
+        assert!(with("http://localhost:1234").is_ok());
+        assert!(with("http://[::1]:1234").is_ok());
+        assert!(
+            resolve(&TargetOptions {
+                sandbox: Some("".into()),
+                ..opts()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn options_debug_hides_secrets_and_clap_reads_flags() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            target: TargetOptions,
+        }
+        let cli = Cli::try_parse_from([
+            "destctl",
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--sandbox",
+            "dev",
+            "--client-secret",
+            "s3cr3t-value",
+        ])
+        .unwrap();
+        assert_eq!(cli.target.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(cli.target.sandbox.as_deref(), Some("dev"));
+        let shown = format!("{:?}", cli.target);
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        assert!(
+            help.contains("--endpoint") && !help.contains("client-secret"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn notice_names_the_state_file() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            embedded_notice(&cwd.join(EMBEDDED_STATE_FILE)),
+            "destctl: no AEP endpoint or credentials configured; using the embedded emulator (state in .destctl/emulator.json)"
+        );
+    }
+}
