@@ -11,7 +11,7 @@ pub mod report;
 pub mod secrets;
 
 mod run;
-pub use run::{Applied, Approval, Context, Input, apply, run};
+pub use run::{Applied, Approval, Context, Input, LiveReplanner, apply, run};
 
 use crate::client::Client;
 use crate::plan::{FORMAT_VERSION, Plan};

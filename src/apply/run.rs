@@ -85,11 +85,23 @@ fn fetch_options(desired: &DesiredState) -> FetchOptions {
 }
 
 /// Re-plans one entity after a 412: one GET of it, then the plan's `update_for`.
-struct LiveReplanner {
+pub struct LiveReplanner {
     client: Client,
     desired: DesiredState,
     managed: BTreeMap<String, LiveDestination>,
     campaign_flow_spec_id: Option<String>,
+}
+
+impl LiveReplanner {
+    /// A re-planner for `desired`, over the live state read before planning.
+    pub fn new(client: Client, desired: DesiredState, live: &crate::live::LiveState) -> Self {
+        LiveReplanner {
+            client,
+            desired,
+            managed: live.managed(),
+            campaign_flow_spec_id: live.campaign_flow_spec_id.clone(),
+        }
+    }
 }
 
 impl Replanner for LiveReplanner {
@@ -165,6 +177,7 @@ async fn ask(cancel: &Cancel) -> Result<(), ApplyError> {
 pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Applied, ApplyError> {
     let (plan, prepared, mode) = match input {
         Input::Live { desired, prune } => {
+            ctx.resolver.check_desired(&desired)?;
             let live = fetch(client, &fetch_options(&desired))
                 .await
                 .map_err(ApplyError::Fetch)?;
@@ -193,12 +206,7 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
                 Approval::Ask => ask(&ctx.cancel).await?,
                 Approval::Refuse => return Err(ApplyError::NoTerminal),
             }
-            let replanner = LiveReplanner {
-                client: client.clone(),
-                managed: live.managed(),
-                campaign_flow_spec_id: live.campaign_flow_spec_id.clone(),
-                desired,
-            };
+            let replanner = LiveReplanner::new(client.clone(), desired, &live);
             (plan, prepared, Mode::Live(Arc::new(replanner)))
         }
         Input::Saved(plan) => {
