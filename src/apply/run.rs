@@ -61,6 +61,8 @@ pub struct Context {
     pub parallelism: usize,
     /// Show indicatif progress on stderr.
     pub progress: bool,
+    /// Show the plan on stderr before applying it (live applies).
+    pub show_plan: bool,
     /// Colour the plan shown on stderr.
     pub color: bool,
 }
@@ -191,15 +193,19 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
             let locations = SecretLocations::from_desired(&desired);
             let prepared = Prepared::new(&plan, &ctx.resolver, &locations)?;
             if !plan.has_changes() {
-                eprintln!("No changes: the live state matches the manifests.");
+                if ctx.show_plan {
+                    eprintln!("No changes: the live state matches the manifests.");
+                }
                 let mut report = ApplyReport::default();
                 report.finish(Duration::ZERO);
                 return Ok(Applied { plan, report });
             }
-            eprint!(
-                "{}",
-                crate::render::text::render(&plan, Some(&details), ctx.color)
-            );
+            if ctx.show_plan || ctx.approval == Approval::Ask {
+                eprint!(
+                    "{}",
+                    crate::render::text::render(&plan, Some(&details), ctx.color)
+                );
+            }
             match ctx.approval {
                 Approval::Auto => {}
                 Approval::Ask => ask(&ctx.cancel).await?,
@@ -284,6 +290,7 @@ pub async fn run(args: &ApplyArgs) -> Result<(), crate::Error> {
         approval,
         parallelism: usize::from(args.parallelism),
         progress: std::io::stderr().is_terminal(),
+        show_plan: true,
         color,
     };
     let applied = apply(input, &connected.client, &ctx).await;

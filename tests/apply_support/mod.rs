@@ -94,6 +94,7 @@ pub fn ctx_with(emu: &RunningEmulator, resolver: Resolver) -> Context {
         approval: Approval::Auto,
         parallelism: 4,
         progress: false,
+        show_plan: false,
         color: false,
     }
 }
