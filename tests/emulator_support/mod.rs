@@ -65,6 +65,13 @@ impl App {
 
     /// A raw request: exactly these headers.
     pub async fn raw(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+        let uri: String = uri
+            .chars()
+            .map(|c| match c {
+                '[' | ']' | '<' | '>' | '"' | '{' | '}' | '|' | ' ' => format!("%{:02X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect();
         let mut b = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             b = b.header(*k, *v);
