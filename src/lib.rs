@@ -5,8 +5,8 @@
 //! for spec ids and per-destination rules.
 
 pub mod catalog;
-pub mod emulator;
 pub mod client;
+pub mod emulator;
 pub mod live;
 pub mod marker;
 pub mod model;

@@ -31,7 +31,11 @@ async fn ims_issues_bearer_tokens_that_the_api_accepts() {
         .raw(
             Method::GET,
             &format!("{FS}/flows"),
-            &[("authorization", &auth), ("x-api-key", "my-client"), ("x-gw-ims-org-id", EMBEDDED_ORG_ID)],
+            &[
+                ("authorization", &auth),
+                ("x-api-key", "my-client"),
+                ("x-gw-ims-org-id", EMBEDDED_ORG_ID),
+            ],
             None,
         )
         .await;
@@ -39,7 +43,12 @@ async fn ims_issues_bearer_tokens_that_the_api_accepts() {
     assert_eq!(ok.body, json!({"items": [], "_links": {}}));
     // Parameters may also travel in the query string.
     let q = app
-        .raw(Method::POST, "/ims/token/v3?grant_type=client_credentials&client_id=a&client_secret=b", &[], None)
+        .raw(
+            Method::POST,
+            "/ims/token/v3?grant_type=client_credentials&client_id=a&client_secret=b",
+            &[],
+            None,
+        )
         .await;
     assert_eq!(q.status, 200);
 }
@@ -47,13 +56,34 @@ async fn ims_issues_bearer_tokens_that_the_api_accepts() {
 #[tokio::test]
 async fn ims_refuses_bad_grants() {
     let app = App::new();
-    let r = app.raw(Method::POST, "/ims/token/v3", &[FORM], Some("grant_type=password&client_id=a&client_secret=b")).await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/ims/token/v3",
+            &[FORM],
+            Some("grant_type=password&client_id=a&client_secret=b"),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["error"], "unsupported_grant_type");
-    let r = app.raw(Method::POST, "/ims/token/v3", &[FORM], Some("grant_type=client_credentials&client_secret=b")).await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/ims/token/v3",
+            &[FORM],
+            Some("grant_type=client_credentials&client_secret=b"),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["error"], "invalid_request");
-    let r = app.raw(Method::POST, "/ims/token/v3", &[FORM], Some("grant_type=client_credentials&client_id=a")).await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/ims/token/v3",
+            &[FORM],
+            Some("grant_type=client_credentials&client_id=a"),
+        )
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["error"], "invalid_client");
 }
@@ -68,7 +98,10 @@ async fn expired_and_unknown_tokens_get_401013() {
     tokio::time::sleep(Duration::from_millis(80)).await;
     let r = app.get("/flows").await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.body, json!({"error_code": "401013", "message": "Oauth token is not valid"}));
+    assert_eq!(
+        r.body,
+        json!({"error_code": "401013", "message": "Oauth token is not valid"})
+    );
     let mut other = App::new();
     other.token = "eyJnot-a-token".into();
     let r = other.get("/flows").await;
@@ -81,9 +114,18 @@ async fn header_checks_in_order_with_documented_bodies() {
     let app = App::new();
     let auth = format!("Bearer {}", app.token);
     let path = format!("{FS}/connections");
-    let cases: Vec<(Vec<(&str, &str)>, u16, serde_json::Value)> = vec![
-        (vec![], 403, json!({"error_code": "403010", "message": "Oauth token is missing."})),
-        (vec![("authorization", &auth)], 403, json!({"error_code": "403000", "message": "Api Key is required"})),
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, serde_json::Value);
+    let cases: Vec<Case> = vec![
+        (
+            vec![],
+            403,
+            json!({"error_code": "403010", "message": "Oauth token is missing."}),
+        ),
+        (
+            vec![("authorization", &auth)],
+            403,
+            json!({"error_code": "403000", "message": "Api Key is required"}),
+        ),
         (
             vec![("authorization", &auth), ("x-api-key", "someone-else")],
             403,
@@ -95,7 +137,11 @@ async fn header_checks_in_order_with_documented_bodies() {
             json!({"error_code": "400003", "message": "Missing header"}),
         ),
         (
-            vec![("authorization", &auth), ("x-api-key", EMBEDDED_CLIENT_ID), ("x-gw-ims-org-id", "acme")],
+            vec![
+                ("authorization", &auth),
+                ("x-api-key", EMBEDDED_CLIENT_ID),
+                ("x-gw-ims-org-id", "acme"),
+            ],
             403,
             json!({"error_code": "403027", "message": "User region is missing"}),
         ),
@@ -112,12 +158,22 @@ async fn writes_need_json_content_type() {
     let app = App::new();
     let auth = format!("Bearer {}", app.token);
     let body = profile_base().to_string();
-    for ct in [None, Some("text/plain"), Some("application/json-patch+json")] {
-        let mut h = vec![("authorization", auth.as_str()), ("x-api-key", EMBEDDED_CLIENT_ID), ("x-gw-ims-org-id", EMBEDDED_ORG_ID)];
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/json-patch+json"),
+    ] {
+        let mut h = vec![
+            ("authorization", auth.as_str()),
+            ("x-api-key", EMBEDDED_CLIENT_ID),
+            ("x-gw-ims-org-id", EMBEDDED_ORG_ID),
+        ];
         if let Some(ct) = ct {
             h.push(("content-type", ct));
         }
-        let r = app.raw(Method::POST, &format!("{FS}/connections"), &h, Some(&body)).await;
+        let r = app
+            .raw(Method::POST, &format!("{FS}/connections"), &h, Some(&body))
+            .await;
         assert_eq!(r.status, 400, "{ct:?}");
         assert_eq!(
             r.body,
@@ -126,7 +182,12 @@ async fn writes_need_json_content_type() {
         );
     }
     let r = app
-        .api_with(Method::POST, "/connections", &[("content-type", "application/json; charset=utf-8")], None)
+        .api_with(
+            Method::POST,
+            "/connections",
+            &[("content-type", "application/json; charset=utf-8")],
+            None,
+        )
         .await;
     // No body: the content type is not checked, the empty body is.
     assert_flow_error(&r, 400, 1405);
@@ -141,13 +202,19 @@ async fn sandbox_defaults_to_prod_and_strict_mode_requires_it() {
     assert_eq!(c["sandboxName"], "prod");
     assert!(c["sandboxId"].is_string());
 
-    let strict = App::with_config(EmulatorConfig { strict_sandbox: true, ..EmulatorConfig::default() });
+    let strict = App::with_config(EmulatorConfig {
+        strict_sandbox: true,
+        ..EmulatorConfig::default()
+    });
     let r = strict.as_caller(EMBEDDED_ORG_ID, None).get("/flows").await;
     let msg = assert_flow_error(&r, 400, 2105);
     assert_eq!(msg, "The header x-sandbox-name is missing");
     assert_eq!(strict.get("/flows").await.status, 200);
 
-    let r = app.as_caller(EMBEDDED_ORG_ID, Some("Dev")).get("/flows").await;
+    let r = app
+        .as_caller(EMBEDDED_ORG_ID, Some("Dev"))
+        .get("/flows")
+        .await;
     assert_flow_error(&r, 404, 2100);
 }
 

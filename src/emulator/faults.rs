@@ -90,7 +90,8 @@ impl Faults {
 
     /// Replaces the configuration and reseeds; the request counter restarts.
     pub(crate) fn set(&self, config: FaultConfig) {
-        *self.inner.lock().expect("lock") = (config.clone(), SmallRng::seed_from_u64(config.seed), 0);
+        *self.inner.lock().expect("lock") =
+            (config.clone(), SmallRng::seed_from_u64(config.seed), 0);
     }
 
     pub(crate) fn config(&self) -> FaultConfig {
@@ -147,7 +148,10 @@ pub(crate) struct KillableStream {
 }
 
 fn killed_err() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "fault injection: connection closed")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "fault injection: connection closed",
+    )
 }
 
 impl AsyncRead for KillableStream {

@@ -109,8 +109,16 @@ mod tests {
         let t = Tokens::default();
         let d = Duration::from_secs(5);
         assert_eq!(token_response(&t, d, "", "grant_type=password").0, 400);
-        assert_eq!(token_response(&t, d, "", "grant_type=client_credentials&client_id=a").0, 401);
-        let (s, v) = token_response(&t, d, "client_id=a", "grant_type=client_credentials&client_secret=b");
+        assert_eq!(
+            token_response(&t, d, "", "grant_type=client_credentials&client_id=a").0,
+            401
+        );
+        let (s, v) = token_response(
+            &t,
+            d,
+            "client_id=a",
+            "grant_type=client_credentials&client_secret=b",
+        );
         assert_eq!(s, 200);
         assert_eq!(v["expires_in"], 5);
         assert_eq!(v["token_type"], "bearer");

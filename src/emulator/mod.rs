@@ -278,7 +278,10 @@ impl EmulatorState {
     /// A state for `config` (loads or creates the state file).
     pub fn new(config: &EmulatorConfig) -> Result<EmulatorState, EmulatorError> {
         let (store, persister) = match &config.state_file {
-            Some(p) => (store::open_state(p)?, Some(store::Persister::new(p.clone()))),
+            Some(p) => (
+                store::open_state(p)?,
+                Some(store::Persister::new(p.clone())),
+            ),
             None => (store::Store::default(), None),
         };
         Ok(EmulatorState(Arc::new(AppState::new(
@@ -318,15 +321,18 @@ impl EmulatorState {
     }
 
     async fn persist(&self) -> Result<(), EmulatorError> {
-        self.0.persist().await.map_err(|e| EmulatorError::StateFile {
-            path: self
-                .0
-                .persister
-                .as_ref()
-                .map(|p| p.path().to_path_buf())
-                .unwrap_or_default(),
-            message: e.body.to_string(),
-        })
+        self.0
+            .persist()
+            .await
+            .map_err(|e| EmulatorError::StateFile {
+                path: self
+                    .0
+                    .persister
+                    .as_ref()
+                    .map(|p| p.path().to_path_buf())
+                    .unwrap_or_default(),
+                message: e.body.to_string(),
+            })
     }
 
     /// Changes a flow as a person in the AEP UI would; returns the new etag.
@@ -411,7 +417,11 @@ impl EmulatorState {
                 &json!({"name": "Profile store source", "baseConnectionId": base,
                         "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"},
                         "data": {"format": "CSV", "schema": null}, "params": {}}),
-                &new_id(), &actor, &sb).map_err(rejected)?;
+                &new_id(),
+                &actor,
+                &sb,
+            )
+            .map_err(rejected)?;
             let src = insert(&mut sb, Resource::SourceConnection, src);
             let flow_spec_id = specs::flow_spec_infos()
                 .into_iter()
@@ -438,12 +448,23 @@ impl EmulatorState {
                     &json!({"name": name, "description": format!("[destctl:{name} credentials=1]"),
                             "connectionSpec": {"id": info.connection_spec_id, "version": "1.0"},
                             "auth": {"specName": auth.spec_name(), "params": params}}),
-                    &new_id(), &actor, &sb).map_err(rejected)?;
+                    &new_id(),
+                    &actor,
+                    &sb,
+                )
+                .map_err(rejected)?;
                 let conn = insert(&mut sb, Resource::Connection, conn);
                 let mut tparams = serde_json::Map::new();
                 tparams.insert("mode".into(), json!(mode.as_str()));
                 for p in mode.params() {
-                    tparams.insert(p.name.into(), json!(if p.name == "bucketName" || p.name == "container" { format!("bucket-{n}") } else { format!("/exports/{n}") }));
+                    tparams.insert(
+                        p.name.into(),
+                        json!(if p.name == "bucketName" || p.name == "container" {
+                            format!("bucket-{n}")
+                        } else {
+                            format!("/exports/{n}")
+                        }),
+                    );
                 }
                 tparams.insert("format".into(), json!("CSV"));
                 let tgt = resources::create_target_connection(
@@ -511,8 +532,7 @@ impl Emulator {
                 source,
             })?;
         let addr = listener.local_addr().map_err(EmulatorError::Serve)?;
-        let app = router(state.clone())
-            .into_make_service_with_connect_info::<faults::ConnHandle>();
+        let app = router(state.clone()).into_make_service_with_connect_info::<faults::ConnHandle>();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(faults::KillableListener(listener), app)

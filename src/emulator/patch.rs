@@ -167,7 +167,8 @@ pub(crate) const FLOW_READ_ONLY: &[&str] = &[
 ];
 
 /// Fields of a flow a client may change by PATCH.
-pub(crate) const FLOW_WRITABLE: &[&str] = &["name", "description", "transformations", "labels", "policy"];
+pub(crate) const FLOW_WRITABLE: &[&str] =
+    &["name", "description", "transformations", "labels", "policy"];
 
 /// Checks that `new` differs from `old` only in `writable` fields; `read_only` fields must be
 /// unchanged and any other new top-level field is refused.
@@ -200,11 +201,7 @@ pub(crate) fn check_fields(
 /// ops (1405/1434/1455), applies them atomically with RFC 6902 semantics, checks the result
 /// against the flow rules, and expands selectors (`createTime`/`updateTime` as epoch seconds
 /// in strings, profile selectors gain `operator: EXISTS` and `mapping`). Pure.
-pub fn apply_flow_patch(
-    flow: &Value,
-    ops: &Value,
-    now_secs: i64,
-) -> Result<Value, PatchRejection> {
+pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Value, PatchRejection> {
     let parsed = parse_ops(ops)?;
     let mut new = apply_ops(flow, &parsed)?;
     check_fields(flow, &new, FLOW_READ_ONLY, FLOW_WRITABLE)?;
@@ -213,23 +210,18 @@ pub fn apply_flow_patch(
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => errors.push("`name` must be a non-empty string".to_owned()),
     }
-    if let Some(d) = new.get("description") {
-        if !d.is_string() {
-            errors.push("`description` must be a string".to_owned());
-        }
+    if new.get("description").is_some_and(|d| !d.is_string()) {
+        errors.push("`description` must be a string".to_owned());
     }
-    if let Some(l) = new.get("labels") {
-        if !l.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-            errors.push("`labels` must be an array of strings".to_owned());
-        }
+    if new
+        .get("labels")
+        .is_some_and(|l| !l.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
+    {
+        errors.push("`labels` must be an array of strings".to_owned());
     }
     let old_transformations = flow.get("transformations").cloned().unwrap_or(Value::Null);
     match new.get_mut("transformations") {
-        Some(t) => errors.extend(check_transformations(
-            t,
-            &old_transformations,
-            now_secs,
-        )),
+        Some(t) => errors.extend(check_transformations(t, &old_transformations, now_secs)),
         None => errors.push("`transformations` is required".to_owned()),
     }
     if errors.is_empty() {
@@ -394,9 +386,7 @@ fn check_segment_selectors(
             }
         };
         if !seen.insert(id.clone()) {
-            errors.push(format!(
-                "audience {id} appears more than once in this flow"
-            ));
+            errors.push(format!("audience {id} appears more than once in this flow"));
         }
         for f in ["name", "description"] {
             if value.get(f).is_some_and(|v| !v.is_string()) {
@@ -587,10 +577,10 @@ fn check_primary_field(item: &Value, paths: &[String], errors: &mut Vec<String>)
             None => errors.push("primaryFields: ATTRIBUTE needs an attributePath".into()),
         },
         Some("IDENTITY") => {
-            if !item
+            if item
                 .get("identityNamespace")
                 .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty())
+                .is_none_or(str::is_empty)
             {
                 errors.push("primaryFields: IDENTITY needs an identityNamespace".into());
             }
@@ -626,15 +616,26 @@ mod tests {
     #[test]
     fn ops_any_case_and_move_rejected() {
         let f = flow();
-        let ok = apply_flow_patch(&f, &json!([{"op": "RePlAcE", "path": "/name", "value": "x"}]), 5)
-            .unwrap();
+        let ok = apply_flow_patch(
+            &f,
+            &json!([{"op": "RePlAcE", "path": "/name", "value": "x"}]),
+            5,
+        )
+        .unwrap();
         assert_eq!(ok["name"], "x");
         for op in ["move", "COPY", "test"] {
-            let e = apply_flow_patch(&f, &json!([{"op": op, "from": "/name", "path": "/description", "value": 1}]), 5)
-                .unwrap_err();
+            let e = apply_flow_patch(
+                &f,
+                &json!([{"op": op, "from": "/name", "path": "/description", "value": 1}]),
+                5,
+            )
+            .unwrap_err();
             assert_eq!(e.code(), 1434, "{op}");
         }
-        assert_eq!(apply_flow_patch(&f, &json!([]), 5).unwrap_err().code(), 1405);
+        assert_eq!(
+            apply_flow_patch(&f, &json!([]), 5).unwrap_err().code(),
+            1405
+        );
     }
 
     #[test]
@@ -647,7 +648,11 @@ mod tests {
             100,
         )
         .unwrap();
-        assert_eq!(a.pointer("/transformations/0/params/segmentSelectors/selectors/0/value/createTime").unwrap(), "100");
+        assert_eq!(
+            a.pointer("/transformations/0/params/segmentSelectors/selectors/0/value/createTime")
+                .unwrap(),
+            "100"
+        );
         let b = apply_flow_patch(
             &a,
             &json!([{"op": "replace", "path": "/transformations/0/params/segmentSelectors/selectors/1",
@@ -655,7 +660,9 @@ mod tests {
             200,
         )
         .unwrap();
-        let s = b.pointer("/transformations/0/params/segmentSelectors/selectors").unwrap();
+        let s = b
+            .pointer("/transformations/0/params/segmentSelectors/selectors")
+            .unwrap();
         assert_eq!(s[0]["value"]["updateTime"], "100");
         assert_eq!(s[1]["value"]["createTime"], "100");
         assert_eq!(s[1]["value"]["updateTime"], "200");
@@ -666,8 +673,11 @@ mod tests {
         let f = flow();
         let mut bad = seg("a", "EVERY_3_HOURS");
         bad["value"]["filenameTemplate"] = json!("%SEGMENT_ID%");
-        let e = apply_flow_patch(&f, &json!([{"op": "add", "path": SEG, "value": bad}]), 1).unwrap_err();
-        let PatchRejection::Rules(msgs) = e else { panic!() };
+        let e = apply_flow_patch(&f, &json!([{"op": "add", "path": SEG, "value": bad}]), 1)
+            .unwrap_err();
+        let PatchRejection::Rules(msgs) = e else {
+            panic!()
+        };
         assert_eq!(msgs.len(), 2, "{msgs:?}");
         let dup = apply_flow_patch(
             &f,
@@ -677,8 +687,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(dup.to_string().contains("more than once"));
-        let e = apply_flow_patch(&f, &json!([{"op": "replace", "path": "/state", "value": "disabled"}]), 1)
-            .unwrap_err();
+        let e = apply_flow_patch(
+            &f,
+            &json!([{"op": "replace", "path": "/state", "value": "disabled"}]),
+            1,
+        )
+        .unwrap_err();
         assert_eq!(e, PatchRejection::ReadOnly("state".into()));
     }
 
@@ -694,7 +708,9 @@ mod tests {
             1,
         )
         .unwrap();
-        let v = out.pointer("/transformations/0/params/profileSelectors/selectors/0/value").unwrap();
+        let v = out
+            .pointer("/transformations/0/params/profileSelectors/selectors/0/value")
+            .unwrap();
         assert_eq!(v["operator"], "EXISTS");
         assert_eq!(v["mapping"], profile_mapping("person.name.firstName"));
     }

@@ -129,10 +129,7 @@ fn parse_filter(raw: &str, roots: &[&str]) -> Result<Filter, QueryError> {
         ));
     };
     let rest = &raw[start..];
-    let op_len = rest
-        .bytes()
-        .take_while(|c| b"=!<>~".contains(c))
-        .count();
+    let op_len = rest.bytes().take_while(|c| b"=!<>~".contains(c)).count();
     let (op_str, value) = rest.split_at(op_len);
     let op = match op_str {
         "==" => Op::Eq,
@@ -144,7 +141,12 @@ fn parse_filter(raw: &str, roots: &[&str]) -> Result<Filter, QueryError> {
         "~" | "!>" | "!<" => {
             return Err(qerr(1440, format!("Operator {op_str} is not implemented")));
         }
-        _ => return Err(qerr(1450, format!("Invalid operator {op_str} in filter `{raw}`"))),
+        _ => {
+            return Err(qerr(
+                1450,
+                format!("Invalid operator {op_str} in filter `{raw}`"),
+            ));
+        }
     };
     let path_str = &raw[..start];
     let path = parse_path(path_str)
@@ -217,9 +219,7 @@ impl ListQuery {
                             .filter(|p| {
                                 roots.contains(&p[0].name.as_str()) && p.iter().all(|s| !s.each)
                             })
-                            .ok_or_else(|| {
-                                qerr(1432, format!("Invalid orderby field `{name}`"))
-                            })?;
+                            .ok_or_else(|| qerr(1432, format!("Invalid orderby field `{name}`")))?;
                         q.order.push((path, desc));
                     }
                 }
@@ -312,7 +312,7 @@ fn encode_token(offset: usize, canonical: &str) -> String {
 }
 
 fn decode_token(token: &str) -> Option<(usize, String)> {
-    if token.is_empty() || token.len() % 2 != 0 {
+    if token.is_empty() || !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())
@@ -379,7 +379,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ROOTS: &[&str] = &["id", "name", "state", "transformations", "inheritedAttributes", "createdAt"];
+    const ROOTS: &[&str] = &[
+        "id",
+        "name",
+        "state",
+        "transformations",
+        "inheritedAttributes",
+        "createdAt",
+    ];
 
     #[test]
     fn filters() {
@@ -388,9 +395,15 @@ mod tests {
             "transformations": [{"params": {"segmentSelectors": {"selectors": [
                 {"value": {"id": "s1"}}, {"value": {"id": "s2"}}]}}}]});
         let q = |s: &str| ListQuery::parse(s, ROOTS).unwrap().matches(&f);
-        assert!(q("property=inheritedAttributes.properties.isDestinationFlow%3D%3Dtrue"));
-        assert!(q("property=transformations[].params.segmentSelectors.selectors[].value.id==s2"));
-        assert!(!q("property=transformations[].params.segmentSelectors.selectors[].value.id==s3"));
+        assert!(q(
+            "property=inheritedAttributes.properties.isDestinationFlow%3D%3Dtrue"
+        ));
+        assert!(q(
+            "property=transformations[].params.segmentSelectors.selectors[].value.id==s2"
+        ));
+        assert!(!q(
+            "property=transformations[].params.segmentSelectors.selectors[].value.id==s3"
+        ));
         assert!(q("property=id==b,a&property=name==x"));
         assert!(!q("property=id==a&property=name==y"));
         assert!(q("property=createdAt>4"));

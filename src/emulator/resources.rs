@@ -57,7 +57,10 @@ pub(crate) fn new_etag(now_ms: i64) -> String {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request(1455, format!("Request validation failed: {}", message.into()))
+    ApiError::bad_request(
+        1455,
+        format!("Request validation failed: {}", message.into()),
+    )
 }
 
 fn invalid_all(errors: Vec<String>) -> ApiError {
@@ -240,10 +243,8 @@ fn check_auth(platform: Platform, auth: &Value, today: &str) -> Result<Value, Ve
             errors.push(format!("auth.params.{k} must be a non-empty string"));
             continue;
         };
-        if s != SECRET_MASK {
-            if let Some(p) = spec.pattern.filter(|p| !p.matches(&s)) {
-                errors.push(format!("auth.params.{k}: {}", p.describe()));
-            }
+        if let Some(p) = spec.pattern.filter(|p| s != SECRET_MASK && !p.matches(&s)) {
+            errors.push(format!("auth.params.{k}: {}", p.describe()));
         }
         out.insert(
             k.clone(),
@@ -321,7 +322,11 @@ pub(crate) fn create_connection(
 fn base_connection<'a>(sb: &'a Sandbox, id: &str) -> Result<&'a Value, ApiError> {
     sb.get(Resource::Connection, id)
         .map(|e| e.value.as_ref())
-        .ok_or_else(|| invalid(format!("baseConnectionId {id} does not exist in this sandbox")))
+        .ok_or_else(|| {
+            invalid(format!(
+                "baseConnectionId {id} does not exist in this sandbox"
+            ))
+        })
 }
 
 fn spec_summary(v: &Value) -> Value {
@@ -338,7 +343,14 @@ pub(crate) fn create_source_connection(
 ) -> Result<Value, ApiError> {
     let obj = common_checks(
         body,
-        &["name", "description", "connectionSpec", "baseConnectionId", "data", "params"],
+        &[
+            "name",
+            "description",
+            "connectionSpec",
+            "baseConnectionId",
+            "data",
+            "params",
+        ],
     )?;
     let (spec_id, version) = spec_ref(&obj, "connectionSpec")?;
     if spec_id != catalog::PROFILE_STORE_SPEC_ID {
@@ -471,7 +483,14 @@ pub(crate) fn create_target_connection(
 ) -> Result<Value, ApiError> {
     let obj = common_checks(
         body,
-        &["name", "description", "connectionSpec", "baseConnectionId", "data", "params"],
+        &[
+            "name",
+            "description",
+            "connectionSpec",
+            "baseConnectionId",
+            "data",
+            "params",
+        ],
     )?;
     let (spec_id, version) = spec_ref(&obj, "connectionSpec")?;
     let platform = platform_of(&spec_id).ok_or_else(|| {
@@ -504,7 +523,8 @@ pub(crate) fn create_target_connection(
     );
     m.insert("state".into(), json!("enabled"));
     copy(&obj, &mut m, &["data", "params"]);
-    let inherited = json!({"baseConnection": {"id": base_id, "connectionSpec": spec_summary(base)}});
+    let inherited =
+        json!({"baseConnection": {"id": base_id, "connectionSpec": spec_summary(base)}});
     finish(&mut m, actor);
     m.insert("inheritedAttributes".into(), inherited);
     Ok(Value::Object(m))
@@ -611,7 +631,10 @@ pub(crate) fn create_flow(
     }
     let mut m = header_fields(id, actor, sb);
     copy(&obj, &mut m, &["name", "description"]);
-    m.insert("flowSpec".into(), json!({"id": spec_id, "version": version}));
+    m.insert(
+        "flowSpec".into(),
+        json!({"id": spec_id, "version": version}),
+    );
     m.insert("state".into(), json!("enabled"));
     finish(&mut m, actor);
     m.insert("sourceConnectionIds".into(), json!([source_id]));
@@ -622,10 +645,7 @@ pub(crate) fn create_flow(
                "sourceConnections": [src_inh], "targetConnections": [tgt_inh]}),
     );
     m.insert("transformations".into(), transformations);
-    m.insert(
-        "runs".into(),
-        json!(format!("/runs?property=flowId=={id}")),
-    );
+    m.insert("runs".into(), json!(format!("/runs?property=flowId=={id}")));
     m.insert(
         "lastOperation".into(),
         last_operation(actor, "create", json!([])),
@@ -682,7 +702,9 @@ pub(crate) fn patch_connection(
         .unwrap_or_default();
     match r {
         Resource::Connection => match (platform_of(spec_id), new.get("auth")) {
-            (None, Some(_)) => errors.push("a Profile store base connection takes no `auth`".into()),
+            (None, Some(_)) => {
+                errors.push("a Profile store base connection takes no `auth`".into())
+            }
             (None, None) => {}
             (Some(_), None) => errors.push("`auth` is required".into()),
             (Some(p), Some(auth)) => {

@@ -113,7 +113,10 @@ fn finish(request_id: &str, r: Result<Response, ApiError>) -> Response {
     resp
 }
 
-async fn enter(st: &AppState, req: Request) -> Result<(axum::http::request::Parts, Bytes, Caller), ApiError> {
+async fn enter(
+    st: &AppState,
+    req: Request,
+) -> Result<(axum::http::request::Parts, Bytes, Caller), ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, MAX_BODY)
         .await
@@ -132,9 +135,8 @@ fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(1405, format!("Request body is not valid JSON: {e}"))
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(1405, format!("Request body is not valid JSON: {e}")))
 }
 
 const META_ROOTS: &[&str] = &[
@@ -204,7 +206,13 @@ fn page(q: &ListQuery, items: &[Entity], collection: &str) -> Response {
     }
     let start = q.offset.min(items.len());
     let end = (start + q.limit).min(items.len());
-    let mut out = String::with_capacity(items[start..end].iter().map(|e| e.json.len() + 1).sum::<usize>() + 128);
+    let mut out = String::with_capacity(
+        items[start..end]
+            .iter()
+            .map(|e| e.json.len() + 1)
+            .sum::<usize>()
+            + 128,
+    );
     out.push_str("{\"items\":[");
     for (i, e) in items[start..end].iter().enumerate() {
         if i > 0 {
@@ -239,7 +247,8 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
     let request_id = rid();
     let res = async {
         let (parts, _, caller) = enter(&st, req).await?;
-        let q = ListQuery::parse(parts.uri.query().unwrap_or(""), &roots(r)).map_err(query_error)?;
+        let q =
+            ListQuery::parse(parts.uri.query().unwrap_or(""), &roots(r)).map_err(query_error)?;
         let items = match st.store.existing(&caller.org, &caller.sandbox) {
             Some(sb) => sb.read().expect("lock").newest_first(r),
             None => Vec::new(),
@@ -279,10 +288,9 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
         };
         st.persist().await?;
         let mut resp = write_result(StatusCode::CREATED, &id, &etag);
-        if r == Resource::Flow {
-            if let Ok(v) = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}")) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
+        let location = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}"));
+        if let (Resource::Flow, Ok(v)) = (r, location) {
+            resp.headers_mut().insert(header::LOCATION, v);
         }
         Ok(resp)
     }
@@ -407,20 +415,35 @@ async fn flow_action(st: St, id: String, req: Request) -> Response {
             match k.as_str() {
                 "op" => op = Some(v.to_ascii_uppercase()),
                 "subOp" => {}
-                _ => return Err(ApiError::bad_request(1451, format!("Invalid query parameter `{k}`"))),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        1451,
+                        format!("Invalid query parameter `{k}`"),
+                    ));
+                }
             }
         }
-        let op = op.ok_or_else(|| ApiError::bad_request(1451, "Query parameter op is required (enable or disable)"))?;
+        let op = op.ok_or_else(|| {
+            ApiError::bad_request(1451, "Query parameter op is required (enable or disable)")
+        })?;
         let target = match op.as_str() {
             "ENABLE" => "enabled",
             "DISABLE" => "disabled",
             "FINALIZE_UPDATE" | "FINALIZE" | "PUBLISH" => {
                 return Err(ApiError::bad_request(
                     1422,
-                    format!("Action {} is not applicable to a destination flow", op.to_ascii_lowercase()),
+                    format!(
+                        "Action {} is not applicable to a destination flow",
+                        op.to_ascii_lowercase()
+                    ),
                 ));
             }
-            _ => return Err(ApiError::bad_request(1451, format!("Invalid action op={op}"))),
+            _ => {
+                return Err(ApiError::bad_request(
+                    1451,
+                    format!("Invalid action op={op}"),
+                ));
+            }
         };
         let actor = Actor::api(&caller.client_id, now_ms());
         let sb = st
@@ -453,7 +476,8 @@ async fn flow_action(st: St, id: String, req: Request) -> Response {
             new["state"] = json!(target);
             let etag = resources::touch(&mut new, &actor);
             let seq = st.store.next_seq();
-            sb.col_mut(Resource::Flow).insert(id.clone(), Entity::new(seq, new));
+            sb.col_mut(Resource::Flow)
+                .insert(id.clone(), Entity::new(seq, new));
             etag
         };
         st.persist().await?;
@@ -488,7 +512,8 @@ async fn list_specs(st: St, kind: SpecKind, req: Request) -> Response {
     let request_id = rid();
     let res = async {
         let (parts, _, _) = enter(&st, req).await?;
-        let q = ListQuery::parse(parts.uri.query().unwrap_or(""), SPEC_ROOTS).map_err(query_error)?;
+        let q =
+            ListQuery::parse(parts.uri.query().unwrap_or(""), SPEC_ROOTS).map_err(query_error)?;
         let mut items: Vec<Entity> = kind
             .items(&st)
             .iter()
@@ -520,7 +545,8 @@ async fn list_runs(st: St, req: Request) -> Response {
     let request_id = rid();
     let res = async {
         let (parts, _, _) = enter(&st, req).await?;
-        let q = ListQuery::parse(parts.uri.query().unwrap_or(""), RUN_ROOTS).map_err(query_error)?;
+        let q =
+            ListQuery::parse(parts.uri.query().unwrap_or(""), RUN_ROOTS).map_err(query_error)?;
         Ok(page(&q, &[], "runs"))
     }
     .await;
@@ -607,11 +633,8 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
             .into_response()
         }
         Outcome::Status(429) => {
-            let mut e = ApiError::gateway(
-                StatusCode::TOO_MANY_REQUESTS,
-                "429050",
-                "Too many requests",
-            );
+            let mut e =
+                ApiError::gateway(StatusCode::TOO_MANY_REQUESTS, "429050", "Too many requests");
             e.retry_after = Some(retry_after);
             e.into_response()
         }
@@ -620,7 +643,10 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
             ApiError::flow(
                 status,
                 1000,
-                format!("fault injection: {}", status.canonical_reason().unwrap_or("error")),
+                format!(
+                    "fault injection: {}",
+                    status.canonical_reason().unwrap_or("error")
+                ),
                 None,
             )
             .with_request_id(&rid())

@@ -89,7 +89,7 @@ impl Sandbox {
     /// Entities of a collection, most recently written first.
     pub(crate) fn newest_first(&self, r: Resource) -> Vec<Entity> {
         let mut v: Vec<Entity> = self.col(r).values().cloned().collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_by_key(|e| std::cmp::Reverse(e.seq));
         v
     }
 
@@ -254,10 +254,11 @@ impl Store {
                     sb.col_mut(r).insert(id, Entity::new(fe.seq, fe.entity));
                 }
             }
-            store.sandboxes.write().expect("lock").insert(
-                (sb.org.clone(), sb.name.clone()),
-                Arc::new(RwLock::new(sb)),
-            );
+            store
+                .sandboxes
+                .write()
+                .expect("lock")
+                .insert((sb.org.clone(), sb.name.clone()), Arc::new(RwLock::new(sb)));
         }
         store.seq.store(max_seq, Ordering::SeqCst);
         Ok(store)
@@ -359,15 +360,18 @@ mod tests {
         let s = Store::default();
         let sb = s.sandbox("O@AdobeOrg", "prod");
         let seq = s.next_seq();
-        sb.write()
-            .unwrap()
-            .col_mut(Resource::Flow)
-            .insert("f1".into(), Entity::new(seq, json!({"id": "f1", "name": "x"})));
+        sb.write().unwrap().col_mut(Resource::Flow).insert(
+            "f1".into(),
+            Entity::new(seq, json!({"id": "f1", "name": "x"})),
+        );
         let text = s.snapshot();
         let back = Store::load(&text).unwrap();
         assert_eq!(back.snapshot(), text);
         let b = back.existing("O@AdobeOrg", "prod").unwrap();
-        assert_eq!(b.read().unwrap().get(Resource::Flow, "f1").unwrap().value["name"], "x");
+        assert_eq!(
+            b.read().unwrap().get(Resource::Flow, "f1").unwrap().value["name"],
+            "x"
+        );
         assert!(Store::load("{\"formatVersion\":1}").is_err());
         assert!(Store::load("not json").is_err());
     }

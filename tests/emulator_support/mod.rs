@@ -4,7 +4,9 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use destctl::emulator::{EMBEDDED_CLIENT_ID, EMBEDDED_ORG_ID, EmulatorConfig, EmulatorState, router};
+use destctl::emulator::{
+    EMBEDDED_CLIENT_ID, EMBEDDED_ORG_ID, EmulatorConfig, EmulatorState, router,
+};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -64,7 +66,13 @@ impl App {
     }
 
     /// A raw request: exactly these headers.
-    pub async fn raw(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    pub async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
         let uri: String = uri
             .chars()
             .map(|c| match c {
@@ -76,14 +84,24 @@ impl App {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        let req = b.body(body.map(|s| Body::from(s.to_owned())).unwrap_or_else(Body::empty)).unwrap();
+        let req = b
+            .body(
+                body.map(|s| Body::from(s.to_owned()))
+                    .unwrap_or_else(Body::empty),
+            )
+            .unwrap();
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     fn auth_headers(&self) -> Vec<(String, String)> {
@@ -99,15 +117,25 @@ impl App {
     }
 
     /// An API request with the standard headers plus `extra`; a JSON body gets a content type.
-    pub async fn api_with(&self, method: Method, path: &str, extra: &[(&str, &str)], body: Option<Value>) -> Resp {
+    pub async fn api_with(
+        &self,
+        method: Method,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Resp {
         let owned = self.auth_headers();
-        let mut h: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut h: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         if body.is_some() {
             h.push(("content-type", "application/json"));
         }
         h.extend_from_slice(extra);
         let text = body.map(|b| b.to_string());
-        self.raw(method, &format!("{FS}{path}"), &h, text.as_deref()).await
+        self.raw(method, &format!("{FS}{path}"), &h, text.as_deref())
+            .await
     }
 
     pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
@@ -123,7 +151,8 @@ impl App {
     }
 
     pub async fn patch(&self, path: &str, etag: &str, ops: Value) -> Resp {
-        self.api_with(Method::PATCH, path, &[("if-match", etag)], Some(ops)).await
+        self.api_with(Method::PATCH, path, &[("if-match", etag)], Some(ops))
+            .await
     }
 
     /// `POST`, asserting 201; returns the id.
@@ -145,7 +174,9 @@ impl App {
         let base = self.create("/connections", profile_base()).await;
         let source = self.create("/sourceConnections", source_body(&base)).await;
         let dest = self.create("/connections", campaign_base(name)).await;
-        let target = self.create("/targetConnections", campaign_target(&dest)).await;
+        let target = self
+            .create("/targetConnections", campaign_target(&dest))
+            .await;
         let r = self.post("/flows", flow_body(name, &source, &target)).await;
         assert_eq!(r.status, 201, "{}", r.text);
         Chain {
