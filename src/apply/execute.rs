@@ -105,9 +105,7 @@ pub struct Executor {
 
 /// Whether a client error is a 412 Precondition Failed.
 pub fn is_precondition_failed(e: &ClientError) -> bool {
-    match e {
-        ClientError::Unimplemented => false,
-    }
+    matches!(e, ClientError::PreconditionFailed(_))
 }
 
 #[derive(Debug, thiserror::Error)]
