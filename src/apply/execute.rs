@@ -22,7 +22,7 @@ pub const MAX_REPLANS: u32 = 3;
 
 /// A shared stop flag: once set, no new request is sent.
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<(AtomicBool, tokio::sync::Notify)>);
 
 impl Cancel {
     /// A flag not yet set.
@@ -32,12 +32,24 @@ impl Cancel {
 
     /// Stops the apply before its next request.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.0.store(true, Ordering::SeqCst);
+        self.0.1.notify_waiters();
     }
 
     /// Whether [`Cancel::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`Cancel::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

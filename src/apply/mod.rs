@@ -10,6 +10,9 @@ pub mod refs;
 pub mod report;
 pub mod secrets;
 
+mod run;
+pub use run::{Applied, Approval, Context, Input, LiveReplanner, apply, run};
+
 use crate::client::Client;
 use crate::plan::{FORMAT_VERSION, Plan};
 use execute::{Cancel, Executor, Mode, Progress};
@@ -31,8 +34,8 @@ pub enum ReportFormat {
 /// `destctl apply` arguments.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Manifest files or directories (default: manifests/).
-    #[arg(value_name = "PATH")]
+    /// Manifest files or directories (read recursively for *.yaml / *.yml).
+    #[arg(value_name = "PATH", default_value = crate::manifest::DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Apply exactly this saved plan (from `destctl plan --out`) instead of planning now.
     #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["paths", "prune"])]
@@ -99,6 +102,51 @@ pub enum ApplyError {
     /// Reading the confirmation failed.
     #[error("cannot read the confirmation: {0}")]
     Prompt(std::io::Error),
+    /// The target cannot be resolved or reached.
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    /// Reading live state failed (nothing was written).
+    #[error("reading live state failed; nothing was written: {0}")]
+    Fetch(#[source] crate::client::ClientError),
+    /// No plan could be made.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    /// The current directory cannot be read (for `${file:…}` secrets).
+    #[error("cannot determine the current directory: {0}")]
+    CurrentDir(std::io::Error),
+    /// The apply ran but did not do everything (the report on stdout says what).
+    #[error("{}", incomplete_message(*.failed, *.not_run, *.interrupted))]
+    Incomplete {
+        /// Destinations that failed.
+        failed: usize,
+        /// Changes not attempted.
+        not_run: usize,
+        /// Whether Ctrl-C stopped it.
+        interrupted: bool,
+    },
+}
+
+fn incomplete_message(failed: usize, not_run: usize, interrupted: bool) -> String {
+    let mut s = if interrupted {
+        "apply interrupted".to_owned()
+    } else {
+        "apply incomplete".to_owned()
+    };
+    if failed > 0 {
+        s.push_str(&format!(
+            ": {failed} Destination{} failed",
+            if failed == 1 { "" } else { "s" }
+        ));
+    }
+    if not_run > 0 {
+        s.push_str(&format!(
+            "{} {not_run} change{} not attempted",
+            if failed > 0 { "," } else { ":" },
+            if not_run == 1 { "" } else { "s" }
+        ));
+    }
+    s.push_str(" (see the report); run `destctl plan` to see what is left");
+    s
 }
 
 /// Reads a saved plan file.
@@ -217,7 +265,8 @@ mod tests {
         let a = Cli::try_parse_from(["x"]).unwrap().apply;
         assert_eq!(a.parallelism, 4);
         assert_eq!(a.format, ReportFormat::Text);
-        assert!(!a.auto_approve && !a.prune && a.plan.is_none() && a.paths.is_empty());
+        assert!(!a.auto_approve && !a.prune && a.plan.is_none());
+        assert_eq!(a.paths, vec![PathBuf::from("manifests")]);
         let a = Cli::try_parse_from([
             "x",
             "--plan",

@@ -330,6 +330,39 @@ impl Resolver {
         }
     }
 
+    /// Reads every secret the manifests reference (values discarded), so that a missing one
+    /// stops a live apply before its first request, even before live state is read.
+    pub fn check_desired(&self, desired: &DesiredState) -> Result<(), SecretErrors> {
+        let mut errors = Vec::new();
+        for d in &desired.destinations {
+            for (param, value) in &d.connection.params {
+                let crate::model::ParamValue::Secret(r) = value else {
+                    continue;
+                };
+                let origin = match d.connection.locations.get(param) {
+                    Some(location) => SecretOrigin::Manifest {
+                        destination: d.name.as_str().to_owned(),
+                        param: param.clone(),
+                        location: location.clone(),
+                    },
+                    None => SecretOrigin::Manifest {
+                        destination: d.name.as_str().to_owned(),
+                        param: param.clone(),
+                        location: d.source.clone(),
+                    },
+                };
+                if let Err(e) = self.read(r, Box::new(origin)) {
+                    errors.push(e);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(SecretErrors(errors))
+        }
+    }
+
     /// Resolves the whole plan, or lists every reference that failed.
     pub fn resolve_plan(
         &self,
