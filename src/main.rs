@@ -44,27 +44,11 @@ fn main() -> ExitCode {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
-        Command::Apply(args) => block_on(destctl::apply::run(args, &target_options(&cli.global))),
+        Command::Apply(args) => block_on(destctl::apply::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
-    }
-}
-
-/// The target options: endpoint, sandbox and IMS URL from the global flags (or their
-/// variables), credentials from the environment only.
-fn target_options(global: &GlobalArgs) -> destctl::target::TargetOptions {
-    let var = |name: &str| std::env::var(name).ok();
-    destctl::target::TargetOptions {
-        endpoint: global.endpoint.clone(),
-        ims_url: global.ims_url.clone(),
-        sandbox: Some(global.sandbox.clone()),
-        client_id: var("AEP_CLIENT_ID"),
-        client_secret: var("AEP_CLIENT_SECRET"),
-        org_id: var("AEP_ORG_ID"),
-        scopes: var("AEP_SCOPES"),
-        access_token: var("AEP_ACCESS_TOKEN"),
     }
 }
 
