@@ -298,7 +298,8 @@ pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
 pub struct Connected {
     /// The client.
     pub client: Client,
-    /// The endpoint, as plans record it.
+    /// The endpoint, as plans record it: the base URL, or for the embedded emulator (whose
+    /// port changes on every run) `embedded:<state file>`, stable from one run to the next.
     pub endpoint: String,
     emulator: Option<RunningEmulator>,
 }
@@ -332,15 +333,19 @@ impl Connected {
     }
 }
 
-/// The stderr line announcing the embedded emulator.
-pub fn embedded_notice(state_file: &Path) -> String {
-    let shown = std::env::current_dir()
+/// The state file as shown to the user: relative to the current directory when inside it.
+fn shown_path(state_file: &Path) -> PathBuf {
+    std::env::current_dir()
         .ok()
         .and_then(|cwd| state_file.strip_prefix(cwd).ok().map(PathBuf::from))
-        .unwrap_or_else(|| state_file.to_path_buf());
+        .unwrap_or_else(|| state_file.to_path_buf())
+}
+
+/// The stderr line announcing the embedded emulator.
+pub fn embedded_notice(state_file: &Path) -> String {
     format!(
         "destctl: no AEP endpoint or credentials configured; using the embedded emulator (state in {})",
-        shown.display()
+        shown_path(state_file).display()
     )
 }
 
@@ -379,18 +384,18 @@ pub async fn start_embedded(state_file: &Path, sandbox: &str) -> Result<Connecte
     })
     .await
     .map_err(|e| TargetError::Emulator(e.to_string()))?;
-    let endpoint = running.base_url();
+    let base_url = running.base_url();
     let auth = Auth::ClientCredentials {
-        ims_url: endpoint.clone(),
+        ims_url: base_url.clone(),
         client_id: EMBEDDED_CLIENT_ID.to_owned(),
         client_secret: EMBEDDED_CLIENT_SECRET.to_owned(),
         org_id: EMBEDDED_ORG_ID.to_owned(),
         scopes: DEFAULT_SCOPES.to_owned(),
     };
-    let client = Client::new(ClientConfig::new(endpoint.clone(), sandbox, auth))?;
+    let client = Client::new(ClientConfig::new(base_url, sandbox, auth))?;
     Ok(Connected {
         client,
-        endpoint,
+        endpoint: format!("embedded:{}", shown_path(state_file).display()),
         emulator: Some(running),
     })
 }

@@ -398,7 +398,11 @@ async fn the_embedded_target_keeps_its_state_in_the_state_file() {
         .await
         .unwrap();
     assert!(connected.is_embedded());
-    assert!(connected.endpoint.starts_with("http://127.0.0.1:"));
+    assert!(connected.client.endpoint().starts_with("http://127.0.0.1:"));
+    assert_eq!(
+        connected.endpoint,
+        format!("embedded:{}", state_file.display())
+    );
     let flow = campaign_chain(&connected.client, "persisted").await;
     connected.shutdown().await;
     assert!(state_file.is_file());
