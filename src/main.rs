@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use destctl::Error;
 use destctl::cli::GlobalArgs;
 use destctl::diagnostics::stderr_color;
+use destctl::target::TargetOptions;
 use std::process::ExitCode;
 
 /// Adobe Experience Platform batch destinations as code.
@@ -27,7 +28,12 @@ enum Command {
     /// Serve a local Flow Service and IMS emulator.
     Emulator(destctl::emulator::EmulatorArgs),
     /// Execute a plan (computed now, or a saved one) with If-Match etags.
-    Apply(destctl::apply::ApplyArgs),
+    Apply {
+        #[command(flatten)]
+        args: destctl::apply::ApplyArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,27 +50,11 @@ fn main() -> ExitCode {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
-        Command::Apply(args) => block_on(destctl::apply::run(args, &target_options(&cli.global))),
+        Command::Apply { args, target } => block_on(destctl::apply::run(args, target)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
-    }
-}
-
-/// The target options: endpoint, sandbox and IMS URL from the global flags (or their
-/// variables), credentials from the environment only.
-fn target_options(global: &GlobalArgs) -> destctl::target::TargetOptions {
-    let var = |name: &str| std::env::var(name).ok();
-    destctl::target::TargetOptions {
-        endpoint: global.endpoint.clone(),
-        ims_url: global.ims_url.clone(),
-        sandbox: Some(global.sandbox.clone()),
-        client_id: var("AEP_CLIENT_ID"),
-        client_secret: var("AEP_CLIENT_SECRET"),
-        org_id: var("AEP_ORG_ID"),
-        scopes: var("AEP_SCOPES"),
-        access_token: var("AEP_ACCESS_TOKEN"),
     }
 }
 
