@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use destctl::Error;
 use destctl::cli::GlobalArgs;
 use destctl::diagnostics::stderr_color;
+use destctl::target::TargetOptions;
 use std::process::ExitCode;
 
 /// Adobe Experience Platform batch destinations as code.
@@ -27,7 +28,12 @@ enum Command {
     /// Serve a local Flow Service and IMS emulator.
     Emulator(destctl::emulator::EmulatorArgs),
     /// Execute a plan (computed now, or a saved one) with If-Match etags.
-    Apply(destctl::apply::ApplyArgs),
+    Apply {
+        #[command(flatten)]
+        args: destctl::apply::ApplyArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,7 +50,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
-        Command::Apply(args) => block_on(destctl::apply::run(args)),
+        Command::Apply { args, target } => block_on(destctl::apply::run(args, target)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
