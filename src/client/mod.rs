@@ -15,7 +15,7 @@ mod auth;
 mod error;
 mod retry;
 
-pub use error::{ApiError, ClientError, ErrorShape};
+pub use error::{ApiError, ClientError, ErrorShape, find_hint};
 
 use crate::plan::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
