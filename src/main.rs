@@ -24,6 +24,8 @@ enum Command {
     Validate(destctl::manifest::cli::ValidateArgs),
     /// Write the JSON Schemas of the manifest kinds.
     Schema(destctl::schema::SchemaArgs),
+    /// Show the changes that would bring live state to the manifests.
+    Plan(destctl::plan::cli::PlanArgs),
     /// Serve a local Flow Service and IMS emulator.
     Emulator(destctl::emulator::EmulatorArgs),
 }
@@ -42,6 +44,10 @@ fn main() -> ExitCode {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
+        Command::Plan(args) => match block_on(destctl::plan::cli::run(args, &cli.global)) {
+            Ok(outcome) => return ExitCode::from(outcome.exit_code(args.detailed_exitcode)),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
