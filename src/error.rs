@@ -34,6 +34,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// `apply` failed or was refused.
+    #[error(transparent)]
+    Apply(#[from] crate::apply::ApplyError),
     /// A file could not be written or read.
     #[error("{}: {source}", path.display())]
     Io {

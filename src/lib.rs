@@ -4,6 +4,7 @@
 //! state; `apply` executes a plan and nothing else. The [`catalog`] is the one source of truth
 //! for spec ids and per-destination rules.
 
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod client;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use destctl::Error;
 use destctl::cli::GlobalArgs;
 use destctl::diagnostics::stderr_color;
+use destctl::target::TargetOptions;
 use std::process::ExitCode;
 
 /// Adobe Experience Platform batch destinations as code.
@@ -25,9 +26,21 @@ enum Command {
     /// Write the JSON Schemas of the manifest kinds.
     Schema(destctl::schema::SchemaArgs),
     /// Show the changes that would bring live state to the manifests.
-    Plan(destctl::plan::cli::PlanArgs),
+    Plan {
+        #[command(flatten)]
+        args: destctl::plan::cli::PlanArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
     /// Serve a local Flow Service and IMS emulator.
     Emulator(destctl::emulator::EmulatorArgs),
+    /// Execute a plan (computed now, or a saved one) with If-Match etags.
+    Apply {
+        #[command(flatten)]
+        args: destctl::apply::ApplyArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,7 +57,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
-        Command::Plan(args) => match block_on(destctl::plan::cli::run(args, &cli.global)) {
+        Command::Apply { args, target } => block_on(destctl::apply::run(args, target)),
+        Command::Plan { args, target } => match block_on(destctl::plan::cli::run(args, target)) {
             Ok(outcome) => return ExitCode::from(outcome.exit_code(args.detailed_exitcode)),
             Err(e) => Err(e),
         },

@@ -210,15 +210,14 @@ pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Valu
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => errors.push("`name` must be a non-empty string".to_owned()),
     }
-    if let Some(d) = new.get("description") {
-        if !d.is_string() {
-            errors.push("`description` must be a string".to_owned());
-        }
+    if new.get("description").is_some_and(|d| !d.is_string()) {
+        errors.push("`description` must be a string".to_owned());
     }
-    if let Some(l) = new.get("labels") {
-        if !l.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-            errors.push("`labels` must be an array of strings".to_owned());
-        }
+    if new
+        .get("labels")
+        .is_some_and(|l| !l.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
+    {
+        errors.push("`labels` must be an array of strings".to_owned());
     }
     let old_transformations = flow.get("transformations").cloned().unwrap_or(Value::Null);
     match new.get_mut("transformations") {
@@ -578,10 +577,10 @@ fn check_primary_field(item: &Value, paths: &[String], errors: &mut Vec<String>)
             None => errors.push("primaryFields: ATTRIBUTE needs an attributePath".into()),
         },
         Some("IDENTITY") => {
-            if !item
+            if item
                 .get("identityNamespace")
                 .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty())
+                .is_none_or(str::is_empty)
             {
                 errors.push("primaryFields: IDENTITY needs an identityNamespace".into());
             }

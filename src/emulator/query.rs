@@ -312,7 +312,7 @@ fn encode_token(offset: usize, canonical: &str) -> String {
 }
 
 fn decode_token(token: &str) -> Option<(usize, String)> {
-    if token.is_empty() || token.len() % 2 != 0 {
+    if token.is_empty() || !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())

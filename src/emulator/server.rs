@@ -288,10 +288,9 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
         };
         st.persist().await?;
         let mut resp = write_result(StatusCode::CREATED, &id, &etag);
-        if r == Resource::Flow {
-            if let Ok(v) = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}")) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
+        let location = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}"));
+        if let (Resource::Flow, Ok(v)) = (r, location) {
+            resp.headers_mut().insert(header::LOCATION, v);
         }
         Ok(resp)
     }

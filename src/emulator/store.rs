@@ -89,7 +89,7 @@ impl Sandbox {
     /// Entities of a collection, most recently written first.
     pub(crate) fn newest_first(&self, r: Resource) -> Vec<Entity> {
         let mut v: Vec<Entity> = self.col(r).values().cloned().collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_by_key(|e| std::cmp::Reverse(e.seq));
         v
     }
 

@@ -7,7 +7,6 @@
 
 use super::{Plan, PlanDetails, PlanOptions, PlanTarget, build};
 use crate::catalog::Platform;
-use crate::cli::GlobalArgs;
 use crate::error::Error;
 use crate::live::LiveState;
 use crate::live::fetch::{FetchOptions, fetch};
@@ -57,26 +56,6 @@ impl PlanOutcome {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// The target options: endpoint, IMS URL and sandbox from the global flags, credentials from
-/// the environment (`AEP_CLIENT_ID`, `AEP_CLIENT_SECRET`, `AEP_ORG_ID`, `AEP_SCOPES`,
-/// `AEP_ACCESS_TOKEN`).
-pub fn target_options(global: &GlobalArgs) -> TargetOptions {
-    TargetOptions {
-        endpoint: global.endpoint.clone(),
-        ims_url: global.ims_url.clone(),
-        sandbox: Some(global.sandbox.clone()),
-        client_id: env("AEP_CLIENT_ID"),
-        client_secret: env("AEP_CLIENT_SECRET"),
-        org_id: env("AEP_ORG_ID"),
-        scopes: env("AEP_SCOPES"),
-        access_token: env("AEP_ACCESS_TOKEN"),
-    }
-}
-
 /// Whether the live read must look up the Adobe Campaign flow spec.
 pub fn fetch_options(desired: &DesiredState) -> FetchOptions {
     FetchOptions {
@@ -117,7 +96,7 @@ pub async fn plan_against(
 }
 
 /// Runs `destctl plan`.
-pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> Result<PlanOutcome, Error> {
+pub async fn run(args: &PlanArgs, target: &TargetOptions) -> Result<PlanOutcome, Error> {
     let loaded = load(&args.paths)?;
     if !loaded.warnings.is_empty() {
         eprint!(
@@ -125,8 +104,7 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> Result<PlanOutcome, Er
             loaded.render_warnings(crate::diagnostics::stderr_color())
         );
     }
-    let (plan, details, _) =
-        plan_against(&loaded.desired, target_options(global), args.prune).await?;
+    let (plan, details, _) = plan_against(&loaded.desired, target.clone(), args.prune).await?;
     if let Some(path) = &args.out {
         std::fs::write(path, render::json(&plan)).map_err(|source| Error::Io {
             path: path.clone(),

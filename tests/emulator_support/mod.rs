@@ -73,6 +73,13 @@ impl App {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Resp {
+        let uri: String = uri
+            .chars()
+            .map(|c| match c {
+                '[' | ']' | '<' | '>' | '"' | '{' | '}' | '|' | ' ' => format!("%{:02X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect();
         let mut b = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             b = b.header(*k, *v);

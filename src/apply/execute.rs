@@ -1,0 +1,451 @@
+//! Execution: runs an [`ExecGraph`] against the Flow Service. Groups (Destinations) run in
+//! parallel, at most `parallelism` at a time; steps inside a group run one after another, and a
+//! failed step stops its group only. Ctrl-C ([`Cancel`]) stops new requests; requests already
+//! sent finish.
+
+use super::graph::{ExecGraph, Group, IdRef, Step, StepOp};
+use super::refs::{CreatedIds, UnresolvedRef};
+use super::report::{ApplyReport, DoneItem, FailureItem, FailureKind, NotRunItem, NotRunReason};
+use super::secrets::{ResolvedPlan, Resolver, SecretErrors, SecretLocations};
+use crate::client::{Client, ClientError, FlowAction};
+use crate::plan::{Action, Change, EntityId, Etag, PatchOp, Resource};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// How many times a live apply re-plans a flow after a 412 before failing it.
+pub const MAX_REPLANS: u32 = 3;
+
+/// A shared stop flag: once set, no new request is sent.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<(AtomicBool, tokio::sync::Notify)>);
+
+impl Cancel {
+    /// A flag not yet set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Stops the apply before its next request.
+    pub fn cancel(&self) {
+        self.0.0.store(true, Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`Cancel::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Error of a re-plan after a 412.
+pub type ReplanError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A boxed future, for [`Replanner`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Re-reads one entity and re-plans it (live applies): returns the fresh update for it, or
+/// `None` when it already matches the manifests.
+pub trait Replanner: Send + Sync {
+    /// The new update change for `resource` `id` of Destination `name`.
+    fn replan<'a>(
+        &'a self,
+        name: &'a str,
+        resource: Resource,
+        id: &'a EntityId,
+    ) -> BoxFuture<'a, Result<Option<Change>, ReplanError>>;
+}
+
+/// What to do on a 412.
+#[derive(Clone)]
+pub enum Mode {
+    /// Saved plan: the change races with someone else; fail that Destination.
+    Saved,
+    /// Live apply: re-plan the entity and retry, at most [`MAX_REPLANS`] times.
+    Live(Arc<dyn Replanner>),
+}
+
+/// Progress events, for a progress display. All methods default to doing nothing.
+pub trait Progress: Send + Sync {
+    /// A group is about to run `steps` steps.
+    fn group_started(&self, _group: usize, _names: &[String], _steps: usize) {}
+    /// One step of a group succeeded.
+    fn step_done(&self, _group: usize, _what: &str) {}
+    /// A group ended (`ok` false: it failed or was interrupted).
+    fn group_finished(&self, _group: usize, _ok: bool) {}
+}
+
+/// No progress display.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Everything an execution needs besides the graph and plan.
+#[derive(Clone)]
+pub struct Executor {
+    /// The client.
+    pub client: Client,
+    /// Groups run at the same time (at least 1).
+    pub parallelism: usize,
+    /// 412 handling.
+    pub mode: Mode,
+    /// Stop flag.
+    pub cancel: Cancel,
+    /// Progress sink.
+    pub progress: Arc<dyn Progress>,
+    /// Resolves secrets of re-planned changes.
+    pub resolver: Resolver,
+    /// Manifest locations, for secret errors of re-planned changes.
+    pub locations: SecretLocations,
+}
+
+/// Whether a client error is a 412 Precondition Failed.
+pub fn is_precondition_failed(e: &ClientError) -> bool {
+    matches!(e, ClientError::PreconditionFailed(_))
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Ref(#[from] UnresolvedRef),
+    #[error("re-planning after a 412 failed: {0}")]
+    Replan(ReplanError),
+    #[error(transparent)]
+    Secret(#[from] SecretErrors),
+    #[error("still 412 Precondition Failed after {MAX_REPLANS} re-plans: {last}")]
+    TooManyReplans { last: ClientError },
+    #[error("interrupted before retrying")]
+    Interrupted,
+}
+
+impl StepError {
+    fn kind(&self) -> FailureKind {
+        match self {
+            StepError::Client(e) if is_precondition_failed(e) => FailureKind::PreconditionFailed,
+            StepError::TooManyReplans { .. } => FailureKind::PreconditionFailed,
+            StepError::Client(_) => FailureKind::Api,
+            _ => FailureKind::Internal,
+        }
+    }
+}
+
+struct GroupOutcome {
+    done: Vec<DoneItem>,
+    failure: Option<FailureItem>,
+    not_run: Vec<NotRunItem>,
+    interrupted: bool,
+}
+
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+fn live_id(id: &IdRef) -> Option<String> {
+    match id {
+        IdRef::Live(s) => Some(s.clone()),
+        IdRef::Created(_) => None,
+    }
+}
+
+fn step_id(step: &Step, ids: &CreatedIds) -> Option<String> {
+    match &step.op {
+        StepOp::Create { key, .. } => ids.get(key).map(|i| i.0.clone()),
+        StepOp::Update { id, .. } | StepOp::FlowAction { id, .. } | StepOp::Delete { id, .. } => {
+            match id {
+                IdRef::Live(s) => Some(s.clone()),
+                IdRef::Created(k) => ids.get(k).map(|i| i.0.clone()).or_else(|| live_id(id)),
+            }
+        }
+    }
+}
+
+impl Executor {
+    /// Runs the graph; `plan` holds the resolved bodies and patches by change index.
+    pub async fn run(&self, graph: &ExecGraph, plan: &ResolvedPlan) -> ApplyReport {
+        let start = Instant::now();
+        let sem = Arc::new(Semaphore::new(self.parallelism.max(1)));
+        let plan = Arc::new(plan.clone());
+        let mut set = JoinSet::new();
+        for (gi, group) in graph.groups.iter().enumerate() {
+            let this = self.clone();
+            let group = group.clone();
+            let sem = sem.clone();
+            let plan = plan.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                (gi, this.run_group(gi, &group, &plan).await)
+            });
+        }
+        let mut outcomes: Vec<Option<GroupOutcome>> =
+            (0..graph.groups.len()).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            let (gi, o) = joined.expect("apply task panicked");
+            outcomes[gi] = Some(o);
+        }
+        let mut report = ApplyReport::default();
+        for o in outcomes.into_iter().flatten() {
+            report.done.extend(o.done);
+            report.failures.extend(o.failure);
+            report.not_run.extend(o.not_run);
+            report.interrupted |= o.interrupted;
+        }
+        report.finish(start.elapsed());
+        report
+    }
+
+    async fn run_group(&self, gi: usize, group: &Group, plan: &ResolvedPlan) -> GroupOutcome {
+        let mut out = GroupOutcome {
+            done: Vec::new(),
+            failure: None,
+            not_run: Vec::new(),
+            interrupted: false,
+        };
+        let mut ids = CreatedIds::default();
+        let not_run = |steps: &[Step], reason, ids: &CreatedIds| {
+            steps
+                .iter()
+                .map(|s| {
+                    let c = plan.change(s.index);
+                    NotRunItem {
+                        name: s.name.clone(),
+                        action: c.action,
+                        resource: c.resource,
+                        id: step_id(s, ids),
+                        reason,
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        self.progress
+            .group_started(gi, &group.names, group.steps.len());
+        for (si, step) in group.steps.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                out.interrupted = true;
+                out.not_run = not_run(&group.steps[si..], NotRunReason::Interrupted, &ids);
+                break;
+            }
+            match self.run_step(step, plan, &mut ids, &mut out.done).await {
+                Ok(()) => {
+                    let c = plan.change(step.index);
+                    self.progress.step_done(
+                        gi,
+                        &format!(
+                            "{} {} {}",
+                            super::secrets::action_word(c.action),
+                            super::secrets::resource_word(c.resource),
+                            step.name
+                        ),
+                    );
+                }
+                Err(e) => {
+                    let c = plan.change(step.index);
+                    if matches!(e, StepError::Interrupted) {
+                        out.interrupted = true;
+                        out.not_run = not_run(&group.steps[si..], NotRunReason::Interrupted, &ids);
+                        break;
+                    }
+                    out.failure = Some(FailureItem {
+                        name: step.name.clone(),
+                        action: c.action,
+                        resource: c.resource,
+                        id: step_id(step, &ids),
+                        kind: e.kind(),
+                        error: e.to_string(),
+                    });
+                    out.not_run =
+                        not_run(&group.steps[si + 1..], NotRunReason::EarlierFailure, &ids);
+                    break;
+                }
+            }
+        }
+        self.progress
+            .group_finished(gi, out.failure.is_none() && !out.interrupted);
+        out
+    }
+
+    async fn run_step(
+        &self,
+        step: &Step,
+        plan: &ResolvedPlan,
+        ids: &mut CreatedIds,
+        done: &mut Vec<DoneItem>,
+    ) -> Result<(), StepError> {
+        let change = plan.change(step.index);
+        let t = Instant::now();
+        let item = |action, resource, id: &EntityId, key: Option<String>, note, t| DoneItem {
+            name: step.name.clone(),
+            action,
+            resource,
+            id: id.0.clone(),
+            key,
+            note,
+            elapsed_ms: ms(t),
+        };
+        match &step.op {
+            StepOp::Create {
+                resource,
+                key,
+                activation,
+            } => {
+                let mut body = change.body.clone().expect("graph checked");
+                ids.substitute(&mut body)?;
+                let w = self.client.create(*resource, &body).await?;
+                ids.insert(key, w.id.clone());
+                done.push(item(
+                    Action::Create,
+                    *resource,
+                    &w.id,
+                    Some(key.clone()),
+                    None,
+                    t,
+                ));
+                if *activation {
+                    if self.cancel.is_cancelled() {
+                        return Err(StepError::Interrupted);
+                    }
+                    let t = Instant::now();
+                    let ops = change.patch.clone().expect("graph checked");
+                    let note = format!("activation, {} ops", ops.len());
+                    if let Some((w, replans)) = self
+                        .patch_with_retry(&step.name, *resource, &w.id, w.etag.clone(), ops, ids)
+                        .await?
+                    {
+                        done.push(item(
+                            Action::Update,
+                            *resource,
+                            &w.id,
+                            None,
+                            Some(with_replans(note, replans)),
+                            t,
+                        ));
+                    }
+                }
+            }
+            StepOp::Update { resource, id, etag } => {
+                let id = ids.resolve_id(&id_str(id))?;
+                let ops = change.patch.clone().expect("graph checked");
+                let note = format!("{} ops", ops.len());
+                if let Some((w, replans)) = self
+                    .patch_with_retry(&step.name, *resource, &id, etag.clone(), ops, ids)
+                    .await?
+                {
+                    done.push(item(
+                        Action::Update,
+                        *resource,
+                        &w.id,
+                        None,
+                        Some(with_replans(note, replans)),
+                        t,
+                    ));
+                }
+            }
+            StepOp::FlowAction { id, action } => {
+                let id = ids.resolve_id(&id_str(id))?;
+                self.client.flow_action(&id, *action).await?;
+                let a = match action {
+                    FlowAction::Enable => Action::Enable,
+                    FlowAction::Disable => Action::Disable,
+                };
+                done.push(item(a, Resource::Flow, &id, None, None, t));
+            }
+            StepOp::Delete { resource, id } => {
+                let id = ids.resolve_id(&id_str(id))?;
+                self.client.delete(*resource, &id).await?;
+                done.push(item(Action::Delete, *resource, &id, None, None, t));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a patch; on 412 in a live apply, re-plans and retries. `None`: the re-plan found
+    /// nothing left to do.
+    async fn patch_with_retry(
+        &self,
+        name: &str,
+        resource: Resource,
+        id: &EntityId,
+        mut etag: Etag,
+        mut ops: Vec<PatchOp>,
+        ids: &CreatedIds,
+    ) -> Result<Option<(crate::client::WriteResult, u32)>, StepError> {
+        let mut replans = 0;
+        loop {
+            for op in &mut ops {
+                if let Some(v) = op.value.as_mut() {
+                    ids.substitute(v)?;
+                }
+            }
+            let err = match self.client.patch(resource, id, &etag, &ops).await {
+                Ok(w) => return Ok(Some((w, replans))),
+                Err(e) => e,
+            };
+            let Mode::Live(replanner) = &self.mode else {
+                return Err(err.into());
+            };
+            if !is_precondition_failed(&err) {
+                return Err(err.into());
+            }
+            if replans == MAX_REPLANS {
+                return Err(StepError::TooManyReplans { last: err });
+            }
+            if self.cancel.is_cancelled() {
+                return Err(StepError::Interrupted);
+            }
+            replans += 1;
+            tracing::info!(name, ?resource, id = %id.0, replans, "412: re-planning");
+            let fresh = replanner
+                .replan(name, resource, id)
+                .await
+                .map_err(StepError::Replan)?;
+            let Some(mut change) = fresh else {
+                return Ok(None);
+            };
+            let mut errors = Vec::new();
+            self.resolver
+                .resolve_change(0, &mut change, &self.locations, &mut errors);
+            if !errors.is_empty() {
+                return Err(SecretErrors(errors).into());
+            }
+            match (change.etag, change.patch) {
+                (Some(e), Some(p)) if !p.is_empty() => {
+                    etag = e;
+                    ops = p;
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+fn id_str(id: &IdRef) -> String {
+    match id {
+        IdRef::Live(s) => s.clone(),
+        IdRef::Created(k) => format!("${{ref:{k}}}"),
+    }
+}
+
+fn with_replans(note: String, replans: u32) -> String {
+    match replans {
+        0 => note,
+        1 => format!("{note}, after 1 re-plan"),
+        n => format!("{note}, after {n} re-plans"),
+    }
+}

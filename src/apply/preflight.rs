@@ -1,0 +1,312 @@
+//! Pre-flight of a saved plan: before any write, check against fresh list results that the
+//! plan still describes the live state it was computed from. Any stale item refuses the whole
+//! plan.
+
+use super::refs::parse_ref;
+use super::secrets::{action_word, resource_word};
+use crate::catalog::PROFILE_STORE_SPEC_ID;
+use crate::live::{LiveEntity, LiveState};
+use crate::plan::{Action, Change, Etag, Plan, Resource};
+use serde_json::Value;
+use std::fmt;
+
+/// Why one change of the plan no longer fits live state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaleReason {
+    /// The entity changed since the plan was made.
+    EtagChanged {
+        /// What the plan recorded.
+        recorded: Etag,
+        /// What is live now.
+        current: Etag,
+    },
+    /// The entity the change updates, toggles or deletes no longer exists.
+    Gone,
+    /// The entity the change would create already exists (same marker name and role).
+    AlreadyExists {
+        /// The existing entity.
+        id: String,
+    },
+}
+
+/// One stale change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleItem {
+    /// 1-based position in the plan.
+    pub index: usize,
+    /// Its action.
+    pub action: Action,
+    /// Its resource.
+    pub resource: Resource,
+    /// The Destination name.
+    pub name: String,
+    /// The entity id, when the change names one.
+    pub id: Option<String>,
+    /// What is stale.
+    pub reason: StaleReason,
+}
+
+impl fmt::Display for StaleItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {} {} of `{}`",
+            self.index,
+            action_word(self.action),
+            resource_word(self.resource),
+            self.name
+        )?;
+        if let Some(id) = &self.id {
+            write!(f, " ({id})")?;
+        }
+        match &self.reason {
+            StaleReason::EtagChanged { recorded, current } => write!(
+                f,
+                ": changed since the plan was made (etag {} is now {})",
+                recorded.0, current.0
+            ),
+            StaleReason::Gone => f.write_str(": no longer exists"),
+            StaleReason::AlreadyExists { id } => write!(f, ": already exists as {id}"),
+        }
+    }
+}
+
+/// A saved plan refused by the pre-flight; nothing was written.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PreflightError {
+    /// Live state moved on.
+    #[error("{}", stale_message(.0))]
+    Stale(Vec<StaleItem>),
+    /// The plan was made for another sandbox.
+    #[error(
+        "the plan was made for sandbox `{planned}` but the target is sandbox `{target}`; nothing was sent. Re-run `destctl plan` against this target"
+    )]
+    WrongSandbox {
+        /// In the plan.
+        planned: String,
+        /// Now.
+        target: String,
+    },
+}
+
+fn stale_message(items: &[StaleItem]) -> String {
+    let mut s = format!(
+        "the saved plan is stale: {} change{} no longer match{} live state; nothing was sent. Re-run `destctl plan` and review the new plan.",
+        items.len(),
+        if items.len() == 1 { "" } else { "s" },
+        if items.len() == 1 { "es" } else { "" }
+    );
+    for i in items {
+        s.push_str(&format!("\n  - {i}"));
+    }
+    s
+}
+
+/// The role a create fills: its resource, and for base connections whether it is the
+/// Profile store one.
+fn create_role_taken<'a>(
+    change: &Change,
+    live: &'a std::collections::BTreeMap<String, crate::live::LiveDestination>,
+) -> Option<&'a LiveEntity> {
+    let d = live.get(&change.name)?;
+    match change.resource {
+        Resource::Flow => d.flow.as_ref(),
+        Resource::SourceConnection => d.source_connection.as_ref(),
+        Resource::TargetConnection => d.target_connection.as_ref(),
+        Resource::Connection => {
+            let spec = change
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/connectionSpec/id"))
+                .and_then(Value::as_str);
+            if spec == Some(PROFILE_STORE_SPEC_ID) {
+                d.profile_connection.as_ref()
+            } else {
+                d.connection.as_ref()
+            }
+        }
+    }
+}
+
+fn entities(live: &LiveState, r: Resource) -> &[LiveEntity] {
+    match r {
+        Resource::Connection => &live.connections,
+        Resource::SourceConnection => &live.source_connections,
+        Resource::TargetConnection => &live.target_connections,
+        Resource::Flow => &live.flows,
+    }
+}
+
+/// Checks `plan` against `live` (read with list calls just now) for the target `sandbox`.
+pub fn check(plan: &Plan, live: &LiveState, sandbox: &str) -> Result<(), PreflightError> {
+    if plan.target.sandbox != sandbox {
+        return Err(PreflightError::WrongSandbox {
+            planned: plan.target.sandbox.clone(),
+            target: sandbox.to_owned(),
+        });
+    }
+    let managed = live.managed();
+    let mut stale = Vec::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        let item = |id: Option<String>, reason| StaleItem {
+            index: i + 1,
+            action: c.action,
+            resource: c.resource,
+            name: c.name.clone(),
+            id,
+            reason,
+        };
+        if c.action == Action::Create {
+            if let Some(e) = create_role_taken(c, &managed) {
+                stale.push(item(
+                    None,
+                    StaleReason::AlreadyExists { id: e.id.0.clone() },
+                ));
+            }
+            continue;
+        }
+        let Some(id) = c.id.as_deref() else { continue };
+        if parse_ref(id).is_some() {
+            continue;
+        }
+        match entities(live, c.resource).iter().find(|e| e.id.0 == id) {
+            None => stale.push(item(Some(id.to_owned()), StaleReason::Gone)),
+            Some(e) => {
+                if let Some(recorded) = &c.etag
+                    && *recorded != e.etag
+                {
+                    stale.push(item(
+                        Some(id.to_owned()),
+                        StaleReason::EtagChanged {
+                            recorded: recorded.clone(),
+                            current: e.etag.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(PreflightError::Stale(stale))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PatchOp, PatchOpKind, PlanTarget, Summary};
+    use serde_json::json;
+
+    fn entity(resource: Resource, id: &str, etag: &str, marker: &str, spec: &str) -> LiveEntity {
+        LiveEntity::from_raw(
+            resource,
+            json!({"id": id, "etag": etag, "description": format!("[destctl:{marker}]"),
+                   "connectionSpec": {"id": spec}}),
+        )
+        .unwrap()
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: 1,
+            target: PlanTarget {
+                endpoint: "e".into(),
+                sandbox: "prod".into(),
+            },
+            summary: Summary::default(),
+            changes,
+            left_in_place: vec![],
+        }
+    }
+
+    fn change(action: Action, resource: Resource, name: &str, id: Option<&str>) -> Change {
+        Change {
+            action,
+            resource,
+            name: name.into(),
+            id: id.map(Into::into),
+            etag: None,
+            key: None,
+            body: None,
+            patch: None,
+        }
+    }
+
+    fn live() -> LiveState {
+        LiveState {
+            flows: vec![entity(Resource::Flow, "f1", "\"e1\"", "a", "")],
+            connections: vec![
+                entity(Resource::Connection, "c1", "\"c\"", "a", "dest-spec"),
+                entity(
+                    Resource::Connection,
+                    "p1",
+                    "\"p\"",
+                    "b",
+                    PROFILE_STORE_SPEC_ID,
+                ),
+            ],
+            ..LiveState::default()
+        }
+    }
+
+    #[test]
+    fn current_plan_passes() {
+        let mut up = change(Action::Update, Resource::Flow, "a", Some("f1"));
+        up.etag = Some(Etag("\"e1\"".into()));
+        up.patch = Some(vec![PatchOp {
+            op: PatchOpKind::Replace,
+            path: "/name".into(),
+            value: Some(json!("x")),
+        }]);
+        let mut create_conn = change(Action::Create, Resource::Connection, "b", None);
+        create_conn.body = Some(json!({"connectionSpec": {"id": "dest-spec"}}));
+        let enable = change(Action::Enable, Resource::Flow, "b", Some("${ref:b/flow}"));
+        let del = change(Action::Delete, Resource::Connection, "a", Some("c1"));
+        let p = plan(vec![up, create_conn, enable, del]);
+        assert_eq!(check(&p, &live(), "prod"), Ok(()));
+        assert!(matches!(
+            check(&p, &live(), "dev"),
+            Err(PreflightError::WrongSandbox { .. })
+        ));
+    }
+
+    #[test]
+    fn every_stale_item_is_named() {
+        let mut up = change(Action::Update, Resource::Flow, "a", Some("f1"));
+        up.etag = Some(Etag("\"old\"".into()));
+        let del = change(Action::Delete, Resource::TargetConnection, "a", Some("t9"));
+        let mut profile = change(Action::Create, Resource::Connection, "b", None);
+        profile.body = Some(json!({"connectionSpec": {"id": PROFILE_STORE_SPEC_ID}}));
+        let flow = change(Action::Create, Resource::Flow, "a", None);
+        let p = plan(vec![up, del, profile, flow]);
+        let Err(PreflightError::Stale(items)) = check(&p, &live(), "prod") else {
+            panic!("expected stale");
+        };
+        assert_eq!(items.len(), 4);
+        assert_eq!(
+            items[0].reason,
+            StaleReason::EtagChanged {
+                recorded: Etag("\"old\"".into()),
+                current: Etag("\"e1\"".into())
+            }
+        );
+        assert_eq!(items[1].reason, StaleReason::Gone);
+        assert_eq!(
+            items[2].reason,
+            StaleReason::AlreadyExists { id: "p1".into() }
+        );
+        assert_eq!(
+            items[3].reason,
+            StaleReason::AlreadyExists { id: "f1".into() }
+        );
+        let msg = PreflightError::Stale(items).to_string();
+        assert!(msg.contains("Re-run `destctl plan`"), "{msg}");
+        assert!(
+            msg.contains("#2 delete targetConnection of `a` (t9): no longer exists"),
+            "{msg}"
+        );
+        assert!(msg.contains("#1 update flow of `a` (f1): changed"), "{msg}");
+    }
+}

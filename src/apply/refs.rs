@@ -1,0 +1,135 @@
+//! `${ref:KEY}` references: how a create body (or a later change) names an entity created
+//! earlier in the same plan, replaced at execution time by the id the service returned.
+
+use crate::plan::EntityId;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// The key inside `${ref:KEY}`, if `s` is written exactly as such a reference.
+pub fn parse_ref(s: &str) -> Option<&str> {
+    s.strip_prefix("${ref:")?
+        .strip_suffix('}')
+        .filter(|k| !k.is_empty())
+}
+
+/// Every key referenced anywhere inside `value`, in document order (duplicates kept).
+pub fn refs_in(value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    collect(value, &mut out);
+    out
+}
+
+fn collect(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => {
+            if let Some(k) = parse_ref(s) {
+                out.push(k.to_owned());
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect(v, out)),
+        _ => {}
+    }
+}
+
+/// A `${ref:KEY}` whose entity has not been created (yet).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`${{ref:{key}}}` names no entity created so far in this apply")]
+pub struct UnresolvedRef {
+    /// The key.
+    pub key: String,
+}
+
+/// The ids returned by the creates done so far, by plan key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreatedIds(HashMap<String, EntityId>);
+
+impl CreatedIds {
+    /// Records the id returned for the create of `key`.
+    pub fn insert(&mut self, key: &str, id: EntityId) {
+        self.0.insert(key.to_owned(), id);
+    }
+
+    /// The id created for `key`.
+    pub fn get(&self, key: &str) -> Option<&EntityId> {
+        self.0.get(key)
+    }
+
+    /// Replaces every `${ref:KEY}` string inside `value` with its id.
+    pub fn substitute(&self, value: &mut Value) -> Result<(), UnresolvedRef> {
+        match value {
+            Value::String(s) => {
+                if let Some(k) = parse_ref(s) {
+                    let id = self
+                        .get(k)
+                        .ok_or_else(|| UnresolvedRef { key: k.to_owned() })?;
+                    *s = id.0.clone();
+                }
+                Ok(())
+            }
+            Value::Array(items) => items.iter_mut().try_for_each(|v| self.substitute(v)),
+            Value::Object(map) => map.values_mut().try_for_each(|v| self.substitute(v)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A change's `id`: a live id as is, or the id created for a `${ref:KEY}`.
+    pub fn resolve_id(&self, id: &str) -> Result<EntityId, UnresolvedRef> {
+        match parse_ref(id) {
+            Some(k) => self
+                .get(k)
+                .cloned()
+                .ok_or_else(|| UnresolvedRef { key: k.to_owned() }),
+            None => Ok(EntityId(id.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_only_whole_references() {
+        assert_eq!(parse_ref("${ref:a/flow}"), Some("a/flow"));
+        assert_eq!(parse_ref("${ref:}"), None);
+        assert_eq!(parse_ref("x${ref:a}"), None);
+        assert_eq!(parse_ref("${env:A}"), None);
+    }
+
+    #[test]
+    fn substitutes_nested_references() {
+        let mut ids = CreatedIds::default();
+        ids.insert("d/sourceConnection", EntityId("s-1".into()));
+        ids.insert("d/targetConnection", EntityId("t-1".into()));
+        let mut body = json!({
+            "name": "f",
+            "sourceConnectionIds": ["${ref:d/sourceConnection}"],
+            "targetConnectionIds": ["${ref:d/targetConnection}"],
+            "x": {"y": "${env:KEEP}"}
+        });
+        assert_eq!(
+            refs_in(&body),
+            vec!["d/sourceConnection", "d/targetConnection"]
+        );
+        ids.substitute(&mut body).unwrap();
+        assert_eq!(body["sourceConnectionIds"], json!(["s-1"]));
+        assert_eq!(body["targetConnectionIds"], json!(["t-1"]));
+        assert_eq!(body["x"]["y"], json!("${env:KEEP}"));
+    }
+
+    #[test]
+    fn unknown_reference_is_an_error() {
+        let ids = CreatedIds::default();
+        let mut body = json!({"baseConnectionId": "${ref:d/connection}"});
+        assert_eq!(
+            ids.substitute(&mut body),
+            Err(UnresolvedRef {
+                key: "d/connection".into()
+            })
+        );
+        assert_eq!(ids.resolve_id("live-id"), Ok(EntityId("live-id".into())));
+        assert!(ids.resolve_id("${ref:d/flow}").is_err());
+    }
+}
