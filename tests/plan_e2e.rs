@@ -770,3 +770,77 @@ async fn the_plan_command_end_to_end() {
     );
     std::fs::remove_file(out_file).unwrap();
 }
+
+/// The user's path on a fresh machine: nothing configured, so the embedded emulator; `plan`
+/// shows every create, `apply` runs them, `plan` finds nothing; a manifest edit plans exactly
+/// its ops and converges too.
+#[test]
+fn embedded_emulator_plan_apply_plan() {
+    let dir = std::env::temp_dir().join(format!("destctl-plan-embedded-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    std::fs::create_dir_all(dir.join("secrets/example")).unwrap();
+    for sub in ["manifests", "secrets/example"] {
+        for f in std::fs::read_dir(sub).unwrap() {
+            let p = f.unwrap().path();
+            std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"));
+        cmd.args(args).current_dir(&dir).env("NO_COLOR", "1");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AEP_") || k.starts_with("DESTCTL_") {
+                cmd.env_remove(k);
+            }
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+        )
+    };
+    let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("using the embedded emulator"), "{err}");
+    assert!(
+        out.ends_with("Plan: 70 to create, 0 to update, 0 to delete.\n"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("No changes."));
+
+    let path = dir.join("manifests/campaign-s3.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let yaml = yaml
+        .replace("credentialsVersion: 1", "credentialsVersion: 2")
+        .replace(
+            "    - segmentMembership.status\n",
+            "    - segmentMembership.status\n    - mobilePhone.number\n",
+        );
+    std::fs::write(&path, yaml).unwrap();
+    let (code, out, err) = run(&["plan", "--detailed-exitcode", "--format", "json"]);
+    assert_eq!(code, Some(2), "{err}");
+    let plan: Plan = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.action, c.resource, c.patch.as_ref().map(|p| p.len())))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Action::Update, Resource::Connection, Some(2)),
+            (Action::Update, Resource::Flow, Some(1)),
+        ]
+    );
+    let (code, _, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
