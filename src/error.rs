@@ -51,8 +51,6 @@ impl Error {
     /// The process exit code for this error: always 1 (2 is reserved for "changes present" and
     /// "drift found", which are results, not errors).
     pub fn exit_code(&self) -> u8 {
-        match self {
-            _ => 1,
-        }
+        1
     }
 }

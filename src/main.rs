@@ -9,9 +9,21 @@ use destctl::diagnostics::stderr_color;
 use destctl::target::TargetOptions;
 use std::process::ExitCode;
 
+/// The environment variables, listed under the top-level help.
+const ENVIRONMENT: &str = "\
+Environment (commands that talk to a Flow Service):
+  DESTCTL_ENDPOINT   platform base URL (--endpoint); unset: the embedded emulator
+  AEP_SANDBOX        sandbox name (--sandbox), default prod
+  AEP_CLIENT_ID, AEP_CLIENT_SECRET, AEP_ORG_ID, AEP_SCOPES
+                     OAuth server-to-server credentials; or AEP_ACCESS_TOKEN for a ready token
+  DESTCTL_IMS_URL    IMS base URL (--ims-url)
+  NO_COLOR           no colour; RUST_LOG: log filter (see -v)
+
+Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)";
+
 /// Adobe Experience Platform batch destinations as code.
 #[derive(Debug, Parser)]
-#[command(name = "destctl", version, about, propagate_version = true)]
+#[command(name = "destctl", version, about, propagate_version = true, after_help = ENVIRONMENT)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
