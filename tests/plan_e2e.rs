@@ -465,6 +465,18 @@ async fn location_change_patches_the_target_connection() {
         .unwrap();
     assert_eq!(t.raw["params"]["path"], "/campaign/v2");
     assert!(t.raw["params"].get("includeFileManifest").is_none());
+    // another location mode the platform accepts
+    let d = dest(&mut desired, "campaign-s3");
+    d.location.mode = destctl::catalog::LocationMode::Ftp;
+    d.location.params.clear();
+    d.location
+        .params
+        .insert("remotePath".into(), "/exports".into());
+    let plan = env.converge(&desired, false).await;
+    assert_eq!(
+        only(&plan).patch.as_ref().unwrap()[0].value,
+        Some(json!({"mode": "FTP", "remotePath": "/exports", "format": "CSV"}))
+    );
 }
 
 #[tokio::test]
