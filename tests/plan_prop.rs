@@ -203,14 +203,12 @@ fn apply_against_original(
     ];
     let mut out = flow.clone();
     let mut rest = Vec::new();
-    let mut per: BTreeMap<
-        &str,
-        (
-            BTreeMap<usize, serde_json::Value>,
-            BTreeSet<usize>,
-            Vec<serde_json::Value>,
-        ),
-    > = BTreeMap::new();
+    type ListOps = (
+        BTreeMap<usize, serde_json::Value>,
+        BTreeSet<usize>,
+        Vec<serde_json::Value>,
+    );
+    let mut per: BTreeMap<&str, ListOps> = BTreeMap::new();
     for op in ops {
         let list = lists.iter().find(|l| op.path.starts_with(&format!("{l}/")));
         match list {
