@@ -37,6 +37,13 @@ enum Command {
     Validate(destctl::manifest::cli::ValidateArgs),
     /// Write the JSON Schemas of the manifest kinds.
     Schema(destctl::schema::SchemaArgs),
+    /// Show the changes that would bring live state to the manifests.
+    Plan {
+        #[command(flatten)]
+        args: destctl::plan::cli::PlanArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
     /// Serve a local Flow Service and IMS emulator.
     Emulator(destctl::emulator::EmulatorArgs),
     /// Execute a plan (computed now, or a saved one) with If-Match etags.
@@ -63,6 +70,10 @@ fn main() -> ExitCode {
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
         Command::Apply { args, target } => block_on(destctl::apply::run(args, target)),
+        Command::Plan { args, target } => match block_on(destctl::plan::cli::run(args, target)) {
+            Ok(outcome) => return ExitCode::from(outcome.exit_code(args.detailed_exitcode)),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
