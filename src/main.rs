@@ -105,6 +105,13 @@ fn report(err: &Error) -> ExitCode {
                 source = s.source();
             }
             eprintln!("{msg}");
+            let hint = match other {
+                Error::Client(c) => c.hint(),
+                _ => destctl::client::find_hint(other),
+            };
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
         }
     }
     ExitCode::from(err.exit_code())
