@@ -252,26 +252,18 @@ impl ListQuery {
     /// Whether `entity` passes every filter.
     pub(crate) fn matches(&self, entity: &Value) -> bool {
         self.filters.iter().all(|f| {
-            let found = resolve(entity, &f.path);
-            match f.op {
-                Op::Eq => found
-                    .iter()
-                    .any(|v| f.values.iter().any(|want| value_eq(v, want))),
-                Op::Ne => !found
-                    .iter()
-                    .any(|v| f.values.iter().any(|want| value_eq(v, want))),
-                _ => found.iter().any(|v| {
-                    let ord = value_cmp_str(v, &f.values[0]);
-                    match (f.op, ord) {
-                        (_, None) => false,
-                        (Op::Gt, Some(o)) => o == Ordering::Greater,
-                        (Op::Lt, Some(o)) => o == Ordering::Less,
-                        (Op::Ge, Some(o)) => o != Ordering::Less,
-                        (Op::Le, Some(o)) => o != Ordering::Greater,
-                        _ => false,
-                    }
-                }),
-            }
+            let hit = |v: &Value| match f.op {
+                Op::Eq | Op::Ne => f.values.iter().any(|want| value_eq(v, want)),
+                _ => matches!(
+                    (f.op, value_cmp_str(v, &f.values[0])),
+                    (Op::Gt, Some(Ordering::Greater))
+                        | (Op::Lt, Some(Ordering::Less))
+                        | (Op::Ge, Some(Ordering::Greater | Ordering::Equal))
+                        | (Op::Le, Some(Ordering::Less | Ordering::Equal))
+                ),
+            };
+            let found = any_at(entity, &f.path, &hit);
+            if f.op == Op::Ne { !found } else { found }
         })
     }
 
@@ -322,6 +314,20 @@ fn decode_token(token: &str) -> Option<(usize, String)> {
     let s = String::from_utf8(bytes?).ok()?;
     let (o, c) = s.split_once(':')?;
     Some((o.parse().ok()?, c.to_owned()))
+}
+
+/// Whether any value at `path` satisfies `pred`, stopping at the first.
+fn any_at(v: &Value, path: &[Segment], pred: &dyn Fn(&Value) -> bool) -> bool {
+    let Some((seg, rest)) = path.split_first() else {
+        return pred(v);
+    };
+    match v.get(&seg.name) {
+        Some(child) if seg.each => child
+            .as_array()
+            .is_some_and(|a| a.iter().any(|item| any_at(item, rest, pred))),
+        Some(child) => any_at(child, rest, pred),
+        None => false,
+    }
 }
 
 fn resolve<'a>(v: &'a Value, path: &[Segment]) -> Vec<&'a Value> {
