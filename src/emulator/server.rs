@@ -253,7 +253,10 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
             Some(sb) => sb.read().expect("lock").newest_first(r),
             None => Vec::new(),
         };
-        let mut items: Vec<Entity> = items.into_iter().filter(|e| q.matches(&e.value)).collect();
+        let mut items: Vec<Entity> = items
+            .into_iter()
+            .filter(|e| q.matches_indexed(&e.value, e.audiences.as_deref()))
+            .collect();
         q.sort(&mut items, |e| e.value.as_ref());
         Ok(page(&q, &items, col_name(r)))
     }
