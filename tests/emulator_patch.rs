@@ -114,6 +114,13 @@ async fn activation_patch_expands_selectors() {
         params["profileSelectors"]["mandatoryFields"],
         json!(["person.name.firstName"])
     );
+    insta::assert_json_snapshot!("activated_flow", normalize(&f));
+    let dest = app.entity(&format!("/connections/{}", c.dest)).await;
+    insta::assert_json_snapshot!("destination_base_connection", normalize(&dest));
+    let target = app
+        .entity(&format!("/targetConnections/{}", c.target))
+        .await;
+    insta::assert_json_snapshot!("target_connection", normalize(&target));
 }
 
 #[tokio::test]
