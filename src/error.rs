@@ -19,6 +19,15 @@ pub enum Error {
     /// The emulator failed to start or serve.
     #[error(transparent)]
     Emulator(#[from] crate::emulator::EmulatorError),
+    /// The target (endpoint, credentials, embedded emulator) cannot be resolved or started.
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    /// A Flow Service request failed.
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    /// No plan can be made (e.g. a platform change, which the API refuses).
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime {
@@ -42,8 +51,6 @@ impl Error {
     /// The process exit code for this error: always 1 (2 is reserved for "changes present" and
     /// "drift found", which are results, not errors).
     pub fn exit_code(&self) -> u8 {
-        match self {
-            _ => 1,
-        }
+        1
     }
 }

@@ -6,11 +6,24 @@ use clap::{Parser, Subcommand};
 use destctl::Error;
 use destctl::cli::GlobalArgs;
 use destctl::diagnostics::stderr_color;
+use destctl::target::TargetOptions;
 use std::process::ExitCode;
+
+/// The environment variables, listed under the top-level help.
+const ENVIRONMENT: &str = "\
+Environment (commands that talk to a Flow Service):
+  DESTCTL_ENDPOINT   platform base URL (--endpoint); unset: the embedded emulator
+  AEP_SANDBOX        sandbox name (--sandbox), default prod
+  AEP_CLIENT_ID, AEP_CLIENT_SECRET, AEP_ORG_ID, AEP_SCOPES
+                     OAuth server-to-server credentials; or AEP_ACCESS_TOKEN for a ready token
+  DESTCTL_IMS_URL    IMS base URL (--ims-url)
+  NO_COLOR           no colour; RUST_LOG: log filter (see -v)
+
+Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)";
 
 /// Adobe Experience Platform batch destinations as code.
 #[derive(Debug, Parser)]
-#[command(name = "destctl", version, about, propagate_version = true)]
+#[command(name = "destctl", version, about, propagate_version = true, after_help = ENVIRONMENT)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -24,10 +37,22 @@ enum Command {
     Validate(destctl::manifest::cli::ValidateArgs),
     /// Write the JSON Schemas of the manifest kinds.
     Schema(destctl::schema::SchemaArgs),
+    /// Show the changes that would bring live state to the manifests.
+    Plan {
+        #[command(flatten)]
+        args: destctl::plan::cli::PlanArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
     /// Serve a local Flow Service and IMS emulator.
     Emulator(destctl::emulator::EmulatorArgs),
     /// Execute a plan (computed now, or a saved one) with If-Match etags.
-    Apply(destctl::apply::ApplyArgs),
+    Apply {
+        #[command(flatten)]
+        args: destctl::apply::ApplyArgs,
+        #[command(flatten)]
+        target: TargetOptions,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,7 +69,11 @@ fn main() -> ExitCode {
         Command::Validate(args) => destctl::manifest::cli::validate(args),
         Command::Schema(args) => destctl::schema::run(args),
         Command::Emulator(args) => block_on(destctl::emulator::run(args.clone())),
-        Command::Apply(args) => block_on(destctl::apply::run(args)),
+        Command::Apply { args, target } => block_on(destctl::apply::run(args, target)),
+        Command::Plan { args, target } => match block_on(destctl::plan::cli::run(args, target)) {
+            Ok(outcome) => return ExitCode::from(outcome.exit_code(args.detailed_exitcode)),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,6 +105,13 @@ fn report(err: &Error) -> ExitCode {
                 source = s.source();
             }
             eprintln!("{msg}");
+            let hint = match other {
+                Error::Client(c) => c.hint(),
+                _ => destctl::client::find_hint(other),
+            };
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
         }
     }
     ExitCode::from(err.exit_code())

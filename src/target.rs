@@ -15,8 +15,12 @@
 //! * Plain `http://` is accepted only for loopback hosts: credentials never travel in clear.
 
 use crate::client::{Auth, Client, ClientConfig, ClientError};
+use crate::emulator::{
+    EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
+    RunningEmulator,
+};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The public IMS.
 pub const DEFAULT_IMS_URL: &str = "https://ims-na1.adobelogin.com";
@@ -290,16 +294,14 @@ pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
 }
 
 /// A client ready to use, and the embedded emulator behind it when there is one (dropping it
-/// stops the emulator).
+/// stops the emulator; its state is saved after every change).
 pub struct Connected {
     /// The client.
     pub client: Client,
-    /// The endpoint, as plans record it.
+    /// The endpoint, as plans record it: the base URL, or for the embedded emulator (whose
+    /// port changes on every run) `embedded:<state file>`, stable from one run to the next.
     pub endpoint: String,
-    /// Whether this is the embedded emulator.
-    pub embedded: bool,
-    /// Keeps the embedded emulator running.
-    _emulator: Option<Box<dyn std::any::Any + Send + Sync>>,
+    emulator: Option<RunningEmulator>,
 }
 
 impl fmt::Debug for Connected {
@@ -307,25 +309,48 @@ impl fmt::Debug for Connected {
         f.debug_struct("Connected")
             .field("client", &self.client)
             .field("endpoint", &self.endpoint)
-            .field("embedded", &self.embedded)
+            .field("embedded", &self.is_embedded())
             .finish()
     }
 }
 
-/// The stderr line announcing the embedded emulator.
-pub fn embedded_notice(state_file: &std::path::Path) -> String {
-    let shown = std::env::current_dir()
+impl Connected {
+    /// Whether the target is the embedded emulator.
+    pub fn is_embedded(&self) -> bool {
+        self.emulator.is_some()
+    }
+
+    /// The embedded emulator, if that is the target.
+    pub fn emulator(&self) -> Option<&RunningEmulator> {
+        self.emulator.as_ref()
+    }
+
+    /// Stops the embedded emulator, letting in-flight requests finish.
+    pub async fn shutdown(self) {
+        if let Some(e) = self.emulator {
+            e.shutdown().await;
+        }
+    }
+}
+
+/// The state file as shown to the user: relative to the current directory when inside it.
+fn shown_path(state_file: &Path) -> PathBuf {
+    std::env::current_dir()
         .ok()
         .and_then(|cwd| state_file.strip_prefix(cwd).ok().map(PathBuf::from))
-        .unwrap_or_else(|| state_file.to_path_buf());
+        .unwrap_or_else(|| state_file.to_path_buf())
+}
+
+/// The stderr line announcing the embedded emulator.
+pub fn embedded_notice(state_file: &Path) -> String {
     format!(
         "destctl: no AEP endpoint or credentials configured; using the embedded emulator (state in {})",
-        shown.display()
+        shown_path(state_file).display()
     )
 }
 
-/// Builds the client for `target`; for [`Target::Embedded`], starts the emulator first and
-/// says so on stderr.
+/// Builds the client for `target`; for [`Target::Embedded`], starts the emulator first (on a
+/// free loopback port, with the embedded credentials) and says so on stderr.
 pub async fn connect(target: Target) -> Result<Connected, TargetError> {
     match target {
         Target::Remote(config) => {
@@ -333,41 +358,46 @@ pub async fn connect(target: Target) -> Result<Connected, TargetError> {
             Ok(Connected {
                 client: Client::new(config)?,
                 endpoint,
-                embedded: false,
-                _emulator: None,
+                emulator: None,
             })
         }
         Target::Embedded {
             state_file,
             sandbox,
         } => {
-            let (client, endpoint, running) = embedded::start(&state_file, &sandbox).await?;
+            let connected = start_embedded(&state_file, &sandbox).await?;
             eprintln!("{}", embedded_notice(&state_file));
-            Ok(Connected {
-                client,
-                endpoint,
-                embedded: true,
-                _emulator: running,
-            })
+            Ok(connected)
         }
     }
 }
 
-mod embedded {
-    //! Starting the in-process emulator. Until the emulator module is merged, the embedded
-    //! target reports that it is unavailable.
-    use super::TargetError;
-    use crate::client::Client;
-    use std::path::Path;
-
-    pub(super) async fn start(
-        _state_file: &Path,
-        _sandbox: &str,
-    ) -> Result<(Client, String, Option<Box<dyn std::any::Any + Send + Sync>>), TargetError> {
-        Err(TargetError::Emulator(
-            "this build has no embedded emulator; set DESTCTL_ENDPOINT and credentials".into(),
-        ))
+/// Starts the in-process emulator with its state in `state_file` and a client for `sandbox`.
+pub async fn start_embedded(state_file: &Path, sandbox: &str) -> Result<Connected, TargetError> {
+    if let Some(dir) = state_file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TargetError::Emulator(format!("cannot create {}: {e}", dir.display())))?;
     }
+    let running = Emulator::start(EmulatorConfig {
+        state_file: Some(state_file.to_path_buf()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .map_err(|e| TargetError::Emulator(e.to_string()))?;
+    let base_url = running.base_url();
+    let auth = Auth::ClientCredentials {
+        ims_url: base_url.clone(),
+        client_id: EMBEDDED_CLIENT_ID.to_owned(),
+        client_secret: EMBEDDED_CLIENT_SECRET.to_owned(),
+        org_id: EMBEDDED_ORG_ID.to_owned(),
+        scopes: DEFAULT_SCOPES.to_owned(),
+    };
+    let client = Client::new(ClientConfig::new(base_url, sandbox, auth))?;
+    Ok(Connected {
+        client,
+        endpoint: format!("embedded:{}", shown_path(state_file).display()),
+        emulator: Some(running),
+    })
 }
 
 #[cfg(test)]

@@ -114,7 +114,8 @@ async fn header_checks_in_order_with_documented_bodies() {
     let app = App::new();
     let auth = format!("Bearer {}", app.token);
     let path = format!("{FS}/connections");
-    let cases: Vec<(Vec<(&str, &str)>, u16, serde_json::Value)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, serde_json::Value);
+    let cases: Vec<Case> = vec![
         (
             vec![],
             403,

@@ -190,6 +190,62 @@ fn live_from(before: &DesiredDestination, disturb: u8) -> FakeService {
     svc
 }
 
+/// Applies `ops` as a service that resolves every index against the original document would:
+/// replaces and removes by original index, appends at the end, other ops in order.
+fn apply_against_original(
+    flow: &serde_json::Value,
+    ops: &[destctl::plan::PatchOp],
+) -> serde_json::Value {
+    use std::collections::{BTreeMap, BTreeSet};
+    let lists = [
+        "/transformations/0/params/segmentSelectors/selectors",
+        "/transformations/0/params/profileSelectors/selectors",
+    ];
+    let mut out = flow.clone();
+    let mut rest = Vec::new();
+    type ListOps = (
+        BTreeMap<usize, serde_json::Value>,
+        BTreeSet<usize>,
+        Vec<serde_json::Value>,
+    );
+    let mut per: BTreeMap<&str, ListOps> = BTreeMap::new();
+    for op in ops {
+        let list = lists.iter().find(|l| op.path.starts_with(&format!("{l}/")));
+        match list {
+            Some(l) => {
+                let e = per.entry(l).or_default();
+                let tail = &op.path[l.len() + 1..];
+                match (op.op, tail) {
+                    (PatchOpKind::Add, "-") => e.2.push(op.value.clone().unwrap()),
+                    (PatchOpKind::Replace, i) => {
+                        e.0.insert(i.parse().unwrap(), op.value.clone().unwrap());
+                    }
+                    (PatchOpKind::Remove, i) => {
+                        e.1.insert(i.parse().unwrap());
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            None => rest.push(op.clone()),
+        }
+    }
+    for (l, (replaces, removes, adds)) in per {
+        let items = flow.pointer(l).unwrap().as_array().unwrap();
+        let mut new: Vec<serde_json::Value> = items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !removes.contains(i))
+            .map(|(i, v)| replaces.get(&i).cloned().unwrap_or_else(|| v.clone()))
+            .collect();
+        new.extend(adds);
+        *out.pointer_mut(l).unwrap() = serde_json::Value::Array(new);
+    }
+    let patch: json_patch::Patch =
+        serde_json::from_value(serde_json::to_value(&rest).unwrap()).unwrap();
+    json_patch::patch(&mut out, &patch).unwrap();
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -216,6 +272,16 @@ proptest! {
                     }
                 }
             }
+        }
+        // the patch means the same under both readings of JSON Patch indices
+        let (_, live_flow) = svc.find(Resource::Flow, "partner-sftp", false);
+        if let Some(c) = plan.changes.iter().find(|c| c.resource == Resource::Flow && c.patch.is_some()) {
+            let ops = c.patch.as_ref().unwrap();
+            let patch: json_patch::Patch =
+                serde_json::from_value(serde_json::to_value(ops).unwrap()).unwrap();
+            let mut sequential = live_flow.clone();
+            json_patch::patch(&mut sequential, &patch).unwrap();
+            prop_assert_eq!(sequential, apply_against_original(&live_flow, ops));
         }
         svc.apply(&plan);
         let (_, flow) = svc.find(Resource::Flow, "partner-sftp", false);

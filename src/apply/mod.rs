@@ -53,9 +53,6 @@ pub struct ApplyArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
-    /// Where to apply.
-    #[command(flatten)]
-    pub target: crate::target::TargetOptions,
 }
 
 /// Why an apply stopped before or while sending.

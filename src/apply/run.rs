@@ -13,6 +13,7 @@ use crate::diagnostics::stderr_color;
 use crate::live::fetch::{FetchOptions, fetch};
 use crate::live::{LiveDestination, LiveEntity};
 use crate::model::DesiredState;
+use crate::target::TargetOptions;
 use crate::plan::{Change, EntityId, Plan, PlanOptions, PlanTarget, Resource};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -242,7 +243,7 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
 
 /// `destctl apply`: prints the report on stdout; errors (including an incomplete apply) for
 /// `main` to turn into exit code 1.
-pub async fn run(args: &ApplyArgs) -> Result<(), crate::Error> {
+pub async fn run(args: &ApplyArgs, target: &TargetOptions) -> Result<(), crate::Error> {
     let color = stderr_color();
     let resolver = Resolver::process().map_err(ApplyError::CurrentDir)?;
     let input = match &args.plan {
@@ -265,7 +266,7 @@ pub async fn run(args: &ApplyArgs) -> Result<(), crate::Error> {
     } else {
         return Err(ApplyError::NoTerminal.into());
     };
-    let resolved = crate::target::resolve(&args.target).map_err(ApplyError::from)?;
+    let resolved = crate::target::resolve(target).map_err(ApplyError::from)?;
     let sandbox = resolved.sandbox().to_owned();
     let connected = crate::target::connect(resolved)
         .await

@@ -180,6 +180,19 @@ impl ClientError {
     }
 }
 
+/// The hint of the first [`ClientError`] in `err`'s source chain (`err` included), for `main`
+/// to print under any error that wraps a client failure.
+pub fn find_hint(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(c) = e.downcast_ref::<ClientError>() {
+            return c.hint();
+        }
+        cur = e.source();
+    }
+    None
+}
+
 /// The parts of an error body.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct DecodedBody {
@@ -423,6 +436,18 @@ mod tests {
         assert!(mk(503).hint().is_some());
         assert_eq!(mk(400).hint(), None);
         assert_eq!(mk(412).status(), Some(412));
+    }
+
+    #[test]
+    fn hint_is_found_through_wrappers() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("apply failed")]
+        struct Wrapper(#[source] ClientError);
+        let inner = ClientError::from_api(api_error(Method::PATCH, "/p".into(), 412, b"", 1));
+        let w = Wrapper(inner);
+        assert!(find_hint(&w).unwrap().contains("plan"));
+        let plain = std::io::Error::other("x");
+        assert_eq!(find_hint(&plain), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod auth;
 mod error;
 mod retry;
 
-pub use error::{ApiError, ClientError, ErrorShape};
+pub use error::{ApiError, ClientError, ErrorShape, find_hint};
 
 use crate::plan::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
@@ -562,23 +562,18 @@ impl Client {
                     class: RetryClass::Idempotent,
                 })
                 .await?;
-            let page = Self::decode_json(&Method::GET, &url, &body)?;
-            match page.get("items") {
-                Some(Value::Array(page_items)) => items.extend(page_items.iter().cloned()),
-                None | Some(Value::Null) => {}
-                Some(_) => {
-                    return Err(ClientError::Decode {
-                        method: Method::GET,
-                        path: url.path().to_owned(),
-                        message: "`items` is not an array".into(),
-                    });
-                }
-            }
+            let page: Page = serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+                method: Method::GET,
+                path: url.path().to_owned(),
+                message: format!("not a list page ({e})"),
+            })?;
+            items.extend(page.items.unwrap_or_default());
             let next = page
-                .pointer("/_links/next/href")
-                .and_then(Value::as_str)
+                .links
+                .and_then(|l| l.next)
+                .and_then(|n| n.href)
                 .filter(|h| !h.trim().is_empty());
-            let Some(href) = next else { break };
+            let Some(href) = next.as_deref() else { break };
             let next_params: Vec<(String, String)> = href
                 .split_once('?')
                 .map(|(_, q)| parse_query(q))
@@ -753,6 +748,27 @@ impl Client {
         self.write_result(&Method::POST, &url, Resource::Flow, Some(id), &answer)
             .await
     }
+}
+
+/// One page of a list answer; other fields are ignored.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(default)]
+    items: Option<Vec<Value>>,
+    #[serde(default, rename = "_links")]
+    links: Option<Links>,
+}
+
+#[derive(serde::Deserialize)]
+struct Links {
+    #[serde(default)]
+    next: Option<Link>,
+}
+
+#[derive(serde::Deserialize)]
+struct Link {
+    #[serde(default)]
+    href: Option<String>,
 }
 
 /// `a=1&b=2` decoded.

@@ -81,6 +81,8 @@
 //!   (`71471eba…`: Eloqua, S3, Azure Blob, SFTP), `upsToResponsys`,
 //!   `upsToSalesforceMarketingCloud`; the names other than `upsToCampaign` are the emulator's.
 //! * Runs: always an empty list; `GET /runs/{id}` → 404.
+//! * Speed: list responses concatenate each entity's JSON serialized at write time, and each
+//!   flow keeps an index of its audience ids, so the reverse lookup does not walk selectors.
 //!
 //! Lists: newest write first; `limit` 1–100 (default 100; anything else → 400 `1451`);
 //! unknown parameters (including `start`) → 1451; `count=true` → `{"count":n}`, `count=false`
@@ -117,7 +119,8 @@
 //!
 //! Faults ([`FaultConfig`]) apply to Flow Service routes only, before the gateway checks: a
 //! 429 carries `Retry-After` and a gateway body `{"error_code":"429050",…}`; 500/503 carry a
-//! Flow Service body with code 1000. Out-of-band edits ([`OutOfBandEdit`]) act as a person in
+//! Flow Service body with code 1000. A closed connection needs a socket: through [`router`]
+//! without one, that request gets a 500 instead. Out-of-band edits ([`OutOfBandEdit`]) act as a person in
 //! the AEP UI: `updatedBy` `aep-ui-user@AdobeID`, `updatedClient` `exc_app`, a new etag.
 //!
 //! State file: JSON, written atomically (temporary file, fsync, rename, directory fsync)

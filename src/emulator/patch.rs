@@ -3,6 +3,7 @@
 //! rules checked on the patched result, with the server-side expansion of selectors.
 
 use crate::catalog::{self, ExportMode, Schedule};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -210,15 +211,14 @@ pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Valu
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => errors.push("`name` must be a non-empty string".to_owned()),
     }
-    if let Some(d) = new.get("description") {
-        if !d.is_string() {
-            errors.push("`description` must be a string".to_owned());
-        }
+    if new.get("description").is_some_and(|d| !d.is_string()) {
+        errors.push("`description` must be a string".to_owned());
     }
-    if let Some(l) = new.get("labels") {
-        if !l.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-            errors.push("`labels` must be an array of strings".to_owned());
-        }
+    if new
+        .get("labels")
+        .is_some_and(|l| !l.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
+    {
+        errors.push("`labels` must be an array of strings".to_owned());
     }
     let old_transformations = flow.get("transformations").cloned().unwrap_or(Value::Null);
     match new.get_mut("transformations") {
@@ -305,15 +305,12 @@ pub(crate) fn check_transformations(t: &mut Value, old: &Value, now_secs: i64) -
     errors
 }
 
-fn old_segment_selectors(old: &Value) -> HashMap<String, Value> {
+fn old_segment_selectors(old: &Value) -> HashMap<&str, &Value> {
     old.pointer("/0/params/segmentSelectors/selectors")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|s| {
-                    let id = s.pointer("/value/id")?.as_str()?.to_owned();
-                    Some((id, s.clone()))
-                })
+                .filter_map(|s| Some((s.pointer("/value/id")?.as_str()?, s)))
                 .collect()
         })
         .unwrap_or_default()
@@ -330,18 +327,29 @@ const SEGMENT_VALUE_FIELDS: &[&str] = &[
     "updateTime",
 ];
 
-fn without_times(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(o) = v.get_mut("value").and_then(Value::as_object_mut) {
-        o.remove("createTime");
-        o.remove("updateTime");
-    }
-    v
+/// Whether two selectors are equal apart from the server's `createTime`/`updateTime`.
+fn same_ignoring_times(a: &Value, b: &Value) -> bool {
+    let (Some(ao), Some(bo)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let times = |k: &String| k == "createTime" || k == "updateTime";
+    let strip = |o: &'_ Map<String, Value>| -> usize { o.keys().filter(|k| !times(k)).count() };
+    ao.len() == bo.len()
+        && ao.iter().all(|(k, v)| match (k.as_str(), bo.get(k)) {
+            ("value", Some(bv)) => match (v.as_object(), bv.as_object()) {
+                (Some(x), Some(y)) => {
+                    strip(x) == strip(y) && x.iter().all(|(k, v)| times(k) || y.get(k) == Some(v))
+                }
+                _ => v == bv,
+            },
+            (_, Some(bv)) => v == bv,
+            (_, None) => false,
+        })
 }
 
 fn check_segment_selectors(
     selectors: &mut [Value],
-    old: &HashMap<String, Value>,
+    old: &HashMap<&str, &Value>,
     now_secs: i64,
     errors: &mut Vec<String>,
 ) {
@@ -403,7 +411,7 @@ fn check_segment_selectors(
             None => errors.push(format!("{at}.value.filenameTemplate is required")),
         }
         let mode = match value.get("exportMode") {
-            Some(m) => match serde_json::from_value::<ExportMode>(m.clone()) {
+            Some(m) => match ExportMode::deserialize(m) {
                 Ok(m) => Some(m),
                 Err(_) => {
                     errors.push(format!(
@@ -418,7 +426,7 @@ fn check_segment_selectors(
             }
         };
         let schedule = match value.get("schedule") {
-            Some(s) => match serde_json::from_value::<Schedule>(s.clone()) {
+            Some(s) => match Schedule::deserialize(s) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     errors.push(format!("{at}.value.schedule: {e}"));
@@ -436,7 +444,7 @@ fn check_segment_selectors(
             }
         }
         // Server fields: createTime stays, updateTime moves when the selector changed.
-        let (create, update) = match old.get(&id) {
+        let (create, update) = match old.get(id.as_str()) {
             Some(prev) => {
                 let pc = prev
                     .pointer("/value/createTime")
@@ -448,7 +456,7 @@ fn check_segment_selectors(
                     .and_then(Value::as_str)
                     .unwrap_or(&now)
                     .to_owned();
-                if without_times(prev) == without_times(sel) {
+                if same_ignoring_times(prev, sel) {
                     (pc, pu)
                 } else {
                     (pc, now.clone())
@@ -578,10 +586,10 @@ fn check_primary_field(item: &Value, paths: &[String], errors: &mut Vec<String>)
             None => errors.push("primaryFields: ATTRIBUTE needs an attributePath".into()),
         },
         Some("IDENTITY") => {
-            if !item
+            if item
                 .get("identityNamespace")
                 .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty())
+                .is_none_or(str::is_empty)
             {
                 errors.push("primaryFields: IDENTITY needs an identityNamespace".into());
             }

@@ -2,6 +2,11 @@
 
 use serde_json::Value;
 use std::cmp::Ordering;
+use std::collections::HashSet;
+
+/// The filter path of the audience reverse lookup.
+pub(crate) const AUDIENCE_PATH: &str =
+    "transformations[].params.segmentSelectors.selectors[].value.id";
 
 /// Largest page (SPEC-D).
 pub(crate) const MAX_LIMIT: usize = 100;
@@ -33,6 +38,8 @@ enum Op {
 #[derive(Clone, Debug, PartialEq)]
 struct Filter {
     path: Vec<Segment>,
+    /// The audience reverse lookup, answered from the entity's audience index.
+    audience: bool,
     op: Op,
     values: Vec<String>,
 }
@@ -171,7 +178,12 @@ fn parse_filter(raw: &str, roots: &[&str]) -> Result<Filter, QueryError> {
             format!("Operator {op_str} is not supported for field id"),
         ));
     }
-    Ok(Filter { path, op, values })
+    Ok(Filter {
+        audience: path_str == AUDIENCE_PATH,
+        path,
+        op,
+        values,
+    })
 }
 
 impl ListQuery {
@@ -251,27 +263,33 @@ impl ListQuery {
 
     /// Whether `entity` passes every filter.
     pub(crate) fn matches(&self, entity: &Value) -> bool {
+        self.matches_indexed(entity, None)
+    }
+
+    /// [`Self::matches`], with the entity's audience ids (the values at [`AUDIENCE_PATH`])
+    /// when known.
+    pub(crate) fn matches_indexed(
+        &self,
+        entity: &Value,
+        audiences: Option<&HashSet<String>>,
+    ) -> bool {
         self.filters.iter().all(|f| {
-            let found = resolve(entity, &f.path);
-            match f.op {
-                Op::Eq => found
-                    .iter()
-                    .any(|v| f.values.iter().any(|want| value_eq(v, want))),
-                Op::Ne => !found
-                    .iter()
-                    .any(|v| f.values.iter().any(|want| value_eq(v, want))),
-                _ => found.iter().any(|v| {
-                    let ord = value_cmp_str(v, &f.values[0]);
-                    match (f.op, ord) {
-                        (_, None) => false,
-                        (Op::Gt, Some(o)) => o == Ordering::Greater,
-                        (Op::Lt, Some(o)) => o == Ordering::Less,
-                        (Op::Ge, Some(o)) => o != Ordering::Less,
-                        (Op::Le, Some(o)) => o != Ordering::Greater,
-                        _ => false,
-                    }
-                }),
+            if let (true, Some(ids), Op::Eq | Op::Ne) = (f.audience, audiences, f.op) {
+                let found = f.values.iter().any(|v| ids.contains(v));
+                return if f.op == Op::Ne { !found } else { found };
             }
+            let hit = |v: &Value| match f.op {
+                Op::Eq | Op::Ne => f.values.iter().any(|want| value_eq(v, want)),
+                _ => matches!(
+                    (f.op, value_cmp_str(v, &f.values[0])),
+                    (Op::Gt, Some(Ordering::Greater))
+                        | (Op::Lt, Some(Ordering::Less))
+                        | (Op::Ge, Some(Ordering::Greater | Ordering::Equal))
+                        | (Op::Le, Some(Ordering::Less | Ordering::Equal))
+                ),
+            };
+            let found = any_at(entity, &f.path, &hit);
+            if f.op == Op::Ne { !found } else { found }
         })
     }
 
@@ -312,7 +330,7 @@ fn encode_token(offset: usize, canonical: &str) -> String {
 }
 
 fn decode_token(token: &str) -> Option<(usize, String)> {
-    if token.is_empty() || token.len() % 2 != 0 {
+    if token.is_empty() || !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())
@@ -322,6 +340,20 @@ fn decode_token(token: &str) -> Option<(usize, String)> {
     let s = String::from_utf8(bytes?).ok()?;
     let (o, c) = s.split_once(':')?;
     Some((o.parse().ok()?, c.to_owned()))
+}
+
+/// Whether any value at `path` satisfies `pred`, stopping at the first.
+fn any_at(v: &Value, path: &[Segment], pred: &dyn Fn(&Value) -> bool) -> bool {
+    let Some((seg, rest)) = path.split_first() else {
+        return pred(v);
+    };
+    match v.get(&seg.name) {
+        Some(child) if seg.each => child
+            .as_array()
+            .is_some_and(|a| a.iter().any(|item| any_at(item, rest, pred))),
+        Some(child) => any_at(child, rest, pred),
+        None => false,
+    }
 }
 
 fn resolve<'a>(v: &'a Value, path: &[Segment]) -> Vec<&'a Value> {
@@ -409,6 +441,40 @@ mod tests {
         assert!(q("property=createdAt>4"));
         assert!(!q("property=createdAt>=6"));
         assert!(q("property=name!=y"));
+    }
+
+    #[test]
+    fn audience_index_agrees_with_the_generic_path() {
+        let f = json!({"transformations": [{"params": {"segmentSelectors": {"selectors": [
+            {"value": {"id": "s1"}}, {"value": {"id": "s2"}}]}}}]});
+        let ids: HashSet<String> = ["s1".to_owned(), "s2".to_owned()].into();
+        for (q, want) in [
+            (
+                "property=transformations[].params.segmentSelectors.selectors[].value.id==s2",
+                true,
+            ),
+            (
+                "property=transformations[].params.segmentSelectors.selectors[].value.id==s3,s1",
+                true,
+            ),
+            (
+                "property=transformations[].params.segmentSelectors.selectors[].value.id==s3",
+                false,
+            ),
+            (
+                "property=transformations[].params.segmentSelectors.selectors[].value.id!=s1",
+                false,
+            ),
+        ] {
+            let q = ListQuery::parse(q, ROOTS).unwrap();
+            assert_eq!(q.matches(&f), want);
+            assert_eq!(q.matches_indexed(&f, Some(&ids)), want);
+        }
+        let q = ListQuery::parse("property=transformations[].params.segmentSelectors.selectors[].value.id==only-in-index", ROOTS).unwrap();
+        assert!(
+            q.matches_indexed(&f, Some(&["only-in-index".to_owned()].into())),
+            "the index is used"
+        );
     }
 
     #[test]

@@ -243,10 +243,8 @@ fn check_auth(platform: Platform, auth: &Value, today: &str) -> Result<Value, Ve
             errors.push(format!("auth.params.{k} must be a non-empty string"));
             continue;
         };
-        if s != SECRET_MASK {
-            if let Some(p) = spec.pattern.filter(|p| !p.matches(&s)) {
-                errors.push(format!("auth.params.{k}: {}", p.describe()));
-            }
+        if let Some(p) = spec.pattern.filter(|p| s != SECRET_MASK && !p.matches(&s)) {
+            errors.push(format!("auth.params.{k}: {}", p.describe()));
         }
         out.insert(
             k.clone(),

@@ -253,7 +253,10 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
             Some(sb) => sb.read().expect("lock").newest_first(r),
             None => Vec::new(),
         };
-        let mut items: Vec<Entity> = items.into_iter().filter(|e| q.matches(&e.value)).collect();
+        let mut items: Vec<Entity> = items
+            .into_iter()
+            .filter(|e| q.matches_indexed(&e.value, e.audiences.as_deref()))
+            .collect();
         q.sort(&mut items, |e| e.value.as_ref());
         Ok(page(&q, &items, col_name(r)))
     }
@@ -288,10 +291,9 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
         };
         st.persist().await?;
         let mut resp = write_result(StatusCode::CREATED, &id, &etag);
-        if r == Resource::Flow {
-            if let Ok(v) = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}")) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
+        let location = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}"));
+        if let (Resource::Flow, Ok(v)) = (r, location) {
+            resp.headers_mut().insert(header::LOCATION, v);
         }
         Ok(resp)
     }

@@ -5,7 +5,7 @@ use super::EmulatorError;
 use crate::plan::Resource;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +40,8 @@ pub(crate) struct Entity {
     pub seq: u64,
     pub value: Arc<Value>,
     pub json: Arc<str>,
+    /// For flows: the ids of its audiences, for the reverse lookup.
+    pub audiences: Option<Arc<HashSet<String>>>,
 }
 
 impl Entity {
@@ -47,10 +49,28 @@ impl Entity {
         let json: Arc<str> = serde_json::to_string(&value)
             .expect("a Value serializes")
             .into();
+        let audiences = value
+            .pointer("/transformations/0/params/segmentSelectors/selectors")
+            .and_then(Value::as_array)
+            .filter(|_| {
+                value
+                    .get("transformations")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| t.len() == 1)
+            })
+            .map(|sels| {
+                Arc::new(
+                    sels.iter()
+                        .filter_map(|s| s.pointer("/value/id").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            });
         Entity {
             seq,
             value: Arc::new(value),
             json,
+            audiences,
         }
     }
 }
@@ -89,7 +109,7 @@ impl Sandbox {
     /// Entities of a collection, most recently written first.
     pub(crate) fn newest_first(&self, r: Resource) -> Vec<Entity> {
         let mut v: Vec<Entity> = self.col(r).values().cloned().collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_by_key(|e| std::cmp::Reverse(e.seq));
         v
     }
 

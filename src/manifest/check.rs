@@ -47,11 +47,18 @@ fn yaml_options() -> serde_saphyr::Options {
         strict_booleans: true,
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        alias_limits: {
+            let mut l = serde_saphyr::options::AliasLimits::default();
+            l.max_total_replayed_events = 100_000;
+            l.max_replay_stack_depth = 16;
+            l
+        },
         budget: serde_saphyr::budget! {
             max_depth: 64,
             max_aliases: 1_000,
             max_anchors: 1_000,
             max_nodes: 1_000_000,
+            max_events: 1_000_000,
             max_documents: 10_000,
             max_total_scalar_bytes: 16 * 1024 * 1024,
         },
@@ -105,10 +112,13 @@ impl Checker {
                 let location = e.location();
                 let mut message = e.to_string();
                 let mut field = String::new();
-                if let Some(l) = location {
-                    if let Some(i) = message.find(" at line ") {
-                        message.truncate(i);
-                    }
+                let budget = message.starts_with("budget breached")
+                    || message.contains("alias")
+                    || message.contains("replay");
+                if let Some(i) = message.find(" at line ") {
+                    message.truncate(i);
+                }
+                if let Some(l) = location.filter(|_| !budget) {
                     let mut lenient = yaml_options();
                     lenient.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
                     if let Ok(root) =
@@ -179,6 +189,9 @@ fn user_message(m: &str) -> String {
     }
     if let Some(rest) = m.strip_prefix("missing field ") {
         return format!("missing required field {rest}");
+    }
+    if let Some(rest) = m.strip_prefix("alias replay limit exceeded: ") {
+        return format!("too many alias expansions ({rest}); manifests need no YAML aliases");
     }
     if let Some(rest) = m.strip_prefix("budget breached: ") {
         return format!(
@@ -1005,5 +1018,58 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
         "none".into()
     } else {
         v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_real_calendar_days() {
+        assert_eq!(
+            parse_date("2021-12-20").unwrap(),
+            NaiveDate::from_ymd_opt(2021, 12, 20).unwrap()
+        );
+        assert!(parse_date("2024-02-29").is_ok());
+        assert!(parse_date("2021-02-29").unwrap_err().contains("calendar"));
+        assert!(parse_date("2021-02-30").is_err());
+        assert!(parse_date("2021-2-3").unwrap_err().contains("YYYY-MM-DD"));
+        assert!(parse_date("20211220").is_err());
+    }
+
+    #[test]
+    fn library_messages_are_reworded() {
+        assert_eq!(
+            user_message(
+                "duplicate mapping key: name, set DuplicateKeyPolicy in Options if acceptable"
+            ),
+            "duplicate key `name`; a key may appear only once in a mapping"
+        );
+        assert_eq!(
+            user_message("unknown variant `X`, expected one of A, B"),
+            "unknown value `X`; allowed: A, B"
+        );
+        assert_eq!(
+            user_message("missing field `spec`"),
+            "missing required field `spec`"
+        );
+    }
+
+    #[test]
+    fn a_schedule_name_or_an_inline_map() {
+        let a: Activation = serde_saphyr::from_str(
+            "destination: d\nschedule: {exportMode: DAILY_FULL_EXPORT, frequency: ONCE, startDate: 2021-12-20}\n",
+        )
+        .unwrap();
+        match a.schedule.value {
+            ScheduleRef::Inline(s) => {
+                assert_eq!(s.start_date.value, "2021-12-20");
+                assert_eq!(s.start_date.referenced.line(), 2);
+            }
+            ScheduleRef::Name(_) => panic!("inline expected"),
+        }
+        let a: Activation = serde_saphyr::from_str("destination: d\nschedule: daily\n").unwrap();
+        assert!(matches!(a.schedule.value, ScheduleRef::Name(n) if n == "daily"));
     }
 }

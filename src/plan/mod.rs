@@ -2,6 +2,7 @@
 //! shared/DESIGN.md §4 that a reviewer reads and `apply` executes.
 
 mod build;
+pub mod cli;
 pub mod desired;
 pub mod diff;
 

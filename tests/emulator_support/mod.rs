@@ -73,6 +73,13 @@ impl App {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Resp {
+        let uri: String = uri
+            .chars()
+            .map(|c| match c {
+                '[' | ']' | '<' | '>' | '"' | '{' | '}' | '|' | ' ' => format!("%{:02X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect();
         let mut b = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             b = b.header(*k, *v);
@@ -257,4 +264,48 @@ pub fn assert_flow_error(r: &Resp, status: u16, code: u32) -> String {
     assert_eq!(r.body["errorMessage"], r.body["errorDetails"]);
     assert_eq!(r.body["errorMessage"], r.body["report"]["detailed-message"]);
     r.body["errorMessage"].as_str().unwrap().to_owned()
+}
+
+/// Replaces generated values (UUIDs, etags, timestamps) with placeholders, for snapshots.
+pub fn normalize(v: &Value) -> Value {
+    fn is_uuid(s: &str) -> bool {
+        s.len() == 36
+            && s.bytes().enumerate().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == b'-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    }
+    fn walk(key: &str, v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), walk(k, v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|x| walk(key, x)).collect()),
+            Value::String(s) if s.starts_with('"') && s.ends_with('"') => json!("<etag>"),
+            Value::String(s) if is_uuid(s) => json!("<uuid>"),
+            Value::String(s) if key == "createTime" || key == "updateTime" => {
+                assert!(
+                    s.len() == 10 && s.bytes().all(|c| c.is_ascii_digit()),
+                    "{s}"
+                );
+                json!("<epoch-seconds>")
+            }
+            Value::String(s) if key == "runs" || key == "authorizedDate" => {
+                json!(
+                    s.split("==")
+                        .next()
+                        .unwrap()
+                        .replace(|c: char| c.is_ascii_digit(), "0")
+                )
+            }
+            Value::Number(_) if ["createdAt", "updatedAt", "started", "updated"].contains(&key) => {
+                json!("<epoch-ms>")
+            }
+            other => other.clone(),
+        }
+    }
+    walk("", v)
 }

@@ -1,6 +1,8 @@
 //! Hand-built desired and live states for the plan tests, and a small stand-in for the server:
-//! it applies a plan's creates and patches the way the Flow Service stores them (ids, etags,
-//! `createTime`/`updateTime`, the `operator`/`mapping` expansion of profile selectors).
+//! it stores a plan's creates the way the Flow Service lists them (ids, etags, state, masked
+//! secrets) and applies flow patches with the emulator's own patch engine
+//! ([`destctl::emulator::apply_flow_patch`]: RFC 6902, the flow rules, `createTime`/
+//! `updateTime`, the `operator`/`mapping` expansion of profile selectors).
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
@@ -185,68 +187,12 @@ pub fn state(dests: Vec<DesiredDestination>) -> DesiredState {
     DesiredState { destinations }
 }
 
-/// The server side of a flow patch: profile selectors get `operator` and `mapping`, new audience
-/// selectors `createTime`/`updateTime`, replaced ones a fresh `updateTime`.
-pub fn expand_flow(before: &Value, after: &mut Value, now: i64) {
-    let before_times: BTreeMap<String, Value> = before
-        .pointer("/transformations/0/params/segmentSelectors/selectors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            Some((
-                s.pointer("/value/id")?.as_str()?.to_owned(),
-                s.pointer("/value/createTime")?.clone(),
-            ))
-        })
-        .collect();
-    if let Some(sels) = after
-        .pointer_mut("/transformations/0/params/profileSelectors/selectors")
-        .and_then(Value::as_array_mut)
-    {
-        for s in sels {
-            let path = s
-                .pointer("/value/path")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            let v = s.get_mut("value").and_then(Value::as_object_mut).unwrap();
-            v.insert("operator".into(), json!("EXISTS"));
-            v.insert(
-                "mapping".into(),
-                json!({"sourceType": "text/x.schema-path", "source": path, "destination": path,
-                       "identity": false, "primaryIdentity": false, "functionVersion": 0,
-                       "copyModeMapping": false, "sourceAttribute": path, "destinationXdmPath": path}),
-            );
-        }
-    }
-    if let Some(sels) = after
-        .pointer_mut("/transformations/0/params/segmentSelectors/selectors")
-        .and_then(Value::as_array_mut)
-    {
-        for s in sels {
-            let v = s.get_mut("value").and_then(Value::as_object_mut).unwrap();
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
-            if !v.contains_key("createTime") {
-                let t = before_times
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or(json!(now.to_string()));
-                v.insert("createTime".into(), t);
-            }
-            v.insert("updateTime".into(), json!(now.to_string()));
-        }
-    }
-}
-
-/// Applies a flow patch like the server does (RFC 6902, then the expansion).
+/// Applies a flow patch exactly as the server does: the emulator's patch engine, rules and
+/// server-field expansion.
 pub fn server_patch(flow: &Value, ops: &[destctl::plan::PatchOp], now: i64) -> Value {
-    let patch: json_patch::Patch =
-        serde_json::from_value(serde_json::to_value(ops).unwrap()).unwrap();
-    let mut after = flow.clone();
-    json_patch::patch(&mut after, &patch).expect("the plan's patch applies");
-    expand_flow(flow, &mut after, now);
-    after
+    let ops = serde_json::to_value(ops).unwrap();
+    destctl::emulator::apply_flow_patch(flow, &ops, now)
+        .unwrap_or_else(|e| panic!("the server refuses the plan's patch: {e}\n{ops:#}\n{flow:#}"))
 }
 
 /// A stand-in Flow Service holding one sandbox's objects.
@@ -367,6 +313,9 @@ impl FakeService {
             a
         };
         after["etag"] = json!(new_etag);
+        if *resource == Resource::Connection {
+            mask_secrets(&mut after);
+        }
         *obj = after;
     }
 
@@ -403,6 +352,29 @@ impl FakeService {
             })
             .map(|(id, (_, o))| (id.clone(), o.clone()))
             .unwrap()
+    }
+}
+
+/// What the emulator does to a stored account: secrets write-only (shown as `***`), plus
+/// `authorizedDate`.
+fn mask_secrets(obj: &mut Value) {
+    let Some(method) = obj
+        .pointer("/auth/specName")
+        .and_then(Value::as_str)
+        .and_then(destctl::catalog::AuthMethod::from_spec_name)
+    else {
+        return;
+    };
+    if let Some(params) = obj
+        .pointer_mut("/auth/params")
+        .and_then(Value::as_object_mut)
+    {
+        for (k, v) in params.iter_mut() {
+            if method.param(k).is_some_and(|p| p.secret) {
+                *v = json!(destctl::emulator::SECRET_MASK);
+            }
+        }
+        params.insert("authorizedDate".into(), json!("2026-01-05"));
     }
 }
 

@@ -1,0 +1,530 @@
+//! Issue 3, points 1, 9, 10, 11 over a real loopback socket: the in-process server, the state
+//! file, fault injection, out-of-band edits, introspection, and concurrent writers.
+
+use destctl::emulator::{
+    EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
+    EmulatorError, FaultConfig, Latency, OutOfBandEdit, RunningEmulator, SeedFlows,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const FS: &str = "/data/foundation/flowservice";
+const PROFILE: &str = "8a9c3494-9708-43d7-ae3f-cda01e5030e1";
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    sandbox: String,
+}
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+impl Api {
+    async fn new(emu: &RunningEmulator) -> Api {
+        let http = http();
+        let r = http
+            .post(format!("{}/ims/token/v3", emu.base_url()))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", EMBEDDED_CLIENT_ID),
+                ("client_secret", EMBEDDED_CLIENT_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let token = r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Api {
+            http,
+            base: emu.base_url(),
+            token,
+            sandbox: "prod".into(),
+        }
+    }
+
+    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{FS}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("x-api-key", EMBEDDED_CLIENT_ID)
+            .header("x-gw-ims-org-id", EMBEDDED_ORG_ID)
+            .header("x-sandbox-name", &self.sandbox)
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let r = rb.send().await.unwrap();
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.send(self.req(Method::POST, path).json(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+
+    async fn chain(&self) -> (String, String) {
+        let base = self
+            .create(
+                "/connections",
+                json!({"name": "p", "connectionSpec": {"id": PROFILE, "version": "1.0"}}),
+            )
+            .await;
+        let src = self
+            .create(
+                "/sourceConnections",
+                json!({"name": "s", "baseConnectionId": base["id"],
+            "connectionSpec": {"id": PROFILE, "version": "1.0"}}),
+            )
+            .await;
+        let s3 = "4890fc95-5a1f-4983-94bb-e060c08e3f81";
+        let dest = self
+            .create(
+                "/connections",
+                json!({"name": "d", "connectionSpec": {"id": s3, "version": "1.0"},
+            "auth": {"specName": "Access Key", "params": {"s3AccessKey": "AKIAIOSFODNN7EXAMPLE",
+                "s3SecretKey": "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYab"}}}),
+            )
+            .await;
+        let tgt = self
+            .create(
+                "/targetConnections",
+                json!({"name": "t", "baseConnectionId": dest["id"],
+            "connectionSpec": {"id": s3, "version": "1.0"},
+            "params": {"mode": "S3", "bucketName": "acme", "path": "/x", "format": "CSV"}}),
+            )
+            .await;
+        let flow = self.create("/flows", json!({"name": "flow", "flowSpec": {"id": "71471eba-b620-49e4-90fd-23f1fa0174d8", "version": "1.0"},
+            "sourceConnectionIds": [src["id"]], "targetConnectionIds": [tgt["id"]],
+            "transformations": [{"name": "GeneralTransform", "params": {
+                "segmentSelectors": {"selectors": []}, "profileSelectors": {"selectors": []}}}]})).await;
+        (
+            flow["id"].as_str().unwrap().to_owned(),
+            flow["etag"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+fn segment(id: &str) -> Value {
+    json!({"type": "PLATFORM_SEGMENT", "value": {"id": id,
+        "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%",
+        "exportMode": "FIRST_FULL_THEN_INCREMENTAL",
+        "schedule": {"frequency": "EVERY_6_HOURS", "startDate": "2024-01-01"}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_patches_with_the_same_if_match_exactly_one_wins() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    assert!(emu.base_url().starts_with("http://127.0.0.1:"));
+    let api = std::sync::Arc::new(Api::new(&emu).await);
+    let (flow, etag) = api.chain().await;
+    let n = 24;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let api = api.clone();
+        let (flow, etag) = (flow.clone(), etag.clone());
+        tasks.push(tokio::spawn(async move {
+            api.send(api.req(Method::PATCH, &format!("/flows/{flow}")).header("If-Match", etag)
+                .json(&json!([{"op": "add", "path": "/transformations/0/params/segmentSelectors/selectors/-",
+                               "value": segment(&format!("aud-{i}"))}]))).await
+        }));
+    }
+    let mut wins = Vec::new();
+    let mut lost = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s.as_u16() {
+            200 => wins.push(v),
+            412 => {
+                lost += 1;
+                assert_eq!(v["type"], "https://ns.adobe.com/aep/errors/FLOW-1404-412");
+            }
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(wins.len(), 1, "exactly one PATCH wins");
+    assert_eq!(lost, n - 1);
+    let (_, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    let f = &got["items"][0];
+    assert_eq!(f["etag"], wins[0]["etag"]);
+    assert_eq!(
+        f["transformations"][0]["params"]["segmentSelectors"]["selectors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Many clients creating at once: every create lands.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            api.create("/connections", json!({"name": format!("c{i}"), "connectionSpec": {"id": PROFILE, "version": "1.0"}})).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, count) = api
+        .send(api.req(Method::GET, "/connections?count=true"))
+        .await;
+    assert_eq!(count["count"], 22);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_are_seeded_reproducible_and_switchable_at_runtime() {
+    let cfg = FaultConfig {
+        seed: 42,
+        p429: 0.25,
+        retry_after_secs: 7,
+        p500: 0.25,
+        p503: 0.25,
+        ..FaultConfig::default()
+    };
+    let emu = Emulator::start(EmulatorConfig {
+        faults: cfg.clone(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(&emu).await;
+    let run = || async {
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            let r = api.req(Method::GET, "/flowSpecs").send().await.unwrap();
+            let s = r.status().as_u16();
+            if s == 429 {
+                assert_eq!(r.headers()["retry-after"], "7");
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["error_code"], "429050");
+            } else if s >= 500 {
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["status"], s);
+            }
+            statuses.push(s);
+        }
+        statuses
+    };
+    let first = run().await;
+    for s in [200, 429, 500, 503] {
+        assert!(first.contains(&s), "{s} missing from {first:?}");
+    }
+    emu.set_faults(cfg.clone());
+    assert_eq!(run().await, first, "same seed, same faults");
+    // IMS is never faulted.
+    Api::new(&emu).await;
+    emu.set_faults(FaultConfig::default());
+    assert!(run().await.iter().all(|s| *s == 200));
+
+    emu.set_faults(FaultConfig {
+        latency: Latency::Fixed(Duration::from_millis(150)),
+        ..FaultConfig::default()
+    });
+    let t = Instant::now();
+    assert_eq!(
+        api.req(Method::GET, "/flowSpecs")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_closed_after_request_n() {
+    let emu = Emulator::start(EmulatorConfig {
+        faults: FaultConfig {
+            close_after: Some(2),
+            ..FaultConfig::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(&emu).await;
+    for _ in 0..2 {
+        assert_eq!(
+            api.req(Method::GET, "/flows")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let third = api.req(Method::GET, "/flows").send().await;
+    let err = third.expect_err("the third request's connection is closed without a response");
+    assert!(
+        err.is_request() || err.is_connect() || err.is_body(),
+        "{err:?}"
+    );
+    assert_eq!(
+        api.req(Method::GET, "/flows")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn out_of_band_edit_bumps_the_etag_as_a_ui_user() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    let new = emu
+        .out_of_band_edit(
+            EMBEDDED_ORG_ID,
+            "prod",
+            &flow,
+            OutOfBandEdit::Rename("Renamed in the UI".into()),
+        )
+        .await
+        .unwrap();
+    assert_ne!(new, etag);
+    let (_, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    let f = &got["items"][0];
+    assert_eq!(f["name"], "Renamed in the UI");
+    assert_eq!(f["etag"], new.as_str());
+    assert_eq!(f["updatedBy"], "aep-ui-user@AdobeID");
+    assert_eq!(f["updatedClient"], "exc_app");
+    assert_eq!(f["createdBy"], "destctl-emulator@AdobeID");
+    // The client's etag is stale now.
+    let (s, _) = api
+        .send(
+            api.req(Method::PATCH, &format!("/flows/{flow}"))
+                .header("If-Match", &etag)
+                .json(&json!([{"op": "replace", "path": "/name", "value": "x"}])),
+        )
+        .await;
+    assert_eq!(s, 412);
+    let added = emu
+        .out_of_band_edit(EMBEDDED_ORG_ID, "prod", &flow, OutOfBandEdit::Patch(json!([
+            {"op": "add", "path": "/transformations/0/params/segmentSelectors/selectors/-", "value": segment("ui-aud")}])))
+        .await
+        .unwrap();
+    assert_ne!(added, new);
+    let disabled = emu
+        .out_of_band_edit(EMBEDDED_ORG_ID, "prod", &flow, OutOfBandEdit::Disable)
+        .await
+        .unwrap();
+    let (_, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(got["items"][0]["state"], "disabled");
+    assert_eq!(got["items"][0]["etag"], disabled.as_str());
+    let bad = emu
+        .out_of_band_edit(
+            EMBEDDED_ORG_ID,
+            "prod",
+            &flow,
+            OutOfBandEdit::Patch(json!([{"op": "move", "from": "/name", "path": "/x"}])),
+        )
+        .await;
+    assert!(matches!(bad, Err(EmulatorError::Rejected(_))));
+    let missing = emu
+        .out_of_band_edit(EMBEDDED_ORG_ID, "prod", "nope", OutOfBandEdit::Enable)
+        .await;
+    assert!(matches!(missing, Err(EmulatorError::NoSuchFlow { .. })));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn introspection_counts_and_reset() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, _) = api.chain().await;
+    api.send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    api.send(api.req(Method::GET, "/flows")).await;
+    let http = http();
+    let counts: Value = http
+        .get(format!("{}/_emulator/requests", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let req = &counts["requests"];
+    assert_eq!(req["POST /ims/token/v3"], 1);
+    assert_eq!(req[format!("POST {FS}/connections")], 2);
+    assert_eq!(req[format!("POST {FS}/flows")], 1);
+    assert_eq!(req[format!("GET {FS}/flows/{{id}}")], 1);
+    assert_eq!(req[format!("GET {FS}/flows")], 1);
+    assert_eq!(counts["total"], 8);
+    assert_eq!(
+        emu.request_counts()[&format!("POST {FS}/targetConnections")],
+        1
+    );
+
+    let r = http
+        .post(format!("{}/_emulator/reset", emu.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, flows) = api.send(api.req(Method::GET, "/flows")).await;
+    assert_eq!(flows["items"], json!([]));
+    let counts: Value = http
+        .get(format!("{}/_emulator/requests", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts["total"], 1, "only the GET after the reset: {counts}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_file_survives_restarts_and_corruption_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("nested").join("state.json");
+    let cfg = EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(cfg.clone()).await.unwrap();
+    assert!(file.exists(), "created at start");
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&flow), "written after every change");
+    assert!(
+        !text.contains("wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYab"),
+        "secrets are never stored"
+    );
+    let seeded = emu
+        .seed_flows(
+            EMBEDDED_ORG_ID,
+            "dev",
+            &SeedFlows {
+                flows: 2,
+                audiences_per_flow: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    emu.shutdown().await;
+    let leftovers: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+
+    let emu = Emulator::start(cfg.clone()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (s, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(got["items"][0]["etag"], etag.as_str());
+    let mut dev = Api::new(&emu).await;
+    dev.sandbox = "dev".into();
+    let (_, c) = dev.send(dev.req(Method::GET, "/flows?count=true")).await;
+    assert_eq!(c["count"], 2);
+    assert_eq!(seeded.len(), 2);
+    // New writes continue the sequence: newest first still holds.
+    let (flow2, _) = api.chain().await;
+    let (_, list) = api.send(api.req(Method::GET, "/flows")).await;
+    assert_eq!(list["items"][0]["id"], flow2.as_str());
+    emu.shutdown().await;
+
+    std::fs::write(&file, "{\"formatVersion\": 1, \"seq\": ").unwrap();
+    match Emulator::start(cfg.clone()).await {
+        Err(EmulatorError::StateFile { path, message }) => {
+            assert_eq!(path, file);
+            assert!(message.contains("corrupt"), "{message}");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a corrupt state file must not start"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "{\"formatVersion\": 1, \"seq\": ",
+        "never replaced"
+    );
+    let as_dir = EmulatorConfig {
+        state_file: Some(dir.clone()),
+        ..EmulatorConfig::default()
+    };
+    assert!(matches!(
+        Emulator::start(as_dir).await,
+        Err(EmulatorError::StateFile { .. })
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn filters_and_paging_over_http() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let ids = emu
+        .seed_flows(
+            EMBEDDED_ORG_ID,
+            "prod",
+            &SeedFlows {
+                flows: 3,
+                audiences_per_flow: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let api = Api::new(&emu).await;
+    let (s, v) = api
+        .send(api.req(Method::GET, "/flows").query(&[(
+            "property",
+            "transformations[].params.segmentSelectors.selectors[].value.id==seg-1-1",
+        )]))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    assert_eq!(v["items"][0]["id"], ids[1].as_str());
+    let (s, v) = api
+        .send(
+            api.req(Method::GET, "/flows")
+                .query(&[("property", "createdAt>=1"), ("limit", "2")]),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    let href = v["_links"]["next"]["href"].as_str().unwrap();
+    let (s, v) = api
+        .send(
+            api.http
+                .get(format!("{}{FS}{href}", api.base))
+                .bearer_auth(&api.token)
+                .header("x-api-key", EMBEDDED_CLIENT_ID)
+                .header("x-gw-ims-org-id", EMBEDDED_ORG_ID),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    assert_eq!(v["_links"], json!({}));
+    emu.shutdown().await;
+}
