@@ -250,3 +250,42 @@ async fn binary_output_holds_no_secret_value_even_when_verbose() {
     assert_eq!(report["summary"]["created"], 0);
     assert_eq!(report["done"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_saved_plan_round_trip_and_stale_refusal() {
+    let emu = emulator(FaultConfig::default()).await;
+    let dir = tempdir("cli-saved");
+    let plan_file = dir.join("plan.json");
+    let mut cmd = destctl(&emu);
+    cmd.arg("plan").arg("--out").arg(&plan_file);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Applying the reviewed plan: no question asked, everything created.
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply").arg("--plan").arg(&plan_file);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = destctl(&emu);
+    cmd.args(["plan", "--detailed-exitcode"]);
+    assert_eq!(run(cmd).await.status.code(), Some(0));
+
+    // The same plan again is stale: everything it creates exists now.
+    let before = writes(&emu);
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply").arg("--plan").arg(&plan_file);
+    let out = run(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert!(stderr.contains("Re-run `destctl plan`"), "{stderr}");
+    assert_eq!(writes(&emu), before, "zero writes");
+}
