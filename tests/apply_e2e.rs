@@ -194,7 +194,7 @@ async fn a_412_after_the_preflight_fails_only_that_flow() {
     // Same sequence as a saved-plan apply: prepare, pre-flight, then the race, then execute.
     let resolver = Resolver::new(|_| None, root());
     let prepared = Prepared::new(&plan, &resolver, &SecretLocations::default()).unwrap();
-    preflight::check(&plan, &live(&emu).await, "prod").unwrap();
+    preflight::check(&plan, &live(&emu).await, &plan.target).unwrap();
     let raced_name = desired.destinations[1].name.to_string();
     let raced = flow_id(&plan, &raced_name);
     rename_out_of_band(&emu, &raced, "Edited in the UI meanwhile").await;
@@ -433,4 +433,23 @@ async fn no_secret_value_in_plans_reports_or_errors() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn saved_plan_for_another_target_is_refused() {
+    let emu = emulator(FaultConfig::default()).await;
+    let desired = load(&seed_paths());
+    let mut plan = plan_now(&emu, &desired, false).await;
+    plan.target.endpoint = "https://platform.adobe.io".into();
+    let err = apply(Input::Saved(plan), &client(&emu), &ctx(&emu))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApplyError::Preflight(PreflightError::WrongTarget { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(writes(&emu), 0);
 }

@@ -6,7 +6,7 @@ use super::refs::parse_ref;
 use super::secrets::{action_word, resource_word};
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::live::{LiveEntity, LiveState};
-use crate::plan::{Action, Change, Etag, Plan, Resource};
+use crate::plan::{Action, Change, Etag, Plan, PlanTarget, Resource};
 use serde_json::Value;
 use std::fmt;
 
@@ -77,15 +77,16 @@ pub enum PreflightError {
     /// Live state moved on.
     #[error("{}", stale_message(.0))]
     Stale(Vec<StaleItem>),
-    /// The plan was made for another sandbox.
+    /// The plan was made for another endpoint or sandbox.
     #[error(
-        "the plan was made for sandbox `{planned}` but the target is sandbox `{target}`; nothing was sent. Re-run `destctl plan` against this target"
+        "the plan was made for {} (sandbox `{}`) but the target is {} (sandbox `{}`); nothing was sent. Re-run `destctl plan` against this target",
+        planned.endpoint, planned.sandbox, target.endpoint, target.sandbox
     )]
-    WrongSandbox {
+    WrongTarget {
         /// In the plan.
-        planned: String,
+        planned: PlanTarget,
         /// Now.
-        target: String,
+        target: PlanTarget,
     },
 }
 
@@ -137,12 +138,12 @@ fn entities(live: &LiveState, r: Resource) -> &[LiveEntity] {
     }
 }
 
-/// Checks `plan` against `live` (read with list calls just now) for the target `sandbox`.
-pub fn check(plan: &Plan, live: &LiveState, sandbox: &str) -> Result<(), PreflightError> {
-    if plan.target.sandbox != sandbox {
-        return Err(PreflightError::WrongSandbox {
-            planned: plan.target.sandbox.clone(),
-            target: sandbox.to_owned(),
+/// Checks `plan` against `live`, read with list calls just now from `target`.
+pub fn check(plan: &Plan, live: &LiveState, target: &PlanTarget) -> Result<(), PreflightError> {
+    if plan.target != *target {
+        return Err(PreflightError::WrongTarget {
+            planned: plan.target.clone(),
+            target: target.clone(),
         });
     }
     let managed = live.managed();
@@ -196,7 +197,7 @@ pub fn check(plan: &Plan, live: &LiveState, sandbox: &str) -> Result<(), Preflig
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PatchOp, PatchOpKind, PlanTarget, Summary};
+    use crate::plan::{PatchOp, PatchOpKind, Summary};
     use serde_json::json;
 
     fn entity(resource: Resource, id: &str, etag: &str, marker: &str, spec: &str) -> LiveEntity {
@@ -265,11 +266,24 @@ mod tests {
         let enable = change(Action::Enable, Resource::Flow, "b", Some("${ref:b/flow}"));
         let del = change(Action::Delete, Resource::Connection, "a", Some("c1"));
         let p = plan(vec![up, create_conn, enable, del]);
-        assert_eq!(check(&p, &live(), "prod"), Ok(()));
+        assert_eq!(check(&p, &live(), &p.target), Ok(()));
+        let dev = PlanTarget {
+            sandbox: "dev".into(),
+            ..p.target.clone()
+        };
         assert!(matches!(
-            check(&p, &live(), "dev"),
-            Err(PreflightError::WrongSandbox { .. })
+            check(&p, &live(), &dev),
+            Err(PreflightError::WrongTarget { .. })
         ));
+        let other = PlanTarget {
+            endpoint: "https://platform.adobe.io".into(),
+            ..p.target.clone()
+        };
+        let err = check(&p, &live(), &other).unwrap_err().to_string();
+        assert!(
+            err.contains("https://platform.adobe.io") && err.contains("Re-run"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -281,7 +295,7 @@ mod tests {
         profile.body = Some(json!({"connectionSpec": {"id": PROFILE_STORE_SPEC_ID}}));
         let flow = change(Action::Create, Resource::Flow, "a", None);
         let p = plan(vec![up, del, profile, flow]);
-        let Err(PreflightError::Stale(items)) = check(&p, &live(), "prod") else {
+        let Err(PreflightError::Stale(items)) = check(&p, &live(), &p.target) else {
             panic!("expected stale");
         };
         assert_eq!(items.len(), 4);

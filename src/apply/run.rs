@@ -220,7 +220,11 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
             let live = fetch(client, &FetchOptions::default())
                 .await
                 .map_err(ApplyError::Fetch)?;
-            preflight::check(&plan, &live, &ctx.sandbox)?;
+            let target = PlanTarget {
+                endpoint: ctx.endpoint.clone(),
+                sandbox: ctx.sandbox.clone(),
+            };
+            preflight::check(&plan, &live, &target)?;
             (plan, prepared, Mode::Saved)
         }
     };
