@@ -180,7 +180,7 @@ pub fn confirm(
 ) -> Result<(), ApplyError> {
     write!(
         out,
-        "\nDo you want to apply these changes? Only 'yes' will be accepted: "
+        "\nApply these changes? Type 'yes' to confirm: "
     )
     .and_then(|_| out.flush())
     .map_err(ApplyError::Prompt)?;
@@ -290,7 +290,7 @@ mod tests {
     fn confirmation() {
         let mut out = Vec::new();
         assert!(confirm(&mut &b"yes\n"[..], &mut out).is_ok());
-        assert!(String::from_utf8(out).unwrap().contains("Only 'yes'"));
+        assert!(String::from_utf8(out).unwrap().contains("Apply these changes? Type 'yes'"));
         for answer in [&b"y\n"[..], b"no\n", b"", b"YES please\n"] {
             assert!(matches!(
                 confirm(&mut &answer[..], &mut Vec::new()),
