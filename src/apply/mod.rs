@@ -178,12 +178,9 @@ pub fn confirm(
     input: &mut impl std::io::BufRead,
     out: &mut impl std::io::Write,
 ) -> Result<(), ApplyError> {
-    write!(
-        out,
-        "\nApply these changes? Type 'yes' to confirm: "
-    )
-    .and_then(|_| out.flush())
-    .map_err(ApplyError::Prompt)?;
+    write!(out, "\nApply these changes? Type 'yes' to confirm: ")
+        .and_then(|_| out.flush())
+        .map_err(ApplyError::Prompt)?;
     let mut line = String::new();
     input.read_line(&mut line).map_err(ApplyError::Prompt)?;
     if line.trim() == "yes" {
@@ -290,7 +287,11 @@ mod tests {
     fn confirmation() {
         let mut out = Vec::new();
         assert!(confirm(&mut &b"yes\n"[..], &mut out).is_ok());
-        assert!(String::from_utf8(out).unwrap().contains("Apply these changes? Type 'yes'"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("Apply these changes? Type 'yes'")
+        );
         for answer in [&b"y\n"[..], b"no\n", b"", b"YES please\n"] {
             assert!(matches!(
                 confirm(&mut &answer[..], &mut Vec::new()),
