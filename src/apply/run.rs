@@ -242,6 +242,10 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
         locations: SecretLocations::default(),
     };
     let report = prepared.execute(client, &opts).await;
+    if ctx.progress && !prepared.graph().groups.is_empty() {
+        // The progress bars end without a newline; the report starts on a line of its own.
+        eprintln!();
+    }
     Ok(Applied { plan, report })
 }
 
