@@ -181,6 +181,41 @@ async fn saved_plan_applies_exactly_and_then_converges() {
 }
 
 #[tokio::test]
+async fn saved_plan_that_disables_and_patches_one_flow_sends_the_etag_the_action_returned() {
+    let emu = emulator(FaultConfig::default()).await;
+    let mut desired = load(&all_paths());
+    apply_live(&emu, &desired, false).await.unwrap();
+    desired.destinations[0].enabled = false;
+    desired.destinations[0].display_name = "Disabled and renamed".into();
+    let plan = plan_now(&emu, &desired, false).await;
+    let actions: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.action, c.resource))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (Action::Disable, Resource::Flow),
+            (Action::Update, Resource::Flow)
+        ],
+        "disable first, then the patch recorded with the pre-disable etag"
+    );
+    let applied = apply(Input::Saved(plan), &client(&emu), &ctx(&emu))
+        .await
+        .unwrap();
+    assert!(applied.report.is_success(), "{}", applied.report.to_text());
+    assert_eq!(
+        (
+            applied.report.summary.disabled,
+            applied.report.summary.updated
+        ),
+        (1, 1)
+    );
+    assert!(!plan_now(&emu, &desired, false).await.has_changes());
+}
+
+#[tokio::test]
 async fn a_412_after_the_preflight_fails_only_that_flow() {
     let emu = emulator(FaultConfig::default()).await;
     let mut desired = load(&all_paths());

@@ -341,12 +341,14 @@ impl Executor {
             }
             StepOp::Update { resource, id, etag } => {
                 let id = ids.resolve_id(&id_str(id))?;
+                let etag = ids.current_etag(&id, etag);
                 let ops = change.patch.clone().expect("graph checked");
                 let note = format!("{} ops", ops.len());
                 if let Some((w, replans)) = self
-                    .patch_with_retry(&step.name, *resource, &id, etag.clone(), ops, ids)
+                    .patch_with_retry(&step.name, *resource, &id, etag, ops, ids)
                     .await?
                 {
+                    ids.record_etag(w.id.clone(), w.etag.clone());
                     done.push(item(
                         Action::Update,
                         *resource,
@@ -359,7 +361,8 @@ impl Executor {
             }
             StepOp::FlowAction { id, action } => {
                 let id = ids.resolve_id(&id_str(id))?;
-                self.client.flow_action(&id, *action).await?;
+                let w = self.client.flow_action(&id, *action).await?;
+                ids.record_etag(w.id, w.etag);
                 let a = match action {
                     FlowAction::Enable => Action::Enable,
                     FlowAction::Disable => Action::Disable,

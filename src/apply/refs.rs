@@ -1,7 +1,7 @@
 //! `${ref:KEY}` references: how a create body (or a later change) names an entity created
 //! earlier in the same plan, replaced at execution time by the id the service returned.
 
-use crate::plan::EntityId;
+use crate::plan::{EntityId, Etag};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -40,19 +40,35 @@ pub struct UnresolvedRef {
     pub key: String,
 }
 
-/// The ids returned by the creates done so far, by plan key.
+/// What this apply's own writes returned so far: the ids of creates, by plan key, and the
+/// etags of entities it changed (a flow action gives the flow a new etag, which a following
+/// update of the same flow must send).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CreatedIds(HashMap<String, EntityId>);
+pub struct CreatedIds {
+    ids: HashMap<String, EntityId>,
+    etags: HashMap<EntityId, Etag>,
+}
 
 impl CreatedIds {
     /// Records the id returned for the create of `key`.
     pub fn insert(&mut self, key: &str, id: EntityId) {
-        self.0.insert(key.to_owned(), id);
+        self.ids.insert(key.to_owned(), id);
     }
 
     /// The id created for `key`.
     pub fn get(&self, key: &str) -> Option<&EntityId> {
-        self.0.get(key)
+        self.ids.get(key)
+    }
+
+    /// Records the etag one of this apply's writes returned for `id`.
+    pub fn record_etag(&mut self, id: EntityId, etag: Etag) {
+        self.etags.insert(id, etag);
+    }
+
+    /// The etag to send with an update of `id`: the one this apply's own last write returned,
+    /// else the one the plan recorded.
+    pub fn current_etag(&self, id: &EntityId, planned: &Etag) -> Etag {
+        self.etags.get(id).unwrap_or(planned).clone()
     }
 
     /// Replaces every `${ref:KEY}` string inside `value` with its id.
