@@ -101,7 +101,10 @@ fn report(err: &Error) -> ExitCode {
             let mut msg = format!("error: {other}");
             let mut source = std::error::Error::source(other);
             while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(&format!(": {text}"));
+                }
                 source = s.source();
             }
             eprintln!("{msg}");
