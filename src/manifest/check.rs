@@ -1025,6 +1025,58 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
 mod tests {
     use super::*;
 
+    /// Loads manifest text written to a fresh temporary file.
+    fn load_text(name: &str, text: &str) -> Result<Loaded, ManifestError> {
+        let dir = std::env::temp_dir().join(format!("destctl-check-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.yaml");
+        std::fs::write(&file, text).unwrap();
+        let out = load(&[file]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    const SFTP_DESTINATION: &str = "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: exports}\nspec:\n  platform: sftp\n  connection:\n    auth: Basic Authentication for sftp\n    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n  location: {mode: FTP, remotePath: /x}\n";
+
+    fn with_audiences(n: usize) -> String {
+        let mut text = SFTP_DESTINATION.to_owned();
+        for i in 0..n {
+            text.push_str(&format!(
+                "---\n{{apiVersion: destctl/v1, kind: Audience, metadata: {{name: a{i}}}, spec: {{segmentId: seg-{i}, activations: [{{destination: exports, schedule: {{exportMode: DAILY_FULL_EXPORT, frequency: DAILY, startDate: 2021-12-20}}}}]}}}}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn more_than_250_audiences_on_a_destination_is_a_warning() {
+        let at_limit = load_text("aud250", &with_audiences(MAX_AUDIENCES_PER_FLOW)).unwrap();
+        assert!(at_limit.warnings.is_empty(), "{:?}", at_limit.warnings);
+        assert_eq!(at_limit.desired.destinations[0].audiences.len(), 250);
+        let above = load_text("aud251", &with_audiences(MAX_AUDIENCES_PER_FLOW + 1)).unwrap();
+        assert_eq!(above.warnings.len(), 1, "{:?}", above.warnings);
+        let w = &above.warnings[0];
+        assert_eq!(w.severity, Severity::Warning);
+        assert_eq!(w.field, "metadata.name");
+        assert!(w.message.starts_with("251 audiences"), "{}", w.message);
+        assert_eq!(w.location.as_ref().unwrap().line, 3);
+    }
+
+    #[test]
+    fn more_than_100_destinations_is_an_error() {
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| SFTP_DESTINATION.replace("name: exports", &format!("name: d{i}")))
+                .collect::<Vec<_>>()
+                .join("---\n")
+        };
+        assert!(load_text("dest100", &many(MAX_DESTINATIONS_PER_SANDBOX)).is_ok());
+        let err = load_text("dest101", &many(MAX_DESTINATIONS_PER_SANDBOX + 1)).unwrap_err();
+        let errors: Vec<_> = err.errors().collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.starts_with("more than 100 destinations"));
+    }
+
     #[test]
     fn dates_are_real_calendar_days() {
         assert_eq!(
