@@ -686,6 +686,18 @@ fn check_destination(
                     } else if value.value.trim().is_empty() {
                         ck.err(&pos, &field, "empty value");
                         None
+                    } else if !ps.value_type.matches(&value.value) {
+                        ck.err(
+                            &pos,
+                            &field,
+                            format!(
+                                "`{}` is not a valid {}: {}",
+                                value.value,
+                                key.value,
+                                ps.value_type.describe()
+                            ),
+                        );
+                        None
                     } else {
                         Some(ParamValue::Literal(value.value.clone()))
                     }
