@@ -37,6 +37,8 @@ pub struct Problem {
     pub field: String,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// The snippet's label under the offending value; the field path when `None`.
+    pub label: Option<String>,
 }
 
 impl fmt::Display for Problem {
@@ -159,6 +161,9 @@ pub fn render(problems: &[Problem], sources: &Sources, color: bool) -> String {
 }
 
 fn label_for(p: &Problem) -> String {
+    if let Some(label) = &p.label {
+        return label.clone();
+    }
     match p.severity {
         Severity::Error if p.field.is_empty() => "here".into(),
         Severity::Error => p.field.clone(),
@@ -216,9 +221,17 @@ mod tests {
             span: Some(8..9),
             field: "b".into(),
             message: "bad value".into(),
+            label: None,
         };
-        let out = render(&[p], &s, false);
+        let out = render(std::slice::from_ref(&p), &s, false);
         assert!(out.contains("b: bad value"), "{out}");
+        assert!(out.contains("╰── b"), "{out}");
+        let labeled = Problem {
+            label: Some("missing `c`".into()),
+            ..p
+        };
+        let out = render(&[labeled], &s, false);
+        assert!(out.contains("╰── missing `c`"), "{out}");
         assert!(out.contains("[m.yaml:2:4]"), "{out}");
         assert!(!out.contains('\u{1b}'), "{out}");
     }
