@@ -199,6 +199,8 @@ pub struct ParamSpec {
     pub secret: bool,
     /// A check of the value's shape, with a description of what is allowed.
     pub pattern: Option<Pattern>,
+    /// What kind of value a literal must be (text unless said otherwise).
+    pub value_type: ValueType,
 }
 
 const fn param(name: &'static str, required: bool, secret: bool) -> ParamSpec {
@@ -207,6 +209,47 @@ const fn param(name: &'static str, required: bool, secret: bool) -> ParamSpec {
         required,
         secret,
         pattern: None,
+        value_type: ValueType::Text,
+    }
+}
+
+/// The value type of a param written as a literal in a manifest (the API takes params as
+/// JSON; manifests hold them as YAML scalars).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    /// Any text.
+    Text,
+    /// A whole number from `min` to `max` inclusive.
+    Integer {
+        /// Smallest allowed value.
+        min: u32,
+        /// Largest allowed value.
+        max: u32,
+    },
+}
+
+impl ValueType {
+    /// A TCP port: 1-65535.
+    pub const PORT: ValueType = ValueType::Integer { min: 1, max: 65535 };
+
+    /// Whether `value` (a YAML scalar as written) is of this type.
+    pub fn matches(self, value: &str) -> bool {
+        match self {
+            ValueType::Text => true,
+            ValueType::Integer { min, max } => {
+                !value.is_empty()
+                    && value.bytes().all(|b| b.is_ascii_digit())
+                    && value.parse::<u32>().is_ok_and(|n| (min..=max).contains(&n))
+            }
+        }
+    }
+
+    /// What the type allows, for error messages.
+    pub fn describe(self) -> String {
+        match self {
+            ValueType::Text => "text".into(),
+            ValueType::Integer { min, max } => format!("a whole number from {min} to {max}"),
+        }
     }
 }
 
@@ -356,7 +399,10 @@ impl AuthMethod {
             param("host", true, false),
             param("username", true, false),
             param("sshKey", true, true),
-            param("port", false, false),
+            ParamSpec {
+                value_type: ValueType::PORT,
+                ..param("port", false, false)
+            },
         ];
         const S3: &[ParamSpec] = &[
             param("accessId", true, true),
@@ -378,7 +424,10 @@ impl AuthMethod {
             param("username", true, false),
             param("password", true, true),
             param("domain", false, false),
-            param("port", false, false),
+            ParamSpec {
+                value_type: ValueType::PORT,
+                ..param("port", false, false)
+            },
         ];
         match self {
             AuthMethod::S3 => S3,
@@ -816,6 +865,21 @@ mod tests {
                 Platform::by_connection_spec(p.info().connection_spec_id),
                 Some(p)
             );
+        }
+    }
+
+    #[test]
+    fn port_params_are_whole_numbers_in_range() {
+        assert!(ValueType::PORT.matches("22"));
+        assert!(ValueType::PORT.matches("65535"));
+        assert!(!ValueType::PORT.matches("22x"));
+        assert!(!ValueType::PORT.matches("0"));
+        assert!(!ValueType::PORT.matches("65536"));
+        assert!(!ValueType::PORT.matches("+22"));
+        assert!(!ValueType::PORT.matches(""));
+        assert!(ValueType::Text.matches("22x"));
+        for auth in [AuthMethod::SftpWithSshKey, AuthMethod::SftpBasic] {
+            assert_eq!(auth.param("port").unwrap().value_type, ValueType::PORT);
         }
     }
 

@@ -1,5 +1,5 @@
 //! Located problems in manifests and their rendering as source snippets (miette graphical
-//! reports). Colour only when asked (a terminal without `NO_COLOR`); the plain rendering is
+//! reports). Colour only when asked (a terminal without a non-empty `NO_COLOR`); the plain rendering is
 //! stable, so tests snapshot it.
 
 use crate::model::SourceLocation;
@@ -37,6 +37,8 @@ pub struct Problem {
     pub field: String,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// The snippet's label under the offending value; the field path when `None`.
+    pub label: Option<String>,
 }
 
 impl fmt::Display for Problem {
@@ -95,9 +97,15 @@ impl Sources {
     }
 }
 
-/// Whether diagnostics on stderr may use colour: a terminal, and `NO_COLOR` unset.
+/// Whether diagnostics on stderr may use colour: a terminal, and `NO_COLOR` unset or empty.
 pub fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    std::io::stderr().is_terminal() && color_allowed(std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// Whether this value of `NO_COLOR` allows colour: per no-color.org, colour is off only when
+/// the variable is present and not empty.
+pub fn color_allowed(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Renders problems as miette reports with source snippets, one after the other.
@@ -153,6 +161,9 @@ pub fn render(problems: &[Problem], sources: &Sources, color: bool) -> String {
 }
 
 fn label_for(p: &Problem) -> String {
+    if let Some(label) = &p.label {
+        return label.clone();
+    }
     match p.severity {
         Severity::Error if p.field.is_empty() => "here".into(),
         Severity::Error => p.field.clone(),
@@ -173,6 +184,16 @@ pub fn count(n: usize, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_color_must_be_present_and_not_empty() {
+        use std::ffi::OsStr;
+        assert!(color_allowed(None));
+        assert!(color_allowed(Some(OsStr::new(""))));
+        assert!(!color_allowed(Some(OsStr::new("1"))));
+        assert!(!color_allowed(Some(OsStr::new("0"))));
+        assert!(!color_allowed(Some(OsStr::new(" "))));
+    }
 
     #[test]
     fn masking_keeps_offsets_and_hides_text() {
@@ -200,9 +221,17 @@ mod tests {
             span: Some(8..9),
             field: "b".into(),
             message: "bad value".into(),
+            label: None,
         };
-        let out = render(&[p], &s, false);
+        let out = render(std::slice::from_ref(&p), &s, false);
         assert!(out.contains("b: bad value"), "{out}");
+        assert!(out.contains("╰── b"), "{out}");
+        let labeled = Problem {
+            label: Some("missing `c`".into()),
+            ..p
+        };
+        let out = render(&[labeled], &s, false);
+        assert!(out.contains("╰── missing `c`"), "{out}");
         assert!(out.contains("[m.yaml:2:4]"), "{out}");
         assert!(!out.contains('\u{1b}'), "{out}");
     }

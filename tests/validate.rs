@@ -150,6 +150,15 @@ fn the_warnings_mention_the_guardrail() {
 }
 
 #[test]
+fn the_audience_guardrail_is_a_warning() {
+    let out = destctl(&["validate", "tests/warnings/too-many-audiences.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::with_settings!({snapshot_path => "snapshots", omit_expression => true}, {
+        insta::assert_snapshot!("warning_too_many_audiences", stderr(&out));
+    });
+}
+
+#[test]
 fn usage_errors_exit_1_and_help_exits_0() {
     let bad = destctl(&["validate", "--no-such-flag"]);
     assert_eq!(bad.status.code(), Some(1));

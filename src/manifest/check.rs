@@ -92,7 +92,50 @@ impl Checker {
             span: pos.map(|p| p.span.clone()),
             field: field.to_owned(),
             message,
+            label: None,
         });
+    }
+
+    /// An error whose snippet label says what is missing instead of repeating the field path.
+    fn err_labeled(&mut self, pos: &Pos, field: &str, message: impl Into<String>, label: String) {
+        self.err(pos, field, message);
+        if let Some(p) = self.problems.last_mut() {
+            p.label = Some(label);
+        }
+    }
+
+    /// Where to point for a field missing in the mapping at `owner`: its key (`spec:`); for a
+    /// list item, the item's first line; for the document itself, its `kind` key.
+    fn owner_pos(&self, doc: DocRef, root: &Spanned<Node>, owner: &[String]) -> Pos {
+        if owner.is_empty() {
+            return match node::anchor(root, &["kind".to_owned()]) {
+                Some(kind) => self.pos(doc, kind),
+                None => self.doc_start(doc),
+            };
+        }
+        let Some(l) = node::anchor(root, owner) else {
+            return self.doc_start(doc);
+        };
+        let mut pos = self.pos(doc, l);
+        if owner.last().is_some_and(|s| s.starts_with('[')) {
+            let f = &self.files[doc.file];
+            let line = f.char_range(pos.span.start, usize::MAX);
+            let trimmed = f.text[line.clone()].trim_end().len();
+            pos.span = line.start..line.start + trimmed.max(1);
+        }
+        pos
+    }
+
+    /// The position of the key naming the value at `path` in a document (`["spec",
+    /// "location"]` → the `location:` key), for problems about something missing inside it.
+    fn key_pos(&self, doc: DocRef, path: &[&str]) -> Option<Pos> {
+        let text = source::split_documents(&self.files[doc.file].text)
+            .into_iter()
+            .find(|c| c.line_offset == doc.line_offset)?
+            .text;
+        let root = parse_tree(&text)?;
+        let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+        node::anchor(&root, &path).map(|l| self.pos(doc, l))
     }
 
     fn err(&mut self, pos: &Pos, field: &str, message: impl Into<String>) {
@@ -112,31 +155,40 @@ impl Checker {
                 let location = e.location();
                 let mut message = e.to_string();
                 let mut field = String::new();
+                let mut missing_pos = None;
                 let budget = message.starts_with("budget breached")
                     || message.contains("alias")
                     || message.contains("replay");
                 if let Some(i) = message.find(" at line ") {
                     message.truncate(i);
                 }
-                if let Some(l) = location.filter(|_| !budget) {
-                    let mut lenient = yaml_options();
-                    lenient.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
-                    if let Ok(root) =
-                        serde_saphyr::from_str_with_options::<Spanned<Node>>(text, lenient)
-                    {
-                        let mut path = node::path_at(&root, l.line(), l.column());
-                        if message.starts_with("missing field") {
-                            path.pop();
-                        }
-                        field = node::join(&path);
+                let missing = message.strip_prefix("missing field ").map(|f| f.to_owned());
+                if let Some(l) = location.filter(|_| !budget)
+                    && let Some(root) = parse_tree(text)
+                {
+                    let path = if missing.is_some() {
+                        // Point at the mapping that should hold the field, not at a sibling.
+                        let owner = node::missing_field_owner(&root, l.line(), l.column());
+                        missing_pos = Some(self.owner_pos(doc, &root, &owner));
+                        owner
+                    } else {
+                        node::path_at(&root, l.line(), l.column())
+                    };
+                    field = node::join(&path);
+                }
+                let text = user_message(&message);
+                match (missing, missing_pos) {
+                    (Some(what), Some(pos)) => {
+                        self.err_labeled(&pos, &field, text, format!("missing {what}"));
+                    }
+                    _ => {
+                        let pos = match location {
+                            Some(l) if l.line() > 0 => self.pos(doc, &l),
+                            _ => self.doc_start(doc),
+                        };
+                        self.err(&pos, &field, text);
                     }
                 }
-                let message = user_message(&message);
-                let pos = match location {
-                    Some(l) if l.line() > 0 => self.pos(doc, &l),
-                    _ => self.doc_start(doc),
-                };
-                self.err(&pos, &field, message);
                 None
             }
         }
@@ -169,6 +221,14 @@ impl Checker {
             span: f.char_range(start, 1),
         }
     }
+}
+
+/// A document as a schema-less tree with positions (duplicate keys tolerated), for naming
+/// field paths and finding keys.
+fn parse_tree(text: &str) -> Option<Spanned<Node>> {
+    let mut lenient = yaml_options();
+    lenient.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
+    serde_saphyr::from_str_with_options::<Spanned<Node>>(text, lenient).ok()
 }
 
 /// Rewords the YAML library's messages for manifest authors.
@@ -307,7 +367,12 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
     let kind = match &header.kind {
         None => {
             let pos = ck.doc_start(doc);
-            ck.err(&pos, "kind", format!("missing field `kind`; {allowed}"));
+            ck.err_labeled(
+                &pos,
+                "kind",
+                format!("missing field `kind`; {allowed}"),
+                "missing `kind`".into(),
+            );
             return;
         }
         Some(k) => match Kind::parse(&k.value) {
@@ -686,6 +751,18 @@ fn check_destination(
                     } else if value.value.trim().is_empty() {
                         ck.err(&pos, &field, "empty value");
                         None
+                    } else if !ps.value_type.matches(&value.value) {
+                        ck.err(
+                            &pos,
+                            &field,
+                            format!(
+                                "`{}` is not a valid {}: {}",
+                                value.value,
+                                key.value,
+                                ps.value_type.describe()
+                            ),
+                        );
+                        None
                     } else {
                         Some(ParamValue::Literal(value.value.clone()))
                     }
@@ -708,11 +785,14 @@ fn check_destination(
                 .filter(|p| p.required)
                 .map(|p| p.name)
                 .collect();
-            let (pos, field) = match &conn.params {
-                Some(p) => (ck.at(doc, p), "spec.connection.params"),
-                None => (ck.at(doc, &conn.auth), "spec.connection.auth"),
+            let (path, field): (&[&str], _) = match &conn.params {
+                Some(_) => (&["spec", "connection", "params"], "spec.connection.params"),
+                None => (&["spec", "connection"], "spec.connection"),
             };
-            ck.err(
+            let pos = ck
+                .key_pos(doc, path)
+                .unwrap_or_else(|| ck.at(doc, &spec.connection));
+            ck.err_labeled(
                 &pos,
                 field,
                 format!(
@@ -721,6 +801,7 @@ fn check_destination(
                     missing.join(", "),
                     required.join(", ")
                 ),
+                format!("missing {}", missing.join(", ")),
             );
         }
         for (i, (key, _)) in written.iter().enumerate() {
@@ -809,8 +890,10 @@ fn check_destination(
             .map(|p| p.name)
             .collect();
         if !missing.is_empty() {
-            let pos = ck.at(doc, &loc.mode);
-            ck.err(
+            let pos = ck
+                .key_pos(doc, &["spec", "location"])
+                .unwrap_or_else(|| ck.at(doc, &spec.location));
+            ck.err_labeled(
                 &pos,
                 "spec.location",
                 format!(
@@ -818,6 +901,7 @@ fn check_destination(
                     missing.join(", "),
                     takes.join(", ")
                 ),
+                format!("missing {}", missing.join(", ")),
             );
         }
     }
@@ -1024,6 +1108,108 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Loads manifest text written to a fresh temporary file.
+    fn load_text(name: &str, text: &str) -> Result<Loaded, ManifestError> {
+        let dir = std::env::temp_dir().join(format!("destctl-check-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.yaml");
+        std::fs::write(&file, text).unwrap();
+        let out = load(&[file]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    const SFTP_DESTINATION: &str = "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: exports}\nspec:\n  platform: sftp\n  connection:\n    auth: Basic Authentication for sftp\n    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n  location: {mode: FTP, remotePath: /x}\n";
+
+    fn with_audiences(n: usize) -> String {
+        let mut text = SFTP_DESTINATION.to_owned();
+        for i in 0..n {
+            text.push_str(&format!(
+                "---\n{{apiVersion: destctl/v1, kind: Audience, metadata: {{name: a{i}}}, spec: {{segmentId: seg-{i}, activations: [{{destination: exports, schedule: {{exportMode: DAILY_FULL_EXPORT, frequency: DAILY, startDate: 2021-12-20}}}}]}}}}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn more_than_250_audiences_on_a_destination_is_a_warning() {
+        let at_limit = load_text("aud250", &with_audiences(MAX_AUDIENCES_PER_FLOW)).unwrap();
+        assert!(at_limit.warnings.is_empty(), "{:?}", at_limit.warnings);
+        assert_eq!(at_limit.desired.destinations[0].audiences.len(), 250);
+        let above = load_text("aud251", &with_audiences(MAX_AUDIENCES_PER_FLOW + 1)).unwrap();
+        assert_eq!(above.warnings.len(), 1, "{:?}", above.warnings);
+        let w = &above.warnings[0];
+        assert_eq!(w.severity, Severity::Warning);
+        assert_eq!(w.field, "metadata.name");
+        assert!(w.message.starts_with("251 audiences"), "{}", w.message);
+        assert_eq!(w.location.as_ref().unwrap().line, 3);
+    }
+
+    fn only_error(text: &str, name: &str) -> Problem {
+        let err = load_text(name, text).unwrap_err();
+        let errors: Vec<_> = err.errors().cloned().collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    fn line_col(p: &Problem) -> (usize, usize) {
+        let l = p.location.as_ref().unwrap();
+        (l.line, l.column)
+    }
+
+    #[test]
+    fn a_missing_field_points_at_the_key_of_its_mapping() {
+        let text = SFTP_DESTINATION.replace("  location: {mode: FTP, remotePath: /x}\n", "")
+            + "  attributes: [person.name.firstName]\n";
+        let p = only_error(&text, "missing-location");
+        assert_eq!(p.field, "spec");
+        assert_eq!(p.message, "missing required field `location`");
+        assert_eq!(line_col(&p), (4, 1), "the `spec:` key");
+        assert_eq!(p.label.as_deref(), Some("missing `location`"));
+        assert_eq!(p.span.as_ref().unwrap().len(), "spec".len());
+    }
+
+    #[test]
+    fn missing_params_point_at_the_params_key() {
+        let text = SFTP_DESTINATION.replace("username: aep, ", "");
+        let p = only_error(&text, "missing-param");
+        assert_eq!(p.field, "spec.connection.params");
+        assert_eq!(line_col(&p), (8, 5), "the `params:` key");
+        assert_eq!(p.label.as_deref(), Some("missing username"));
+        let text = SFTP_DESTINATION.replace(
+            "    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n",
+            "",
+        );
+        let p = only_error(&text, "no-params");
+        assert_eq!(p.field, "spec.connection");
+        assert_eq!(line_col(&p), (6, 3), "the `connection:` key");
+        assert_eq!(p.label.as_deref(), Some("missing host, username, password"));
+    }
+
+    #[test]
+    fn a_missing_location_param_points_at_the_location_key() {
+        let text = SFTP_DESTINATION.replace(", remotePath: /x", "");
+        let p = only_error(&text, "missing-remote-path");
+        assert_eq!(p.field, "spec.location");
+        assert_eq!(line_col(&p), (9, 3), "the `location:` key");
+        assert_eq!(p.label.as_deref(), Some("missing remotePath"));
+    }
+
+    #[test]
+    fn more_than_100_destinations_is_an_error() {
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| SFTP_DESTINATION.replace("name: exports", &format!("name: d{i}")))
+                .collect::<Vec<_>>()
+                .join("---\n")
+        };
+        assert!(load_text("dest100", &many(MAX_DESTINATIONS_PER_SANDBOX)).is_ok());
+        let err = load_text("dest101", &many(MAX_DESTINATIONS_PER_SANDBOX + 1)).unwrap_err();
+        let errors: Vec<_> = err.errors().collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.starts_with("more than 100 destinations"));
+    }
 
     #[test]
     fn dates_are_real_calendar_days() {

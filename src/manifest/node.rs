@@ -3,7 +3,7 @@
 
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 use std::fmt;
 
 /// A YAML node.
@@ -77,7 +77,7 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
-fn pos(s: &serde_saphyr::Location) -> (u64, u64) {
+fn pos(s: &Location) -> (u64, u64) {
     (s.line(), s.column())
 }
 
@@ -117,6 +117,41 @@ pub fn path_at(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
     out
 }
 
+/// Where the node at `path` is named: its key in the parent mapping, or the item itself in a
+/// sequence. `None` for the root or a path that is not in the document.
+pub fn anchor<'a>(root: &'a Spanned<Node>, path: &[String]) -> Option<&'a Location> {
+    let mut node = &root.value;
+    let mut found = None;
+    for seg in path {
+        match node {
+            Node::Map(entries) => {
+                let (k, v) = entries.iter().find(|(k, _)| &k.value == seg)?;
+                found = Some(&k.referenced);
+                node = &v.value;
+            }
+            Node::Seq(items) => {
+                let i: usize = seg.strip_prefix('[')?.strip_suffix(']')?.parse().ok()?;
+                let item = items.get(i)?;
+                found = Some(&item.referenced);
+                node = &item.value;
+            }
+            Node::Scalar => return None,
+        }
+    }
+    found
+}
+
+/// The path of the mapping a "missing field" error at `(line, column)` is about. The parser
+/// reports such an error at the mapping's last key, or at the mapping itself when it has no
+/// key there to point at (an empty `{}`).
+pub fn missing_field_owner(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
+    let mut path = path_at(root, line, column);
+    if anchor(root, &path).is_some_and(|l| pos(l) == (line, column)) {
+        path.pop();
+    }
+    path
+}
+
 /// Joins path segments: keys with `.`, indexes as `[i]`.
 pub fn join(path: &[String]) -> String {
     let mut s = String::new();
@@ -127,4 +162,53 @@ pub fn join(path: &[String]) -> String {
         s.push_str(seg);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> Spanned<Node> {
+        serde_saphyr::from_str(text).unwrap()
+    }
+
+    fn owner(text: &str, line: u64, column: u64) -> String {
+        join(&missing_field_owner(&tree(text), line, column))
+    }
+
+    #[test]
+    fn a_missing_field_belongs_to_the_mapping_whose_last_key_is_reported() {
+        let text = "kind: X\nspec:\n  platform: sftp\n  attributes: [a.b]\n";
+        // The parser reports the last key of `spec`; the field is missing from `spec`.
+        assert_eq!(owner(text, 4, 3), "spec");
+        // Reported at a top-level key: missing from the document itself.
+        assert_eq!(owner(text, 2, 1), "");
+        let nested = "spec:\n  platform: sftp\n  connection:\n    auth: x\n";
+        assert_eq!(owner(nested, 3, 3), "spec");
+    }
+
+    #[test]
+    fn a_missing_field_of_an_empty_mapping_belongs_to_it() {
+        assert_eq!(owner("kind: X\nspec: {}\n", 2, 7), "spec");
+    }
+
+    #[test]
+    fn a_missing_field_of_a_list_item_belongs_to_the_item() {
+        let text = "spec:\n  activations:\n    - destination: x\n";
+        assert_eq!(owner(text, 3, 7), "spec.activations[0]");
+    }
+
+    #[test]
+    fn anchors_are_keys_or_items() {
+        let root = tree("spec:\n  connection:\n    params: {a: 1}\n  list:\n    - x: 1\n");
+        let at = |path: &[&str]| {
+            let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+            anchor(&root, &path).map(|l| (l.line(), l.column()))
+        };
+        assert_eq!(at(&["spec", "connection", "params"]), Some((3, 5)));
+        assert_eq!(at(&["spec", "connection"]), Some((2, 3)));
+        assert_eq!(at(&["spec", "list", "[0]"]), Some((5, 7)));
+        assert_eq!(at(&["spec", "nope"]), None);
+        assert_eq!(at(&[]), None);
+    }
 }

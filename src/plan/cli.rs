@@ -66,9 +66,10 @@ pub fn fetch_options(desired: &DesiredState) -> FetchOptions {
     }
 }
 
-/// Whether stdout gets colours: a terminal, and `NO_COLOR` unset.
+/// Whether stdout gets colours: a terminal, and `NO_COLOR` unset or empty.
 pub fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    std::io::stdout().is_terminal()
+        && crate::diagnostics::color_allowed(std::env::var_os("NO_COLOR").as_deref())
 }
 
 /// Validated manifests + live state read through `target` → the plan and its details.
