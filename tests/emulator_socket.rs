@@ -528,3 +528,31 @@ async fn filters_and_paging_over_http() {
     assert_eq!(v["_links"], json!({}));
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_busy_port_names_the_cause_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = match Emulator::start(EmulatorConfig {
+        listen: busy.local_addr().unwrap(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    {
+        Err(e) => e,
+        Ok(_) => panic!("a busy port must not start"),
+    };
+    assert!(matches!(err, EmulatorError::Bind { .. }));
+    let source = std::error::Error::source(&err).expect("the OS error is the source");
+    let shown = err.to_string();
+    assert!(
+        !shown.contains(&source.to_string()),
+        "the cause belongs to the source chain only: {shown}"
+    );
+    let mut chain = shown.clone();
+    let mut s = std::error::Error::source(&err);
+    while let Some(e) = s {
+        chain.push_str(&format!(": {e}"));
+        s = e.source();
+    }
+    assert_eq!(chain.matches(&source.to_string()).count(), 1, "{chain}");
+}

@@ -205,7 +205,7 @@ pub enum EmulatorError {
         message: String,
     },
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -213,7 +213,7 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     /// Serving failed.
-    #[error("emulator server failed: {0}")]
+    #[error("emulator server failed")]
     Serve(#[source] std::io::Error),
     /// No such flow in that org and sandbox.
     #[error("no flow {flow_id} in org {org}, sandbox {sandbox}")]
