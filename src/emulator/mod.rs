@@ -44,7 +44,9 @@
 //! otherwise. Create-body validation has no documented code: 400 `1455` ("Request validation
 //! failed: …", every broken rule listed); an unknown or missing spec id → 400 `1413`; a
 //! missing spec `version` → 422 `1413`; a version other than `1.0` → 400 `1413`; an empty or
-//! `null` body, or invalid JSON → 400 `1405`.
+//! `null` body, or invalid JSON → 400 `1405`. An unknown path → 404 `1101`; a method a route
+//! does not serve (e.g. `PUT /flows/{id}`) → 405 with code `1000` (both in the LBL shape,
+//! before any gateway check).
 //!
 //! Entities:
 //! * Server fields: `createdAt`/`updatedAt` (ms), `createdBy`/`updatedBy` = `<clientId>@AdobeID`,

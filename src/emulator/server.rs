@@ -659,13 +659,23 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
 }
 
 async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
-    ApiError::flow(
+    let e = ApiError::flow(
         StatusCode::NOT_FOUND,
         1101,
         format!("No route for {method} {}", uri.path()),
         None,
-    )
-    .into_response()
+    );
+    finish(&rid(), Err(e))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let e = ApiError::flow(
+        StatusCode::METHOD_NOT_ALLOWED,
+        1000,
+        format!("Method {method} is not allowed on {}", uri.path()),
+        None,
+    );
+    finish(&rid(), Err(e))
 }
 
 /// The whole application.
@@ -722,5 +732,6 @@ pub(crate) fn build(st: Arc<AppState>) -> Router {
         .route("/_emulator/requests", get(introspect_requests))
         .route("/_emulator/reset", post(introspect_reset))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(st)
 }
