@@ -556,3 +556,86 @@ async fn a_busy_port_names_the_cause_once() {
     }
     assert_eq!(chain.matches(&source.to_string()).count(), 1, "{chain}");
 }
+
+#[tokio::test]
+async fn a_failed_state_write_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let state_dir = dir.join("state");
+    let file = state_dir.join("state.json");
+    let emu = Emulator::start(EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    let on_disk = std::fs::read_to_string(&file).unwrap();
+
+    // The state directory becomes a plain file: every write fails (even as root).
+    std::fs::rename(&state_dir, dir.join("moved")).unwrap();
+    std::fs::write(&state_dir, "not a directory").unwrap();
+
+    let patch = |name: &str| {
+        api.req(Method::PATCH, &format!("/flows/{flow}"))
+            .header("If-Match", &etag)
+            .json(&json!([{"op": "replace", "path": "/name", "value": name}]))
+    };
+    let (s, body) = api.send(patch("renamed")).await;
+    assert_eq!(s, 500, "{body}");
+    assert_eq!(
+        body["type"],
+        "https://ns.adobe.com/aep/errors/FLOW-1000-500"
+    );
+    let (s, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(got["items"][0]["name"], "flow", "the PATCH was not applied");
+    assert_eq!(got["items"][0]["etag"], etag.as_str());
+
+    let (_, before) = api
+        .send(api.req(Method::GET, "/connections?count=true"))
+        .await;
+    let (s, _) = api
+        .send(
+            api.req(Method::POST, "/connections")
+                .json(&json!({"name": "p", "connectionSpec": {"id": PROFILE, "version": "1.0"}})),
+        )
+        .await;
+    assert_eq!(s, 500);
+    let (_, after) = api
+        .send(api.req(Method::GET, "/connections?count=true"))
+        .await;
+    assert_eq!(after, before, "the create was not applied");
+    let (s, _) = api
+        .send(api.req(Method::DELETE, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(s, 500);
+    let (s, _) = api
+        .send(api.req(Method::POST, &format!("/flows/{flow}/action?op=disable")))
+        .await;
+    assert_eq!(s, 500);
+    assert!(matches!(
+        emu.out_of_band_edit(EMBEDDED_ORG_ID, "prod", &flow, OutOfBandEdit::Disable)
+            .await,
+        Err(EmulatorError::StateFile { .. })
+    ));
+    let (_, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(got["items"][0]["state"], "enabled");
+    assert_eq!(got["items"][0]["etag"], etag.as_str());
+
+    // Once the directory is back, the retried PATCH applies exactly once.
+    std::fs::remove_file(&state_dir).unwrap();
+    std::fs::rename(dir.join("moved"), &state_dir).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), on_disk);
+    let (s, body) = api.send(patch("renamed")).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = api.send(patch("renamed again")).await;
+    assert_eq!(s, 412, "the first success consumed the etag");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("renamed"));
+    emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

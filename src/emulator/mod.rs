@@ -126,7 +126,9 @@
 //! the AEP UI: `updatedBy` `aep-ui-user@AdobeID`, `updatedClient` `exc_app`, a new etag.
 //!
 //! State file: JSON, written atomically (temporary file, fsync, rename, directory fsync)
-//! after every change before the response is sent; loaded at start; an unreadable or corrupt
+//! after every change before the response is sent. Changes are serialized, made on a copy of
+//! the sandbox, written, and only then committed in memory: when the write fails the answer
+//! is 500 `1000` and nothing changed (a retry applies the change once). Loaded at start; an unreadable or corrupt
 //! file is an error ([`EmulatorError::StateFile`]), never replaced; a missing one is created
 //! (with its directory).
 
@@ -232,6 +234,15 @@ pub enum EmulatorError {
     Rejected(String),
 }
 
+impl From<store::PersistFailed> for EmulatorError {
+    fn from(e: store::PersistFailed) -> EmulatorError {
+        EmulatorError::StateFile {
+            path: e.path,
+            message: format!("cannot write: {}", e.error),
+        }
+    }
+}
+
 /// A change made to a flow outside the API client, as a person in the AEP UI would.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OutOfBandEdit {
@@ -315,29 +326,12 @@ impl EmulatorState {
 
     /// Drops every entity and the request counts.
     pub async fn reset(&self) -> Result<(), EmulatorError> {
-        self.0.store.clear();
-        self.0.counts.lock().expect("lock").clear();
-        self.persist().await
+        Ok(self.0.reset().await?)
     }
 
     /// Issues a token for `client_id` without going through HTTP.
     pub fn issue_token(&self, client_id: &str) -> String {
         self.0.tokens.issue(client_id, self.0.token_lifetime)
-    }
-
-    async fn persist(&self) -> Result<(), EmulatorError> {
-        self.0
-            .persist()
-            .await
-            .map_err(|e| EmulatorError::StateFile {
-                path: self
-                    .0
-                    .persister
-                    .as_ref()
-                    .map(|p| p.path().to_path_buf())
-                    .unwrap_or_default(),
-                message: e.body.to_string(),
-            })
     }
 
     /// Changes a flow as a person in the AEP UI would; returns the new etag.
@@ -353,42 +347,41 @@ impl EmulatorState {
             sandbox: sandbox.into(),
             flow_id: flow_id.into(),
         };
-        let sb = self.0.store.existing(org, sandbox).ok_or_else(missing)?;
+        self.0.store.existing(org, sandbox).ok_or_else(missing)?;
         let actor = Actor::ui(server::now_ms());
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let e = sb.get(Resource::Flow, flow_id).ok_or_else(missing)?;
-            let mut new = match edit {
-                OutOfBandEdit::Rename(n) => apply_flow_patch(
-                    &e.value,
-                    &json!([{"op": "replace", "path": "/name", "value": n}]),
-                    actor.now_secs(),
-                ),
-                OutOfBandEdit::SetDescription(d) => apply_flow_patch(
-                    &e.value,
-                    &json!([{"op": "add", "path": "/description", "value": d}]),
-                    actor.now_secs(),
-                ),
-                OutOfBandEdit::Patch(ops) => apply_flow_patch(&e.value, &ops, actor.now_secs()),
-                OutOfBandEdit::Disable | OutOfBandEdit::Enable => {
-                    let mut v = (*e.value).clone();
-                    v["state"] = json!(if edit == OutOfBandEdit::Enable {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    });
-                    Ok(v)
+        self.0
+            .mutate(org, sandbox, |sb| {
+                let e = sb.get(Resource::Flow, flow_id).ok_or_else(missing)?;
+                let mut new = match edit {
+                    OutOfBandEdit::Rename(n) => apply_flow_patch(
+                        &e.value,
+                        &json!([{"op": "replace", "path": "/name", "value": n}]),
+                        actor.now_secs(),
+                    ),
+                    OutOfBandEdit::SetDescription(d) => apply_flow_patch(
+                        &e.value,
+                        &json!([{"op": "add", "path": "/description", "value": d}]),
+                        actor.now_secs(),
+                    ),
+                    OutOfBandEdit::Patch(ops) => apply_flow_patch(&e.value, &ops, actor.now_secs()),
+                    OutOfBandEdit::Disable | OutOfBandEdit::Enable => {
+                        let mut v = (*e.value).clone();
+                        v["state"] = json!(if edit == OutOfBandEdit::Enable {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        });
+                        Ok(v)
+                    }
                 }
-            }
-            .map_err(|r| EmulatorError::Rejected(r.to_string()))?;
-            let etag = resources::touch(&mut new, &actor);
-            let seq = self.0.store.next_seq();
-            sb.col_mut(Resource::Flow)
-                .insert(flow_id.to_owned(), Entity::new(seq, new));
-            etag
-        };
-        self.persist().await?;
-        Ok(etag)
+                .map_err(|r| EmulatorError::Rejected(r.to_string()))?;
+                let etag = resources::touch(&mut new, &actor);
+                let seq = self.0.store.next_seq();
+                sb.col_mut(Resource::Flow)
+                    .insert(flow_id.to_owned(), Entity::new(seq, new));
+                Ok(etag)
+            })
+            .await
     }
 
     /// Creates flows directly in the store (fast seeding for benchmarks); returns the flow ids.
@@ -399,14 +392,12 @@ impl EmulatorState {
         sandbox: &str,
         seed: &SeedFlows,
     ) -> Result<Vec<String>, EmulatorError> {
-        let sb_arc = self.0.store.sandbox(org, sandbox);
         let actor = Actor::api(EMBEDDED_CLIENT_ID, server::now_ms());
         let rejected = |e: error::ApiError| EmulatorError::Rejected(e.body.to_string());
         let info = seed.platform.info();
         let mode = info.location_modes[0];
-        let mut ids = Vec::with_capacity(seed.flows);
-        {
-            let mut sb = sb_arc.write().expect("lock");
+        self.0.mutate(org, sandbox, |sb| {
+            let mut ids = Vec::with_capacity(seed.flows);
             let insert = |sb: &mut store::Sandbox, r: Resource, v: Value| -> String {
                 let id = v["id"].as_str().unwrap_or_default().to_owned();
                 let seq = self.0.store.next_seq();
@@ -416,18 +407,18 @@ impl EmulatorState {
             let new_id = || uuid::Uuid::new_v4().to_string();
             let base = resources::create_connection(
                 &json!({"name": "Profile store", "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"}}),
-                &new_id(), &actor, &sb).map_err(rejected)?;
-            let base = insert(&mut sb, Resource::Connection, base);
+                &new_id(), &actor, sb).map_err(rejected)?;
+            let base = insert(sb, Resource::Connection, base);
             let src = resources::create_source_connection(
                 &json!({"name": "Profile store source", "baseConnectionId": base,
                         "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"},
                         "data": {"format": "CSV", "schema": null}, "params": {}}),
                 &new_id(),
                 &actor,
-                &sb,
+                sb,
             )
             .map_err(rejected)?;
-            let src = insert(&mut sb, Resource::SourceConnection, src);
+            let src = insert(sb, Resource::SourceConnection, src);
             let flow_spec_id = specs::flow_spec_infos()
                 .into_iter()
                 .find(|f| f.targets.contains(&info.connection_spec_id))
@@ -455,10 +446,10 @@ impl EmulatorState {
                             "auth": {"specName": auth.spec_name(), "params": params}}),
                     &new_id(),
                     &actor,
-                    &sb,
+                    sb,
                 )
                 .map_err(rejected)?;
-                let conn = insert(&mut sb, Resource::Connection, conn);
+                let conn = insert(sb, Resource::Connection, conn);
                 let mut tparams = serde_json::Map::new();
                 tparams.insert("mode".into(), json!(mode.as_str()));
                 for p in mode.params() {
@@ -476,15 +467,15 @@ impl EmulatorState {
                     &json!({"name": name, "description": format!("[destctl:{name}]"), "baseConnectionId": conn,
                             "connectionSpec": {"id": info.connection_spec_id, "version": "1.0"},
                             "params": tparams}),
-                    &new_id(), &actor, &sb).map_err(rejected)?;
-                let tgt = insert(&mut sb, Resource::TargetConnection, tgt);
+                    &new_id(), &actor, sb).map_err(rejected)?;
+                let tgt = insert(sb, Resource::TargetConnection, tgt);
                 let flow = resources::create_flow(
                     &json!({"name": name, "description": format!("[destctl:{name}]"),
                             "flowSpec": {"id": flow_spec_id, "version": "1.0"},
                             "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
                             "transformations": [{"name": "GeneralTransform", "params": {
                                 "segmentSelectors": {"selectors": []}, "profileSelectors": {"selectors": []}}}]}),
-                    &new_id(), &actor, &sb).map_err(rejected)?;
+                    &new_id(), &actor, sb).map_err(rejected)?;
                 let mut ops = Vec::new();
                 for a in 0..seed.attributes_per_flow {
                     ops.push(json!({"op": "add", "path": "/transformations/0/params/profileSelectors/selectors/-",
@@ -510,11 +501,11 @@ impl EmulatorState {
                     flow["lastOperation"] =
                         resources::last_operation(&actor, "update", Value::Array(ops));
                 }
-                ids.push(insert(&mut sb, Resource::Flow, flow));
+                ids.push(insert(sb, Resource::Flow, flow));
             }
-        }
-        self.persist().await?;
-        Ok(ids)
+            Ok(ids)
+        })
+        .await
     }
 }
 

@@ -7,7 +7,7 @@ use super::ims::Tokens;
 use super::patch::{PatchRejection, apply_flow_patch};
 use super::query::{ListQuery, QueryError};
 use super::resources::{self, Actor};
-use super::store::{Entity, Persister, Store, col_name};
+use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
 use super::{specs, store};
 use crate::plan::Resource;
 use axum::Router;
@@ -63,23 +63,58 @@ impl AppState {
         }
     }
 
-    /// Writes the state file, if there is one.
-    pub(crate) async fn persist(&self) -> Result<(), ApiError> {
-        if let Some(p) = &self.persister {
-            p.persist(&self.store).await.map_err(|e| {
-                eprintln!(
-                    "destctl emulator: cannot write state file {}: {e}",
-                    p.path().display()
-                );
-                ApiError::flow(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    1000,
-                    "The emulator could not write its state file",
-                    None,
-                )
-            })?;
-        }
+    /// Applies `f` to the sandbox `(org, name)` (created if missing). With a state file the
+    /// change is made on a copy, written to disk, and only then committed in memory: when the
+    /// write fails, nothing changed and the error is returned.
+    pub(crate) async fn mutate<T, E: From<PersistFailed>>(
+        &self,
+        org: &str,
+        name: &str,
+        f: impl FnOnce(&mut Sandbox) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Some(p) = &self.persister else {
+            let sb = self.store.sandbox(org, name);
+            let mut sb = sb.write().expect("lock");
+            return f(&mut sb);
+        };
+        let _commit = p.commit_lock().await;
+        let sb = self.store.sandbox(org, name);
+        let mut draft = sb.read().expect("lock").clone();
+        let out = f(&mut draft)?;
+        p.write(self.store.snapshot_with(Some(&draft))).await?;
+        *sb.write().expect("lock") = draft;
+        Ok(out)
+    }
+
+    /// Drops every entity and the request counts (after writing the empty state file).
+    pub(crate) async fn reset(&self) -> Result<(), PersistFailed> {
+        let _commit = match &self.persister {
+            Some(p) => {
+                let guard = p.commit_lock().await;
+                p.write(Store::default().snapshot()).await?;
+                Some(guard)
+            }
+            None => None,
+        };
+        self.store.clear();
+        self.counts.lock().expect("lock").clear();
         Ok(())
+    }
+}
+
+impl From<PersistFailed> for ApiError {
+    fn from(e: PersistFailed) -> ApiError {
+        eprintln!(
+            "destctl emulator: cannot write state file {}: {}",
+            e.path.display(),
+            e.error
+        );
+        ApiError::flow(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            1000,
+            "The emulator could not write its state file; nothing was changed",
+            None,
+        )
     }
 }
 
@@ -271,25 +306,24 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
         let body = parse_json(&bytes)?;
         let id = uuid::Uuid::new_v4().to_string();
         let actor = Actor::api(&caller.client_id, now_ms());
-        let sb = st.store.sandbox(&caller.org, &caller.sandbox);
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let value = match r {
-                Resource::Connection => resources::create_connection(&body, &id, &actor, &sb),
-                Resource::SourceConnection => {
-                    resources::create_source_connection(&body, &id, &actor, &sb)
-                }
-                Resource::TargetConnection => {
-                    resources::create_target_connection(&body, &id, &actor, &sb)
-                }
-                Resource::Flow => resources::create_flow(&body, &id, &actor, &sb),
-            }?;
-            let etag = value["etag"].clone();
-            let seq = st.store.next_seq();
-            sb.col_mut(r).insert(id.clone(), Entity::new(seq, value));
-            etag
-        };
-        st.persist().await?;
+        let etag = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let value = match r {
+                    Resource::Connection => resources::create_connection(&body, &id, &actor, sb),
+                    Resource::SourceConnection => {
+                        resources::create_source_connection(&body, &id, &actor, sb)
+                    }
+                    Resource::TargetConnection => {
+                        resources::create_target_connection(&body, &id, &actor, sb)
+                    }
+                    Resource::Flow => resources::create_flow(&body, &id, &actor, sb),
+                }?;
+                let etag = value["etag"].clone();
+                let seq = st.store.next_seq();
+                sb.col_mut(r).insert(id.clone(), Entity::new(seq, value));
+                Ok::<_, ApiError>(etag)
+            })
+            .await?;
         let mut resp = write_result(StatusCode::CREATED, &id, &etag);
         let location = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}"));
         if let (Resource::Flow, Ok(v)) = (r, location) {
@@ -345,33 +379,32 @@ async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
         };
         let body = parse_json(&bytes)?;
         let actor = Actor::api(&caller.client_id, now_ms());
-        let sb = st
-            .store
-            .existing(&caller.org, &caller.sandbox)
-            .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let e = sb
-                .get(r, &id)
-                .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
-            let current = e.value["etag"].as_str().unwrap_or_default();
-            if if_match.trim() != current {
-                return Err(precondition_failed(if_match.trim(), current));
-            }
-            let mut new = match r {
-                Resource::Flow => apply_flow_patch(&e.value, &body, actor.now_secs()),
-                _ => resources::patch_connection(r, &e.value, &body, &actor),
-            }
-            .map_err(rejection)?;
-            let etag = resources::touch(&mut new, &actor);
-            if r == Resource::Flow {
-                new["lastOperation"] = resources::last_operation(&actor, "update", body);
-            }
-            let seq = st.store.next_seq();
-            sb.col_mut(r).insert(id.clone(), Entity::new(seq, new));
-            etag
-        };
-        st.persist().await?;
+        if st.store.existing(&caller.org, &caller.sandbox).is_none() {
+            return Err(ApiError::not_found(col_name(r), &id));
+        }
+        let etag = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let e = sb
+                    .get(r, &id)
+                    .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
+                let current = e.value["etag"].as_str().unwrap_or_default();
+                if if_match.trim() != current {
+                    return Err(precondition_failed(if_match.trim(), current));
+                }
+                let mut new = match r {
+                    Resource::Flow => apply_flow_patch(&e.value, &body, actor.now_secs()),
+                    _ => resources::patch_connection(r, &e.value, &body, &actor),
+                }
+                .map_err(rejection)?;
+                let etag = resources::touch(&mut new, &actor);
+                if r == Resource::Flow {
+                    new["lastOperation"] = resources::last_operation(&actor, "update", body);
+                }
+                let seq = st.store.next_seq();
+                sb.col_mut(r).insert(id.clone(), Entity::new(seq, new));
+                Ok::<_, ApiError>(etag)
+            })
+            .await?;
         Ok(write_result(StatusCode::OK, &id, &json!(etag)))
     }
     .await;
@@ -382,21 +415,20 @@ async fn delete_one(st: St, r: Resource, id: String, req: Request) -> Response {
     let request_id = rid();
     let res = async {
         let (_, _, caller) = enter(&st, req).await?;
-        let sb = st
-            .store
-            .existing(&caller.org, &caller.sandbox)
-            .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
-        {
-            let mut sb = sb.write().expect("lock");
+        if st.store.existing(&caller.org, &caller.sandbox).is_none() {
+            return Err(ApiError::not_found(col_name(r), &id));
+        }
+        st.mutate(&caller.org, &caller.sandbox, |sb| {
             if sb.get(r, &id).is_none() {
                 return Err(ApiError::not_found(col_name(r), &id));
             }
-            if let Some(e) = resources::delete_blocker(&sb, r, &id) {
+            if let Some(e) = resources::delete_blocker(sb, r, &id) {
                 return Err(e);
             }
             sb.col_mut(r).remove(&id);
-        }
-        st.persist().await?;
+            Ok(())
+        })
+        .await?;
         let status = if r == Resource::Connection {
             StatusCode::NO_CONTENT
         } else {
@@ -449,41 +481,40 @@ async fn flow_action(st: St, id: String, req: Request) -> Response {
             }
         };
         let actor = Actor::api(&caller.client_id, now_ms());
-        let sb = st
-            .store
-            .existing(&caller.org, &caller.sandbox)
-            .ok_or_else(|| ApiError::not_found("flows", &id))?;
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let e = sb
-                .get(Resource::Flow, &id)
-                .ok_or_else(|| ApiError::not_found("flows", &id))?;
-            if let Some(m) = parts.headers.get(header::IF_MATCH) {
-                let sent = String::from_utf8_lossy(m.as_bytes()).trim().to_owned();
-                let current = e.value["etag"].as_str().unwrap_or_default();
-                if sent != current {
-                    return Err(precondition_failed(&sent, current));
+        if st.store.existing(&caller.org, &caller.sandbox).is_none() {
+            return Err(ApiError::not_found("flows", &id));
+        }
+        let etag = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let e = sb
+                    .get(Resource::Flow, &id)
+                    .ok_or_else(|| ApiError::not_found("flows", &id))?;
+                if let Some(m) = parts.headers.get(header::IF_MATCH) {
+                    let sent = String::from_utf8_lossy(m.as_bytes()).trim().to_owned();
+                    let current = e.value["etag"].as_str().unwrap_or_default();
+                    if sent != current {
+                        return Err(precondition_failed(&sent, current));
+                    }
                 }
-            }
-            let state = e.value["state"].as_str().unwrap_or_default();
-            if state == target {
-                return Err(ApiError::bad_request(
-                    1422,
-                    format!(
-                        "Action {} is not applicable in the current state {state}",
-                        op.to_ascii_lowercase()
-                    ),
-                ));
-            }
-            let mut new = (*e.value).clone();
-            new["state"] = json!(target);
-            let etag = resources::touch(&mut new, &actor);
-            let seq = st.store.next_seq();
-            sb.col_mut(Resource::Flow)
-                .insert(id.clone(), Entity::new(seq, new));
-            etag
-        };
-        st.persist().await?;
+                let state = e.value["state"].as_str().unwrap_or_default();
+                if state == target {
+                    return Err(ApiError::bad_request(
+                        1422,
+                        format!(
+                            "Action {} is not applicable in the current state {state}",
+                            op.to_ascii_lowercase()
+                        ),
+                    ));
+                }
+                let mut new = (*e.value).clone();
+                new["state"] = json!(target);
+                let etag = resources::touch(&mut new, &actor);
+                let seq = st.store.next_seq();
+                sb.col_mut(Resource::Flow)
+                    .insert(id.clone(), Entity::new(seq, new));
+                Ok::<_, ApiError>(etag)
+            })
+            .await?;
         Ok(write_result(StatusCode::OK, &id, &json!(etag)))
     }
     .await;
@@ -585,11 +616,9 @@ async fn introspect_requests(st: St) -> Response {
 }
 
 async fn introspect_reset(st: St) -> Response {
-    st.store.clear();
-    st.counts.lock().expect("lock").clear();
-    match st.persist().await {
+    match st.reset().await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => finish(&rid(), Err(ApiError::from(e))),
     }
 }
 

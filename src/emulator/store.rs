@@ -76,7 +76,7 @@ impl Entity {
 }
 
 /// One sandbox of one org.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Sandbox {
     pub id: String,
     pub org: String,
@@ -169,20 +169,42 @@ impl Store {
 
     /// The whole store as the state file's JSON text.
     pub(crate) fn snapshot(&self) -> String {
+        self.snapshot_with(None)
+    }
+
+    /// The state file's text as it will be once `draft` replaces the sandbox of the same org
+    /// and name (which must not be write-locked by the caller).
+    pub(crate) fn snapshot_with(&self, draft: Option<&Sandbox>) -> String {
+        let draft_key = draft.map(|d| (d.org.clone(), d.name.clone()));
         let sandboxes: Vec<Arc<RwLock<Sandbox>>> = {
             let map = self.sandboxes.read().expect("lock");
-            let mut keys: Vec<&SandboxKey> = map.keys().collect();
+            let mut keys: Vec<&SandboxKey> = map
+                .keys()
+                .filter(|k| Some(*k) != draft_key.as_ref())
+                .collect();
             keys.sort();
             keys.into_iter().map(|k| map[k].clone()).collect()
         };
+        let mut guards: Vec<(SandboxKey, std::sync::RwLockReadGuard<'_, Sandbox>)> = sandboxes
+            .iter()
+            .map(|sb| {
+                let g = sb.read().expect("lock");
+                ((g.org.clone(), g.name.clone()), g)
+            })
+            .collect();
+        let mut views: Vec<(SandboxKey, &Sandbox)> =
+            guards.iter_mut().map(|(k, g)| (k.clone(), &**g)).collect();
+        if let (Some(k), Some(d)) = (draft_key, draft) {
+            views.push((k, d));
+        }
+        views.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = String::with_capacity(1024);
         out.push_str(&format!(
             "{{\"formatVersion\":1,\"seq\":{},\"sandboxes\":[",
             self.seq.load(Ordering::SeqCst)
         ));
         let mut first_sb = true;
-        for sb in sandboxes {
-            let sb = sb.read().expect("lock");
+        for (_, sb) in views {
             if sb.is_empty() {
                 continue;
             }
@@ -330,43 +352,45 @@ pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
     }
 }
 
-/// Serializes state-file writes and skips ones a newer snapshot already covered.
+/// The state file's writer; holding its commit lock serializes changes, so each one is on
+/// disk before it is committed in memory.
 #[derive(Debug)]
 pub(crate) struct Persister {
     path: PathBuf,
-    generation: AtomicU64,
-    written: tokio::sync::Mutex<u64>,
+    commit: tokio::sync::Mutex<()>,
+}
+
+/// A state-file write that failed: the change it carried was not committed.
+#[derive(Debug)]
+pub(crate) struct PersistFailed {
+    pub path: PathBuf,
+    pub error: std::io::Error,
 }
 
 impl Persister {
     pub(crate) fn new(path: PathBuf) -> Persister {
         Persister {
             path,
-            generation: AtomicU64::new(0),
-            written: tokio::sync::Mutex::new(0),
+            commit: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Call after a change: returns once a snapshot including it is on disk.
-    pub(crate) async fn persist(&self, store: &Store) -> std::io::Result<()> {
-        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut written = self.written.lock().await;
-        if *written >= mine {
-            return Ok(());
-        }
-        let covered = self.generation.load(Ordering::SeqCst);
-        let text = store.snapshot();
+    /// Held while a change is prepared, written and committed.
+    pub(crate) async fn commit_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.commit.lock().await
+    }
+
+    /// Writes `text` atomically to the state file.
+    pub(crate) async fn write(&self, text: String) -> Result<(), PersistFailed> {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomic(&path, &text))
             .await
-            .map_err(std::io::Error::other)??;
-        *written = covered;
-        Ok(())
-    }
-
-    /// The state file path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|error| PersistFailed {
+                path: self.path.clone(),
+                error,
+            })
     }
 }
 
