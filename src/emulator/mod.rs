@@ -86,7 +86,8 @@
 //! * Speed: list responses concatenate each entity's JSON serialized at write time, and each
 //!   flow keeps an index of its audience ids, so the reverse lookup does not walk selectors.
 //!
-//! Lists: newest write first; `limit` 1–100 (default 100; anything else → 400 `1451`);
+//! Lists: newest *created* first (SPEC-D says "most recently created/updated first"; ordering
+//! by creation keeps an item in place when it is updated, so paging stays stable); `limit` 1–100 (default 100; anything else → 400 `1451`);
 //! unknown parameters (including `start`) → 1451; `count=true` → `{"count":n}`, `count=false`
 //! in any case is ignored, `count` with `limit` → 1401. `property=` supports `==`, `!=`, `>`,
 //! `<`, `>=`, `<=`; comma = any of (only with `==`/`!=`, else 1443); repeated = AND; dotted
@@ -94,9 +95,15 @@
 //! `!<` → 1440; a single `=` or no operator → 1450; an unknown root field → 1449; empty value
 //! → 1453; an ordering operator on `id` → 1448. Values compare as strings (booleans as
 //! `true`/`false`, numbers numerically for `<`/`>`). `orderby=[+|-]field[,…]` (1433 for a bad
-//! prefix, 1432 for an unknown field). Paging is by offset: `_links` is always present,
-//! `next.href` is exactly `/<collection>?continuationToken=<token>` where the token (lower-case
-//! hex) carries the original query; other parameters sent with a token are ignored.
+//! prefix, 1432 for an unknown field; ties keep the default order). Paging is by cursor:
+//! `_links` is always present, `next.href` is exactly `/<collection>?continuationToken=<token>`
+//! where the token (lower-case hex, so no `=` or `&`) carries the original query, the sort key
+//! of the page's last item (its `orderby` values and creation sequence) and a snapshot cutoff
+//! (the store's write sequence when the first page was served). A continued page lists the
+//! items after that key created at or before the cutoff, so an update, create or delete
+//! between two page requests neither skips nor repeats an item that existed at the first
+//! page (items created later are left out; with `orderby`, an item whose sort field changes
+//! between pages may move). Other parameters sent with a token are ignored.
 //!
 //! PATCH (all four resources): `If-Match` missing → 400 `1403`; not byte-equal to the etag
 //! (quotes included; an unquoted etag fails) → 412 `1404` `Supplied version=[<sent>] does not
@@ -377,8 +384,7 @@ impl EmulatorState {
                 .map_err(|r| EmulatorError::Rejected(r.to_string()))?;
                 let etag = resources::touch(&mut new, &actor);
                 let seq = self.0.store.next_seq();
-                sb.col_mut(Resource::Flow)
-                    .insert(flow_id.to_owned(), Entity::new(seq, new));
+                sb.put(Resource::Flow, flow_id, seq, new);
                 Ok(etag)
             })
             .await

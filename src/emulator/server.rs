@@ -5,7 +5,7 @@ use super::faults::{ConnHandle, Faults, Outcome};
 use super::gateway::{self, Caller};
 use super::ims::Tokens;
 use super::patch::{PatchRejection, apply_flow_patch};
-use super::query::{ListQuery, QueryError};
+use super::query::{ListQuery, QueryError, SortKey};
 use super::resources::{self, Actor};
 use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
 use super::{specs, store};
@@ -49,7 +49,14 @@ impl AppState {
         strict_sandbox: bool,
         token_lifetime: Duration,
     ) -> AppState {
-        let wrap = |v: Vec<Value>| v.into_iter().map(|s| Entity::new(0, s)).collect();
+        // Specs list in catalog order: the first is the "newest created".
+        let wrap = |v: Vec<Value>| {
+            let n = v.len() as u64;
+            (0u64..)
+                .zip(v)
+                .map(|(i, s)| Entity::new(n - i, s))
+                .collect()
+        };
         AppState {
             store,
             persister,
@@ -234,32 +241,32 @@ const SPEC_ROOTS: &[&str] = &[
 ];
 const RUN_ROOTS: &[&str] = &["id", "flowId", "state", "createdAt", "updatedAt", "metrics"];
 
-/// A list page: `{"items":[…],"_links":{…}}`, or `{"count":n}`.
-fn page(q: &ListQuery, items: &[Entity], collection: &str) -> Response {
+/// A list page: `{"items":[…],"_links":{…}}`, or `{"count":n}`. `items` are sorted in the
+/// list order; `cutoff` is the store's write sequence before they were read.
+fn page(q: &ListQuery, items: &[Entity], collection: &str, cutoff: u64) -> Response {
     if q.count {
         return json_text(StatusCode::OK, json!({"count": items.len()}).to_string());
     }
-    let start = q.offset.min(items.len());
-    let end = (start + q.limit).min(items.len());
-    let mut out = String::with_capacity(
-        items[start..end]
-            .iter()
-            .map(|e| e.json.len() + 1)
-            .sum::<usize>()
-            + 128,
-    );
+    let mut walk = items
+        .iter()
+        .map(|e| (q.key(&e.value, e.created), e))
+        .filter(|(k, _)| q.in_walk(k));
+    let chosen: Vec<(SortKey, &Entity)> = walk.by_ref().take(q.limit).collect();
+    let more = walk.next().is_some();
+    let mut out =
+        String::with_capacity(chosen.iter().map(|(_, e)| e.json.len() + 1).sum::<usize>() + 256);
     out.push_str("{\"items\":[");
-    for (i, e) in items[start..end].iter().enumerate() {
+    for (i, (_, e)) in chosen.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(&e.json);
     }
     out.push_str("],\"_links\":{");
-    if end < items.len() {
+    if let (true, Some((last, _))) = (more, chosen.last()) {
         out.push_str(&format!(
             "\"next\":{{\"href\":\"/{collection}?continuationToken={}\"}}",
-            q.token(end)
+            q.token(cutoff, last.clone())
         ));
     }
     out.push_str("}}");
@@ -284,6 +291,7 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
         let (parts, _, caller) = enter(&st, req).await?;
         let q =
             ListQuery::parse(parts.uri.query().unwrap_or(""), &roots(r)).map_err(query_error)?;
+        let cutoff = st.store.current_seq();
         let items = match st.store.existing(&caller.org, &caller.sandbox) {
             Some(sb) => sb.read().expect("lock").newest_first(r),
             None => Vec::new(),
@@ -292,8 +300,8 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
             .into_iter()
             .filter(|e| q.matches_indexed(&e.value, e.audiences.as_deref()))
             .collect();
-        q.sort(&mut items, |e| e.value.as_ref());
-        Ok(page(&q, &items, col_name(r)))
+        q.sort(&mut items, |e| (e.value.as_ref(), e.created));
+        Ok(page(&q, &items, col_name(r), cutoff))
     }
     .await;
     finish(&request_id, res)
@@ -401,7 +409,7 @@ async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
                     new["lastOperation"] = resources::last_operation(&actor, "update", body);
                 }
                 let seq = st.store.next_seq();
-                sb.col_mut(r).insert(id.clone(), Entity::new(seq, new));
+                sb.put(r, &id, seq, new);
                 Ok::<_, ApiError>(etag)
             })
             .await?;
@@ -510,8 +518,7 @@ async fn flow_action(st: St, id: String, req: Request) -> Response {
                 new["state"] = json!(target);
                 let etag = resources::touch(&mut new, &actor);
                 let seq = st.store.next_seq();
-                sb.col_mut(Resource::Flow)
-                    .insert(id.clone(), Entity::new(seq, new));
+                sb.put(Resource::Flow, &id, seq, new);
                 Ok::<_, ApiError>(etag)
             })
             .await?;
@@ -554,8 +561,8 @@ async fn list_specs(st: St, kind: SpecKind, req: Request) -> Response {
             .filter(|e| q.matches(&e.value))
             .cloned()
             .collect();
-        q.sort(&mut items, |e| e.value.as_ref());
-        Ok(page(&q, &items, kind.name()))
+        q.sort(&mut items, |e| (e.value.as_ref(), e.created));
+        Ok(page(&q, &items, kind.name(), u64::MAX))
     }
     .await;
     finish(&request_id, res)
@@ -581,7 +588,7 @@ async fn list_runs(st: St, req: Request) -> Response {
         let (parts, _, _) = enter(&st, req).await?;
         let q =
             ListQuery::parse(parts.uri.query().unwrap_or(""), RUN_ROOTS).map_err(query_error)?;
-        Ok(page(&q, &[], "runs"))
+        Ok(page(&q, &[], "runs", 0))
     }
     .await;
     finish(&request_id, res)

@@ -36,8 +36,11 @@ pub(crate) fn col_name(r: Resource) -> &'static str {
 /// One stored entity: the full JSON as GET returns it, pre-serialized for fast listing.
 #[derive(Clone, Debug)]
 pub(crate) struct Entity {
-    /// Global write sequence of its last change: the default list order is newest first.
+    /// Global write sequence of its last change.
     pub seq: u64,
+    /// Global write sequence of its creation: lists order by it (newest first), and it never
+    /// changes, so paging cursors stay valid across updates.
+    pub created: u64,
     pub value: Arc<Value>,
     pub json: Arc<str>,
     /// For flows: the ids of its audiences, for the reverse lookup.
@@ -45,7 +48,13 @@ pub(crate) struct Entity {
 }
 
 impl Entity {
+    /// A new entity, created at `seq`.
     pub(crate) fn new(seq: u64, value: Value) -> Entity {
+        Entity::with_created(seq, seq, value)
+    }
+
+    /// An entity created at `created`, last written at `seq`.
+    pub(crate) fn with_created(created: u64, seq: u64, value: Value) -> Entity {
         let json: Arc<str> = serde_json::to_string(&value)
             .expect("a Value serializes")
             .into();
@@ -68,6 +77,7 @@ impl Entity {
             });
         Entity {
             seq,
+            created,
             value: Arc::new(value),
             json,
             audiences,
@@ -106,10 +116,18 @@ impl Sandbox {
         self.col(r).get(id)
     }
 
-    /// Entities of a collection, most recently written first.
+    /// Stores `value` as entity `id` written at `seq`, keeping its creation sequence when it
+    /// already exists.
+    pub(crate) fn put(&mut self, r: Resource, id: &str, seq: u64, value: Value) {
+        let created = self.get(r, id).map_or(seq, |e| e.created);
+        self.col_mut(r)
+            .insert(id.to_owned(), Entity::with_created(created, seq, value));
+    }
+
+    /// Entities of a collection, most recently created first.
     pub(crate) fn newest_first(&self, r: Resource) -> Vec<Entity> {
         let mut v: Vec<Entity> = self.col(r).values().cloned().collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.seq));
+        v.sort_by_key(|e| std::cmp::Reverse(e.created));
         v
     }
 
@@ -128,6 +146,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// The last write sequence number given out.
+    pub(crate) fn current_seq(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
     /// The next write sequence number.
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst) + 1
@@ -226,7 +249,10 @@ impl Store {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&format!("{{\"seq\":{},\"entity\":", e.seq));
+                    out.push_str(&format!(
+                        "{{\"seq\":{},\"created\":{},\"entity\":",
+                        e.seq, e.created
+                    ));
                     out.push_str(&e.json);
                     out.push('}');
                 }
@@ -263,6 +289,8 @@ impl Store {
         #[serde(deny_unknown_fields)]
         struct FileEntity {
             seq: u64,
+            #[serde(default)]
+            created: Option<u64>,
             entity: Value,
         }
         let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -293,7 +321,9 @@ impl Store {
                         })?
                         .to_owned();
                     max_seq = max_seq.max(fe.seq);
-                    sb.col_mut(r).insert(id, Entity::new(fe.seq, fe.entity));
+                    let created = fe.created.unwrap_or(fe.seq);
+                    sb.col_mut(r)
+                        .insert(id, Entity::with_created(created, fe.seq, fe.entity));
                 }
             }
             store
