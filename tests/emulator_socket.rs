@@ -639,3 +639,141 @@ async fn a_failed_state_write_changes_nothing() {
     emu.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn edit_over_http(emu: &RunningEmulator, flow: &str, body: Value) -> (StatusCode, Value) {
+    let r = http()
+        .post(format!("{}/_emulator/flows/{flow}/edit", emu.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn out_of_band_edit_over_http() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    let get = async || {
+        let (s, v) = api
+            .send(api.req(Method::GET, &format!("/flows/{flow}")))
+            .await;
+        assert_eq!(s, 200);
+        v["items"][0].clone()
+    };
+
+    let (s, v) = edit_over_http(&emu, &flow, json!({"edit": {"rename": "From the UI"}})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], flow.as_str());
+    assert_ne!(v["etag"], etag.as_str());
+    let f = get().await;
+    assert_eq!(f["name"], "From the UI");
+    assert_eq!(f["etag"], v["etag"]);
+    assert_eq!(f["updatedBy"], "aep-ui-user@AdobeID");
+    assert_eq!(f["updatedClient"], "exc_app");
+
+    let body = json!({"org": EMBEDDED_ORG_ID, "sandbox": "prod",
+                      "edit": {"description": "hand-written"}});
+    let (s, v) = edit_over_http(&emu, &flow, body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(get().await["description"], "hand-written");
+    let (s, _) = edit_over_http(&emu, &flow, json!({"edit": {"disable": true}})).await;
+    assert_eq!(s, 200);
+    assert_eq!(get().await["state"], "disabled");
+    let (s, _) = edit_over_http(&emu, &flow, json!({"edit": {"enable": true}})).await;
+    assert_eq!(s, 200);
+    assert_eq!(get().await["state"], "enabled");
+    let ops = json!([{"op": "add", "path": "/transformations/0/params/segmentSelectors/selectors/-",
+                      "value": segment("ui-aud")}]);
+    let (s, v) = edit_over_http(&emu, &flow, json!({"edit": {"patch": ops}})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        get().await["transformations"][0]["params"]["segmentSelectors"]["selectors"][0]["value"]["id"],
+        "ui-aud"
+    );
+    // Every API request was counted; the edits were not.
+    assert!(
+        emu.request_counts()
+            .keys()
+            .all(|k| !k.contains("_emulator")),
+        "{:?}",
+        emu.request_counts()
+    );
+
+    let (s, v) = edit_over_http(&emu, "no-such-flow", json!({"edit": {"rename": "x"}})).await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["type"], "https://ns.adobe.com/aep/errors/FLOW-1439-404");
+    let other_sandbox = json!({"sandbox": "dev", "edit": {"rename": "x"}});
+    let (s, _) = edit_over_http(&emu, &flow, other_sandbox).await;
+    assert_eq!(s, 404, "sandboxes stay isolated");
+    let bad_patch = json!({"edit": {"patch": [{"op": "move", "from": "/name", "path": "/x"}]}});
+    let (s, v) = edit_over_http(&emu, &flow, bad_patch).await;
+    assert_eq!(s, 400, "{v}");
+    for bad in [
+        json!({"edit": {"enable": false}}),
+        json!({"edit": {"explode": true}}),
+        json!({"edit": {"rename": "x"}, "extra": 1}),
+    ] {
+        let (s, v) = edit_over_http(&emu, &flow, bad.clone()).await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn fault_injection_renames_flows_out_of_band() {
+    // After the Nth request: once.
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    emu.set_faults(FaultConfig {
+        edit_after: Some(2),
+        ..FaultConfig::default()
+    });
+    let get = async |api: &Api, flow: &str| {
+        let (s, v) = api
+            .send(api.req(Method::GET, &format!("/flows/{flow}")))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["items"][0].clone()
+    };
+    assert_eq!(get(&api, &flow).await["etag"], etag.as_str());
+    let second = get(&api, &flow).await;
+    assert_eq!(second["etag"], etag.as_str(), "the edit follows the answer");
+    let third = get(&api, &flow).await;
+    assert_eq!(third["name"], "flow (edited in the UI)");
+    assert_ne!(third["etag"], etag.as_str());
+    assert_eq!(third["updatedBy"], "aep-ui-user@AdobeID");
+    for _ in 0..3 {
+        assert_eq!(get(&api, &flow).await["etag"], third["etag"], "only once");
+    }
+    emu.shutdown().await;
+
+    // By probability: seeded, so two runs edit after the same requests.
+    let run = async || {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let api = Api::new(&emu).await;
+        let (flow, _) = api.chain().await;
+        emu.set_faults(FaultConfig {
+            seed: 5,
+            p_edit: 0.3,
+            ..FaultConfig::default()
+        });
+        let mut names = Vec::new();
+        for _ in 0..20 {
+            names.push(get(&api, &flow).await["name"].as_str().unwrap().to_owned());
+        }
+        emu.shutdown().await;
+        names
+    };
+    let a = run().await;
+    assert_eq!(a, run().await);
+    assert_ne!(
+        a.first(),
+        a.last(),
+        "some requests were followed by an edit: {a:?}"
+    );
+    assert!(a.windows(2).any(|w| w[0] == w[1]), "not all: {a:?}");
+}

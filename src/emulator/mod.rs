@@ -13,7 +13,13 @@
 //! * Outside the API: `GET /_emulator/requests` (`{"total":n,"requests":{"GET /path":n}}`,
 //!   counted by method and route template, IMS included, `/_emulator` excluded) and
 //!   `POST /_emulator/reset` (204; drops every entity of every org and the counts; issued
-//!   tokens and faults stay).
+//!   tokens and faults stay), and `POST /_emulator/flows/{id}/edit`, an out-of-band edit
+//!   ([`OutOfBandEdit`]) over HTTP: body `{"org": "…@AdobeOrg" (default
+//!   [`EMBEDDED_ORG_ID`]), "sandbox": "prod" (default), "edit": E}` where E is one of
+//!   `{"rename": "…"}`, `{"description": "…"}`, `{"enable": true}`, `{"disable": true}`,
+//!   `{"patch": [ops]}` → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
+//!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
+//!   No gateway checks, no faults, not counted.
 //!
 //! # Choices made where Adobe's material is silent or contradicts itself
 //!
@@ -131,6 +137,14 @@
 //! Flow Service body with code 1000. A closed connection needs a socket: through [`router`]
 //! without one, that request gets a 500 instead. Out-of-band edits ([`OutOfBandEdit`]) act as a person in
 //! the AEP UI: `updatedBy` `aep-ui-user@AdobeID`, `updatedClient` `exc_app`, a new etag.
+//! They come from [`EmulatorState::out_of_band_edit`], `POST /_emulator/flows/{id}/edit`, or
+//! fault injection: [`FaultConfig::edit_after`] (`--fault-edit-after N`: once, when the Nth
+//! Flow Service request has been answered) and [`FaultConfig::p_edit`]
+//! (`--fault-edit-probability P`: after each request, with probability P from the seeded
+//! generator) rename one flow to `<name> (edited in the UI)`. The flow is a seeded pick
+//! among every flow of every org and sandbox, ordered by org, sandbox and creation; with no
+//! flow, nothing happens. The edit is made before the answer is sent, so the client sees it
+//! on its next request.
 //!
 //! State file: JSON, written atomically (temporary file, fsync, rename, directory fsync)
 //! after every change before the response is sent. Changes are serialized, made on a copy of

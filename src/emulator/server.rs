@@ -8,7 +8,7 @@ use super::patch::{PatchRejection, apply_flow_patch};
 use super::query::{ListQuery, QueryError, SortKey};
 use super::resources::{self, Actor};
 use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
-use super::{specs, store};
+use super::{EmulatorError, OutOfBandEdit, specs, store};
 use crate::plan::Resource;
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
@@ -653,11 +653,11 @@ async fn count_layer(st: St, req: Request, next: Next) -> Response {
 }
 
 async fn fault_layer(st: St, req: Request, next: Next) -> Response {
-    let (delay, outcome, retry_after) = st.faults.decide();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let d = st.faults.decide();
+    if !d.delay.is_zero() {
+        tokio::time::sleep(d.delay).await;
     }
-    match outcome {
+    let resp = match d.outcome {
         Outcome::Serve => next.run(req).await,
         Outcome::Close => {
             if let Some(ConnectInfo(h)) = req.extensions().get::<ConnectInfo<ConnHandle>>() {
@@ -674,7 +674,7 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
         Outcome::Status(429) => {
             let mut e =
                 ApiError::gateway(StatusCode::TOO_MANY_REQUESTS, "429050", "Too many requests");
-            e.retry_after = Some(retry_after);
+            e.retry_after = Some(d.retry_after);
             e.into_response()
         }
         Outcome::Status(s) => {
@@ -691,7 +691,86 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
             .with_request_id(&rid())
             .into_response()
         }
+    };
+    if let Some(pick) = d.edit {
+        fault_edit(&st, pick).await;
     }
+    resp
+}
+
+/// The out-of-band edit of fault injection: renames the flow `pick` chooses (modulo the
+/// number of flows, in [`Store::all_flows`] order) to `<name> (edited in the UI)`.
+async fn fault_edit(st: &Arc<AppState>, pick: u64) {
+    let flows = st.store.all_flows();
+    if flows.is_empty() {
+        return;
+    }
+    let (org, sandbox, id, name) = &flows[(pick % flows.len() as u64) as usize];
+    let edit = OutOfBandEdit::Rename(format!("{name} (edited in the UI)"));
+    if let Err(e) = super::EmulatorState(st.clone())
+        .out_of_band_edit(org, sandbox, id, edit)
+        .await
+    {
+        eprintln!("destctl emulator: fault injection: out-of-band edit of flow {id} failed: {e}");
+    }
+}
+
+/// The body of `POST /_emulator/flows/{id}/edit`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditRequest {
+    org: Option<String>,
+    sandbox: Option<String>,
+    edit: EditBody,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EditBody {
+    Rename(String),
+    Description(String),
+    Enable(bool),
+    Disable(bool),
+    Patch(Value),
+}
+
+async fn introspect_edit(st: St, Path(id): Path<String>, bytes: Bytes) -> Response {
+    let res = async {
+        let req: EditRequest = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(1405, format!("Invalid out-of-band edit request: {e}"))
+        })?;
+        let edit = match req.edit {
+            EditBody::Rename(n) => OutOfBandEdit::Rename(n),
+            EditBody::Description(d) => OutOfBandEdit::SetDescription(d),
+            EditBody::Enable(true) => OutOfBandEdit::Enable,
+            EditBody::Disable(true) => OutOfBandEdit::Disable,
+            EditBody::Patch(ops) => OutOfBandEdit::Patch(ops),
+            EditBody::Enable(false) | EditBody::Disable(false) => {
+                return Err(ApiError::bad_request(
+                    1405,
+                    "Invalid out-of-band edit request: use {\"enable\": true} or {\"disable\": true}",
+                ));
+            }
+        };
+        let org = req.org.as_deref().unwrap_or(super::EMBEDDED_ORG_ID);
+        let sandbox = req.sandbox.as_deref().unwrap_or("prod");
+        let etag = super::EmulatorState(st.0.clone())
+            .out_of_band_edit(org, sandbox, &id, edit)
+            .await
+            .map_err(|e| match e {
+                EmulatorError::NoSuchFlow { .. } => ApiError::not_found("flows", &id),
+                EmulatorError::Rejected(m) => ApiError::bad_request(1455, m),
+                other => ApiError::flow(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    1000,
+                    other.to_string(),
+                    None,
+                ),
+            })?;
+        Ok(write_result(StatusCode::OK, &id, &json!(etag)))
+    }
+    .await;
+    finish(&rid(), res)
 }
 
 async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
@@ -767,6 +846,7 @@ pub(crate) fn build(st: Arc<AppState>) -> Router {
         .route_layer(from_fn_with_state(st.clone(), count_layer))
         .route("/_emulator/requests", get(introspect_requests))
         .route("/_emulator/reset", post(introspect_reset))
+        .route("/_emulator/flows/{id}/edit", post(introspect_edit))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(st)

@@ -185,6 +185,34 @@ impl Store {
             .cloned()
     }
 
+    /// Every flow as `(org, sandbox, id, name)`, by org, sandbox and creation: an order that
+    /// depends only on the order of writes.
+    pub(crate) fn all_flows(&self) -> Vec<(String, String, String, String)> {
+        let sandboxes: Vec<Arc<RwLock<Sandbox>>> = self
+            .sandboxes
+            .read()
+            .expect("lock")
+            .values()
+            .cloned()
+            .collect();
+        let mut flows = Vec::new();
+        for sb in sandboxes {
+            let sb = sb.read().expect("lock");
+            for e in sb.col(Resource::Flow).values() {
+                flows.push((
+                    (sb.org.clone(), sb.name.clone(), e.created),
+                    e.value["id"].as_str().unwrap_or_default().to_owned(),
+                    e.value["name"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        flows.sort_by(|a, b| a.0.cmp(&b.0));
+        flows
+            .into_iter()
+            .map(|((org, sandbox, _), id, name)| (org, sandbox, id, name))
+            .collect()
+    }
+
     /// Drops every entity of every org.
     pub(crate) fn clear(&self) {
         self.sandboxes.write().expect("lock").clear();
