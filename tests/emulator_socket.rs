@@ -431,11 +431,16 @@ async fn state_file_survives_restarts_and_corruption_is_an_error() {
         .await
         .unwrap();
     emu.shutdown().await;
-    let leftovers: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+    let mut leftovers: Vec<_> = std::fs::read_dir(file.parent().unwrap())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        ["state.json", "state.lock"],
+        "no temporary files left beside the state file and its lock: {leftovers:?}"
+    );
 
     let emu = Emulator::start(cfg.clone()).await.unwrap();
     let api = Api::new(&emu).await;
@@ -776,4 +781,57 @@ async fn fault_injection_renames_flows_out_of_band() {
         "some requests were followed by an edit: {a:?}"
     );
     assert!(a.windows(2).any(|w| w[0] == w[1]), "not all: {a:?}");
+}
+
+#[tokio::test]
+async fn a_state_file_serves_one_emulator_at_a_time() {
+    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let file = dir.join(".destctl").join("emulator.json");
+    let cfg = EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    };
+    let first = Emulator::start(cfg.clone()).await.unwrap();
+    let lock = dir.join(".destctl").join("emulator.lock");
+    match Emulator::start(cfg.clone()).await {
+        Err(e @ EmulatorError::StateLocked { .. }) => {
+            let shown = e.to_string();
+            assert!(shown.contains(&lock.display().to_string()), "{shown}");
+            assert!(shown.contains(&file.display().to_string()), "{shown}");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a second emulator must not share the state file"),
+    }
+
+    // Another process: `destctl emulator` on the same state file exits 1 naming the lock.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the second emulator kept running");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("emulator.lock"), "{stderr}");
+
+    // Once the first one stops, the state file is free again.
+    first.shutdown().await;
+    let again = Emulator::start(cfg).await.unwrap();
+    again.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -149,9 +149,13 @@
 //! State file: JSON, written atomically (temporary file, fsync, rename, directory fsync)
 //! after every change before the response is sent. Changes are serialized, made on a copy of
 //! the sandbox, written, and only then committed in memory: when the write fails the answer
-//! is 500 `1000` and nothing changed (a retry applies the change once). Loaded at start; an unreadable or corrupt
-//! file is an error ([`EmulatorError::StateFile`]), never replaced; a missing one is created
-//! (with its directory).
+//! is 500 `1000` and nothing changed (a retry applies the change once). Loaded at start; an
+//! unreadable or corrupt file is an error ([`EmulatorError::StateFile`]), never replaced; a
+//! missing one is created (with its directory). While an emulator runs with a state file it
+//! holds an exclusive OS lock (`flock`; released on exit, even a crash) on the lock file
+//! beside it (`emulator.json` → `emulator.lock`, holding the owner's pid): a second emulator
+//! on the same state file, in this process or another, fails at start with
+//! [`EmulatorError::StateLocked`], which names the lock file.
 
 mod cli;
 mod error;
@@ -228,6 +232,18 @@ pub enum EmulatorError {
         path: PathBuf,
         /// What went wrong.
         message: String,
+    },
+    /// Another emulator (another destctl run) holds the state file's lock.
+    #[error(
+        "emulator state file {} is in use by another destctl process (lock {} is held); stop it or use another directory",
+        path.display(),
+        lock.display()
+    )]
+    StateLocked {
+        /// The state file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
     },
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}")]
@@ -315,10 +331,13 @@ impl EmulatorState {
     /// A state for `config` (loads or creates the state file).
     pub fn new(config: &EmulatorConfig) -> Result<EmulatorState, EmulatorError> {
         let (store, persister) = match &config.state_file {
-            Some(p) => (
-                store::open_state(p)?,
-                Some(store::Persister::new(p.clone())),
-            ),
+            Some(p) => {
+                let lock = store::lock_state(p)?;
+                (
+                    store::open_state(p)?,
+                    Some(store::Persister::new(p.clone(), lock)),
+                )
+            }
             None => (store::Store::default(), None),
         };
         Ok(EmulatorState(Arc::new(AppState::new(

@@ -389,6 +389,51 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The lock file of a state file: `emulator.json` → `emulator.lock`, beside it.
+pub(crate) fn lock_path(state: &Path) -> PathBuf {
+    let p = state.with_extension("lock");
+    if p == state {
+        PathBuf::from(format!("{}.lock", state.display()))
+    } else {
+        p
+    }
+}
+
+/// Takes the exclusive lock of the state file (creating its directory and lock file), so two
+/// emulators never share one state file. The OS releases it when the file is closed, also
+/// when the process dies.
+pub(crate) fn lock_state(state: &Path) -> Result<std::fs::File, EmulatorError> {
+    let lock = lock_path(state);
+    let err = |message: String| EmulatorError::StateFile {
+        path: state.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| err(format!("cannot open lock file {}: {e}", lock.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(EmulatorError::StateLocked {
+                path: state.to_path_buf(),
+                lock,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(err(format!("cannot lock {}: {e}", lock.display())));
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+    Ok(file)
+}
+
 /// Opens the state file: loads it if it exists (a clear error if it cannot be read or parsed),
 /// otherwise creates it (and its directory) empty.
 pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
@@ -416,6 +461,8 @@ pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
 pub(crate) struct Persister {
     path: PathBuf,
     commit: tokio::sync::Mutex<()>,
+    /// The exclusive lock on the state file's lock file, held while this persister lives.
+    _lock: std::fs::File,
 }
 
 /// A state-file write that failed: the change it carried was not committed.
@@ -426,10 +473,12 @@ pub(crate) struct PersistFailed {
 }
 
 impl Persister {
-    pub(crate) fn new(path: PathBuf) -> Persister {
+    /// A writer for `path`, holding `lock` (see [`lock_state`]).
+    pub(crate) fn new(path: PathBuf, lock: std::fs::File) -> Persister {
         Persister {
             path,
             commit: tokio::sync::Mutex::new(()),
+            _lock: lock,
         }
     }
 
