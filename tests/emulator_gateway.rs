@@ -239,3 +239,24 @@ async fn orgs_and_sandboxes_are_isolated() {
     assert_ne!(dev_entity["sandboxId"], prod_entity["sandboxId"]);
     assert_eq!(prod_entity["imsOrgId"], EMBEDDED_ORG_ID);
 }
+
+#[tokio::test]
+async fn unsupported_methods_and_unknown_paths_get_flow_service_error_bodies() {
+    let app = App::new();
+    let chain = app.flow_chain("m").await;
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("/flows/{}", chain.flow),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    let msg = assert_flow_error(&r, 405, 1000);
+    assert!(msg.contains("PUT"), "{msg}");
+    assert!(r.headers.contains_key("x-request-id"));
+    let r = app.api(Method::DELETE, "/connectionSpecs", None).await;
+    assert_flow_error(&r, 405, 1000);
+    let r = app.get("/no-such-collection").await;
+    assert_flow_error(&r, 404, 1101);
+    assert!(r.headers.contains_key("x-request-id"));
+}

@@ -540,6 +540,90 @@ async fn paging_with_continuation_tokens() {
     );
 }
 
+/// Walks every page of `first`, calling `between` after each page but the last.
+async fn walk(app: &App, first: &str, mut between: impl AsyncFnMut(usize)) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut path = first.to_owned();
+    for n in 0.. {
+        let r = app.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(ids(&r.body));
+        match r.body["_links"]["next"]["href"].as_str() {
+            Some(href) => {
+                let token = href
+                    .strip_prefix("/connections?continuationToken=")
+                    .expect(href);
+                assert!(!token.contains('=') && !token.contains('&'), "{token}");
+                path = href.to_owned();
+                between(n).await;
+            }
+            None => break,
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn writes_between_pages_neither_skip_nor_repeat_items() {
+    let app = App::new();
+    let mut created = Vec::new();
+    for i in 0..6 {
+        let mut b = profile_base();
+        b["name"] = json!(format!("conn-{i}"));
+        created.push(app.create("/connections", b).await);
+    }
+    let rename = async |id: &str, name: &str| {
+        let etag = app.entity(&format!("/connections/{id}")).await["etag"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = app
+            .patch(
+                &format!("/connections/{id}"),
+                &etag,
+                json!([{"op": "replace", "path": "/name", "value": name}]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    // Default order (newest first): after each page, update one item not yet seen (the
+    // oldest), one already seen (the newest), and create a new one.
+    let seen = walk(&app, "/connections?limit=2", async |n| {
+        rename(&created[0], &format!("oldest-{n}")).await;
+        rename(&created[5], &format!("newest-{n}")).await;
+        let mut b = profile_base();
+        b["name"] = json!(format!("late-{n}"));
+        app.create("/connections", b).await;
+    })
+    .await;
+    let mut want = created.clone();
+    want.reverse();
+    assert_eq!(
+        seen, want,
+        "every item present at the first page, exactly once"
+    );
+
+    // With orderby: the same holds for updates that do not touch the sort field.
+    let mut before: Vec<String> = ids(&app.get("/connections?orderby=name").await.body);
+    let seen = walk(&app, "/connections?orderby=name&limit=3", async |_| {
+        let id = before.last().unwrap().clone();
+        let etag = app.entity(&format!("/connections/{id}")).await["etag"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = app
+            .patch(
+                &format!("/connections/{id}"),
+                &etag,
+                json!([{"op": "add", "path": "/description", "value": "touched"}]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    })
+    .await;
+    assert_eq!(seen, std::mem::take(&mut before));
+}
+
 #[tokio::test]
 async fn delete_statuses_and_referential_rules() {
     let app = App::new();

@@ -431,11 +431,16 @@ async fn state_file_survives_restarts_and_corruption_is_an_error() {
         .await
         .unwrap();
     emu.shutdown().await;
-    let leftovers: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+    let mut leftovers: Vec<_> = std::fs::read_dir(file.parent().unwrap())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        ["state.json", "state.lock"],
+        "no temporary files left beside the state file and its lock: {leftovers:?}"
+    );
 
     let emu = Emulator::start(cfg.clone()).await.unwrap();
     let api = Api::new(&emu).await;
@@ -527,4 +532,306 @@ async fn filters_and_paging_over_http() {
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
     assert_eq!(v["_links"], json!({}));
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_port_names_the_cause_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = match Emulator::start(EmulatorConfig {
+        listen: busy.local_addr().unwrap(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    {
+        Err(e) => e,
+        Ok(_) => panic!("a busy port must not start"),
+    };
+    assert!(matches!(err, EmulatorError::Bind { .. }));
+    let source = std::error::Error::source(&err).expect("the OS error is the source");
+    let shown = err.to_string();
+    assert!(
+        !shown.contains(&source.to_string()),
+        "the cause belongs to the source chain only: {shown}"
+    );
+    let mut chain = shown.clone();
+    let mut s = std::error::Error::source(&err);
+    while let Some(e) = s {
+        chain.push_str(&format!(": {e}"));
+        s = e.source();
+    }
+    assert_eq!(chain.matches(&source.to_string()).count(), 1, "{chain}");
+}
+
+#[tokio::test]
+async fn a_failed_state_write_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let state_dir = dir.join("state");
+    let file = state_dir.join("state.json");
+    let emu = Emulator::start(EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    let on_disk = std::fs::read_to_string(&file).unwrap();
+
+    // The state directory becomes a plain file: every write fails (even as root).
+    std::fs::rename(&state_dir, dir.join("moved")).unwrap();
+    std::fs::write(&state_dir, "not a directory").unwrap();
+
+    let patch = |name: &str| {
+        api.req(Method::PATCH, &format!("/flows/{flow}"))
+            .header("If-Match", &etag)
+            .json(&json!([{"op": "replace", "path": "/name", "value": name}]))
+    };
+    let (s, body) = api.send(patch("renamed")).await;
+    assert_eq!(s, 500, "{body}");
+    assert_eq!(
+        body["type"],
+        "https://ns.adobe.com/aep/errors/FLOW-1000-500"
+    );
+    let (s, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(got["items"][0]["name"], "flow", "the PATCH was not applied");
+    assert_eq!(got["items"][0]["etag"], etag.as_str());
+
+    let (_, before) = api
+        .send(api.req(Method::GET, "/connections?count=true"))
+        .await;
+    let (s, _) = api
+        .send(
+            api.req(Method::POST, "/connections")
+                .json(&json!({"name": "p", "connectionSpec": {"id": PROFILE, "version": "1.0"}})),
+        )
+        .await;
+    assert_eq!(s, 500);
+    let (_, after) = api
+        .send(api.req(Method::GET, "/connections?count=true"))
+        .await;
+    assert_eq!(after, before, "the create was not applied");
+    let (s, _) = api
+        .send(api.req(Method::DELETE, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(s, 500);
+    let (s, _) = api
+        .send(api.req(Method::POST, &format!("/flows/{flow}/action?op=disable")))
+        .await;
+    assert_eq!(s, 500);
+    assert!(matches!(
+        emu.out_of_band_edit(EMBEDDED_ORG_ID, "prod", &flow, OutOfBandEdit::Disable)
+            .await,
+        Err(EmulatorError::StateFile { .. })
+    ));
+    let (_, got) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(got["items"][0]["state"], "enabled");
+    assert_eq!(got["items"][0]["etag"], etag.as_str());
+
+    // Once the directory is back, the retried PATCH applies exactly once.
+    std::fs::remove_file(&state_dir).unwrap();
+    std::fs::rename(dir.join("moved"), &state_dir).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), on_disk);
+    let (s, body) = api.send(patch("renamed")).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = api.send(patch("renamed again")).await;
+    assert_eq!(s, 412, "the first success consumed the etag");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("renamed"));
+    emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn edit_over_http(emu: &RunningEmulator, flow: &str, body: Value) -> (StatusCode, Value) {
+    let r = http()
+        .post(format!("{}/_emulator/flows/{flow}/edit", emu.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn out_of_band_edit_over_http() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    let get = async || {
+        let (s, v) = api
+            .send(api.req(Method::GET, &format!("/flows/{flow}")))
+            .await;
+        assert_eq!(s, 200);
+        v["items"][0].clone()
+    };
+
+    let (s, v) = edit_over_http(&emu, &flow, json!({"edit": {"rename": "From the UI"}})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], flow.as_str());
+    assert_ne!(v["etag"], etag.as_str());
+    let f = get().await;
+    assert_eq!(f["name"], "From the UI");
+    assert_eq!(f["etag"], v["etag"]);
+    assert_eq!(f["updatedBy"], "aep-ui-user@AdobeID");
+    assert_eq!(f["updatedClient"], "exc_app");
+
+    let body = json!({"org": EMBEDDED_ORG_ID, "sandbox": "prod",
+                      "edit": {"description": "hand-written"}});
+    let (s, v) = edit_over_http(&emu, &flow, body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(get().await["description"], "hand-written");
+    let (s, _) = edit_over_http(&emu, &flow, json!({"edit": {"disable": true}})).await;
+    assert_eq!(s, 200);
+    assert_eq!(get().await["state"], "disabled");
+    let (s, _) = edit_over_http(&emu, &flow, json!({"edit": {"enable": true}})).await;
+    assert_eq!(s, 200);
+    assert_eq!(get().await["state"], "enabled");
+    let ops = json!([{"op": "add", "path": "/transformations/0/params/segmentSelectors/selectors/-",
+                      "value": segment("ui-aud")}]);
+    let (s, v) = edit_over_http(&emu, &flow, json!({"edit": {"patch": ops}})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        get().await["transformations"][0]["params"]["segmentSelectors"]["selectors"][0]["value"]["id"],
+        "ui-aud"
+    );
+    // Every API request was counted; the edits were not.
+    assert!(
+        emu.request_counts()
+            .keys()
+            .all(|k| !k.contains("_emulator")),
+        "{:?}",
+        emu.request_counts()
+    );
+
+    let (s, v) = edit_over_http(&emu, "no-such-flow", json!({"edit": {"rename": "x"}})).await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["type"], "https://ns.adobe.com/aep/errors/FLOW-1439-404");
+    let other_sandbox = json!({"sandbox": "dev", "edit": {"rename": "x"}});
+    let (s, _) = edit_over_http(&emu, &flow, other_sandbox).await;
+    assert_eq!(s, 404, "sandboxes stay isolated");
+    let bad_patch = json!({"edit": {"patch": [{"op": "move", "from": "/name", "path": "/x"}]}});
+    let (s, v) = edit_over_http(&emu, &flow, bad_patch).await;
+    assert_eq!(s, 400, "{v}");
+    for bad in [
+        json!({"edit": {"enable": false}}),
+        json!({"edit": {"explode": true}}),
+        json!({"edit": {"rename": "x"}, "extra": 1}),
+    ] {
+        let (s, v) = edit_over_http(&emu, &flow, bad.clone()).await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn fault_injection_renames_flows_out_of_band() {
+    // After the Nth request: once.
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu).await;
+    let (flow, etag) = api.chain().await;
+    emu.set_faults(FaultConfig {
+        edit_after: Some(2),
+        ..FaultConfig::default()
+    });
+    let get = async |api: &Api, flow: &str| {
+        let (s, v) = api
+            .send(api.req(Method::GET, &format!("/flows/{flow}")))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["items"][0].clone()
+    };
+    assert_eq!(get(&api, &flow).await["etag"], etag.as_str());
+    let second = get(&api, &flow).await;
+    assert_eq!(second["etag"], etag.as_str(), "the edit follows the answer");
+    let third = get(&api, &flow).await;
+    assert_eq!(third["name"], "flow (edited in the UI)");
+    assert_ne!(third["etag"], etag.as_str());
+    assert_eq!(third["updatedBy"], "aep-ui-user@AdobeID");
+    for _ in 0..3 {
+        assert_eq!(get(&api, &flow).await["etag"], third["etag"], "only once");
+    }
+    emu.shutdown().await;
+
+    // By probability: seeded, so two runs edit after the same requests.
+    let run = async || {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let api = Api::new(&emu).await;
+        let (flow, _) = api.chain().await;
+        emu.set_faults(FaultConfig {
+            seed: 5,
+            p_edit: 0.3,
+            ..FaultConfig::default()
+        });
+        let mut names = Vec::new();
+        for _ in 0..20 {
+            names.push(get(&api, &flow).await["name"].as_str().unwrap().to_owned());
+        }
+        emu.shutdown().await;
+        names
+    };
+    let a = run().await;
+    assert_eq!(a, run().await);
+    assert_ne!(
+        a.first(),
+        a.last(),
+        "some requests were followed by an edit: {a:?}"
+    );
+    assert!(a.windows(2).any(|w| w[0] == w[1]), "not all: {a:?}");
+}
+
+#[tokio::test]
+async fn a_state_file_serves_one_emulator_at_a_time() {
+    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let file = dir.join(".destctl").join("emulator.json");
+    let cfg = EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    };
+    let first = Emulator::start(cfg.clone()).await.unwrap();
+    let lock = dir.join(".destctl").join("emulator.lock");
+    match Emulator::start(cfg.clone()).await {
+        Err(e @ EmulatorError::StateLocked { .. }) => {
+            let shown = e.to_string();
+            assert!(shown.contains(&lock.display().to_string()), "{shown}");
+            assert!(shown.contains(&file.display().to_string()), "{shown}");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a second emulator must not share the state file"),
+    }
+
+    // Another process: `destctl emulator` on the same state file exits 1 naming the lock.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the second emulator kept running");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("emulator.lock"), "{stderr}");
+
+    // Once the first one stops, the state file is free again.
+    first.shutdown().await;
+    let again = Emulator::start(cfg).await.unwrap();
+    again.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

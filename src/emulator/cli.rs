@@ -41,6 +41,13 @@ pub struct EmulatorArgs {
     /// Serve N Flow Service requests, then close the next one's connection without answering.
     #[arg(long, value_name = "N")]
     pub fault_close_after: Option<u64>,
+    /// Once the Nth Flow Service request is answered, rename a flow (seeded pick) as a user in
+    /// the AEP UI would (once).
+    #[arg(long, value_name = "N")]
+    pub fault_edit_after: Option<u64>,
+    /// Probability (0-1), per Flow Service request, of such an out-of-band rename.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_edit_probability: f64,
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -87,6 +94,8 @@ impl EmulatorArgs {
                 p503: self.fault_503,
                 latency: self.fault_latency.unwrap_or_default(),
                 close_after: self.fault_close_after,
+                edit_after: self.fault_edit_after,
+                p_edit: self.fault_edit_probability,
             },
         }
     }
@@ -131,12 +140,19 @@ mod tests {
             "5..10",
             "--fault-close-after",
             "3",
+            "--fault-edit-after",
+            "4",
+            "--fault-edit-probability",
+            "0.25",
         ])
         .unwrap();
         let c = t.a.config();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.faults.p429, 0.5);
         assert_eq!(c.faults.close_after, Some(3));
+        assert_eq!(c.faults.edit_after, Some(4));
+        assert_eq!(c.faults.p_edit, 0.25);
+        assert!(T::try_parse_from(["x", "--fault-edit-probability", "1.5"]).is_err());
         assert!(matches!(c.faults.latency, Latency::Random { .. }));
         assert!(T::try_parse_from(["x", "--fault-500", "2"]).is_err());
         assert!(T::try_parse_from(["x", "--fault-latency", "9..1"]).is_err());

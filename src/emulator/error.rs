@@ -19,6 +19,7 @@ fn title(status: StatusCode) -> &'static str {
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Resource not found",
+        405 => "Method Not Allowed",
         412 => "Precondition Failed",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",

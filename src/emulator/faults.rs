@@ -50,6 +50,10 @@ pub struct FaultConfig {
     /// Serve this many Flow Service requests, then close the connection of the next one
     /// without a response (once).
     pub close_after: Option<u64>,
+    /// Once the Nth Flow Service request is answered, rename a flow out of band (once).
+    pub edit_after: Option<u64>,
+    /// Probability, per Flow Service request, of an out-of-band rename once it is answered.
+    pub p_edit: f64,
 }
 
 impl Default for FaultConfig {
@@ -62,8 +66,20 @@ impl Default for FaultConfig {
             p503: 0.0,
             latency: Latency::None,
             close_after: None,
+            edit_after: None,
+            p_edit: 0.0,
         }
     }
+}
+
+/// The fate of one request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Decision {
+    pub delay: Duration,
+    pub outcome: Outcome,
+    pub retry_after: u64,
+    /// Rename a flow out of band once the request is answered: a draw that picks which one.
+    pub edit: Option<u64>,
 }
 
 /// What to do with one request.
@@ -98,8 +114,8 @@ impl Faults {
         self.inner.lock().expect("lock").0.clone()
     }
 
-    /// Decides the fate of the next request: a delay and an outcome.
-    pub(crate) fn decide(&self) -> (Duration, Outcome, u64) {
+    /// Decides the fate of the next request.
+    pub(crate) fn decide(&self) -> Decision {
         let mut g = self.inner.lock().expect("lock");
         let (cfg, rng, n) = &mut *g;
         *n += 1;
@@ -111,20 +127,30 @@ impl Faults {
             }
             Latency::Random { min, .. } => min,
         };
-        if cfg.close_after.is_some_and(|after| *n == after + 1) {
-            return (delay, Outcome::Close, cfg.retry_after_secs);
-        }
-        let r: f64 = rng.random();
-        let outcome = if r < cfg.p429 {
-            Outcome::Status(429)
-        } else if r < cfg.p429 + cfg.p503 {
-            Outcome::Status(503)
-        } else if r < cfg.p429 + cfg.p503 + cfg.p500 {
-            Outcome::Status(500)
+        let outcome = if cfg.close_after.is_some_and(|after| *n == after + 1) {
+            Outcome::Close
         } else {
-            Outcome::Serve
+            let r: f64 = rng.random();
+            if r < cfg.p429 {
+                Outcome::Status(429)
+            } else if r < cfg.p429 + cfg.p503 {
+                Outcome::Status(503)
+            } else if r < cfg.p429 + cfg.p503 + cfg.p500 {
+                Outcome::Status(500)
+            } else {
+                Outcome::Serve
+            }
         };
-        (delay, outcome, cfg.retry_after_secs)
+        let mut edit = cfg.edit_after == Some(*n);
+        if cfg.p_edit > 0.0 {
+            edit |= rng.random::<f64>() < cfg.p_edit;
+        }
+        Decision {
+            delay,
+            outcome,
+            retry_after: cfg.retry_after_secs,
+            edit: edit.then(|| rng.random()),
+        }
     }
 }
 
@@ -241,12 +267,34 @@ mod tests {
         };
         let run = || {
             let f = Faults::new(cfg.clone());
-            (0..50).map(|_| f.decide().1).collect::<Vec<_>>()
+            (0..50).map(|_| f.decide().outcome).collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
         assert_eq!(a[3], Outcome::Close);
         assert_eq!(a.iter().filter(|o| **o == Outcome::Close).count(), 1);
         assert!(a.contains(&Outcome::Status(429)) && a.contains(&Outcome::Serve));
+    }
+
+    #[test]
+    fn edits_after_n_or_by_seeded_probability() {
+        let after = Faults::new(FaultConfig {
+            edit_after: Some(3),
+            ..FaultConfig::default()
+        });
+        let edits: Vec<bool> = (0..6).map(|_| after.decide().edit.is_some()).collect();
+        assert_eq!(edits, [false, false, true, false, false, false]);
+        let cfg = FaultConfig {
+            seed: 11,
+            p_edit: 0.4,
+            ..FaultConfig::default()
+        };
+        let run = || {
+            let f = Faults::new(cfg.clone());
+            (0..40).map(|_| f.decide().edit).collect::<Vec<_>>()
+        };
+        let a = run();
+        assert_eq!(a, run(), "same seed, same edits and picks");
+        assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
     }
 }

@@ -13,7 +13,13 @@
 //! * Outside the API: `GET /_emulator/requests` (`{"total":n,"requests":{"GET /path":n}}`,
 //!   counted by method and route template, IMS included, `/_emulator` excluded) and
 //!   `POST /_emulator/reset` (204; drops every entity of every org and the counts; issued
-//!   tokens and faults stay).
+//!   tokens and faults stay), and `POST /_emulator/flows/{id}/edit`, an out-of-band edit
+//!   ([`OutOfBandEdit`]) over HTTP: body `{"org": "…@AdobeOrg" (default
+//!   [`EMBEDDED_ORG_ID`]), "sandbox": "prod" (default), "edit": E}` where E is one of
+//!   `{"rename": "…"}`, `{"description": "…"}`, `{"enable": true}`, `{"disable": true}`,
+//!   `{"patch": [ops]}` → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
+//!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
+//!   No gateway checks, no faults, not counted.
 //!
 //! # Choices made where Adobe's material is silent or contradicts itself
 //!
@@ -44,7 +50,9 @@
 //! otherwise. Create-body validation has no documented code: 400 `1455` ("Request validation
 //! failed: …", every broken rule listed); an unknown or missing spec id → 400 `1413`; a
 //! missing spec `version` → 422 `1413`; a version other than `1.0` → 400 `1413`; an empty or
-//! `null` body, or invalid JSON → 400 `1405`.
+//! `null` body, or invalid JSON → 400 `1405`. An unknown path → 404 `1101`; a method a route
+//! does not serve (e.g. `PUT /flows/{id}`) → 405 with code `1000` (both in the LBL shape,
+//! before any gateway check).
 //!
 //! Entities:
 //! * Server fields: `createdAt`/`updatedAt` (ms), `createdBy`/`updatedBy` = `<clientId>@AdobeID`,
@@ -84,7 +92,8 @@
 //! * Speed: list responses concatenate each entity's JSON serialized at write time, and each
 //!   flow keeps an index of its audience ids, so the reverse lookup does not walk selectors.
 //!
-//! Lists: newest write first; `limit` 1–100 (default 100; anything else → 400 `1451`);
+//! Lists: newest *created* first (SPEC-D says "most recently created/updated first"; ordering
+//! by creation keeps an item in place when it is updated, so paging stays stable); `limit` 1–100 (default 100; anything else → 400 `1451`);
 //! unknown parameters (including `start`) → 1451; `count=true` → `{"count":n}`, `count=false`
 //! in any case is ignored, `count` with `limit` → 1401. `property=` supports `==`, `!=`, `>`,
 //! `<`, `>=`, `<=`; comma = any of (only with `==`/`!=`, else 1443); repeated = AND; dotted
@@ -92,9 +101,15 @@
 //! `!<` → 1440; a single `=` or no operator → 1450; an unknown root field → 1449; empty value
 //! → 1453; an ordering operator on `id` → 1448. Values compare as strings (booleans as
 //! `true`/`false`, numbers numerically for `<`/`>`). `orderby=[+|-]field[,…]` (1433 for a bad
-//! prefix, 1432 for an unknown field). Paging is by offset: `_links` is always present,
-//! `next.href` is exactly `/<collection>?continuationToken=<token>` where the token (lower-case
-//! hex) carries the original query; other parameters sent with a token are ignored.
+//! prefix, 1432 for an unknown field; ties keep the default order). Paging is by cursor:
+//! `_links` is always present, `next.href` is exactly `/<collection>?continuationToken=<token>`
+//! where the token (lower-case hex, so no `=` or `&`) carries the original query, the sort key
+//! of the page's last item (its `orderby` values and creation sequence) and a snapshot cutoff
+//! (the store's write sequence when the first page was served). A continued page lists the
+//! items after that key created at or before the cutoff, so an update, create or delete
+//! between two page requests neither skips nor repeats an item that existed at the first
+//! page (items created later are left out; with `orderby`, an item whose sort field changes
+//! between pages may move). Other parameters sent with a token are ignored.
 //!
 //! PATCH (all four resources): `If-Match` missing → 400 `1403`; not byte-equal to the etag
 //! (quotes included; an unquoted etag fails) → 412 `1404` `Supplied version=[<sent>] does not
@@ -122,11 +137,25 @@
 //! Flow Service body with code 1000. A closed connection needs a socket: through [`router`]
 //! without one, that request gets a 500 instead. Out-of-band edits ([`OutOfBandEdit`]) act as a person in
 //! the AEP UI: `updatedBy` `aep-ui-user@AdobeID`, `updatedClient` `exc_app`, a new etag.
+//! They come from [`EmulatorState::out_of_band_edit`], `POST /_emulator/flows/{id}/edit`, or
+//! fault injection: [`FaultConfig::edit_after`] (`--fault-edit-after N`: once, when the Nth
+//! Flow Service request has been answered) and [`FaultConfig::p_edit`]
+//! (`--fault-edit-probability P`: after each request, with probability P from the seeded
+//! generator) rename one flow to `<name> (edited in the UI)`. The flow is a seeded pick
+//! among every flow of every org and sandbox, ordered by org, sandbox and creation; with no
+//! flow, nothing happens. The edit is made before the answer is sent, so the client sees it
+//! on its next request.
 //!
 //! State file: JSON, written atomically (temporary file, fsync, rename, directory fsync)
-//! after every change before the response is sent; loaded at start; an unreadable or corrupt
-//! file is an error ([`EmulatorError::StateFile`]), never replaced; a missing one is created
-//! (with its directory).
+//! after every change before the response is sent. Changes are serialized, made on a copy of
+//! the sandbox, written, and only then committed in memory: when the write fails the answer
+//! is 500 `1000` and nothing changed (a retry applies the change once). Loaded at start; an
+//! unreadable or corrupt file is an error ([`EmulatorError::StateFile`]), never replaced; a
+//! missing one is created (with its directory). While an emulator runs with a state file it
+//! holds an exclusive OS lock (`flock`; released on exit, even a crash) on the lock file
+//! beside it (`emulator.json` → `emulator.lock`, holding the owner's pid): a second emulator
+//! on the same state file, in this process or another, fails at start with
+//! [`EmulatorError::StateLocked`], which names the lock file.
 
 mod cli;
 mod error;
@@ -204,8 +233,20 @@ pub enum EmulatorError {
         /// What went wrong.
         message: String,
     },
+    /// Another emulator (another destctl run) holds the state file's lock.
+    #[error(
+        "emulator state file {} is in use by another destctl process (lock {} is held); stop it or use another directory",
+        path.display(),
+        lock.display()
+    )]
+    StateLocked {
+        /// The state file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -213,7 +254,7 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     /// Serving failed.
-    #[error("emulator server failed: {0}")]
+    #[error("emulator server failed")]
     Serve(#[source] std::io::Error),
     /// No such flow in that org and sandbox.
     #[error("no flow {flow_id} in org {org}, sandbox {sandbox}")]
@@ -228,6 +269,15 @@ pub enum EmulatorError {
     /// An out-of-band edit or seed broke the flow rules.
     #[error("edit refused: {0}")]
     Rejected(String),
+}
+
+impl From<store::PersistFailed> for EmulatorError {
+    fn from(e: store::PersistFailed) -> EmulatorError {
+        EmulatorError::StateFile {
+            path: e.path,
+            message: format!("cannot write: {}", e.error),
+        }
+    }
 }
 
 /// A change made to a flow outside the API client, as a person in the AEP UI would.
@@ -281,10 +331,13 @@ impl EmulatorState {
     /// A state for `config` (loads or creates the state file).
     pub fn new(config: &EmulatorConfig) -> Result<EmulatorState, EmulatorError> {
         let (store, persister) = match &config.state_file {
-            Some(p) => (
-                store::open_state(p)?,
-                Some(store::Persister::new(p.clone())),
-            ),
+            Some(p) => {
+                let lock = store::lock_state(p)?;
+                (
+                    store::open_state(p)?,
+                    Some(store::Persister::new(p.clone(), lock)),
+                )
+            }
             None => (store::Store::default(), None),
         };
         Ok(EmulatorState(Arc::new(AppState::new(
@@ -313,29 +366,12 @@ impl EmulatorState {
 
     /// Drops every entity and the request counts.
     pub async fn reset(&self) -> Result<(), EmulatorError> {
-        self.0.store.clear();
-        self.0.counts.lock().expect("lock").clear();
-        self.persist().await
+        Ok(self.0.reset().await?)
     }
 
     /// Issues a token for `client_id` without going through HTTP.
     pub fn issue_token(&self, client_id: &str) -> String {
         self.0.tokens.issue(client_id, self.0.token_lifetime)
-    }
-
-    async fn persist(&self) -> Result<(), EmulatorError> {
-        self.0
-            .persist()
-            .await
-            .map_err(|e| EmulatorError::StateFile {
-                path: self
-                    .0
-                    .persister
-                    .as_ref()
-                    .map(|p| p.path().to_path_buf())
-                    .unwrap_or_default(),
-                message: e.body.to_string(),
-            })
     }
 
     /// Changes a flow as a person in the AEP UI would; returns the new etag.
@@ -351,42 +387,40 @@ impl EmulatorState {
             sandbox: sandbox.into(),
             flow_id: flow_id.into(),
         };
-        let sb = self.0.store.existing(org, sandbox).ok_or_else(missing)?;
+        self.0.store.existing(org, sandbox).ok_or_else(missing)?;
         let actor = Actor::ui(server::now_ms());
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let e = sb.get(Resource::Flow, flow_id).ok_or_else(missing)?;
-            let mut new = match edit {
-                OutOfBandEdit::Rename(n) => apply_flow_patch(
-                    &e.value,
-                    &json!([{"op": "replace", "path": "/name", "value": n}]),
-                    actor.now_secs(),
-                ),
-                OutOfBandEdit::SetDescription(d) => apply_flow_patch(
-                    &e.value,
-                    &json!([{"op": "add", "path": "/description", "value": d}]),
-                    actor.now_secs(),
-                ),
-                OutOfBandEdit::Patch(ops) => apply_flow_patch(&e.value, &ops, actor.now_secs()),
-                OutOfBandEdit::Disable | OutOfBandEdit::Enable => {
-                    let mut v = (*e.value).clone();
-                    v["state"] = json!(if edit == OutOfBandEdit::Enable {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    });
-                    Ok(v)
+        self.0
+            .mutate(org, sandbox, |sb| {
+                let e = sb.get(Resource::Flow, flow_id).ok_or_else(missing)?;
+                let mut new = match edit {
+                    OutOfBandEdit::Rename(n) => apply_flow_patch(
+                        &e.value,
+                        &json!([{"op": "replace", "path": "/name", "value": n}]),
+                        actor.now_secs(),
+                    ),
+                    OutOfBandEdit::SetDescription(d) => apply_flow_patch(
+                        &e.value,
+                        &json!([{"op": "add", "path": "/description", "value": d}]),
+                        actor.now_secs(),
+                    ),
+                    OutOfBandEdit::Patch(ops) => apply_flow_patch(&e.value, &ops, actor.now_secs()),
+                    OutOfBandEdit::Disable | OutOfBandEdit::Enable => {
+                        let mut v = (*e.value).clone();
+                        v["state"] = json!(if edit == OutOfBandEdit::Enable {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        });
+                        Ok(v)
+                    }
                 }
-            }
-            .map_err(|r| EmulatorError::Rejected(r.to_string()))?;
-            let etag = resources::touch(&mut new, &actor);
-            let seq = self.0.store.next_seq();
-            sb.col_mut(Resource::Flow)
-                .insert(flow_id.to_owned(), Entity::new(seq, new));
-            etag
-        };
-        self.persist().await?;
-        Ok(etag)
+                .map_err(|r| EmulatorError::Rejected(r.to_string()))?;
+                let etag = resources::touch(&mut new, &actor);
+                let seq = self.0.store.next_seq();
+                sb.put(Resource::Flow, flow_id, seq, new);
+                Ok(etag)
+            })
+            .await
     }
 
     /// Creates flows directly in the store (fast seeding for benchmarks); returns the flow ids.
@@ -397,14 +431,12 @@ impl EmulatorState {
         sandbox: &str,
         seed: &SeedFlows,
     ) -> Result<Vec<String>, EmulatorError> {
-        let sb_arc = self.0.store.sandbox(org, sandbox);
         let actor = Actor::api(EMBEDDED_CLIENT_ID, server::now_ms());
         let rejected = |e: error::ApiError| EmulatorError::Rejected(e.body.to_string());
         let info = seed.platform.info();
         let mode = info.location_modes[0];
-        let mut ids = Vec::with_capacity(seed.flows);
-        {
-            let mut sb = sb_arc.write().expect("lock");
+        self.0.mutate(org, sandbox, |sb| {
+            let mut ids = Vec::with_capacity(seed.flows);
             let insert = |sb: &mut store::Sandbox, r: Resource, v: Value| -> String {
                 let id = v["id"].as_str().unwrap_or_default().to_owned();
                 let seq = self.0.store.next_seq();
@@ -414,18 +446,18 @@ impl EmulatorState {
             let new_id = || uuid::Uuid::new_v4().to_string();
             let base = resources::create_connection(
                 &json!({"name": "Profile store", "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"}}),
-                &new_id(), &actor, &sb).map_err(rejected)?;
-            let base = insert(&mut sb, Resource::Connection, base);
+                &new_id(), &actor, sb).map_err(rejected)?;
+            let base = insert(sb, Resource::Connection, base);
             let src = resources::create_source_connection(
                 &json!({"name": "Profile store source", "baseConnectionId": base,
                         "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"},
                         "data": {"format": "CSV", "schema": null}, "params": {}}),
                 &new_id(),
                 &actor,
-                &sb,
+                sb,
             )
             .map_err(rejected)?;
-            let src = insert(&mut sb, Resource::SourceConnection, src);
+            let src = insert(sb, Resource::SourceConnection, src);
             let flow_spec_id = specs::flow_spec_infos()
                 .into_iter()
                 .find(|f| f.targets.contains(&info.connection_spec_id))
@@ -453,10 +485,10 @@ impl EmulatorState {
                             "auth": {"specName": auth.spec_name(), "params": params}}),
                     &new_id(),
                     &actor,
-                    &sb,
+                    sb,
                 )
                 .map_err(rejected)?;
-                let conn = insert(&mut sb, Resource::Connection, conn);
+                let conn = insert(sb, Resource::Connection, conn);
                 let mut tparams = serde_json::Map::new();
                 tparams.insert("mode".into(), json!(mode.as_str()));
                 for p in mode.params() {
@@ -474,15 +506,15 @@ impl EmulatorState {
                     &json!({"name": name, "description": format!("[destctl:{name}]"), "baseConnectionId": conn,
                             "connectionSpec": {"id": info.connection_spec_id, "version": "1.0"},
                             "params": tparams}),
-                    &new_id(), &actor, &sb).map_err(rejected)?;
-                let tgt = insert(&mut sb, Resource::TargetConnection, tgt);
+                    &new_id(), &actor, sb).map_err(rejected)?;
+                let tgt = insert(sb, Resource::TargetConnection, tgt);
                 let flow = resources::create_flow(
                     &json!({"name": name, "description": format!("[destctl:{name}]"),
                             "flowSpec": {"id": flow_spec_id, "version": "1.0"},
                             "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
                             "transformations": [{"name": "GeneralTransform", "params": {
                                 "segmentSelectors": {"selectors": []}, "profileSelectors": {"selectors": []}}}]}),
-                    &new_id(), &actor, &sb).map_err(rejected)?;
+                    &new_id(), &actor, sb).map_err(rejected)?;
                 let mut ops = Vec::new();
                 for a in 0..seed.attributes_per_flow {
                     ops.push(json!({"op": "add", "path": "/transformations/0/params/profileSelectors/selectors/-",
@@ -508,11 +540,11 @@ impl EmulatorState {
                     flow["lastOperation"] =
                         resources::last_operation(&actor, "update", Value::Array(ops));
                 }
-                ids.push(insert(&mut sb, Resource::Flow, flow));
+                ids.push(insert(sb, Resource::Flow, flow));
             }
-        }
-        self.persist().await?;
-        Ok(ids)
+            Ok(ids)
+        })
+        .await
     }
 }
 

@@ -57,9 +57,26 @@ pub(crate) struct ListQuery {
     order: Vec<(Vec<Segment>, bool)>,
     pub limit: usize,
     pub count: bool,
-    pub offset: usize,
+    /// Where this page starts (from a continuation token); `None` on the first page.
+    pub cursor: Option<Cursor>,
     /// The query string without paging, kept in continuation tokens.
     canonical: String,
+}
+
+/// The sort key of a listed item: its `orderby` values (`None` where absent), then its
+/// creation sequence (newest first), which makes the order total.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SortKey {
+    values: Vec<Option<Value>>,
+    created: u64,
+}
+
+/// Where a continued page starts: after the item with sort key `last`, among the items created
+/// at or before `cutoff` (the store's write sequence when the first page was served).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Cursor {
+    pub cutoff: u64,
+    last: SortKey,
 }
 
 /// Splits and percent-decodes a raw query string.
@@ -191,10 +208,13 @@ impl ListQuery {
     pub(crate) fn parse(raw: &str, roots: &[&str]) -> Result<ListQuery, QueryError> {
         let pairs = decode_pairs(raw);
         if let Some((_, token)) = pairs.iter().find(|(k, _)| k == "continuationToken") {
-            let (offset, canonical) = decode_token(token)
-                .ok_or_else(|| qerr(1451, "Invalid query parameter continuationToken"))?;
+            let invalid = || qerr(1451, "Invalid query parameter continuationToken");
+            let (cursor, canonical) = decode_token(token).ok_or_else(invalid)?;
             let mut q = Self::parse_pairs(&decode_pairs(&canonical), roots)?;
-            q.offset = offset;
+            if cursor.last.values.len() != q.order.len() {
+                return Err(invalid());
+            }
+            q.cursor = Some(cursor);
             return Ok(q);
         }
         Self::parse_pairs(&pairs, roots)
@@ -206,7 +226,7 @@ impl ListQuery {
             order: Vec::new(),
             limit: MAX_LIMIT,
             count: false,
-            offset: 0,
+            cursor: None,
             canonical: String::new(),
         };
         let mut limit_given = false;
@@ -293,43 +313,79 @@ impl ListQuery {
         })
     }
 
-    /// Sorts `items` (already in the default order, newest write first) by `orderby`, stably.
-    pub(crate) fn sort<T>(&self, items: &mut [T], value: impl Fn(&T) -> &Value) {
-        if self.order.is_empty() {
-            return;
+    /// The sort key of an entity created at `created`.
+    pub(crate) fn key(&self, entity: &Value, created: u64) -> SortKey {
+        SortKey {
+            values: self
+                .order
+                .iter()
+                .map(|(path, _)| resolve(entity, path).into_iter().next().cloned())
+                .collect(),
+            created,
         }
-        items.sort_by(|a, b| {
-            for (path, desc) in &self.order {
-                let va = resolve(value(a), path).into_iter().next();
-                let vb = resolve(value(b), path).into_iter().next();
-                let o = match (va, vb) {
-                    (None, None) => Ordering::Equal,
-                    (None, Some(_)) => Ordering::Less,
-                    (Some(_), None) => Ordering::Greater,
-                    (Some(x), Some(y)) => value_cmp(x, y),
-                };
-                let o = if *desc { o.reverse() } else { o };
-                if o != Ordering::Equal {
-                    return o;
-                }
+    }
+
+    /// The list order: `orderby` fields, then newest created first.
+    pub(crate) fn compare(&self, a: &SortKey, b: &SortKey) -> Ordering {
+        for ((_, desc), (va, vb)) in self.order.iter().zip(a.values.iter().zip(&b.values)) {
+            let o = match (va, vb) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => value_cmp(x, y),
+            };
+            let o = if *desc { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
             }
-            Ordering::Equal
-        });
+        }
+        b.created.cmp(&a.created)
     }
 
-    /// The continuation token for the page after one ending at `next_offset`.
-    pub(crate) fn token(&self, next_offset: usize) -> String {
-        encode_token(next_offset, &self.canonical)
+    /// Sorts `items` into the list order; `entity` gives an item's JSON and creation sequence.
+    pub(crate) fn sort<T>(&self, items: &mut Vec<T>, entity: impl Fn(&T) -> (&Value, u64)) {
+        let mut keyed: Vec<(SortKey, T)> = items
+            .drain(..)
+            .map(|t| {
+                let (v, created) = entity(&t);
+                (self.key(v, created), t)
+            })
+            .collect();
+        keyed.sort_by(|a, b| self.compare(&a.0, &b.0));
+        items.extend(keyed.into_iter().map(|(_, t)| t));
+    }
+
+    /// Whether an item belongs to this page's walk: created by the cutoff and, on a continued
+    /// page, after the cursor.
+    pub(crate) fn in_walk(&self, key: &SortKey) -> bool {
+        match &self.cursor {
+            None => true,
+            Some(c) => key.created <= c.cutoff && self.compare(key, &c.last) == Ordering::Greater,
+        }
+    }
+
+    /// The continuation token for the page after one ending with the item keyed `last`;
+    /// `cutoff` is the store's write sequence when the walk began.
+    pub(crate) fn token(&self, cutoff: u64, last: SortKey) -> String {
+        let cutoff = self.cursor.as_ref().map_or(cutoff, |c| c.cutoff);
+        let values: Vec<Value> = last
+            .values
+            .into_iter()
+            .map(|v| Value::Array(v.into_iter().collect()))
+            .collect();
+        let raw = format!(
+            "{cutoff}:{}:{}:{}",
+            last.created,
+            self.canonical,
+            Value::Array(values)
+        );
+        raw.bytes().map(|b| format!("{b:02x}")).collect()
     }
 }
 
-/// Tokens are lower-case hex of `offset:canonical-query`: no `=` or `&` in them.
-fn encode_token(offset: usize, canonical: &str) -> String {
-    let raw = format!("{offset}:{canonical}");
-    raw.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_token(token: &str) -> Option<(usize, String)> {
+/// Tokens are lower-case hex of `cutoff:created:canonical-query:[[value]…]` (no `=` or `&`
+/// in them; the canonical query is percent-encoded, so it holds no `:`).
+fn decode_token(token: &str) -> Option<(Cursor, String)> {
     if token.is_empty() || !token.len().is_multiple_of(2) {
         return None;
     }
@@ -338,8 +394,27 @@ fn decode_token(token: &str) -> Option<(usize, String)> {
         .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
         .collect();
     let s = String::from_utf8(bytes?).ok()?;
-    let (o, c) = s.split_once(':')?;
-    Some((o.parse().ok()?, c.to_owned()))
+    let mut parts = s.splitn(4, ':');
+    let cutoff = parts.next()?.parse().ok()?;
+    let created = parts.next()?.parse().ok()?;
+    let canonical = parts.next()?.to_owned();
+    let values = match serde_json::from_str(parts.next()?).ok()? {
+        Value::Array(a) => a
+            .into_iter()
+            .map(|v| match v {
+                Value::Array(mut one) if one.len() <= 1 => Some(one.pop()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    Some((
+        Cursor {
+            cutoff,
+            last: SortKey { values, created },
+        },
+        canonical,
+    ))
 }
 
 /// Whether any value at `path` satisfies `pred`, stopping at the first.
@@ -498,10 +573,26 @@ mod tests {
     fn tokens_round_trip_without_reserved_chars() {
         let q = ListQuery::parse("property=name==a%26b&limit=2&count=False", ROOTS).unwrap();
         assert!(!q.count);
-        let t = q.token(4);
+        let t = q.token(9, q.key(&json!({"name": "a&b:c"}), 4));
         assert!(!t.contains('=') && !t.contains('&'));
         let back = ListQuery::parse(&format!("continuationToken={t}"), ROOTS).unwrap();
-        assert_eq!(back.offset, 4);
+        assert_eq!(back.cursor.as_ref().unwrap().cutoff, 9);
+        assert!(back.in_walk(&q.key(&json!({}), 3)));
+        assert!(
+            !back.in_walk(&q.key(&json!({}), 4)),
+            "the last item is not repeated"
+        );
+        let o = ListQuery::parse("orderby=-name&limit=1", ROOTS).unwrap();
+        let t = o.token(9, o.key(&json!({"name": "m:x"}), 4));
+        let ob = ListQuery::parse(&format!("continuationToken={t}"), ROOTS).unwrap();
+        assert!(ob.in_walk(&o.key(&json!({"name": "a"}), 8)));
+        assert!(ob.in_walk(&o.key(&json!({"name": "m:x"}), 3)));
+        assert!(!ob.in_walk(&o.key(&json!({"name": "m:x"}), 5)));
+        assert!(!ob.in_walk(&o.key(&json!({"name": "z"}), 1)));
+        assert!(
+            !ob.in_walk(&o.key(&json!({"name": "a"}), 10)),
+            "after the cutoff"
+        );
         assert_eq!(back.limit, 2);
         assert_eq!(back.filters, q.filters);
         assert!(back.matches(&json!({"name": "a&b"})));

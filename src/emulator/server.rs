@@ -5,10 +5,10 @@ use super::faults::{ConnHandle, Faults, Outcome};
 use super::gateway::{self, Caller};
 use super::ims::Tokens;
 use super::patch::{PatchRejection, apply_flow_patch};
-use super::query::{ListQuery, QueryError};
+use super::query::{ListQuery, QueryError, SortKey};
 use super::resources::{self, Actor};
-use super::store::{Entity, Persister, Store, col_name};
-use super::{specs, store};
+use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
+use super::{EmulatorError, OutOfBandEdit, specs, store};
 use crate::plan::Resource;
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
@@ -49,7 +49,14 @@ impl AppState {
         strict_sandbox: bool,
         token_lifetime: Duration,
     ) -> AppState {
-        let wrap = |v: Vec<Value>| v.into_iter().map(|s| Entity::new(0, s)).collect();
+        // Specs list in catalog order: the first is the "newest created".
+        let wrap = |v: Vec<Value>| {
+            let n = v.len() as u64;
+            (0u64..)
+                .zip(v)
+                .map(|(i, s)| Entity::new(n - i, s))
+                .collect()
+        };
         AppState {
             store,
             persister,
@@ -63,23 +70,58 @@ impl AppState {
         }
     }
 
-    /// Writes the state file, if there is one.
-    pub(crate) async fn persist(&self) -> Result<(), ApiError> {
-        if let Some(p) = &self.persister {
-            p.persist(&self.store).await.map_err(|e| {
-                eprintln!(
-                    "destctl emulator: cannot write state file {}: {e}",
-                    p.path().display()
-                );
-                ApiError::flow(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    1000,
-                    "The emulator could not write its state file",
-                    None,
-                )
-            })?;
-        }
+    /// Applies `f` to the sandbox `(org, name)` (created if missing). With a state file the
+    /// change is made on a copy, written to disk, and only then committed in memory: when the
+    /// write fails, nothing changed and the error is returned.
+    pub(crate) async fn mutate<T, E: From<PersistFailed>>(
+        &self,
+        org: &str,
+        name: &str,
+        f: impl FnOnce(&mut Sandbox) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Some(p) = &self.persister else {
+            let sb = self.store.sandbox(org, name);
+            let mut sb = sb.write().expect("lock");
+            return f(&mut sb);
+        };
+        let _commit = p.commit_lock().await;
+        let sb = self.store.sandbox(org, name);
+        let mut draft = sb.read().expect("lock").clone();
+        let out = f(&mut draft)?;
+        p.write(self.store.snapshot_with(Some(&draft))).await?;
+        *sb.write().expect("lock") = draft;
+        Ok(out)
+    }
+
+    /// Drops every entity and the request counts (after writing the empty state file).
+    pub(crate) async fn reset(&self) -> Result<(), PersistFailed> {
+        let _commit = match &self.persister {
+            Some(p) => {
+                let guard = p.commit_lock().await;
+                p.write(Store::default().snapshot()).await?;
+                Some(guard)
+            }
+            None => None,
+        };
+        self.store.clear();
+        self.counts.lock().expect("lock").clear();
         Ok(())
+    }
+}
+
+impl From<PersistFailed> for ApiError {
+    fn from(e: PersistFailed) -> ApiError {
+        eprintln!(
+            "destctl emulator: cannot write state file {}: {}",
+            e.path.display(),
+            e.error
+        );
+        ApiError::flow(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            1000,
+            "The emulator could not write its state file; nothing was changed",
+            None,
+        )
     }
 }
 
@@ -199,32 +241,32 @@ const SPEC_ROOTS: &[&str] = &[
 ];
 const RUN_ROOTS: &[&str] = &["id", "flowId", "state", "createdAt", "updatedAt", "metrics"];
 
-/// A list page: `{"items":[…],"_links":{…}}`, or `{"count":n}`.
-fn page(q: &ListQuery, items: &[Entity], collection: &str) -> Response {
+/// A list page: `{"items":[…],"_links":{…}}`, or `{"count":n}`. `items` are sorted in the
+/// list order; `cutoff` is the store's write sequence before they were read.
+fn page(q: &ListQuery, items: &[Entity], collection: &str, cutoff: u64) -> Response {
     if q.count {
         return json_text(StatusCode::OK, json!({"count": items.len()}).to_string());
     }
-    let start = q.offset.min(items.len());
-    let end = (start + q.limit).min(items.len());
-    let mut out = String::with_capacity(
-        items[start..end]
-            .iter()
-            .map(|e| e.json.len() + 1)
-            .sum::<usize>()
-            + 128,
-    );
+    let mut walk = items
+        .iter()
+        .map(|e| (q.key(&e.value, e.created), e))
+        .filter(|(k, _)| q.in_walk(k));
+    let chosen: Vec<(SortKey, &Entity)> = walk.by_ref().take(q.limit).collect();
+    let more = walk.next().is_some();
+    let mut out =
+        String::with_capacity(chosen.iter().map(|(_, e)| e.json.len() + 1).sum::<usize>() + 256);
     out.push_str("{\"items\":[");
-    for (i, e) in items[start..end].iter().enumerate() {
+    for (i, (_, e)) in chosen.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(&e.json);
     }
     out.push_str("],\"_links\":{");
-    if end < items.len() {
+    if let (true, Some((last, _))) = (more, chosen.last()) {
         out.push_str(&format!(
             "\"next\":{{\"href\":\"/{collection}?continuationToken={}\"}}",
-            q.token(end)
+            q.token(cutoff, last.clone())
         ));
     }
     out.push_str("}}");
@@ -249,6 +291,7 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
         let (parts, _, caller) = enter(&st, req).await?;
         let q =
             ListQuery::parse(parts.uri.query().unwrap_or(""), &roots(r)).map_err(query_error)?;
+        let cutoff = st.store.current_seq();
         let items = match st.store.existing(&caller.org, &caller.sandbox) {
             Some(sb) => sb.read().expect("lock").newest_first(r),
             None => Vec::new(),
@@ -257,8 +300,8 @@ async fn list(st: St, r: Resource, req: Request) -> Response {
             .into_iter()
             .filter(|e| q.matches_indexed(&e.value, e.audiences.as_deref()))
             .collect();
-        q.sort(&mut items, |e| e.value.as_ref());
-        Ok(page(&q, &items, col_name(r)))
+        q.sort(&mut items, |e| (e.value.as_ref(), e.created));
+        Ok(page(&q, &items, col_name(r), cutoff))
     }
     .await;
     finish(&request_id, res)
@@ -271,25 +314,24 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
         let body = parse_json(&bytes)?;
         let id = uuid::Uuid::new_v4().to_string();
         let actor = Actor::api(&caller.client_id, now_ms());
-        let sb = st.store.sandbox(&caller.org, &caller.sandbox);
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let value = match r {
-                Resource::Connection => resources::create_connection(&body, &id, &actor, &sb),
-                Resource::SourceConnection => {
-                    resources::create_source_connection(&body, &id, &actor, &sb)
-                }
-                Resource::TargetConnection => {
-                    resources::create_target_connection(&body, &id, &actor, &sb)
-                }
-                Resource::Flow => resources::create_flow(&body, &id, &actor, &sb),
-            }?;
-            let etag = value["etag"].clone();
-            let seq = st.store.next_seq();
-            sb.col_mut(r).insert(id.clone(), Entity::new(seq, value));
-            etag
-        };
-        st.persist().await?;
+        let etag = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let value = match r {
+                    Resource::Connection => resources::create_connection(&body, &id, &actor, sb),
+                    Resource::SourceConnection => {
+                        resources::create_source_connection(&body, &id, &actor, sb)
+                    }
+                    Resource::TargetConnection => {
+                        resources::create_target_connection(&body, &id, &actor, sb)
+                    }
+                    Resource::Flow => resources::create_flow(&body, &id, &actor, sb),
+                }?;
+                let etag = value["etag"].clone();
+                let seq = st.store.next_seq();
+                sb.col_mut(r).insert(id.clone(), Entity::new(seq, value));
+                Ok::<_, ApiError>(etag)
+            })
+            .await?;
         let mut resp = write_result(StatusCode::CREATED, &id, &etag);
         let location = HeaderValue::from_str(&format!("{FLOW_SERVICE_BASE}/flows/{id}"));
         if let (Resource::Flow, Ok(v)) = (r, location) {
@@ -345,33 +387,32 @@ async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
         };
         let body = parse_json(&bytes)?;
         let actor = Actor::api(&caller.client_id, now_ms());
-        let sb = st
-            .store
-            .existing(&caller.org, &caller.sandbox)
-            .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let e = sb
-                .get(r, &id)
-                .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
-            let current = e.value["etag"].as_str().unwrap_or_default();
-            if if_match.trim() != current {
-                return Err(precondition_failed(if_match.trim(), current));
-            }
-            let mut new = match r {
-                Resource::Flow => apply_flow_patch(&e.value, &body, actor.now_secs()),
-                _ => resources::patch_connection(r, &e.value, &body, &actor),
-            }
-            .map_err(rejection)?;
-            let etag = resources::touch(&mut new, &actor);
-            if r == Resource::Flow {
-                new["lastOperation"] = resources::last_operation(&actor, "update", body);
-            }
-            let seq = st.store.next_seq();
-            sb.col_mut(r).insert(id.clone(), Entity::new(seq, new));
-            etag
-        };
-        st.persist().await?;
+        if st.store.existing(&caller.org, &caller.sandbox).is_none() {
+            return Err(ApiError::not_found(col_name(r), &id));
+        }
+        let etag = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let e = sb
+                    .get(r, &id)
+                    .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
+                let current = e.value["etag"].as_str().unwrap_or_default();
+                if if_match.trim() != current {
+                    return Err(precondition_failed(if_match.trim(), current));
+                }
+                let mut new = match r {
+                    Resource::Flow => apply_flow_patch(&e.value, &body, actor.now_secs()),
+                    _ => resources::patch_connection(r, &e.value, &body, &actor),
+                }
+                .map_err(rejection)?;
+                let etag = resources::touch(&mut new, &actor);
+                if r == Resource::Flow {
+                    new["lastOperation"] = resources::last_operation(&actor, "update", body);
+                }
+                let seq = st.store.next_seq();
+                sb.put(r, &id, seq, new);
+                Ok::<_, ApiError>(etag)
+            })
+            .await?;
         Ok(write_result(StatusCode::OK, &id, &json!(etag)))
     }
     .await;
@@ -382,21 +423,20 @@ async fn delete_one(st: St, r: Resource, id: String, req: Request) -> Response {
     let request_id = rid();
     let res = async {
         let (_, _, caller) = enter(&st, req).await?;
-        let sb = st
-            .store
-            .existing(&caller.org, &caller.sandbox)
-            .ok_or_else(|| ApiError::not_found(col_name(r), &id))?;
-        {
-            let mut sb = sb.write().expect("lock");
+        if st.store.existing(&caller.org, &caller.sandbox).is_none() {
+            return Err(ApiError::not_found(col_name(r), &id));
+        }
+        st.mutate(&caller.org, &caller.sandbox, |sb| {
             if sb.get(r, &id).is_none() {
                 return Err(ApiError::not_found(col_name(r), &id));
             }
-            if let Some(e) = resources::delete_blocker(&sb, r, &id) {
+            if let Some(e) = resources::delete_blocker(sb, r, &id) {
                 return Err(e);
             }
             sb.col_mut(r).remove(&id);
-        }
-        st.persist().await?;
+            Ok(())
+        })
+        .await?;
         let status = if r == Resource::Connection {
             StatusCode::NO_CONTENT
         } else {
@@ -449,41 +489,39 @@ async fn flow_action(st: St, id: String, req: Request) -> Response {
             }
         };
         let actor = Actor::api(&caller.client_id, now_ms());
-        let sb = st
-            .store
-            .existing(&caller.org, &caller.sandbox)
-            .ok_or_else(|| ApiError::not_found("flows", &id))?;
-        let etag = {
-            let mut sb = sb.write().expect("lock");
-            let e = sb
-                .get(Resource::Flow, &id)
-                .ok_or_else(|| ApiError::not_found("flows", &id))?;
-            if let Some(m) = parts.headers.get(header::IF_MATCH) {
-                let sent = String::from_utf8_lossy(m.as_bytes()).trim().to_owned();
-                let current = e.value["etag"].as_str().unwrap_or_default();
-                if sent != current {
-                    return Err(precondition_failed(&sent, current));
+        if st.store.existing(&caller.org, &caller.sandbox).is_none() {
+            return Err(ApiError::not_found("flows", &id));
+        }
+        let etag = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let e = sb
+                    .get(Resource::Flow, &id)
+                    .ok_or_else(|| ApiError::not_found("flows", &id))?;
+                if let Some(m) = parts.headers.get(header::IF_MATCH) {
+                    let sent = String::from_utf8_lossy(m.as_bytes()).trim().to_owned();
+                    let current = e.value["etag"].as_str().unwrap_or_default();
+                    if sent != current {
+                        return Err(precondition_failed(&sent, current));
+                    }
                 }
-            }
-            let state = e.value["state"].as_str().unwrap_or_default();
-            if state == target {
-                return Err(ApiError::bad_request(
-                    1422,
-                    format!(
-                        "Action {} is not applicable in the current state {state}",
-                        op.to_ascii_lowercase()
-                    ),
-                ));
-            }
-            let mut new = (*e.value).clone();
-            new["state"] = json!(target);
-            let etag = resources::touch(&mut new, &actor);
-            let seq = st.store.next_seq();
-            sb.col_mut(Resource::Flow)
-                .insert(id.clone(), Entity::new(seq, new));
-            etag
-        };
-        st.persist().await?;
+                let state = e.value["state"].as_str().unwrap_or_default();
+                if state == target {
+                    return Err(ApiError::bad_request(
+                        1422,
+                        format!(
+                            "Action {} is not applicable in the current state {state}",
+                            op.to_ascii_lowercase()
+                        ),
+                    ));
+                }
+                let mut new = (*e.value).clone();
+                new["state"] = json!(target);
+                let etag = resources::touch(&mut new, &actor);
+                let seq = st.store.next_seq();
+                sb.put(Resource::Flow, &id, seq, new);
+                Ok::<_, ApiError>(etag)
+            })
+            .await?;
         Ok(write_result(StatusCode::OK, &id, &json!(etag)))
     }
     .await;
@@ -523,8 +561,8 @@ async fn list_specs(st: St, kind: SpecKind, req: Request) -> Response {
             .filter(|e| q.matches(&e.value))
             .cloned()
             .collect();
-        q.sort(&mut items, |e| e.value.as_ref());
-        Ok(page(&q, &items, kind.name()))
+        q.sort(&mut items, |e| (e.value.as_ref(), e.created));
+        Ok(page(&q, &items, kind.name(), u64::MAX))
     }
     .await;
     finish(&request_id, res)
@@ -550,7 +588,7 @@ async fn list_runs(st: St, req: Request) -> Response {
         let (parts, _, _) = enter(&st, req).await?;
         let q =
             ListQuery::parse(parts.uri.query().unwrap_or(""), RUN_ROOTS).map_err(query_error)?;
-        Ok(page(&q, &[], "runs"))
+        Ok(page(&q, &[], "runs", 0))
     }
     .await;
     finish(&request_id, res)
@@ -585,11 +623,9 @@ async fn introspect_requests(st: St) -> Response {
 }
 
 async fn introspect_reset(st: St) -> Response {
-    st.store.clear();
-    st.counts.lock().expect("lock").clear();
-    match st.persist().await {
+    match st.reset().await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => finish(&rid(), Err(ApiError::from(e))),
     }
 }
 
@@ -617,11 +653,11 @@ async fn count_layer(st: St, req: Request, next: Next) -> Response {
 }
 
 async fn fault_layer(st: St, req: Request, next: Next) -> Response {
-    let (delay, outcome, retry_after) = st.faults.decide();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let d = st.faults.decide();
+    if !d.delay.is_zero() {
+        tokio::time::sleep(d.delay).await;
     }
-    match outcome {
+    let resp = match d.outcome {
         Outcome::Serve => next.run(req).await,
         Outcome::Close => {
             if let Some(ConnectInfo(h)) = req.extensions().get::<ConnectInfo<ConnHandle>>() {
@@ -638,7 +674,7 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
         Outcome::Status(429) => {
             let mut e =
                 ApiError::gateway(StatusCode::TOO_MANY_REQUESTS, "429050", "Too many requests");
-            e.retry_after = Some(retry_after);
+            e.retry_after = Some(d.retry_after);
             e.into_response()
         }
         Outcome::Status(s) => {
@@ -655,17 +691,106 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
             .with_request_id(&rid())
             .into_response()
         }
+    };
+    if let Some(pick) = d.edit {
+        fault_edit(&st, pick).await;
+    }
+    resp
+}
+
+/// The out-of-band edit of fault injection: renames the flow `pick` chooses (modulo the
+/// number of flows, in [`Store::all_flows`] order) to `<name> (edited in the UI)`.
+async fn fault_edit(st: &Arc<AppState>, pick: u64) {
+    let flows = st.store.all_flows();
+    if flows.is_empty() {
+        return;
+    }
+    let (org, sandbox, id, name) = &flows[(pick % flows.len() as u64) as usize];
+    let edit = OutOfBandEdit::Rename(format!("{name} (edited in the UI)"));
+    if let Err(e) = super::EmulatorState(st.clone())
+        .out_of_band_edit(org, sandbox, id, edit)
+        .await
+    {
+        eprintln!("destctl emulator: fault injection: out-of-band edit of flow {id} failed: {e}");
     }
 }
 
+/// The body of `POST /_emulator/flows/{id}/edit`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditRequest {
+    org: Option<String>,
+    sandbox: Option<String>,
+    edit: EditBody,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EditBody {
+    Rename(String),
+    Description(String),
+    Enable(bool),
+    Disable(bool),
+    Patch(Value),
+}
+
+async fn introspect_edit(st: St, Path(id): Path<String>, bytes: Bytes) -> Response {
+    let res = async {
+        let req: EditRequest = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(1405, format!("Invalid out-of-band edit request: {e}"))
+        })?;
+        let edit = match req.edit {
+            EditBody::Rename(n) => OutOfBandEdit::Rename(n),
+            EditBody::Description(d) => OutOfBandEdit::SetDescription(d),
+            EditBody::Enable(true) => OutOfBandEdit::Enable,
+            EditBody::Disable(true) => OutOfBandEdit::Disable,
+            EditBody::Patch(ops) => OutOfBandEdit::Patch(ops),
+            EditBody::Enable(false) | EditBody::Disable(false) => {
+                return Err(ApiError::bad_request(
+                    1405,
+                    "Invalid out-of-band edit request: use {\"enable\": true} or {\"disable\": true}",
+                ));
+            }
+        };
+        let org = req.org.as_deref().unwrap_or(super::EMBEDDED_ORG_ID);
+        let sandbox = req.sandbox.as_deref().unwrap_or("prod");
+        let etag = super::EmulatorState(st.0.clone())
+            .out_of_band_edit(org, sandbox, &id, edit)
+            .await
+            .map_err(|e| match e {
+                EmulatorError::NoSuchFlow { .. } => ApiError::not_found("flows", &id),
+                EmulatorError::Rejected(m) => ApiError::bad_request(1455, m),
+                other => ApiError::flow(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    1000,
+                    other.to_string(),
+                    None,
+                ),
+            })?;
+        Ok(write_result(StatusCode::OK, &id, &json!(etag)))
+    }
+    .await;
+    finish(&rid(), res)
+}
+
 async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
-    ApiError::flow(
+    let e = ApiError::flow(
         StatusCode::NOT_FOUND,
         1101,
         format!("No route for {method} {}", uri.path()),
         None,
-    )
-    .into_response()
+    );
+    finish(&rid(), Err(e))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let e = ApiError::flow(
+        StatusCode::METHOD_NOT_ALLOWED,
+        1000,
+        format!("Method {method} is not allowed on {}", uri.path()),
+        None,
+    );
+    finish(&rid(), Err(e))
 }
 
 /// The whole application.
@@ -721,6 +846,8 @@ pub(crate) fn build(st: Arc<AppState>) -> Router {
         .route_layer(from_fn_with_state(st.clone(), count_layer))
         .route("/_emulator/requests", get(introspect_requests))
         .route("/_emulator/reset", post(introspect_reset))
+        .route("/_emulator/flows/{id}/edit", post(introspect_edit))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(st)
 }

@@ -36,8 +36,11 @@ pub(crate) fn col_name(r: Resource) -> &'static str {
 /// One stored entity: the full JSON as GET returns it, pre-serialized for fast listing.
 #[derive(Clone, Debug)]
 pub(crate) struct Entity {
-    /// Global write sequence of its last change: the default list order is newest first.
+    /// Global write sequence of its last change.
     pub seq: u64,
+    /// Global write sequence of its creation: lists order by it (newest first), and it never
+    /// changes, so paging cursors stay valid across updates.
+    pub created: u64,
     pub value: Arc<Value>,
     pub json: Arc<str>,
     /// For flows: the ids of its audiences, for the reverse lookup.
@@ -45,7 +48,13 @@ pub(crate) struct Entity {
 }
 
 impl Entity {
+    /// A new entity, created at `seq`.
     pub(crate) fn new(seq: u64, value: Value) -> Entity {
+        Entity::with_created(seq, seq, value)
+    }
+
+    /// An entity created at `created`, last written at `seq`.
+    pub(crate) fn with_created(created: u64, seq: u64, value: Value) -> Entity {
         let json: Arc<str> = serde_json::to_string(&value)
             .expect("a Value serializes")
             .into();
@@ -68,6 +77,7 @@ impl Entity {
             });
         Entity {
             seq,
+            created,
             value: Arc::new(value),
             json,
             audiences,
@@ -76,7 +86,7 @@ impl Entity {
 }
 
 /// One sandbox of one org.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Sandbox {
     pub id: String,
     pub org: String,
@@ -106,10 +116,18 @@ impl Sandbox {
         self.col(r).get(id)
     }
 
-    /// Entities of a collection, most recently written first.
+    /// Stores `value` as entity `id` written at `seq`, keeping its creation sequence when it
+    /// already exists.
+    pub(crate) fn put(&mut self, r: Resource, id: &str, seq: u64, value: Value) {
+        let created = self.get(r, id).map_or(seq, |e| e.created);
+        self.col_mut(r)
+            .insert(id.to_owned(), Entity::with_created(created, seq, value));
+    }
+
+    /// Entities of a collection, most recently created first.
     pub(crate) fn newest_first(&self, r: Resource) -> Vec<Entity> {
         let mut v: Vec<Entity> = self.col(r).values().cloned().collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.seq));
+        v.sort_by_key(|e| std::cmp::Reverse(e.created));
         v
     }
 
@@ -128,6 +146,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// The last write sequence number given out.
+    pub(crate) fn current_seq(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
     /// The next write sequence number.
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst) + 1
@@ -162,6 +185,34 @@ impl Store {
             .cloned()
     }
 
+    /// Every flow as `(org, sandbox, id, name)`, by org, sandbox and creation: an order that
+    /// depends only on the order of writes.
+    pub(crate) fn all_flows(&self) -> Vec<(String, String, String, String)> {
+        let sandboxes: Vec<Arc<RwLock<Sandbox>>> = self
+            .sandboxes
+            .read()
+            .expect("lock")
+            .values()
+            .cloned()
+            .collect();
+        let mut flows = Vec::new();
+        for sb in sandboxes {
+            let sb = sb.read().expect("lock");
+            for e in sb.col(Resource::Flow).values() {
+                flows.push((
+                    (sb.org.clone(), sb.name.clone(), e.created),
+                    e.value["id"].as_str().unwrap_or_default().to_owned(),
+                    e.value["name"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        flows.sort_by(|a, b| a.0.cmp(&b.0));
+        flows
+            .into_iter()
+            .map(|((org, sandbox, _), id, name)| (org, sandbox, id, name))
+            .collect()
+    }
+
     /// Drops every entity of every org.
     pub(crate) fn clear(&self) {
         self.sandboxes.write().expect("lock").clear();
@@ -169,20 +220,42 @@ impl Store {
 
     /// The whole store as the state file's JSON text.
     pub(crate) fn snapshot(&self) -> String {
+        self.snapshot_with(None)
+    }
+
+    /// The state file's text as it will be once `draft` replaces the sandbox of the same org
+    /// and name (which must not be write-locked by the caller).
+    pub(crate) fn snapshot_with(&self, draft: Option<&Sandbox>) -> String {
+        let draft_key = draft.map(|d| (d.org.clone(), d.name.clone()));
         let sandboxes: Vec<Arc<RwLock<Sandbox>>> = {
             let map = self.sandboxes.read().expect("lock");
-            let mut keys: Vec<&SandboxKey> = map.keys().collect();
+            let mut keys: Vec<&SandboxKey> = map
+                .keys()
+                .filter(|k| Some(*k) != draft_key.as_ref())
+                .collect();
             keys.sort();
             keys.into_iter().map(|k| map[k].clone()).collect()
         };
+        let mut guards: Vec<(SandboxKey, std::sync::RwLockReadGuard<'_, Sandbox>)> = sandboxes
+            .iter()
+            .map(|sb| {
+                let g = sb.read().expect("lock");
+                ((g.org.clone(), g.name.clone()), g)
+            })
+            .collect();
+        let mut views: Vec<(SandboxKey, &Sandbox)> =
+            guards.iter_mut().map(|(k, g)| (k.clone(), &**g)).collect();
+        if let (Some(k), Some(d)) = (draft_key, draft) {
+            views.push((k, d));
+        }
+        views.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = String::with_capacity(1024);
         out.push_str(&format!(
             "{{\"formatVersion\":1,\"seq\":{},\"sandboxes\":[",
             self.seq.load(Ordering::SeqCst)
         ));
         let mut first_sb = true;
-        for sb in sandboxes {
-            let sb = sb.read().expect("lock");
+        for (_, sb) in views {
             if sb.is_empty() {
                 continue;
             }
@@ -204,7 +277,10 @@ impl Store {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&format!("{{\"seq\":{},\"entity\":", e.seq));
+                    out.push_str(&format!(
+                        "{{\"seq\":{},\"created\":{},\"entity\":",
+                        e.seq, e.created
+                    ));
                     out.push_str(&e.json);
                     out.push('}');
                 }
@@ -241,6 +317,8 @@ impl Store {
         #[serde(deny_unknown_fields)]
         struct FileEntity {
             seq: u64,
+            #[serde(default)]
+            created: Option<u64>,
             entity: Value,
         }
         let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -271,7 +349,9 @@ impl Store {
                         })?
                         .to_owned();
                     max_seq = max_seq.max(fe.seq);
-                    sb.col_mut(r).insert(id, Entity::new(fe.seq, fe.entity));
+                    let created = fe.created.unwrap_or(fe.seq);
+                    sb.col_mut(r)
+                        .insert(id, Entity::with_created(created, fe.seq, fe.entity));
                 }
             }
             store
@@ -309,6 +389,51 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The lock file of a state file: `emulator.json` → `emulator.lock`, beside it.
+pub(crate) fn lock_path(state: &Path) -> PathBuf {
+    let p = state.with_extension("lock");
+    if p == state {
+        PathBuf::from(format!("{}.lock", state.display()))
+    } else {
+        p
+    }
+}
+
+/// Takes the exclusive lock of the state file (creating its directory and lock file), so two
+/// emulators never share one state file. The OS releases it when the file is closed, also
+/// when the process dies.
+pub(crate) fn lock_state(state: &Path) -> Result<std::fs::File, EmulatorError> {
+    let lock = lock_path(state);
+    let err = |message: String| EmulatorError::StateFile {
+        path: state.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| err(format!("cannot open lock file {}: {e}", lock.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(EmulatorError::StateLocked {
+                path: state.to_path_buf(),
+                lock,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(err(format!("cannot lock {}: {e}", lock.display())));
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+    Ok(file)
+}
+
 /// Opens the state file: loads it if it exists (a clear error if it cannot be read or parsed),
 /// otherwise creates it (and its directory) empty.
 pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
@@ -330,43 +455,49 @@ pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
     }
 }
 
-/// Serializes state-file writes and skips ones a newer snapshot already covered.
+/// The state file's writer; holding its commit lock serializes changes, so each one is on
+/// disk before it is committed in memory.
 #[derive(Debug)]
 pub(crate) struct Persister {
     path: PathBuf,
-    generation: AtomicU64,
-    written: tokio::sync::Mutex<u64>,
+    commit: tokio::sync::Mutex<()>,
+    /// The exclusive lock on the state file's lock file, held while this persister lives.
+    _lock: std::fs::File,
+}
+
+/// A state-file write that failed: the change it carried was not committed.
+#[derive(Debug)]
+pub(crate) struct PersistFailed {
+    pub path: PathBuf,
+    pub error: std::io::Error,
 }
 
 impl Persister {
-    pub(crate) fn new(path: PathBuf) -> Persister {
+    /// A writer for `path`, holding `lock` (see [`lock_state`]).
+    pub(crate) fn new(path: PathBuf, lock: std::fs::File) -> Persister {
         Persister {
             path,
-            generation: AtomicU64::new(0),
-            written: tokio::sync::Mutex::new(0),
+            commit: tokio::sync::Mutex::new(()),
+            _lock: lock,
         }
     }
 
-    /// Call after a change: returns once a snapshot including it is on disk.
-    pub(crate) async fn persist(&self, store: &Store) -> std::io::Result<()> {
-        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut written = self.written.lock().await;
-        if *written >= mine {
-            return Ok(());
-        }
-        let covered = self.generation.load(Ordering::SeqCst);
-        let text = store.snapshot();
+    /// Held while a change is prepared, written and committed.
+    pub(crate) async fn commit_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.commit.lock().await
+    }
+
+    /// Writes `text` atomically to the state file.
+    pub(crate) async fn write(&self, text: String) -> Result<(), PersistFailed> {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomic(&path, &text))
             .await
-            .map_err(std::io::Error::other)??;
-        *written = covered;
-        Ok(())
-    }
-
-    /// The state file path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|error| PersistFailed {
+                path: self.path.clone(),
+                error,
+            })
     }
 }
 
