@@ -562,9 +562,10 @@ impl Client {
                     class: RetryClass::Idempotent,
                 })
                 .await?;
-            let page = Self::decode_json(&Method::GET, &url, &body)?;
-            match page.get("items") {
-                Some(Value::Array(page_items)) => items.extend(page_items.iter().cloned()),
+            let mut page = Self::decode_json(&Method::GET, &url, &body)?;
+            drop(body);
+            match page.get_mut("items") {
+                Some(Value::Array(page_items)) => items.append(page_items),
                 None | Some(Value::Null) => {}
                 Some(_) => {
                     return Err(ClientError::Decode {
