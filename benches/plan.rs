@@ -908,7 +908,7 @@ impl Report {
                 pass: Some(diff_cpu <= Duration::from_millis(100)),
             },
             Row {
-                figure: "  parts: LiveState::managed / flow_diff / before-after views".into(),
+                figure: "  parts: LiveState::managed / flow_diff; views (plan::build only)".into(),
                 measured: format!(
                     "{:.1} / {:.1} / {:.1} ms",
                     ms(sum(|f| f.managed_cpu)),
