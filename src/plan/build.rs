@@ -46,7 +46,7 @@ pub fn build_plan(
     live: &LiveState,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    build(desired, live, opts).map(|(plan, _)| plan)
+    build_with(desired, live, opts, Views::Skip).map(|(plan, _)| plan)
 }
 
 /// Builds the plan and the per-Destination details the renderers show.
@@ -54,6 +54,23 @@ pub fn build(
     desired: &DesiredState,
     live: &LiveState,
     opts: &PlanOptions,
+) -> Result<(Plan, PlanDetails), PlanError> {
+    build_with(desired, live, opts, Views::Build)
+}
+
+/// Whether to compute the before/after flow views of the details (costly for large flows;
+/// only the renderers read them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Views {
+    Build,
+    Skip,
+}
+
+fn build_with(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+    views: Views,
 ) -> Result<(Plan, PlanDetails), PlanError> {
     let managed = live.managed();
     let wanted: BTreeMap<&str, &DesiredDestination> = desired
@@ -83,6 +100,7 @@ pub fn build(
                     d,
                     live_dest.unwrap_or(&empty),
                     live.campaign_flow_spec_id.as_deref(),
+                    views,
                 )?;
                 if detail.status == DestinationStatus::Unchanged {
                     unchanged += 1;
@@ -133,7 +151,7 @@ pub fn plan_destination(
     live: &LiveDestination,
     campaign_flow_spec_id: Option<&str>,
 ) -> Result<Vec<Change>, PlanError> {
-    destination(d, live, campaign_flow_spec_id).map(|(c, _)| c)
+    destination(d, live, campaign_flow_spec_id, Views::Skip).map(|(c, _)| c)
 }
 
 /// The fresh `update` of one entity of a Destination (`resource`: flow, connection or target
@@ -373,6 +391,7 @@ fn destination(
     d: &DesiredDestination,
     live: &LiveDestination,
     campaign_flow_spec_id: Option<&str>,
+    views: Views,
 ) -> Result<(Vec<Change>, DestinationDetail), PlanError> {
     let name = d.name.as_str();
     let known_flow_spec = match d.platform.info().flow_spec {
@@ -390,8 +409,12 @@ fn destination(
         audiences: Vec::new(),
         attributes: Vec::new(),
         notes: Vec::new(),
-        before: live.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
-        after: Some(diff::desired_flow_view(d)),
+        before: live
+            .flow
+            .as_ref()
+            .filter(|_| views == Views::Build)
+            .map(|f| diff::live_flow_view(&f.raw)),
+        after: (views == Views::Build).then(|| diff::desired_flow_view(d)),
     };
 
     if let Some(e) = &live.connection

@@ -121,12 +121,40 @@ pub fn merged_selector(live: &Value, desired_audience: &DesiredAudience) -> Valu
     Value::Object(sel)
 }
 
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
+/// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
+/// building either (the diff runs once per selector: hundreds of thousands in a big sandbox).
 fn audience_matches(live: &Value, desired_audience: &DesiredAudience) -> bool {
-    live.get("type").and_then(Value::as_str) == Some(PLATFORM_SEGMENT)
-        && live
-            .get("value")
-            .map(project_audience_value)
-            .is_some_and(|p| p == Value::Object(desired::audience_value(desired_audience)))
+    if live.get("type").and_then(Value::as_str) != Some(PLATFORM_SEGMENT) {
+        return false;
+    }
+    let Some(value) = live.get("value") else {
+        return false;
+    };
+    let a = desired_audience;
+    if value.get("id").and_then(Value::as_str) != Some(a.segment_id.as_str())
+        || non_empty_str(value.get("name")) != non_empty(&a.display_name)
+        || non_empty_str(value.get("description")) != non_empty(&a.description)
+        || value.get("filenameTemplate").and_then(Value::as_str)
+            != Some(a.filename_template.as_str())
+        || value.get("exportMode").and_then(Value::as_str) != Some(a.export_mode.as_str())
+    {
+        return false;
+    }
+    let Some(live_schedule) = value.get("schedule") else {
+        return false;
+    };
+    let Ok(Value::Object(want)) = serde_json::to_value(&a.schedule) else {
+        return false;
+    };
+    MANAGED_SCHEDULE_KEYS.iter().all(|k| {
+        live_schedule.get(*k).filter(|x| !x.is_null()) == want.get(*k).filter(|x| !x.is_null())
+    }) && want
+        .keys()
+        .all(|k| MANAGED_SCHEDULE_KEYS.contains(&k.as_str()))
 }
 
 /// A JSON value as a string with object keys sorted, so key order never makes a difference.
