@@ -606,6 +606,33 @@ fn platform_change_is_refused_with_a_clear_error() {
 }
 
 #[test]
+fn auth_method_change_is_refused_with_a_clear_error() {
+    let svc = applied(vec![sftp()]);
+    let (cid, _) = svc.find(Resource::Connection, "partner-sftp", false);
+    let mut d = sftp();
+    d.connection.auth = destctl::catalog::AuthMethod::SftpWithSshKey;
+    d.connection.params.remove("password");
+    d.connection.params.insert(
+        "sshKey".into(),
+        ParamValue::Secret(SecretRef::Env("SFTP_KEY".into())),
+    );
+    let err = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap_err();
+    assert!(matches!(err, PlanError::AuthMethodChanged { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("partner-sftp")
+            && msg.contains(&cid)
+            && msg.contains("Basic Authentication for sftp")
+            && msg.contains("SFTP with SSH Key"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("new metadata.name") && msg.contains("--prune"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn campaign_flow_spec_must_be_known_to_create_a_campaign_flow() {
     let err = build_plan(
         &state(vec![campaign()]),

@@ -10,9 +10,11 @@
 //!   it is a [`PlanError::PlatformChanged`] telling the user to rename the Destination (create
 //!   new, prune old) rather than a silent delete-and-recreate that would lose the flow's history.
 //! - The account is patched (`replace /auth/params` with every param, secrets as references, and
-//!   `replace /description` with the new marker) when the manifest's `credentialsVersion` is
-//!   higher than the live marker's, or when a non-secret param or the auth spec name differs
-//!   (`replace /auth/specName` is added then). Secrets are write-only and never compared.
+//!   `replace /description` with the new marker, which records the credentials version) when the
+//!   manifest's `credentialsVersion` is higher than the live marker's, or when a non-secret param
+//!   differs. Secrets are write-only and never compared.
+//! - An auth method change is a [`PlanError::AuthMethodChanged`]: reference §4 documents only
+//!   `/auth/params` as a connection's patch path, and destctl sends documented paths only.
 //! - Objects are created only when something needs them: a live flow whose connections are not
 //!   managed (e.g. imported) gets no new connections.
 
@@ -206,6 +208,17 @@ fn check_platform(
             });
         }
     }
+    if let Some(e) = &live.connection
+        && let Some(live_auth) = e.raw.pointer("/auth/specName").and_then(Value::as_str)
+        && live_auth != d.connection.auth.spec_name()
+    {
+        return Err(PlanError::AuthMethodChanged {
+            destination: d.name.to_string(),
+            id: e.id.0.clone(),
+            live: live_auth.to_owned(),
+            desired: d.connection.auth.spec_name().to_owned(),
+        });
+    }
     if let (Some(flow), Some(want)) = (&live.flow, flow_spec)
         && let Some(live_spec) = flow.raw.pointer("/flowSpec/id").and_then(Value::as_str)
         && live_spec != want
@@ -241,15 +254,6 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
         notes.push(format!(
             "credentials pushed again (credentialsVersion {live_version} → {})",
             d.connection.credentials_version
-        ));
-    }
-    let live_spec = e.raw.pointer("/auth/specName").and_then(Value::as_str);
-    let spec_changed = live_spec != Some(d.connection.auth.spec_name());
-    if spec_changed {
-        notes.push(format!(
-            "auth method {} → {}",
-            live_spec.unwrap_or("(none)"),
-            d.connection.auth.spec_name()
         ));
     }
     let live_params = e.raw.pointer("/auth/params");
@@ -289,21 +293,13 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
         .and_then(Value::as_str)
         .and_then(Marker::parse)
         .and_then(|(_, user)| user);
-    let mut patch = Vec::new();
-    if spec_changed {
-        patch.push(desired::replace(
-            "/auth/specName".into(),
-            Value::String(d.connection.auth.spec_name().into()),
-        ));
-    }
-    patch.push(desired::replace(
-        "/auth/params".into(),
-        desired::auth_params(d),
-    ));
-    patch.push(desired::replace(
-        "/description".into(),
-        Value::String(desired::account_description(d, user_text)),
-    ));
+    let patch = vec![
+        desired::replace("/auth/params".into(), desired::auth_params(d)),
+        desired::replace(
+            "/description".into(),
+            Value::String(desired::account_description(d, user_text)),
+        ),
+    ];
     let c = Change {
         etag: Some(e.etag.clone()),
         patch: Some(patch),

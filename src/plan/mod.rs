@@ -211,6 +211,21 @@ pub enum PlanError {
         /// The manifest's platform.
         desired: Platform,
     },
+    /// The manifest's auth method differs from the live account's `auth.specName`, which no
+    /// documented patch path changes (only `/auth/params` is patchable on a connection).
+    #[error(
+        "Destination `{destination}`: its account (connection {id}) uses the auth method `{live}`, but the manifest says `{desired}`; the Flow Service patches only a connection's /auth/params, not its auth method. Give the Destination a new metadata.name (and apply with --prune to delete the old one), or delete the old objects first"
+    )]
+    AuthMethodChanged {
+        /// The Destination's name.
+        destination: String,
+        /// The live account's id.
+        id: String,
+        /// The live `auth.specName`.
+        live: String,
+        /// The manifest's auth method (its spec name).
+        desired: String,
+    },
     /// A managed flow lacks the legacy transformation destctl patches.
     #[error(
         "flow {id} has no `{missing}`: it is not a legacy batch destination flow that destctl can patch"
