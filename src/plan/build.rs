@@ -21,10 +21,10 @@
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
 use super::{
-    Action, Change, DestinationDetail, DestinationStatus, FORMAT_VERSION, LeftInPlace, Plan,
-    PlanDetails, PlanError, PlanOptions, Resource,
+    Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
+    FORMAT_VERSION, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions, Resource,
 };
-use crate::catalog::{FlowSpecRef, Platform};
+use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
 use crate::live::{LiveDestination, LiveEntity, LiveState};
 use crate::marker::Marker;
 use crate::model::{DesiredDestination, DesiredState};
@@ -72,6 +72,7 @@ pub fn build(
     let mut changes = Vec::new();
     let mut details = PlanDetails::default();
     let mut left_in_place = Vec::new();
+    let mut duplicates = Vec::new();
     let mut unchanged = 0;
     for name in names {
         let live_dest = managed.get(name);
@@ -81,11 +82,19 @@ pub fn build(
                     name: name.to_owned(),
                     ..LiveDestination::default()
                 };
-                let (c, detail) = destination(
+                let (mut c, mut detail) = destination(
                     d,
                     live_dest.unwrap_or(&empty),
                     live.campaign_flow_spec_id.as_deref(),
                 )?;
+                if let Some(l) = live_dest {
+                    let (deletes, dups) = duplicate_changes(live, l, opts.prune, false);
+                    if !deletes.is_empty() && detail.status == DestinationStatus::Unchanged {
+                        detail.status = DestinationStatus::Update;
+                    }
+                    c.extend(deletes);
+                    duplicates.extend(dups);
+                }
                 if detail.status == DestinationStatus::Unchanged {
                     unchanged += 1;
                 }
@@ -94,7 +103,11 @@ pub fn build(
             }
             None => {
                 let l = live_dest.expect("a name comes from desired or live");
-                let (c, detail) = orphan(l, opts.prune);
+                let (mut c, detail) = orphan(l, opts.prune);
+                let (deletes, dups) = duplicate_changes(live, l, opts.prune, true);
+                c.extend(deletes);
+                c.sort_by_key(|c| delete_rank(c.resource));
+                duplicates.extend(dups);
                 if detail.status == DestinationStatus::LeftInPlace {
                     let id = [
                         &l.flow,
@@ -124,6 +137,7 @@ pub fn build(
         summary: Plan::count(&changes, unchanged),
         changes,
         left_in_place,
+        duplicates,
     };
     Ok((plan, details))
 }
@@ -386,6 +400,7 @@ fn destination(
         audiences: Vec::new(),
         attributes: Vec::new(),
         notes: Vec::new(),
+        entity_notes: Vec::new(),
         before: live.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
         after: Some(diff::desired_flow_view(d)),
     };
@@ -394,15 +409,19 @@ fn destination(
         && let Some((c, notes)) = account_update(d, e)
     {
         changes.push(c);
-        detail
-            .notes
-            .extend(notes.into_iter().map(|n| (Sign::Change, n)));
+        detail.entity_notes.extend(
+            notes
+                .into_iter()
+                .map(|n| (Resource::Connection, Sign::Change, n)),
+        );
     }
     if let Some(e) = &live.target_connection
         && let Some((c, note)) = location_update(d, e)
     {
         changes.push(c);
-        detail.notes.push((Sign::Change, note));
+        detail
+            .entity_notes
+            .push((Resource::TargetConnection, Sign::Change, note));
     }
 
     let need_flow = live.flow.is_none();
@@ -567,6 +586,7 @@ fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) 
         audiences: Vec::new(),
         attributes: Vec::new(),
         notes: Vec::new(),
+        entity_notes: Vec::new(),
         before: l.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
         after: None,
     };
@@ -586,4 +606,115 @@ fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) 
     .map(|e| on_entity(Action::Delete, e, &l.name))
     .collect();
     (changes, detail)
+}
+
+/// Deletes run flow first, then target, source and base connections.
+fn delete_rank(r: Resource) -> u8 {
+    match r {
+        Resource::Flow => 0,
+        Resource::TargetConnection => 1,
+        Resource::SourceConnection => 2,
+        Resource::Connection => 3,
+    }
+}
+
+/// The ids a live entity uses: a flow's source and target connections, a source or target
+/// connection's base connection.
+fn uses(e: &LiveEntity) -> Vec<&str> {
+    let mut out = Vec::new();
+    for key in ["sourceConnectionIds", "targetConnectionIds"] {
+        if let Some(ids) = e.raw.get(key).and_then(Value::as_array) {
+            out.extend(ids.iter().filter_map(Value::as_str));
+        }
+    }
+    if let Some(id) = e.raw.get("baseConnectionId").and_then(Value::as_str) {
+        out.push(id);
+    }
+    out
+}
+
+/// The object of `e`'s role that the plan manages for `l`.
+fn kept_of<'a>(l: &'a LiveDestination, e: &LiveEntity) -> Option<&'a LiveEntity> {
+    match e.resource {
+        Resource::Flow => l.flow.as_ref(),
+        Resource::SourceConnection => l.source_connection.as_ref(),
+        Resource::TargetConnection => l.target_connection.as_ref(),
+        Resource::Connection if e.connection_spec_id() == Some(PROFILE_STORE_SPEC_ID) => {
+            l.profile_connection.as_ref()
+        }
+        Resource::Connection => l.connection.as_ref(),
+    }
+}
+
+/// The extras of `l` ([`LiveDestination::extras`]): reported, and with `prune` deleted (flows
+/// first) unless an object that stays uses them (the kept chain, or anything else live).
+/// `whole_deleted`: the kept objects of `l` are deleted too (a pruned orphan).
+fn duplicate_changes(
+    live: &LiveState,
+    l: &LiveDestination,
+    prune: bool,
+    whole_deleted: bool,
+) -> (Vec<Change>, Vec<Duplicate>) {
+    let mut deleted: BTreeSet<&str> = BTreeSet::new();
+    if prune {
+        deleted.extend(l.extras.iter().map(|e| e.id.0.as_str()));
+        if whole_deleted {
+            deleted.extend(
+                [
+                    &l.flow,
+                    &l.target_connection,
+                    &l.source_connection,
+                    &l.connection,
+                    &l.profile_connection,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|e| e.id.0.as_str()),
+            );
+        }
+        let all: Vec<&LiveEntity> = live
+            .flows
+            .iter()
+            .chain(&live.source_connections)
+            .chain(&live.target_connections)
+            .collect();
+        loop {
+            let in_use: BTreeSet<&str> = all
+                .iter()
+                .filter(|e| !deleted.contains(e.id.0.as_str()))
+                .flat_map(|e| uses(e))
+                .collect();
+            let before = deleted.len();
+            deleted.retain(|id| !in_use.contains(id));
+            if deleted.len() == before {
+                break;
+            }
+        }
+    }
+    let mut extras: Vec<&LiveEntity> = l.extras.iter().collect();
+    extras.sort_by(|a, b| {
+        delete_rank(a.resource)
+            .cmp(&delete_rank(b.resource))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let mut changes = Vec::new();
+    let mut dups = Vec::new();
+    for e in extras {
+        let disposition = if !prune {
+            DuplicateDisposition::LeftInPlace
+        } else if deleted.contains(e.id.0.as_str()) {
+            changes.push(on_entity(Action::Delete, e, &l.name));
+            DuplicateDisposition::Delete
+        } else {
+            DuplicateDisposition::InUse
+        };
+        dups.push(Duplicate {
+            name: l.name.clone(),
+            resource: e.resource,
+            id: e.id.0.clone(),
+            kept: kept_of(l, e).map(|k| k.id.0.clone()),
+            disposition,
+        });
+    }
+    (changes, dups)
 }
