@@ -559,6 +559,23 @@ fn a_duplicate_flow_is_reported_and_pruned() {
     let json: Value = serde_json::from_str(&destctl::render::json(&plan)).unwrap();
     assert_eq!(json["duplicates"][0]["disposition"], "left_in_place");
     assert_eq!(json["duplicates"][0]["id"], json!(extra));
+    let line = format!(
+        "duplicate flow {extra} (same marker as {kept}): left in place; --prune deletes it"
+    );
+    let (_, details) =
+        destctl::plan::build(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
+    use destctl::render::{Format, render};
+    let text = render(Format::Text, &plan, Some(&details), false);
+    assert!(text.contains(&format!("    ! {line}\n")), "{text}");
+    assert!(
+        text.contains("Warning: 1 duplicate managed object(s)"),
+        "{text}"
+    );
+    let saved = render(Format::Text, &plan, None, false);
+    assert!(saved.contains(&line), "{saved}");
+    let md = render(Format::Markdown, &plan, Some(&details), false);
+    assert!(md.contains(&format!("- `!` {line}\n")), "{md}");
+    assert!(md.contains("> [!WARNING]\n> Warning: 1 duplicate"), "{md}");
 
     let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(true)).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);

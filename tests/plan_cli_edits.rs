@@ -287,3 +287,82 @@ fn enabled_false() {
     assert!(p["changes"][0]["id"].is_string());
     done(dir);
 }
+
+/// Adds a copy of campaign-s3's flow (new id, created later) to the emulator's state file, as
+/// if someone had made a second flow with the same marker. Returns `(kept id, copy id)`.
+fn duplicate_campaign_flow(dir: &Path) -> (String, String) {
+    let path = dir.join(".destctl/emulator.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let seq = state["seq"].as_u64().unwrap() + 1;
+    state["seq"] = seq.into();
+    let flows = state["sandboxes"][0]["flows"].as_array_mut().unwrap();
+    let kept = flows
+        .iter()
+        .find(|f| {
+            f["entity"]["description"]
+                .as_str()
+                .is_some_and(|d| d.ends_with("[destctl:campaign-s3]"))
+        })
+        .unwrap()
+        .clone();
+    let mut copy = kept.clone();
+    let id = uuid::Uuid::new_v4().to_string();
+    let etag = Value::from(format!("\"{}\"", uuid::Uuid::new_v4()));
+    copy["seq"] = seq.into();
+    copy["entity"]["id"] = id.clone().into();
+    copy["entity"]["etag"] = etag.clone();
+    copy["entity"]["version"] = etag;
+    copy["entity"]["createdAt"] = (kept["entity"]["createdAt"].as_i64().unwrap() + 1000).into();
+    flows.push(copy);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    (kept["entity"]["id"].as_str().unwrap().to_owned(), id)
+}
+
+#[test]
+fn a_duplicate_flow_is_warned_about_and_pruned() {
+    let dir = workdir();
+    let (kept, copy) = duplicate_campaign_flow(&dir);
+    let line =
+        format!("duplicate flow {copy} (same marker as {kept}): left in place; --prune deletes it");
+    let out = destctl(&dir, &["plan", "--format", "json", "--detailed-exitcode"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "destctl: warning: Destination `campaign-s3`: {line}"
+        )),
+        "{stderr}"
+    );
+    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["changes"], serde_json::json!([]));
+    assert_eq!(
+        p["duplicates"],
+        serde_json::json!([{"name": "campaign-s3", "resource": "flow", "id": copy,
+            "kept": kept, "disposition": "left_in_place"}])
+    );
+    let text = destctl(&dir, &["plan"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains(&format!("! {line}")),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
+    let p = {
+        let out = destctl(&dir, &["plan", "--format", "json", "--prune"]);
+        assert!(out.status.success());
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(shape(&p), one("delete", "flow", &[]));
+    assert_eq!(p["changes"][0]["id"], copy.as_str());
+    let out = destctl(&dir, &["apply", "--auto-approve", "--prune"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = destctl(&dir, &["plan", "--format", "json", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0));
+    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(p.get("duplicates").is_none(), "{p}");
+    done(dir);
+}
