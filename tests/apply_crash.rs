@@ -19,8 +19,8 @@ async fn interrupted_after_every_request_then_rerun_converges() {
     let total = flow_service_requests(&emu);
     assert_eq!(
         total,
-        5 + 6,
-        "five list calls, five creates and the activation patch"
+        6 + 6,
+        "six list calls (five lists, the flow spec look-up), five creates and the activation patch"
     );
     emu.shutdown().await;
 

@@ -5,10 +5,18 @@
 mod client_support;
 
 use client_support::*;
-use destctl::live::fetch::{DESTINATION_FLOW_FILTER, FetchOptions, fetch};
+use destctl::live::fetch::{
+    DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
+};
 use destctl::plan::Resource;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+
+/// Source-side objects per collection, of the source connection spec below.
+const SOURCE_SIDE: usize = 250;
+
+/// Amazon S3 as a source.
+const SOURCE_SPEC: &str = "ecadc60c-7455-4d87-84dc-2a0e293d997b";
 
 /// A sandbox of `flows` destination flows (plus one non-destination flow the filter must
 /// drop), each with its four connections, paged by 100.
@@ -37,19 +45,32 @@ fn sandbox(flows: usize, with_transformations: bool) -> BTreeMap<&'static str, V
         m.entry("sourceConnections")
             .or_default()
             .push(json!({"id": format!("s-{i}"),
-            "etag": "\"1\"", "description": format!("[destctl:{name}]")}));
+            "etag": "\"1\"", "description": format!("[destctl:{name}]"),
+            "connectionSpec": {"id": "8a9c3494-9708-43d7-ae3f-cda01e5030e1", "version": "1.0"}}));
         m.entry("targetConnections")
             .or_default()
             .push(json!({"id": format!("t-{i}"),
-            "etag": "\"1\"", "description": format!("[destctl:{name}]")}));
+            "etag": "\"1\"", "description": format!("[destctl:{name}]"),
+            "connectionSpec": {"id": "4890fc95-5a1f-4983-94bb-e060c08e3f81", "version": "1.0"}}));
+    }
+    // The source side of a busy sandbox (ingestion from S3, say): the filters must leave it out.
+    for i in 0..SOURCE_SIDE {
+        for collection in ["connections", "sourceConnections", "targetConnections"] {
+            m.entry(collection)
+                .or_default()
+                .push(json!({"id": format!("src-{collection}-{i}"),
+                "etag": "\"1\"", "description": "ingestion",
+                "connectionSpec": {"id": SOURCE_SPEC, "version": "1.0"}}));
+        }
     }
     m.entry("flows").or_default().push(json!({"id": "source-flow", "etag": "\"x\"",
         "inheritedAttributes": {"properties": {"isDestinationFlow": false}}, "transformations": []}));
-    // An unmanaged connection.
+    // An unmanaged account.
     m.entry("connections")
         .or_default()
         .push(json!({"id": "other", "etag": "\"1\"",
-        "description": "made by hand"}));
+        "description": "made by hand",
+        "connectionSpec": {"id": "4890fc95-5a1f-4983-94bb-e060c08e3f81", "version": "1.0"}}));
     m.insert(
         "flowSpecs",
         vec![
@@ -82,6 +103,13 @@ fn serve(data: BTreeMap<&'static str, Vec<Value>>) -> impl Fn(&Seen, usize) -> R
             if p == DESTINATION_FLOW_FILTER {
                 filtered.retain(|v| {
                     v["inheritedAttributes"]["properties"]["isDestinationFlow"] == true
+                });
+            } else if let Some(ids) = p.strip_prefix("connectionSpec.id==") {
+                let ids: Vec<&str> = ids.split(',').collect();
+                filtered.retain(|v| {
+                    v["connectionSpec"]["id"]
+                        .as_str()
+                        .is_some_and(|id| ids.contains(&id))
                 });
             } else if let Some(name) = p.strip_prefix("name==") {
                 filtered.retain(|v| v["name"] == name);
@@ -138,13 +166,41 @@ async fn lists_everything_with_list_calls_only() {
     for s in calls.iter().filter(|s| s.path.ends_with("/flows")) {
         assert_eq!(s.params("property"), [DESTINATION_FLOW_FILTER]);
     }
+    // Base connections: two filtered lists; source connections of the Profile store, target
+    // connections of the destination specs. The source side is never listed.
+    let profile = profile_store_filter();
+    let destination = destination_spec_filter();
+    assert_eq!(destination.matches(',').count(), 6, "{destination}");
+    let with = |collection: &str, filter: &str| {
+        calls
+            .iter()
+            .filter(|s| s.path.ends_with(collection) && s.params("property") == [filter])
+            .count()
+    };
+    let filtered = with("/connections", &profile) + with("/connections", &destination);
+    let all_connections = calls
+        .iter()
+        .filter(|s| s.path.ends_with("/connections"))
+        .count();
+    assert_eq!(filtered, all_connections);
+    assert_eq!(with("/connections", &profile), pages(F));
+    assert_eq!(with("/connections", &destination), pages(F + 1));
+    assert_eq!(with("/sourceConnections", &profile), pages(F));
+    assert_eq!(with("/targetConnections", &destination), pages(F));
+    assert!(
+        live.connections
+            .iter()
+            .chain(&live.source_connections)
+            .chain(&live.target_connections)
+            .all(|e| !e.id.0.starts_with("src-"))
+    );
     // No per-object GET, no flow spec look-up.
     assert!(
         calls.iter().all(|s| s.path.matches('/').count() == 4),
         "{:?}",
         calls.iter().map(|s| &s.path).collect::<Vec<_>>()
     );
-    let expected = pages(F) + pages(2 * F + 1) + pages(F) + pages(F);
+    let expected = pages(F) + pages(F) + pages(F + 1) + pages(F) + pages(F);
     assert_eq!(calls.len(), expected);
     assert!(calls.len() <= 4 * pages(F) + 4, "budget");
 }
@@ -172,7 +228,7 @@ async fn looks_up_the_campaign_flow_spec_when_asked() {
         .collect();
     assert_eq!(spec_calls.len(), 1);
     assert_eq!(spec_calls[0].params("property"), ["name==upsToCampaign"]);
-    assert_eq!(mock.seen().len(), 5);
+    assert_eq!(mock.seen().len(), 6);
 }
 
 #[tokio::test]
@@ -195,7 +251,7 @@ async fn falls_back_to_a_get_per_flow_listed_without_transformations() {
         .filter(|s| s.path.contains("/flows/"))
         .count();
     assert_eq!(gets, F);
-    assert_eq!(mock.seen().len(), 4 + F);
+    assert_eq!(mock.seen().len(), 5 + F);
 }
 
 #[tokio::test]
@@ -214,4 +270,56 @@ async fn a_failing_list_fails_the_fetch() {
     let c = client(&mock.url(), ready_token(), 0);
     let err = fetch(&c, &FetchOptions::default()).await.unwrap_err();
     assert_eq!(err.status(), Some(403));
+}
+
+#[tokio::test]
+async fn the_cli_says_in_verbose_output_that_it_fell_back_to_gets() {
+    const F: usize = 3;
+    let mock = Mock::start(serve(sandbox(F, false))).await;
+    let dir = std::env::temp_dir().join(format!("destctl-fallback-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("m")).unwrap();
+    std::fs::write(
+        dir.join("m/schedule.yaml"),
+        "apiVersion: destctl/v1\nkind: Schedule\nmetadata: {name: daily}\nspec: {exportMode: DAILY_FULL_EXPORT, frequency: DAILY, triggerType: SCHEDULED, startDate: 2021-12-20, startTime: \"17:00\"}\n",
+    )
+    .unwrap();
+    let run = |verbose: bool| {
+        let (dir, url) = (dir.clone(), mock.url());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"));
+            cmd.current_dir(&dir);
+            if verbose {
+                cmd.arg("-v");
+            }
+            cmd.args(["plan", "m", "--endpoint", &url])
+                .env("AEP_ACCESS_TOKEN", TOKEN)
+                .env("AEP_CLIENT_ID", CLIENT_ID)
+                .env("AEP_ORG_ID", ORG_ID)
+                .env("NO_COLOR", "1")
+                .env_remove("RUST_LOG")
+                .env_remove("AEP_CLIENT_SECRET")
+                .env_remove("DESTCTL_IMS_URL")
+                .env_remove("AEP_SANDBOX");
+            cmd.output().unwrap()
+        })
+    };
+    let message = "the flow list came without transformations; reading those flows one by one";
+    let out = run(true).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(message), "{stderr}");
+    assert!(stderr.contains(&format!("flows={F}")), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "{stderr}");
+    let gets = mock
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.contains("/flows/"))
+        .count();
+    assert_eq!(gets, F);
+    // Not verbose: not said.
+    let out = run(false).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains(message), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

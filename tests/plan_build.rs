@@ -7,7 +7,9 @@ use destctl::catalog::{
 };
 use destctl::live::LiveState;
 use destctl::model::{ParamValue, SecretRef};
-use destctl::plan::{Action, PatchOpKind, PlanError, Resource, build_plan};
+use destctl::plan::{
+    Action, Duplicate, DuplicateDisposition, PatchOpKind, PlanError, Resource, build_plan,
+};
 use plan_support::*;
 use serde_json::{Value, json};
 
@@ -527,6 +529,147 @@ fn removed_destination_is_left_in_place_or_pruned() {
     assert_eq!(svc.objects.len(), 5);
 }
 
+/// A copy of a stored object under a new id (newer than everything stored).
+fn copy(svc: &mut FakeService, resource: Resource, name: &str, profile: bool) -> String {
+    let mut obj = svc.find(resource, name, profile).1;
+    for k in ["id", "createdAt", "etag", "version"] {
+        obj.as_object_mut().unwrap().remove(k);
+    }
+    svc.insert(resource, &obj)
+}
+
+#[test]
+fn a_duplicate_flow_is_reported_and_pruned() {
+    let mut svc = applied(vec![campaign()]);
+    let (kept, _) = svc.find(Resource::Flow, "campaign-s3", false);
+    let extra = copy(&mut svc, Resource::Flow, "campaign-s3", false);
+
+    let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert_eq!(
+        plan.duplicates,
+        [Duplicate {
+            name: "campaign-s3".into(),
+            resource: Resource::Flow,
+            id: extra.clone(),
+            kept: Some(kept.clone()),
+            disposition: DuplicateDisposition::LeftInPlace,
+        }]
+    );
+    let json: Value = serde_json::from_str(&destctl::render::json(&plan)).unwrap();
+    assert_eq!(json["duplicates"][0]["disposition"], "left_in_place");
+    assert_eq!(json["duplicates"][0]["id"], json!(extra));
+    let line = format!(
+        "duplicate flow {extra} (same marker as {kept}): left in place; --prune deletes it"
+    );
+    let (_, details) =
+        destctl::plan::build(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
+    use destctl::render::{Format, render};
+    let text = render(Format::Text, &plan, Some(&details), false);
+    assert!(text.contains(&format!("    ! {line}\n")), "{text}");
+    assert!(
+        text.contains("Warning: 1 duplicate managed object(s)"),
+        "{text}"
+    );
+    let saved = render(Format::Text, &plan, None, false);
+    assert!(saved.contains(&line), "{saved}");
+    let md = render(Format::Markdown, &plan, Some(&details), false);
+    assert!(md.contains(&format!("- `!` {line}\n")), "{md}");
+    assert!(md.contains("> [!WARNING]\n> Warning: 1 duplicate"), "{md}");
+
+    let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(true)).unwrap();
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    let c = only(&plan, Action::Delete, Resource::Flow);
+    assert_eq!(c.id.as_deref(), Some(extra.as_str()));
+    assert_eq!(plan.duplicates[0].disposition, DuplicateDisposition::Delete);
+    assert_eq!(plan.summary.delete, 1);
+    assert_eq!(plan.summary.unchanged, 0);
+    svc.apply(&plan);
+    let again = build_plan(&state(vec![campaign()]), &svc.live(), &opts(true)).unwrap();
+    assert!(again.changes.is_empty() && again.duplicates.is_empty());
+    assert_eq!(svc.objects.len(), 5);
+    assert!(svc.objects.contains_key(&kept));
+}
+
+#[test]
+fn pruning_duplicates_never_deletes_what_the_kept_chain_uses() {
+    let mut svc = applied(vec![campaign()]);
+    let (kept_flow, _) = svc.find(Resource::Flow, "campaign-s3", false);
+    let (kept_target, _) = svc.find(Resource::TargetConnection, "campaign-s3", false);
+    let (kept_source, _) = svc.find(Resource::SourceConnection, "campaign-s3", false);
+    // a second account, which the kept target connection was repointed to: in use
+    let extra_account = copy(&mut svc, Resource::Connection, "campaign-s3", false);
+    svc.objects.get_mut(&kept_target).unwrap().1["baseConnectionId"] = json!(extra_account);
+    // a second target connection and a second flow using it and the kept source connection
+    let extra_target = copy(&mut svc, Resource::TargetConnection, "campaign-s3", false);
+    let mut flow = svc.find(Resource::Flow, "campaign-s3", false).1;
+    for k in ["id", "createdAt", "etag", "version"] {
+        flow.as_object_mut().unwrap().remove(k);
+    }
+    flow["targetConnectionIds"] = json!([extra_target]);
+    let extra_flow = svc.insert(Resource::Flow, &flow);
+    // a second Profile store connection nobody uses
+    let extra_profile = copy(&mut svc, Resource::Connection, "campaign-s3", true);
+
+    let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(true)).unwrap();
+    let deleted: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.action, c.resource, c.id.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            (Action::Delete, Resource::Flow, extra_flow.clone()),
+            (
+                Action::Delete,
+                Resource::TargetConnection,
+                extra_target.clone()
+            ),
+            (Action::Delete, Resource::Connection, extra_profile.clone()),
+        ]
+    );
+    let in_use: Vec<_> = plan
+        .duplicates
+        .iter()
+        .filter(|d| d.disposition == DuplicateDisposition::InUse)
+        .map(|d| d.id.clone())
+        .collect();
+    assert_eq!(in_use, [extra_account]);
+    for kept in [&kept_flow, &kept_target, &kept_source] {
+        assert!(plan.changes.iter().all(|c| c.id.as_ref() != Some(kept)));
+    }
+}
+
+#[test]
+fn duplicates_of_a_pruned_destination_go_with_it() {
+    let mut svc = applied(vec![campaign(), sftp()]);
+    let extra = copy(&mut svc, Resource::Flow, "campaign-s3", false);
+    let plan = build_plan(&state(vec![sftp()]), &svc.live(), &opts(false)).unwrap();
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.duplicates.len(), 1);
+    assert_eq!(
+        plan.duplicates[0].disposition,
+        DuplicateDisposition::LeftInPlace
+    );
+    let plan = build_plan(&state(vec![sftp()]), &svc.live(), &opts(true)).unwrap();
+    let order: Vec<_> = plan.changes.iter().map(|c| c.resource).collect();
+    assert_eq!(
+        order,
+        [
+            Resource::Flow,
+            Resource::Flow,
+            Resource::TargetConnection,
+            Resource::SourceConnection,
+            Resource::Connection,
+            Resource::Connection,
+        ]
+    );
+    assert!(plan.changes.iter().any(|c| c.id.as_deref() == Some(&extra)));
+    svc.apply(&plan);
+    assert_eq!(svc.objects.len(), 5);
+}
+
 #[test]
 fn unmanaged_objects_are_never_touched() {
     let mut svc = applied(vec![sftp()]);
@@ -603,6 +746,36 @@ fn platform_change_is_refused_with_a_clear_error() {
         "{msg}"
     );
     assert!(msg.contains("new metadata.name"), "{msg}");
+}
+
+#[test]
+fn auth_method_change_is_refused_with_a_clear_error() {
+    let svc = applied(vec![sftp()]);
+    let (cid, _) = svc.find(Resource::Connection, "partner-sftp", false);
+    let mut d = sftp();
+    d.connection.auth = destctl::catalog::AuthMethod::SftpWithSshKey;
+    d.connection.params.remove("password");
+    d.connection.params.insert(
+        "sshKey".into(),
+        ParamValue::Secret(SecretRef::Env("SFTP_KEY".into())),
+    );
+    let err = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap_err();
+    assert!(
+        matches!(err, PlanError::AuthMethodChanged { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("partner-sftp")
+            && msg.contains(&cid)
+            && msg.contains("Basic Authentication for sftp")
+            && msg.contains("SFTP with SSH Key"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("new metadata.name") && msg.contains("--prune"),
+        "{msg}"
+    );
 }
 
 #[test]

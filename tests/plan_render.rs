@@ -50,6 +50,28 @@ fn text() {
         out.ends_with("Plan: 5 to create, 4 to update, 5 to delete.\n"),
         "{out}"
     );
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{out}"))
+    };
+    assert_eq!(
+        at("credentials pushed again"),
+        at("~ update connection ") + 1,
+        "{out}"
+    );
+    assert_eq!(
+        at("location S3 bucketName=acme-exports"),
+        at("~ update targetConnection ") + 1,
+        "{out}"
+    );
+    assert!(at("~ update flow ") < at("rename "), "{out}");
+    assert!(
+        at("~ update targetConnection ") < at("~ update flow "),
+        "{out}"
+    );
     insta::assert_snapshot!(out);
 }
 

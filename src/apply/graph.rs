@@ -373,6 +373,7 @@ mod tests {
             summary: Summary::default(),
             changes,
             left_in_place: vec![],
+            duplicates: vec![],
         }
     }
 

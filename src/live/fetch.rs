@@ -1,13 +1,18 @@
 //! Reads the live state of one sandbox with list calls only.
 //!
-//! Four paged lists run concurrently (`limit=100`): destination flows
-//! (`inheritedAttributes.properties.isDestinationFlow==true`), base connections, source
-//! connections and target connections, plus `GET /flowSpecs?property=name==upsToCampaign` when
-//! asked. For `F` flows and their connections that is `⌈F/100⌉ + ⌈C/100⌉ + ⌈S/100⌉ + ⌈T/100⌉`
-//! (+1) requests. A flow listed without `transformations` is read again with one GET (said at
-//! info level); nothing else is read one by one.
+//! Five paged lists run concurrently (`limit=100`), each filtered server-side so that a sandbox
+//! full of source-side objects costs nothing: destination flows
+//! (`inheritedAttributes.properties.isDestinationFlow==true`); base connections twice, the
+//! Profile store ones (`connectionSpec.id==<Profile store spec>`) and the destination accounts
+//! (`connectionSpec.id==<the destination connection specs, comma-separated: any of>`); source
+//! connections of the Profile store spec; target connections of the destination specs. Plus
+//! `GET /flowSpecs?property=name==upsToCampaign` when asked. With at most 100 destination flows
+//! per sandbox (the guardrail) and one chain per flow, that is 5 requests (+1), within the
+//! budget of 4·⌈F/100⌉+4. A flow listed without `transformations` is read again with one GET
+//! (said at info level); nothing else is read one by one.
 
 use super::{LiveEntity, LiveState};
+use crate::catalog::{PROFILE_STORE_SPEC_ID, Platform};
 use crate::client::{Client, ClientError};
 use crate::plan::Resource;
 use serde_json::Value;
@@ -16,13 +21,27 @@ use std::sync::Arc;
 /// The filter that keeps destination flows only.
 pub const DESTINATION_FLOW_FILTER: &str = "inheritedAttributes.properties.isDestinationFlow==true";
 
+/// `property=connectionSpec.id==<Profile store spec id>`: Profile store (source-side) objects.
+pub fn profile_store_filter() -> String {
+    format!("connectionSpec.id=={PROFILE_STORE_SPEC_ID}")
+}
+
+/// `property=connectionSpec.id==<id>,<id>,…`: objects of any destination connection spec of the
+/// catalog.
+pub fn destination_spec_filter() -> String {
+    let ids: Vec<&str> = Platform::all()
+        .map(|p| p.info().connection_spec_id)
+        .collect();
+    format!("connectionSpec.id=={}", ids.join(","))
+}
+
 /// The name of Adobe Campaign's flow spec.
 pub const CAMPAIGN_FLOW_SPEC_NAME: &str = "upsToCampaign";
 
 /// How many fallback GETs run at once.
 const FALLBACK_CONCURRENCY: usize = 8;
 
-/// What to read besides the four lists.
+/// What to read besides the five lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FetchOptions {
     /// Look up the `upsToCampaign` flow spec id (needed when a manifest targets Adobe Campaign).
@@ -51,13 +70,24 @@ pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, Cl
                 .map(str::to_owned),
         )
     };
-    let (flows, connections, source_connections, target_connections, campaign_flow_spec_id) = tokio::try_join!(
+    let profile = [("property", profile_store_filter())];
+    let destination = [("property", destination_spec_filter())];
+    let (
+        flows,
+        mut connections,
+        accounts,
+        source_connections,
+        target_connections,
+        campaign_flow_spec_id,
+    ) = tokio::try_join!(
         client.list(Resource::Flow.collection(), &flow_filter),
-        client.list(Resource::Connection.collection(), &[]),
-        client.list(Resource::SourceConnection.collection(), &[]),
-        client.list(Resource::TargetConnection.collection(), &[]),
+        client.list(Resource::Connection.collection(), &profile),
+        client.list(Resource::Connection.collection(), &destination),
+        client.list(Resource::SourceConnection.collection(), &profile),
+        client.list(Resource::TargetConnection.collection(), &destination),
         campaign,
     )?;
+    connections.extend(accounts);
     let flows = complete_transformations(client, flows).await?;
     Ok(LiveState {
         flows: entities(Resource::Flow, flows),

@@ -10,19 +10,21 @@
 //!   it is a [`PlanError::PlatformChanged`] telling the user to rename the Destination (create
 //!   new, prune old) rather than a silent delete-and-recreate that would lose the flow's history.
 //! - The account is patched (`replace /auth/params` with every param, secrets as references, and
-//!   `replace /description` with the new marker) when the manifest's `credentialsVersion` is
-//!   higher than the live marker's, or when a non-secret param or the auth spec name differs
-//!   (`replace /auth/specName` is added then). Secrets are write-only and never compared.
+//!   `replace /description` with the new marker, which records the credentials version) when the
+//!   manifest's `credentialsVersion` is higher than the live marker's, or when a non-secret param
+//!   differs. Secrets are write-only and never compared.
+//! - An auth method change is a [`PlanError::AuthMethodChanged`]: reference §4 documents only
+//!   `/auth/params` as a connection's patch path, and destctl sends documented paths only.
 //! - Objects are created only when something needs them: a live flow whose connections are not
 //!   managed (e.g. imported) gets no new connections.
 
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
 use super::{
-    Action, Change, DestinationDetail, DestinationStatus, FORMAT_VERSION, LeftInPlace, Plan,
-    PlanDetails, PlanError, PlanOptions, Resource,
+    Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
+    FORMAT_VERSION, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions, Resource,
 };
-use crate::catalog::{FlowSpecRef, Platform};
+use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
 use crate::live::{LiveDestination, LiveEntity, LiveState};
 use crate::marker::Marker;
 use crate::model::{DesiredDestination, DesiredState};
@@ -87,6 +89,7 @@ fn build_with(
     let mut changes = Vec::new();
     let mut details = PlanDetails::default();
     let mut left_in_place = Vec::new();
+    let mut duplicates = Vec::new();
     let mut unchanged = 0;
     for name in names {
         let live_dest = managed.get(name);
@@ -96,12 +99,20 @@ fn build_with(
                     name: name.to_owned(),
                     ..LiveDestination::default()
                 };
-                let (c, detail) = destination(
+                let (mut c, mut detail) = destination(
                     d,
                     live_dest.unwrap_or(&empty),
                     live.campaign_flow_spec_id.as_deref(),
                     views,
                 )?;
+                if let Some(l) = live_dest {
+                    let (deletes, dups) = duplicate_changes(live, l, opts.prune, false);
+                    if !deletes.is_empty() && detail.status == DestinationStatus::Unchanged {
+                        detail.status = DestinationStatus::Update;
+                    }
+                    c.extend(deletes);
+                    duplicates.extend(dups);
+                }
                 if detail.status == DestinationStatus::Unchanged {
                     unchanged += 1;
                 }
@@ -110,7 +121,11 @@ fn build_with(
             }
             None => {
                 let l = live_dest.expect("a name comes from desired or live");
-                let (c, detail) = orphan(l, opts.prune);
+                let (mut c, detail) = orphan(l, opts.prune);
+                let (deletes, dups) = duplicate_changes(live, l, opts.prune, true);
+                c.extend(deletes);
+                c.sort_by_key(|c| delete_rank(c.resource));
+                duplicates.extend(dups);
                 if detail.status == DestinationStatus::LeftInPlace {
                     let id = [
                         &l.flow,
@@ -140,6 +155,7 @@ fn build_with(
         summary: Plan::count(&changes, unchanged),
         changes,
         left_in_place,
+        duplicates,
     };
     Ok((plan, details))
 }
@@ -224,6 +240,17 @@ fn check_platform(
             });
         }
     }
+    if let Some(e) = &live.connection
+        && let Some(live_auth) = e.raw.pointer("/auth/specName").and_then(Value::as_str)
+        && live_auth != d.connection.auth.spec_name()
+    {
+        return Err(PlanError::AuthMethodChanged {
+            destination: d.name.to_string(),
+            id: e.id.0.clone(),
+            live: live_auth.to_owned(),
+            desired: d.connection.auth.spec_name().to_owned(),
+        });
+    }
     if let (Some(flow), Some(want)) = (&live.flow, flow_spec)
         && let Some(live_spec) = flow.raw.pointer("/flowSpec/id").and_then(Value::as_str)
         && live_spec != want
@@ -259,15 +286,6 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
         notes.push(format!(
             "credentials pushed again (credentialsVersion {live_version} → {})",
             d.connection.credentials_version
-        ));
-    }
-    let live_spec = e.raw.pointer("/auth/specName").and_then(Value::as_str);
-    let spec_changed = live_spec != Some(d.connection.auth.spec_name());
-    if spec_changed {
-        notes.push(format!(
-            "auth method {} → {}",
-            live_spec.unwrap_or("(none)"),
-            d.connection.auth.spec_name()
         ));
     }
     let live_params = e.raw.pointer("/auth/params");
@@ -307,21 +325,13 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
         .and_then(Value::as_str)
         .and_then(Marker::parse)
         .and_then(|(_, user)| user);
-    let mut patch = Vec::new();
-    if spec_changed {
-        patch.push(desired::replace(
-            "/auth/specName".into(),
-            Value::String(d.connection.auth.spec_name().into()),
-        ));
-    }
-    patch.push(desired::replace(
-        "/auth/params".into(),
-        desired::auth_params(d),
-    ));
-    patch.push(desired::replace(
-        "/description".into(),
-        Value::String(desired::account_description(d, user_text)),
-    ));
+    let patch = vec![
+        desired::replace("/auth/params".into(), desired::auth_params(d)),
+        desired::replace(
+            "/description".into(),
+            Value::String(desired::account_description(d, user_text)),
+        ),
+    ];
     let c = Change {
         etag: Some(e.etag.clone()),
         patch: Some(patch),
@@ -409,6 +419,7 @@ fn destination(
         audiences: Vec::new(),
         attributes: Vec::new(),
         notes: Vec::new(),
+        entity_notes: Vec::new(),
         before: live
             .flow
             .as_ref()
@@ -421,15 +432,19 @@ fn destination(
         && let Some((c, notes)) = account_update(d, e)
     {
         changes.push(c);
-        detail
-            .notes
-            .extend(notes.into_iter().map(|n| (Sign::Change, n)));
+        detail.entity_notes.extend(
+            notes
+                .into_iter()
+                .map(|n| (Resource::Connection, Sign::Change, n)),
+        );
     }
     if let Some(e) = &live.target_connection
         && let Some((c, note)) = location_update(d, e)
     {
         changes.push(c);
-        detail.notes.push((Sign::Change, note));
+        detail
+            .entity_notes
+            .push((Resource::TargetConnection, Sign::Change, note));
     }
 
     let need_flow = live.flow.is_none();
@@ -594,6 +609,7 @@ fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) 
         audiences: Vec::new(),
         attributes: Vec::new(),
         notes: Vec::new(),
+        entity_notes: Vec::new(),
         before: l.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
         after: None,
     };
@@ -613,4 +629,115 @@ fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) 
     .map(|e| on_entity(Action::Delete, e, &l.name))
     .collect();
     (changes, detail)
+}
+
+/// Deletes run flow first, then target, source and base connections.
+fn delete_rank(r: Resource) -> u8 {
+    match r {
+        Resource::Flow => 0,
+        Resource::TargetConnection => 1,
+        Resource::SourceConnection => 2,
+        Resource::Connection => 3,
+    }
+}
+
+/// The ids a live entity uses: a flow's source and target connections, a source or target
+/// connection's base connection.
+fn uses(e: &LiveEntity) -> Vec<&str> {
+    let mut out = Vec::new();
+    for key in ["sourceConnectionIds", "targetConnectionIds"] {
+        if let Some(ids) = e.raw.get(key).and_then(Value::as_array) {
+            out.extend(ids.iter().filter_map(Value::as_str));
+        }
+    }
+    if let Some(id) = e.raw.get("baseConnectionId").and_then(Value::as_str) {
+        out.push(id);
+    }
+    out
+}
+
+/// The object of `e`'s role that the plan manages for `l`.
+fn kept_of<'a>(l: &'a LiveDestination, e: &LiveEntity) -> Option<&'a LiveEntity> {
+    match e.resource {
+        Resource::Flow => l.flow.as_ref(),
+        Resource::SourceConnection => l.source_connection.as_ref(),
+        Resource::TargetConnection => l.target_connection.as_ref(),
+        Resource::Connection if e.connection_spec_id() == Some(PROFILE_STORE_SPEC_ID) => {
+            l.profile_connection.as_ref()
+        }
+        Resource::Connection => l.connection.as_ref(),
+    }
+}
+
+/// The extras of `l` ([`LiveDestination::extras`]): reported, and with `prune` deleted (flows
+/// first) unless an object that stays uses them (the kept chain, or anything else live).
+/// `whole_deleted`: the kept objects of `l` are deleted too (a pruned orphan).
+fn duplicate_changes(
+    live: &LiveState,
+    l: &LiveDestination,
+    prune: bool,
+    whole_deleted: bool,
+) -> (Vec<Change>, Vec<Duplicate>) {
+    let mut deleted: BTreeSet<&str> = BTreeSet::new();
+    if prune {
+        deleted.extend(l.extras.iter().map(|e| e.id.0.as_str()));
+        if whole_deleted {
+            deleted.extend(
+                [
+                    &l.flow,
+                    &l.target_connection,
+                    &l.source_connection,
+                    &l.connection,
+                    &l.profile_connection,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|e| e.id.0.as_str()),
+            );
+        }
+        let all: Vec<&LiveEntity> = live
+            .flows
+            .iter()
+            .chain(&live.source_connections)
+            .chain(&live.target_connections)
+            .collect();
+        loop {
+            let in_use: BTreeSet<&str> = all
+                .iter()
+                .filter(|e| !deleted.contains(e.id.0.as_str()))
+                .flat_map(|e| uses(e))
+                .collect();
+            let before = deleted.len();
+            deleted.retain(|id| !in_use.contains(id));
+            if deleted.len() == before {
+                break;
+            }
+        }
+    }
+    let mut extras: Vec<&LiveEntity> = l.extras.iter().collect();
+    extras.sort_by(|a, b| {
+        delete_rank(a.resource)
+            .cmp(&delete_rank(b.resource))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let mut changes = Vec::new();
+    let mut dups = Vec::new();
+    for e in extras {
+        let disposition = if !prune {
+            DuplicateDisposition::LeftInPlace
+        } else if deleted.contains(e.id.0.as_str()) {
+            changes.push(on_entity(Action::Delete, e, &l.name));
+            DuplicateDisposition::Delete
+        } else {
+            DuplicateDisposition::InUse
+        };
+        dups.push(Duplicate {
+            name: l.name.clone(),
+            resource: e.resource,
+            id: e.id.0.clone(),
+            kept: kept_of(l, e).map(|k| k.id.0.clone()),
+            disposition,
+        });
+    }
+    (changes, dups)
 }

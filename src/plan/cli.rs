@@ -106,6 +106,13 @@ pub async fn run(args: &PlanArgs, target: &TargetOptions) -> Result<PlanOutcome,
         );
     }
     let (plan, details, _) = plan_against(&loaded.desired, target.clone(), args.prune).await?;
+    for d in &plan.duplicates {
+        eprintln!(
+            "destctl: warning: Destination `{}`: {}",
+            d.name,
+            render::words::duplicate_words(d)
+        );
+    }
     if let Some(path) = &args.out {
         std::fs::write(path, render::json(&plan)).map_err(|source| Error::Io {
             path: path.clone(),

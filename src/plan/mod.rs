@@ -156,6 +156,35 @@ pub struct LeftInPlace {
     pub id: String,
 }
 
+/// What a plan does with a [`Duplicate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateDisposition {
+    /// Deleted by this plan (`--prune`).
+    Delete,
+    /// Kept: no `--prune`.
+    LeftInPlace,
+    /// Kept although `--prune` was given: an object that stays uses it.
+    InUse,
+}
+
+/// A managed object with the same marker name and role as the one the plan manages (the
+/// oldest): never expected, e.g. a copy made by hand. Reported; deleted only with `--prune`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// The marker's name.
+    pub name: String,
+    /// Its collection.
+    pub resource: Resource,
+    /// Its id.
+    pub id: String,
+    /// The id of the object of the same role that the plan manages instead, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+    /// What the plan does with it.
+    pub disposition: DuplicateDisposition,
+}
+
 /// A whole plan (shared/DESIGN.md §4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -170,6 +199,9 @@ pub struct Plan {
     /// Managed flows no longer in the manifests, kept because `--prune` was not given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_in_place: Vec<LeftInPlace>,
+    /// Managed objects duplicating another one's marker name and role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<Duplicate>,
 }
 
 /// What `build_plan` needs besides desired and live state.
@@ -210,6 +242,21 @@ pub enum PlanError {
         live: String,
         /// The manifest's platform.
         desired: Platform,
+    },
+    /// The manifest's auth method differs from the live account's `auth.specName`, which no
+    /// documented patch path changes (only `/auth/params` is patchable on a connection).
+    #[error(
+        "Destination `{destination}`: its account (connection {id}) uses the auth method `{live}`, but the manifest says `{desired}`; the Flow Service patches only a connection's /auth/params, not its auth method. Give the Destination a new metadata.name (and apply with --prune to delete the old one), or delete the old objects first"
+    )]
+    AuthMethodChanged {
+        /// The Destination's name.
+        destination: String,
+        /// The live account's id.
+        id: String,
+        /// The live `auth.specName`.
+        live: String,
+        /// The manifest's auth method (its spec name).
+        desired: String,
     },
     /// A managed flow lacks the legacy transformation destctl patches.
     #[error(
@@ -269,8 +316,10 @@ pub struct DestinationDetail {
     pub audiences: Vec<diff::AudienceChange>,
     /// Attributes added or removed.
     pub attributes: Vec<(diff::Sign, String)>,
-    /// Other changes, in words (location, credentials, rename, enable, …).
+    /// Other changes, in words (rename, enable, …).
     pub notes: Vec<(diff::Sign, String)>,
+    /// Changes of the account or location in words, each shown under the update of its entity.
+    pub entity_notes: Vec<(Resource, diff::Sign, String)>,
     /// The managed part of the live flow ([`diff::live_flow_view`]), if it exists.
     pub before: Option<Value>,
     /// The managed part of the desired flow, unless it is deleted or left in place.

@@ -1,7 +1,7 @@
 //! The plan as a pull-request comment: summary first, a section per Destination, raw patches
 //! in `<details>`, a warning above any delete, under [`MAX_CHARS`] characters.
 
-use super::{Section, flow_diff, sections, words};
+use super::{Section, flow_diff, layout, sections, words};
 use crate::plan::{Action, DestinationStatus, Plan, PlanDetails};
 use std::fmt::Write;
 
@@ -31,18 +31,29 @@ fn section(s: &Section<'_>, full: bool) -> String {
             s.name
         );
     }
-    for c in &s.changes {
-        let _ = writeln!(
-            out,
-            "- `{}` {}",
-            words::sign_char(&words::action_sign(c.action)),
-            words::change_words(c)
-        );
+    let lines = layout(s);
+    for (change, items) in &lines {
+        let indent = match change {
+            Some(c) => {
+                let _ = writeln!(
+                    out,
+                    "- `{}` {}",
+                    words::sign_char(&words::action_sign(c.action)),
+                    words::change_words(c)
+                );
+                "  "
+            }
+            None if !s.changes.is_empty() => "",
+            None => "  ",
+        };
+        for (sign, text) in items {
+            let _ = writeln!(out, "{indent}- `{}` {text}", words::sign_char(sign));
+        }
     }
-    for (sign, text) in &s.items {
-        let _ = writeln!(out, "  - `{}` {text}", words::sign_char(sign));
+    for d in &s.duplicates {
+        let _ = writeln!(out, "- `!` {}", words::duplicate_words(d));
     }
-    if !s.changes.is_empty() || !s.items.is_empty() {
+    if !lines.is_empty() || !s.duplicates.is_empty() {
         out.push('\n');
     }
     if !full {
@@ -91,13 +102,16 @@ pub fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
             plan.summary.delete
         );
     }
+    if let Some(w) = words::duplicates_warning(plan) {
+        let _ = writeln!(out, "> [!WARNING]\n> {w}\n");
+    }
     if !plan.has_changes() {
         out.push_str("No changes. Live state matches the manifests.\n\n");
     }
     let all = sections(plan, details);
     let shown: Vec<&Section<'_>> = all
         .iter()
-        .filter(|s| s.status != DestinationStatus::Unchanged)
+        .filter(|s| s.status != DestinationStatus::Unchanged || !s.duplicates.is_empty())
         .collect();
     let mut omitted = 0;
     for s in &shown {

@@ -6,7 +6,7 @@ pub mod text;
 pub mod words;
 
 use crate::plan::diff::Sign;
-use crate::plan::{Action, Change, DestinationStatus, Plan, PlanDetails, Resource};
+use crate::plan::{Action, Change, DestinationStatus, Duplicate, Plan, PlanDetails, Resource};
 use serde_json::Value;
 
 /// An output format of `plan`.
@@ -45,6 +45,8 @@ pub(crate) struct Section<'a> {
     pub title: String,
     pub changes: Vec<&'a Change>,
     pub items: Vec<(Sign, String)>,
+    pub entity_items: Vec<(Resource, Sign, String)>,
+    pub duplicates: Vec<&'a Duplicate>,
     pub before: Option<Value>,
     pub after: Option<Value>,
 }
@@ -73,6 +75,9 @@ fn status_from_changes(changes: &[&Change]) -> DestinationStatus {
 pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec<Section<'a>> {
     let changes_of = |name: &str| -> Vec<&'a Change> {
         plan.changes.iter().filter(|c| c.name == name).collect()
+    };
+    let duplicates_of = |name: &str| -> Vec<&'a Duplicate> {
+        plan.duplicates.iter().filter(|d| d.name == name).collect()
     };
     match details {
         Some(details) => details
@@ -123,6 +128,8 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                     title,
                     changes: changes_of(&d.name),
                     items,
+                    entity_items: d.entity_notes.clone(),
+                    duplicates: duplicates_of(&d.name),
                     before,
                     after,
                 }
@@ -131,6 +138,7 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
         None => {
             let mut names: Vec<&str> = plan.changes.iter().map(|c| c.name.as_str()).collect();
             names.extend(plan.left_in_place.iter().map(|l| l.name.as_str()));
+            names.extend(plan.duplicates.iter().map(|d| d.name.as_str()));
             names.sort();
             names.dedup();
             names
@@ -148,6 +156,8 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                         title: name.to_owned(),
                         changes,
                         items: Vec::new(),
+                        entity_items: Vec::new(),
+                        duplicates: duplicates_of(name),
                         before: None,
                         after: None,
                     }
@@ -155,6 +165,53 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                 .collect()
         }
     }
+}
+
+/// A change line of a section (`None`: no change) and the items shown under it.
+pub(crate) type Line<'s> = (Option<&'s Change>, Vec<(Sign, String)>);
+
+/// A section's lines in display order: each change with the items that belong to it (the
+/// account's and location's notes under their update, the flow's under its create or update),
+/// then, under `None`, any item no change took.
+pub(crate) fn layout<'s>(s: &'s Section<'_>) -> Vec<Line<'s>> {
+    let flow_anchor = s
+        .changes
+        .iter()
+        .position(|c| {
+            c.resource == Resource::Flow && matches!(c.action, Action::Create | Action::Update)
+        })
+        .or_else(|| s.changes.iter().rposition(|c| c.resource == Resource::Flow));
+    let mut placed = vec![false; s.entity_items.len()];
+    let mut out = Vec::new();
+    for (i, c) in s.changes.iter().enumerate() {
+        let mut items = Vec::new();
+        if c.action == Action::Update && c.resource != Resource::Flow {
+            for (j, (r, sign, text)) in s.entity_items.iter().enumerate() {
+                if *r == c.resource && !placed[j] {
+                    placed[j] = true;
+                    items.push((sign.clone(), text.clone()));
+                }
+            }
+        }
+        if Some(i) == flow_anchor {
+            items.extend(s.items.iter().cloned());
+        }
+        out.push((Some(*c), items));
+    }
+    let mut rest: Vec<(Sign, String)> = s
+        .entity_items
+        .iter()
+        .zip(&placed)
+        .filter(|(_, p)| !**p)
+        .map(|((_, sign, text), _)| (sign.clone(), text.clone()))
+        .collect();
+    if flow_anchor.is_none() {
+        rest.extend(s.items.iter().cloned());
+    }
+    if !rest.is_empty() {
+        out.push((None, rest));
+    }
+    out
 }
 
 fn diff_lines(out: &mut String, before: &str, after: &str) {

@@ -1,6 +1,6 @@
 //! The default, human-readable plan.
 
-use super::{Section, flow_diff, sections, words};
+use super::{Section, flow_diff, layout, sections, words};
 use crate::plan::diff::Sign;
 use crate::plan::{DestinationStatus, Plan, PlanDetails};
 use std::fmt::Write;
@@ -70,16 +70,26 @@ fn section(out: &mut String, s: &Section<'_>, p: &Painter) {
         p.paint(BOLD, &s.title),
         s.status.as_str()
     );
-    for c in &s.changes {
+    for (change, items) in layout(s) {
+        if let Some(c) = change {
+            let _ = writeln!(
+                out,
+                "    {} {}",
+                p.sign(&words::action_sign(c.action)),
+                words::change_words(c)
+            );
+        }
+        for (sign, text) in &items {
+            let _ = writeln!(out, "      {} {text}", p.sign(sign));
+        }
+    }
+    for d in &s.duplicates {
         let _ = writeln!(
             out,
             "    {} {}",
-            p.sign(&words::action_sign(c.action)),
-            words::change_words(c)
+            p.paint(RED, "!"),
+            words::duplicate_words(d)
         );
-    }
-    for (sign, text) in &s.items {
-        let _ = writeln!(out, "      {} {text}", p.sign(sign));
     }
     if let Some(diff) = flow_diff(s) {
         for line in diff.lines() {
@@ -103,6 +113,9 @@ pub fn render(plan: &Plan, details: Option<&PlanDetails>, color: bool) -> String
     }
     if !all.is_empty() {
         out.push('\n');
+    }
+    if let Some(w) = words::duplicates_warning(plan) {
+        let _ = writeln!(out, "{}", p.paint(RED, &w));
     }
     if plan.summary.unchanged > 0 {
         let _ = writeln!(out, "{} Destination(s) unchanged.", plan.summary.unchanged);

@@ -122,6 +122,36 @@ pub fn change_words(c: &Change) -> String {
     out
 }
 
+/// A duplicate in words: `duplicate flow f2 (same marker as f1): left in place; --prune
+/// deletes it`.
+pub fn duplicate_words(d: &crate::plan::Duplicate) -> String {
+    use crate::plan::DuplicateDisposition;
+    let resource = serde_json::to_value(d.resource)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let same = match &d.kept {
+        Some(k) => format!("same marker as {k}"),
+        None => "same marker".to_owned(),
+    };
+    let what = match d.disposition {
+        DuplicateDisposition::Delete => "deleted by this plan (--prune)",
+        DuplicateDisposition::LeftInPlace => "left in place; --prune deletes it",
+        DuplicateDisposition::InUse => "left in place: an object that stays uses it",
+    };
+    format!("duplicate {resource} {} ({same}): {what}", d.id)
+}
+
+/// The warning about duplicates, if there are any.
+pub fn duplicates_warning(plan: &crate::plan::Plan) -> Option<String> {
+    let n = plan.duplicates.len();
+    (n > 0).then(|| {
+        format!(
+            "Warning: {n} duplicate managed object(s): objects carrying the ownership marker of a Destination in a role it already has. destctl manages the oldest; see the `!` lines."
+        )
+    })
+}
+
 /// The summary line: `Plan: N to create, M to update, K to delete.`
 pub fn summary_line(plan: &crate::plan::Plan) -> String {
     format!(
