@@ -68,11 +68,11 @@ pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, Cl
     })
 }
 
-fn entities(resource: Resource, raw: Vec<Value>) -> Vec<LiveEntity> {
+fn entities(resource: Resource, raw: Vec<Value>) -> Vec<Arc<LiveEntity>> {
     let total = raw.len();
-    let out: Vec<LiveEntity> = raw
+    let out: Vec<Arc<LiveEntity>> = raw
         .into_iter()
-        .filter_map(|v| LiveEntity::from_raw(resource, v))
+        .filter_map(|v| LiveEntity::from_raw(resource, v).map(Arc::new))
         .collect();
     if out.len() < total {
         tracing::warn!(

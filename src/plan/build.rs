@@ -380,7 +380,7 @@ fn location_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, St
     Some((c, note))
 }
 
-fn id_or_ref(live: &Option<LiveEntity>, name: &str, role: Role) -> String {
+fn id_or_ref(live: &Option<std::sync::Arc<LiveEntity>>, name: &str, role: Role) -> String {
     match live {
         Some(e) => e.id.0.clone(),
         None => desired::reference(&desired::key(name, role)),
