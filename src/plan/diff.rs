@@ -182,50 +182,112 @@ fn display_matches(live: Option<&Value>, want: Option<&dyn std::fmt::Display>) -
 }
 
 /// Whether a live selector's `schedule` holds exactly the desired schedule on its managed
-/// keys (the strings `serde_json::to_value(schedule)` would give), comparing in place.
+/// keys (the strings `serde_json::to_value(schedule)` would give), comparing in place: one pass
+/// over the live object's entries, no hashing, no allocation.
 fn schedule_matches(live: &Value, want: &crate::catalog::Schedule) -> bool {
-    str_matches(live.get("frequency"), Some(want.frequency.as_str()))
-        && str_matches(
-            live.get("triggerType"),
-            want.trigger_type.map(|t| t.as_str()),
-        )
-        && display_matches(live.get("startDate"), Some(&want.start_date))
+    let Value::Object(m) = live else {
+        return false;
+    };
+    let [
+        mut frequency,
+        mut trigger,
+        mut start_date,
+        mut end_date,
+        mut start_time,
+    ] = [None; 5];
+    for (k, v) in m {
+        match k.as_str() {
+            "frequency" => frequency = Some(v),
+            "triggerType" => trigger = Some(v),
+            "startDate" => start_date = Some(v),
+            "endDate" => end_date = Some(v),
+            "startTime" => start_time = Some(v),
+            _ => {}
+        }
+    }
+    str_matches(frequency, Some(want.frequency.as_str()))
+        && str_matches(trigger, want.trigger_type.map(|t| t.as_str()))
+        && display_matches(start_date, Some(&want.start_date))
         && display_matches(
-            live.get("endDate"),
+            end_date,
             want.end_date.as_ref().map(|d| d as &dyn std::fmt::Display),
         )
         && display_matches(
-            live.get("startTime"),
+            start_time,
             want.start_time
                 .as_ref()
                 .map(|t| t as &dyn std::fmt::Display),
         )
 }
 
+/// A live audience selector's `type` and `value`, and the value's `id`, in one pass over
+/// each object (the diff reads hundreds of thousands of selectors: no hashing).
+fn selector_parts(sel: &Value) -> (Option<&str>, Option<&Value>, Option<&str>) {
+    let Value::Object(m) = sel else {
+        return (None, None, None);
+    };
+    let (mut kind, mut value) = (None, None);
+    for (k, v) in m {
+        match k.as_str() {
+            "type" => kind = v.as_str(),
+            "value" => value = Some(v),
+            _ => {}
+        }
+    }
+    let id = match value {
+        Some(Value::Object(vm)) => vm
+            .iter()
+            .find(|(k, _)| k.as_str() == "id")
+            .and_then(|(_, v)| v.as_str()),
+        _ => None,
+    };
+    (kind, value, id)
+}
+
 /// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
 /// building either (the diff runs once per selector: hundreds of thousands in a big sandbox):
-/// `&str` compares only, no allocation.
-fn audience_matches(live: &Value, desired_audience: &DesiredAudience) -> bool {
-    if live.get("type").and_then(Value::as_str) != Some(PLATFORM_SEGMENT) {
+/// one pass over the value's entries, `&str` compares only, no allocation. `kind` and `value`
+/// are the selector's `type` and `value` ([`selector_parts`]).
+fn audience_matches(
+    kind: Option<&str>,
+    value: Option<&Value>,
+    desired_audience: &DesiredAudience,
+) -> bool {
+    if kind != Some(PLATFORM_SEGMENT) {
         return false;
     }
-    let Some(value) = live.get("value") else {
+    let Some(Value::Object(m)) = value else {
         return false;
     };
+    let [
+        mut id,
+        mut name,
+        mut description,
+        mut template,
+        mut mode,
+        mut schedule,
+    ] = [None; 6];
+    for (k, v) in m {
+        match k.as_str() {
+            "id" => id = Some(v),
+            "name" => name = Some(v),
+            "description" => description = Some(v),
+            "filenameTemplate" => template = Some(v),
+            "exportMode" => mode = Some(v),
+            "schedule" => schedule = Some(v),
+            _ => {}
+        }
+    }
     let a = desired_audience;
-    if value.get("id").and_then(Value::as_str) != Some(a.segment_id.as_str())
-        || non_empty_str(value.get("name")) != non_empty(&a.display_name)
-        || non_empty_str(value.get("description")) != non_empty(&a.description)
-        || value.get("filenameTemplate").and_then(Value::as_str)
-            != Some(a.filename_template.as_str())
-        || value.get("exportMode").and_then(Value::as_str) != Some(a.export_mode.as_str())
+    if id.and_then(Value::as_str) != Some(a.segment_id.as_str())
+        || non_empty_str(name) != non_empty(&a.display_name)
+        || non_empty_str(description) != non_empty(&a.description)
+        || template.and_then(Value::as_str) != Some(a.filename_template.as_str())
+        || mode.and_then(Value::as_str) != Some(a.export_mode.as_str())
     {
         return false;
     }
-    let Some(live_schedule) = value.get("schedule") else {
-        return false;
-    };
-    schedule_matches(live_schedule, &a.schedule)
+    schedule.is_some_and(|s| schedule_matches(s, &a.schedule))
 }
 
 /// A JSON value as a string with object keys sorted, so key order never makes a difference.
@@ -329,12 +391,12 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
     let mut matched = vec![false; wanted.len()];
     let mut segment_removes = Vec::new();
     for (index, sel) in live_segments.iter().enumerate() {
-        let id = sel.pointer("/value/id").and_then(Value::as_str);
+        let (kind, value, id) = selector_parts(sel);
         match id.and_then(find) {
             Some(pos) if !matched[pos] => {
                 matched[pos] = true;
                 let a = &d.audiences[wanted[pos].1];
-                if !audience_matches(sel, a) {
+                if !audience_matches(kind, value, a) {
                     out.ops.push(desired::replace(
                         format!("{SEGMENT_SELECTORS}/{index}"),
                         merged_selector(sel, a),
