@@ -144,7 +144,7 @@ impl Env {
             .remove(name)
             .and_then(|d| d.flow)
             .expect("managed flow");
-        (f.id.0, f.raw)
+        (f.id.0.clone(), f.raw.clone())
     }
 }
 
@@ -509,7 +509,7 @@ async fn raised_credentials_version_and_changed_host_push_auth_params() {
         .unwrap()
         .connection
         .unwrap();
-    assert_eq!(conn.marker.unwrap().credentials_version, Some(2));
+    assert_eq!(conn.marker.as_ref().unwrap().credentials_version, Some(2));
 
     let d = dest(&mut desired, "sftp-ssh-key");
     d.connection.params.insert(

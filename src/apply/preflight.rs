@@ -111,9 +111,9 @@ fn create_role_taken<'a>(
 ) -> Option<&'a LiveEntity> {
     let d = live.get(&change.name)?;
     match change.resource {
-        Resource::Flow => d.flow.as_ref(),
-        Resource::SourceConnection => d.source_connection.as_ref(),
-        Resource::TargetConnection => d.target_connection.as_ref(),
+        Resource::Flow => d.flow.as_deref(),
+        Resource::SourceConnection => d.source_connection.as_deref(),
+        Resource::TargetConnection => d.target_connection.as_deref(),
         Resource::Connection => {
             let spec = change
                 .body
@@ -121,15 +121,15 @@ fn create_role_taken<'a>(
                 .and_then(|b| b.pointer("/connectionSpec/id"))
                 .and_then(Value::as_str);
             if spec == Some(PROFILE_STORE_SPEC_ID) {
-                d.profile_connection.as_ref()
+                d.profile_connection.as_deref()
             } else {
-                d.connection.as_ref()
+                d.connection.as_deref()
             }
         }
     }
 }
 
-fn entities(live: &LiveState, r: Resource) -> &[LiveEntity] {
+fn entities(live: &LiveState, r: Resource) -> &[std::sync::Arc<LiveEntity>] {
     match r {
         Resource::Connection => &live.connections,
         Resource::SourceConnection => &live.source_connections,
@@ -200,12 +200,19 @@ mod tests {
     use crate::plan::{PatchOp, PatchOpKind, Summary};
     use serde_json::json;
 
-    fn entity(resource: Resource, id: &str, etag: &str, marker: &str, spec: &str) -> LiveEntity {
+    fn entity(
+        resource: Resource,
+        id: &str,
+        etag: &str,
+        marker: &str,
+        spec: &str,
+    ) -> std::sync::Arc<LiveEntity> {
         LiveEntity::from_raw(
             resource,
             json!({"id": id, "etag": etag, "description": format!("[destctl:{marker}]"),
                    "connectionSpec": {"id": spec}}),
         )
+        .map(std::sync::Arc::new)
         .unwrap()
     }
 

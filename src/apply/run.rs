@@ -149,7 +149,7 @@ impl Replanner for LiveReplanner {
                 }
                 Resource::Connection => &mut dest.connection,
             };
-            *slot = Some(entity);
+            *slot = Some(std::sync::Arc::new(entity));
             Ok(crate::plan::update_for(
                 d,
                 &dest,

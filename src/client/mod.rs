@@ -528,6 +528,17 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<Value>, ClientError> {
+        self.list_as(path, query).await
+    }
+
+    /// [`Client::list`] with each item deserialized straight from the page bytes as `T`, so
+    /// an item type that skips fields never materialises them (the page body is then the
+    /// only large transient).
+    pub async fn list_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ClientError> {
         let (path, inline_query) = match path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (path, None),
@@ -562,7 +573,7 @@ impl Client {
                     class: RetryClass::Idempotent,
                 })
                 .await?;
-            let page: Page = serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+            let page: Page<T> = serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
                 method: Method::GET,
                 path: url.path().to_owned(),
                 message: format!("not a list page ({e})"),
@@ -752,9 +763,9 @@ impl Client {
 
 /// One page of a list answer; other fields are ignored.
 #[derive(serde::Deserialize)]
-struct Page {
-    #[serde(default)]
-    items: Option<Vec<Value>>,
+struct Page<T> {
+    #[serde(default = "Option::default")]
+    items: Option<Vec<T>>,
     #[serde(default, rename = "_links")]
     links: Option<Links>,
 }

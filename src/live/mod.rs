@@ -8,6 +8,7 @@ use crate::marker::Marker;
 use crate::plan::{EntityId, Etag, Resource};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One entity as listed by the Flow Service.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,17 +60,18 @@ impl LiveEntity {
     }
 }
 
-/// Everything listed in one sandbox.
+/// Everything listed in one sandbox. Entities are shared handles, so grouping them
+/// ([`LiveState::managed`]) never copies their JSON.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveState {
     /// Destination flows (`inheritedAttributes.properties.isDestinationFlow==true`).
-    pub flows: Vec<LiveEntity>,
+    pub flows: Vec<Arc<LiveEntity>>,
     /// Base connections.
-    pub connections: Vec<LiveEntity>,
+    pub connections: Vec<Arc<LiveEntity>>,
     /// Source connections.
-    pub source_connections: Vec<LiveEntity>,
+    pub source_connections: Vec<Arc<LiveEntity>>,
     /// Target connections.
-    pub target_connections: Vec<LiveEntity>,
+    pub target_connections: Vec<Arc<LiveEntity>>,
     /// The id of the `upsToCampaign` flow spec, when it was looked up.
     pub campaign_flow_spec_id: Option<String>,
 }
@@ -81,22 +83,23 @@ pub struct LiveDestination {
     /// The marker's name.
     pub name: String,
     /// The flow.
-    pub flow: Option<LiveEntity>,
+    pub flow: Option<Arc<LiveEntity>>,
     /// The Profile store base connection.
-    pub profile_connection: Option<LiveEntity>,
+    pub profile_connection: Option<Arc<LiveEntity>>,
     /// The Profile store source connection.
-    pub source_connection: Option<LiveEntity>,
+    pub source_connection: Option<Arc<LiveEntity>>,
     /// The destination base connection (the account).
-    pub connection: Option<LiveEntity>,
+    pub connection: Option<Arc<LiveEntity>>,
     /// The target connection (the file location).
-    pub target_connection: Option<LiveEntity>,
+    pub target_connection: Option<Arc<LiveEntity>>,
     /// Further managed objects with the same name and role (never expected): left alone.
-    pub extras: Vec<LiveEntity>,
+    pub extras: Vec<Arc<LiveEntity>>,
 }
 
 impl LiveState {
     /// Groups the managed objects by marker name. Where two objects share a name and role, the
-    /// oldest is kept and the others go to `extras`.
+    /// oldest is kept and the others go to `extras`. The entities are shared with `self`, not
+    /// copied.
     pub fn managed(&self) -> BTreeMap<String, LiveDestination> {
         let mut out: BTreeMap<String, LiveDestination> = BTreeMap::new();
         let all = self
@@ -105,7 +108,7 @@ impl LiveState {
             .chain(&self.connections)
             .chain(&self.source_connections)
             .chain(&self.target_connections);
-        let mut sorted: Vec<&LiveEntity> = all.filter(|e| e.marker.is_some()).collect();
+        let mut sorted: Vec<&Arc<LiveEntity>> = all.filter(|e| e.marker.is_some()).collect();
         sorted.sort_by(|a, b| {
             a.created_at()
                 .cmp(&b.created_at())
@@ -127,9 +130,9 @@ impl LiveState {
                 Resource::Connection => &mut dest.connection,
             };
             if slot.is_none() {
-                *slot = Some(e.clone());
+                *slot = Some(Arc::clone(e));
             } else {
-                dest.extras.push(e.clone());
+                dest.extras.push(Arc::clone(e));
             }
         }
         out

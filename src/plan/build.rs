@@ -390,7 +390,7 @@ fn location_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, St
     Some((c, note))
 }
 
-fn id_or_ref(live: &Option<LiveEntity>, name: &str, role: Role) -> String {
+fn id_or_ref(live: &Option<std::sync::Arc<LiveEntity>>, name: &str, role: Role) -> String {
     match live {
         Some(e) => e.id.0.clone(),
         None => desired::reference(&desired::key(name, role)),
@@ -659,13 +659,13 @@ fn uses(e: &LiveEntity) -> Vec<&str> {
 /// The object of `e`'s role that the plan manages for `l`.
 fn kept_of<'a>(l: &'a LiveDestination, e: &LiveEntity) -> Option<&'a LiveEntity> {
     match e.resource {
-        Resource::Flow => l.flow.as_ref(),
-        Resource::SourceConnection => l.source_connection.as_ref(),
-        Resource::TargetConnection => l.target_connection.as_ref(),
+        Resource::Flow => l.flow.as_deref(),
+        Resource::SourceConnection => l.source_connection.as_deref(),
+        Resource::TargetConnection => l.target_connection.as_deref(),
         Resource::Connection if e.connection_spec_id() == Some(PROFILE_STORE_SPEC_ID) => {
-            l.profile_connection.as_ref()
+            l.profile_connection.as_deref()
         }
-        Resource::Connection => l.connection.as_ref(),
+        Resource::Connection => l.connection.as_deref(),
     }
 }
 
@@ -700,6 +700,7 @@ fn duplicate_changes(
             .iter()
             .chain(&live.source_connections)
             .chain(&live.target_connections)
+            .map(|e| &**e)
             .collect();
         loop {
             let in_use: BTreeSet<&str> = all
@@ -714,7 +715,7 @@ fn duplicate_changes(
             }
         }
     }
-    let mut extras: Vec<&LiveEntity> = l.extras.iter().collect();
+    let mut extras: Vec<&LiveEntity> = l.extras.iter().map(|e| &**e).collect();
     extras.sort_by(|a, b| {
         delete_rank(a.resource)
             .cmp(&delete_rank(b.resource))

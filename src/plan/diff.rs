@@ -14,7 +14,7 @@ use super::desired::{
 use super::{PatchOp, PlanError};
 use crate::model::{DesiredAudience, DesiredDestination};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// What happened to one audience or attribute in a flow patch.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,36 +125,169 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
-/// building either (the diff runs once per selector: hundreds of thousands in a big sandbox).
-fn audience_matches(live: &Value, desired_audience: &DesiredAudience) -> bool {
-    if live.get("type").and_then(Value::as_str) != Some(PLATFORM_SEGMENT) {
-        return false;
+/// Whether a live value, with `null` read as absent, is the string `want` (or absent when
+/// `want` is `None`).
+fn str_matches(live: Option<&Value>, want: Option<&str>) -> bool {
+    match (live.filter(|v| !v.is_null()), want) {
+        (None, None) => true,
+        (Some(Value::String(s)), Some(w)) => s == w,
+        _ => false,
     }
-    let Some(value) = live.get("value") else {
+}
+
+/// A small stack buffer for the `Display` of dates and hours, so comparing them with live
+/// strings allocates nothing.
+struct StackStr {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl StackStr {
+    fn of(v: &dyn std::fmt::Display) -> Option<StackStr> {
+        use std::fmt::Write;
+        let mut s = StackStr {
+            buf: [0; 32],
+            len: 0,
+        };
+        write!(s, "{v}").ok()?;
+        Some(s)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("written from str")
+    }
+}
+
+impl std::fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Whether a live value (`null` = absent) is the `Display` of `want` (absent when `None`).
+fn display_matches(live: Option<&Value>, want: Option<&dyn std::fmt::Display>) -> bool {
+    match want {
+        None => str_matches(live, None),
+        Some(w) => match StackStr::of(w) {
+            Some(buf) => str_matches(live, Some(buf.as_str())),
+            None => str_matches(live, Some(&w.to_string())),
+        },
+    }
+}
+
+/// Whether a live selector's `schedule` holds exactly the desired schedule on its managed
+/// keys (the strings `serde_json::to_value(schedule)` would give), comparing in place: one pass
+/// over the live object's entries, no hashing, no allocation.
+fn schedule_matches(live: &Value, want: &crate::catalog::Schedule) -> bool {
+    let Value::Object(m) = live else {
         return false;
     };
+    let [
+        mut frequency,
+        mut trigger,
+        mut start_date,
+        mut end_date,
+        mut start_time,
+    ] = [None; 5];
+    for (k, v) in m {
+        match k.as_str() {
+            "frequency" => frequency = Some(v),
+            "triggerType" => trigger = Some(v),
+            "startDate" => start_date = Some(v),
+            "endDate" => end_date = Some(v),
+            "startTime" => start_time = Some(v),
+            _ => {}
+        }
+    }
+    str_matches(frequency, Some(want.frequency.as_str()))
+        && str_matches(trigger, want.trigger_type.map(|t| t.as_str()))
+        && display_matches(start_date, Some(&want.start_date))
+        && display_matches(
+            end_date,
+            want.end_date.as_ref().map(|d| d as &dyn std::fmt::Display),
+        )
+        && display_matches(
+            start_time,
+            want.start_time
+                .as_ref()
+                .map(|t| t as &dyn std::fmt::Display),
+        )
+}
+
+/// A live audience selector's `type` and `value`, and the value's `id`, in one pass over
+/// each object (the diff reads hundreds of thousands of selectors: no hashing).
+fn selector_parts(sel: &Value) -> (Option<&str>, Option<&Value>, Option<&str>) {
+    let Value::Object(m) = sel else {
+        return (None, None, None);
+    };
+    let (mut kind, mut value) = (None, None);
+    for (k, v) in m {
+        match k.as_str() {
+            "type" => kind = v.as_str(),
+            "value" => value = Some(v),
+            _ => {}
+        }
+    }
+    let id = match value {
+        Some(Value::Object(vm)) => vm
+            .iter()
+            .find(|(k, _)| k.as_str() == "id")
+            .and_then(|(_, v)| v.as_str()),
+        _ => None,
+    };
+    (kind, value, id)
+}
+
+/// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
+/// building either (the diff runs once per selector: hundreds of thousands in a big sandbox):
+/// one pass over the value's entries, `&str` compares only, no allocation. `kind` and `value`
+/// are the selector's `type` and `value` ([`selector_parts`]).
+fn audience_matches(
+    kind: Option<&str>,
+    value: Option<&Value>,
+    desired_audience: &DesiredAudience,
+) -> bool {
+    if kind != Some(PLATFORM_SEGMENT) {
+        return false;
+    }
+    let Some(Value::Object(m)) = value else {
+        return false;
+    };
+    let [
+        mut id,
+        mut name,
+        mut description,
+        mut template,
+        mut mode,
+        mut schedule,
+    ] = [None; 6];
+    for (k, v) in m {
+        match k.as_str() {
+            "id" => id = Some(v),
+            "name" => name = Some(v),
+            "description" => description = Some(v),
+            "filenameTemplate" => template = Some(v),
+            "exportMode" => mode = Some(v),
+            "schedule" => schedule = Some(v),
+            _ => {}
+        }
+    }
     let a = desired_audience;
-    if value.get("id").and_then(Value::as_str) != Some(a.segment_id.as_str())
-        || non_empty_str(value.get("name")) != non_empty(&a.display_name)
-        || non_empty_str(value.get("description")) != non_empty(&a.description)
-        || value.get("filenameTemplate").and_then(Value::as_str)
-            != Some(a.filename_template.as_str())
-        || value.get("exportMode").and_then(Value::as_str) != Some(a.export_mode.as_str())
+    if id.and_then(Value::as_str) != Some(a.segment_id.as_str())
+        || non_empty_str(name) != non_empty(&a.display_name)
+        || non_empty_str(description) != non_empty(&a.description)
+        || template.and_then(Value::as_str) != Some(a.filename_template.as_str())
+        || mode.and_then(Value::as_str) != Some(a.export_mode.as_str())
     {
         return false;
     }
-    let Some(live_schedule) = value.get("schedule") else {
-        return false;
-    };
-    let Ok(Value::Object(want)) = serde_json::to_value(&a.schedule) else {
-        return false;
-    };
-    MANAGED_SCHEDULE_KEYS.iter().all(|k| {
-        live_schedule.get(*k).filter(|x| !x.is_null()) == want.get(*k).filter(|x| !x.is_null())
-    }) && want
-        .keys()
-        .all(|k| MANAGED_SCHEDULE_KEYS.contains(&k.as_str()))
+    schedule.is_some_and(|s| schedule_matches(s, &a.schedule))
 }
 
 /// A JSON value as a string with object keys sorted, so key order never makes a difference.
@@ -241,26 +374,36 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
         ));
     }
 
-    // Audiences, by segment id.
-    let wanted: BTreeMap<&str, &DesiredAudience> = d
+    // Audiences, by segment id: the desired ones sorted by id once, binary-searched per
+    // selector; where ids repeat the last one wins, as in a map built in order.
+    let mut wanted: Vec<(&str, usize)> = d
         .audiences
         .iter()
-        .map(|a| (a.segment_id.as_str(), a))
+        .enumerate()
+        .map(|(i, a)| (a.segment_id.as_str(), i))
         .collect();
-    let mut matched: BTreeSet<&str> = BTreeSet::new();
+    wanted.sort_by(|x, y| x.0.cmp(y.0).then(x.1.cmp(&y.1)));
+    // The position in `wanted` of the entry for `id` (the last of equal ids).
+    let find = |id: &str| -> Option<usize> {
+        let end = wanted.partition_point(|(w, _)| *w <= id);
+        (end > 0 && wanted[end - 1].0 == id).then(|| end - 1)
+    };
+    let mut matched = vec![false; wanted.len()];
     let mut segment_removes = Vec::new();
     for (index, sel) in live_segments.iter().enumerate() {
-        let id = sel.pointer("/value/id").and_then(Value::as_str);
-        match id.and_then(|id| wanted.get_key_value(id)) {
-            Some((id, a)) if matched.insert(id) => {
-                if !audience_matches(sel, a) {
+        let (kind, value, id) = selector_parts(sel);
+        match id.and_then(find) {
+            Some(pos) if !matched[pos] => {
+                matched[pos] = true;
+                let a = &d.audiences[wanted[pos].1];
+                if !audience_matches(kind, value, a) {
                     out.ops.push(desired::replace(
                         format!("{SEGMENT_SELECTORS}/{index}"),
                         merged_selector(sel, a),
                     ));
                     out.audiences.push(AudienceChange {
                         sign: Sign::Change,
-                        id: id.to_string(),
+                        id: wanted[pos].0.to_owned(),
                         before: sel.get("value").map(project_audience_value),
                         after: Some(Value::Object(desired::audience_value(a))),
                     });
@@ -303,7 +446,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
             .push(desired::remove(format!("{PROFILE_SELECTORS}/{index}")));
     }
     for a in &d.audiences {
-        if !matched.contains(a.segment_id.as_str()) {
+        if !find(a.segment_id.as_str()).is_some_and(|pos| matched[pos]) {
             out.ops.push(desired::add(
                 format!("{SEGMENT_SELECTORS}/-"),
                 desired::audience_selector(a),
@@ -611,5 +754,48 @@ mod tests {
         f["transformations"][0]["params"]["profileSelectors"]["primaryFields"] =
             json!([{"attributePath": "x.y", "fieldType": "ATTRIBUTE"}]);
         assert!(flow_diff(&d, &f).unwrap().ops.is_empty());
+    }
+
+    #[test]
+    fn schedule_compare_agrees_with_the_serialized_schedule() {
+        use crate::catalog::{StartTime, TriggerType};
+        let date = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+        let schedules = [
+            Schedule {
+                frequency: Frequency::Daily,
+                trigger_type: Some(TriggerType::Scheduled),
+                start_date: date(2),
+                end_date: Some(date(9)),
+                start_time: Some(StartTime::parse("17:00").unwrap()),
+            },
+            Schedule {
+                frequency: Frequency::Once,
+                trigger_type: None,
+                start_date: date(1),
+                end_date: None,
+                start_time: None,
+            },
+        ];
+        let lives = [
+            json!({"frequency": "DAILY", "triggerType": "SCHEDULED", "startDate": "2026-01-02",
+                   "endDate": "2026-01-09", "startTime": "17:00"}),
+            json!({"frequency": "DAILY", "triggerType": "SCHEDULED", "startDate": "2026-01-02",
+                   "endDate": "2026-01-09", "startTime": "09:00"}),
+            json!({"frequency": "ONCE", "startDate": "2026-01-01", "endDate": null}),
+            json!({"frequency": "ONCE", "startDate": "2026-01-01", "startTime": "17:00"}),
+            json!({"frequency": "ONCE", "startDate": 20260101}),
+            json!({"frequency": "ONCE", "startDate": "2026-01-01", "other": 1}),
+        ];
+        for want in &schedules {
+            let Value::Object(w) = serde_json::to_value(want).unwrap() else {
+                panic!()
+            };
+            for live in &lives {
+                let oracle = MANAGED_SCHEDULE_KEYS.iter().all(|k| {
+                    live.get(*k).filter(|x| !x.is_null()) == w.get(*k).filter(|x| !x.is_null())
+                });
+                assert_eq!(schedule_matches(live, want), oracle, "{want:?} vs {live}");
+            }
+        }
     }
 }

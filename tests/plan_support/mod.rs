@@ -326,7 +326,7 @@ impl FakeService {
             ..LiveState::default()
         };
         for (resource, obj) in self.objects.values() {
-            let e = LiveEntity::from_raw(*resource, obj.clone()).unwrap();
+            let e = std::sync::Arc::new(LiveEntity::from_raw(*resource, obj.clone()).unwrap());
             match resource {
                 Resource::Flow => live.flows.push(e),
                 Resource::Connection => live.connections.push(e),
