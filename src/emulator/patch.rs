@@ -347,6 +347,29 @@ fn same_ignoring_times(a: &Value, b: &Value) -> bool {
         })
 }
 
+/// Checks a selector's envelope: only `type` and `value`, and `type` is `expected` (the one type
+/// of the `list` selectors).
+fn check_selector_envelope(
+    obj: &serde_json::Map<String, Value>,
+    at: &str,
+    list: &str,
+    expected: &str,
+    errors: &mut Vec<String>,
+) {
+    for k in obj.keys() {
+        if k != "type" && k != "value" {
+            errors.push(format!("{at}: unknown field `{k}`"));
+        }
+    }
+    match obj.get("type").and_then(Value::as_str) {
+        Some(t) if t == expected => {}
+        Some(t) => errors.push(format!(
+            "{at}: unknown selector type `{t}` ({list} selectors are {expected})"
+        )),
+        None => errors.push(format!("{at}: `type` is required")),
+    }
+}
+
 fn check_segment_selectors(
     selectors: &mut [Value],
     old: &HashMap<&str, &Value>,
@@ -361,18 +384,7 @@ fn check_segment_selectors(
             errors.push(format!("{at} must be an object"));
             continue;
         };
-        for k in obj.keys() {
-            if k != "type" && k != "value" {
-                errors.push(format!("{at}: unknown field `{k}`"));
-            }
-        }
-        match obj.get("type").and_then(Value::as_str) {
-            Some("PLATFORM_SEGMENT") => {}
-            Some(t) => errors.push(format!(
-                "{at}: unknown selector type `{t}` (segment selectors are PLATFORM_SEGMENT)"
-            )),
-            None => errors.push(format!("{at}: `type` is required")),
-        }
+        check_selector_envelope(obj, &at, "segment", "PLATFORM_SEGMENT", errors);
         let Some(value) = obj.get("value").and_then(Value::as_object) else {
             errors.push(format!("{at}: `value` must be an object"));
             continue;
@@ -501,18 +513,7 @@ fn check_profile_selectors(prof: &mut Map<String, Value>, errors: &mut Vec<Strin
                     errors.push(format!("{at} must be an object"));
                     continue;
                 };
-                for k in obj.keys() {
-                    if k != "type" && k != "value" {
-                        errors.push(format!("{at}: unknown field `{k}`"));
-                    }
-                }
-                match obj.get("type").and_then(Value::as_str) {
-                    Some("JSON_PATH") => {}
-                    Some(t) => errors.push(format!(
-                        "{at}: unknown selector type `{t}` (profile selectors are JSON_PATH)"
-                    )),
-                    None => errors.push(format!("{at}: `type` is required")),
-                }
+                check_selector_envelope(obj, &at, "profile", "JSON_PATH", errors);
                 let Some(value) = obj.get_mut("value").and_then(Value::as_object_mut) else {
                     errors.push(format!("{at}: `value` must be an object"));
                     continue;
