@@ -143,8 +143,8 @@ pub(crate) fn apply_ops(
     Ok(out)
 }
 
-/// Fields of a flow that only the server sets, or that cannot change after creation.
-pub(crate) const FLOW_READ_ONLY: &[&str] = &[
+/// Metadata fields the server sets on every entity; no PATCH may change them.
+pub(crate) const SERVER_FIELDS: &[&str] = &[
     "id",
     "createdAt",
     "updatedAt",
@@ -158,6 +158,11 @@ pub(crate) const FLOW_READ_ONLY: &[&str] = &[
     "version",
     "etag",
     "state",
+];
+
+/// Fields of a flow, besides [`SERVER_FIELDS`], that cannot change after creation or that only
+/// the server sets.
+pub(crate) const FLOW_READ_ONLY: &[&str] = &[
     "flowSpec",
     "sourceConnectionIds",
     "targetConnectionIds",
@@ -171,8 +176,8 @@ pub(crate) const FLOW_READ_ONLY: &[&str] = &[
 pub(crate) const FLOW_WRITABLE: &[&str] =
     &["name", "description", "transformations", "labels", "policy"];
 
-/// Checks that `new` differs from `old` only in `writable` fields; `read_only` fields must be
-/// unchanged and any other new top-level field is refused.
+/// Checks that `new` differs from `old` only in `writable` fields; [`SERVER_FIELDS`] and
+/// `read_only` fields must be unchanged and any other new top-level field is refused.
 pub(crate) fn check_fields(
     old: &Value,
     new: &Value,
@@ -184,13 +189,14 @@ pub(crate) fn check_fields(
             "the patched entity must stay an object".into(),
         ]));
     };
-    for f in read_only {
+    let is_read_only = |f: &str| SERVER_FIELDS.contains(&f) || read_only.contains(&f);
+    for f in SERVER_FIELDS.iter().chain(read_only) {
         if old.get(*f) != new.get(*f) {
             return Err(PatchRejection::ReadOnly((*f).to_owned()));
         }
     }
     for k in new_obj.keys() {
-        if !read_only.contains(&k.as_str()) && !writable.contains(&k.as_str()) {
+        if !is_read_only(k) && !writable.contains(&k.as_str()) {
             return Err(PatchRejection::Rules(vec![format!("unknown field `{k}`")]));
         }
     }

@@ -660,20 +660,8 @@ pub(crate) fn last_operation(actor: &Actor, operation: &str, ops: Value) -> Valu
            "ops": ops, "operation": operation})
 }
 
+/// Fields of a connection, besides `patch::SERVER_FIELDS`, that cannot change after creation.
 const CONN_READ_ONLY: &[&str] = &[
-    "id",
-    "createdAt",
-    "updatedAt",
-    "createdBy",
-    "updatedBy",
-    "createdClient",
-    "updatedClient",
-    "sandboxId",
-    "sandboxName",
-    "imsOrgId",
-    "version",
-    "etag",
-    "state",
     "connectionSpec",
     "baseConnectionId",
     "typeInfo",
