@@ -29,7 +29,8 @@ use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     DesiredState, ParamValue, ResourceName, SecretRef, SegmentId, SourceLocation,
 };
-use destctl::plan::{Action, PlanOptions, PlanTarget, Resource, build_plan, diff};
+use destctl::plan::{Action, PlanOptions, PlanTarget, build_plan, diff};
+use destctl::wire::Resource;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -19,5 +19,6 @@ pub mod plan;
 pub mod render;
 pub mod schema;
 pub mod target;
+pub mod wire;
 
 pub use error::Error;

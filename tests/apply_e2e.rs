@@ -10,7 +10,8 @@ use destctl::apply::report::FailureKind;
 use destctl::apply::secrets::{Resolver, SecretLocations};
 use destctl::apply::{ApplyError, ExecuteOptions, Input, LiveReplanner, Prepared, apply};
 use destctl::emulator::{EMBEDDED_ORG_ID, FaultConfig, OutOfBandEdit};
-use destctl::plan::{Action, Change, EntityId, Resource};
+use destctl::plan::{Action, Change};
+use destctl::wire::{EntityId, Resource};
 use std::sync::Arc;
 
 fn exec_options(mode: Mode) -> ExecuteOptions {

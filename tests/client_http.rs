@@ -5,7 +5,7 @@ mod client_support;
 
 use client_support::*;
 use destctl::client::{ClientError, ErrorShape, FlowAction};
-use destctl::plan::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
+use destctl::wire::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

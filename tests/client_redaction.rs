@@ -5,7 +5,7 @@ mod client_support;
 
 use client_support::*;
 use destctl::client::ClientConfig;
-use destctl::plan::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
+use destctl::wire::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
 use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,7 @@ mod client_support;
 
 use client_support::*;
 use destctl::client::{Client, ClientConfig, ClientError};
-use destctl::plan::Resource;
+use destctl::wire::Resource;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,7 +10,7 @@ use destctl::emulator::{
     FaultConfig, RunningEmulator, SeedFlows,
 };
 use destctl::live::fetch::{FetchOptions, fetch};
-use destctl::plan::{PatchOp, PatchOpKind, Resource};
+use destctl::wire::{PatchOp, PatchOpKind, Resource};
 use serde_json::{Value, json};
 use std::time::Duration;
 

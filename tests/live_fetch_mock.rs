@@ -8,7 +8,7 @@ use client_support::*;
 use destctl::live::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
 };
-use destctl::plan::Resource;
+use destctl::wire::Resource;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

@@ -7,9 +7,8 @@ use destctl::catalog::{
 };
 use destctl::live::LiveState;
 use destctl::model::{ParamValue, SecretRef};
-use destctl::plan::{
-    Action, Duplicate, DuplicateDisposition, PatchOpKind, PlanError, Resource, build_plan,
-};
+use destctl::plan::{Action, Duplicate, DuplicateDisposition, PlanError, build_plan};
+use destctl::wire::{PatchOpKind, Resource};
 use plan_support::*;
 use serde_json::{Value, json};
 

@@ -10,10 +10,10 @@ use destctl::live::fetch::fetch;
 use destctl::model::{DesiredDestination, DesiredState, ParamValue};
 use destctl::plan::cli::fetch_options;
 use destctl::plan::{
-    Action, Change, EntityId, Etag, PatchOpKind, Plan, PlanDetails, PlanError, PlanOptions,
-    PlanTarget, Resource, build, update_for,
+    Action, Change, Plan, PlanDetails, PlanError, PlanOptions, PlanTarget, build, update_for,
 };
 use destctl::render::{self, Format};
+use destctl::wire::{EntityId, Etag, PatchOpKind, Resource};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,7 +87,7 @@ impl Env {
                     let w = self.client.create(c.resource, &body).await.unwrap();
                     refs.insert(c.key.clone().unwrap(), w.id.0.clone());
                     if let Some(p) = &c.patch {
-                        let ops = serde_json::from_value::<Vec<destctl::plan::PatchOp>>(resolve(
+                        let ops = serde_json::from_value::<Vec<destctl::wire::PatchOp>>(resolve(
                             &serde_json::to_value(p).unwrap(),
                             &refs,
                         ))
@@ -101,7 +101,7 @@ impl Env {
                 Action::Update => {
                     let id = id.unwrap();
                     let etag = etags.get(&id.0).cloned().or(c.etag.clone()).unwrap();
-                    let ops = serde_json::from_value::<Vec<destctl::plan::PatchOp>>(resolve(
+                    let ops = serde_json::from_value::<Vec<destctl::wire::PatchOp>>(resolve(
                         &serde_json::to_value(c.patch.as_ref().unwrap()).unwrap(),
                         &refs,
                     ))

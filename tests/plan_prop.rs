@@ -6,8 +6,9 @@ mod plan_support;
 
 use destctl::catalog::{ExportMode, Frequency, Schedule, StartTime, TriggerType};
 use destctl::model::{DesiredAudience, DesiredDestination};
+use destctl::plan::build_plan;
 use destctl::plan::diff::{desired_flow_view, live_flow_view};
-use destctl::plan::{PatchOpKind, Resource, build_plan};
+use destctl::wire::{PatchOpKind, Resource};
 use plan_support::*;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -194,7 +195,7 @@ fn live_from(before: &DesiredDestination, disturb: u8) -> FakeService {
 /// replaces and removes by original index, appends at the end, other ops in order.
 fn apply_against_original(
     flow: &serde_json::Value,
-    ops: &[destctl::plan::PatchOp],
+    ops: &[destctl::wire::PatchOp],
 ) -> serde_json::Value {
     use std::collections::{BTreeMap, BTreeSet};
     let lists = [

@@ -5,7 +5,8 @@
 use super::refs::{parse_ref, refs_in};
 use super::secrets::{action_word, resource_word};
 use crate::client::FlowAction;
-use crate::plan::{Action, Change, Etag, Plan, Resource};
+use crate::plan::{Action, Change, Plan};
+use crate::wire::{Etag, Resource};
 use std::collections::{BTreeMap, HashMap};
 
 /// An entity id as a change names it: live, or created earlier in the plan.
@@ -360,7 +361,8 @@ pub fn build(plan: &Plan) -> Result<ExecGraph, GraphError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PatchOp, PatchOpKind, PlanTarget, Summary};
+    use crate::plan::{PlanTarget, Summary};
+    use crate::wire::{PatchOp, PatchOpKind};
     use serde_json::json;
 
     fn plan(changes: Vec<Change>) -> Plan {

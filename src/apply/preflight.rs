@@ -6,7 +6,8 @@ use super::refs::parse_ref;
 use super::secrets::{action_word, resource_word};
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::live::{LiveEntity, LiveState};
-use crate::plan::{Action, Change, Etag, Plan, PlanTarget, Resource};
+use crate::plan::{Action, Change, Plan, PlanTarget};
+use crate::wire::{Etag, Resource};
 use serde_json::Value;
 use std::fmt;
 
@@ -197,7 +198,8 @@ pub fn check(plan: &Plan, live: &LiveState, target: &PlanTarget) -> Result<(), P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PatchOp, PatchOpKind, Summary};
+    use crate::plan::Summary;
+    use crate::wire::{PatchOp, PatchOpKind};
     use serde_json::json;
 
     fn entity(

@@ -1,7 +1,7 @@
 //! `${ref:KEY}` references: how a create body (or a later change) names an entity created
 //! earlier in the same plan, replaced at execution time by the id the service returned.
 
-use crate::plan::{EntityId, Etag};
+use crate::wire::{EntityId, Etag};
 use serde_json::Value;
 use std::collections::HashMap;
 

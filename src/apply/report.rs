@@ -3,7 +3,8 @@
 //! machines; never a secret value.
 
 use super::secrets::{action_word, resource_word};
-use crate::plan::{Action, Resource};
+use crate::plan::Action;
+use crate::wire::Resource;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;

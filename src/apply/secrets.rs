@@ -3,7 +3,8 @@
 //! sent. Resolved values live only in [`ResolvedPlan`], whose `Debug` never shows them.
 
 use crate::model::{DesiredState, SecretRef, SourceLocation};
-use crate::plan::{Action, Change, Plan, Resource};
+use crate::plan::{Action, Change, Plan};
+use crate::wire::Resource;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -424,7 +425,8 @@ impl fmt::Debug for ResolvedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PatchOp, PatchOpKind, PlanTarget, Summary};
+    use crate::plan::{PlanTarget, Summary};
+    use crate::wire::{PatchOp, PatchOpKind};
     use serde_json::json;
 
     fn plan(changes: Vec<Change>) -> Plan {

@@ -17,7 +17,7 @@ mod retry;
 
 pub use error::{ApiError, ClientError, ErrorShape, find_hint};
 
-use crate::plan::{EntityId, Etag, PatchOp, Resource};
+use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, IF_MATCH};
 use reqwest::{Method, StatusCode, Url};

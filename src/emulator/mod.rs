@@ -176,7 +176,7 @@ pub use resources::SECRET_MASK;
 pub use server::FLOW_SERVICE_BASE;
 
 use crate::catalog::{self, Platform};
-use crate::plan::Resource;
+use crate::wire::Resource;
 use resources::Actor;
 use serde_json::{Value, json};
 use server::AppState;

@@ -6,7 +6,7 @@ use super::patch::{self, PatchRejection};
 use super::specs;
 use super::store::{Sandbox, col_name};
 use crate::catalog::{self, AuthMethod, Platform};
-use crate::plan::Resource;
+use crate::wire::Resource;
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 

@@ -9,7 +9,7 @@ use super::query::{ListQuery, QueryError, SortKey};
 use super::resources::{self, Actor};
 use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
 use super::{EmulatorError, OutOfBandEdit, specs, store};
-use crate::plan::Resource;
+use crate::wire::Resource;
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{ConnectInfo, Path, Request, State};

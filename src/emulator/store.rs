@@ -2,7 +2,7 @@
 //! every change, loaded at start).
 
 use super::EmulatorError;
-use crate::plan::Resource;
+use crate::wire::Resource;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};

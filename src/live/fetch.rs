@@ -25,7 +25,7 @@
 use super::{LiveEntity, LiveState};
 use crate::catalog::{PROFILE_STORE_SPEC_ID, Platform};
 use crate::client::{Client, ClientError};
-use crate::plan::Resource;
+use crate::wire::Resource;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -249,14 +249,14 @@ async fn complete_transformations(
     client: &Client,
     mut flows: Vec<Value>,
 ) -> Result<Vec<Value>, ClientError> {
-    let missing: Vec<(usize, crate::plan::EntityId)> = flows
+    let missing: Vec<(usize, crate::wire::EntityId)> = flows
         .iter()
         .enumerate()
         .filter(|(_, f)| f.get("transformations").is_none())
         .filter_map(|(i, f)| {
             f.get("id")
                 .and_then(Value::as_str)
-                .map(|id| (i, crate::plan::EntityId(id.to_owned())))
+                .map(|id| (i, crate::wire::EntityId(id.to_owned())))
         })
         .collect();
     if missing.is_empty() {

@@ -5,7 +5,7 @@ pub mod fetch;
 
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::marker::Marker;
-use crate::plan::{EntityId, Etag, Resource};
+use crate::wire::{EntityId, Etag, Resource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;

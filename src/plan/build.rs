@@ -22,12 +22,13 @@ use super::desired::{self, Role};
 use super::diff::{self, Sign};
 use super::{
     Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
-    FORMAT_VERSION, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions, Resource,
+    FORMAT_VERSION, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions,
 };
 use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
 use crate::live::{LiveDestination, LiveEntity, LiveState};
 use crate::marker::Marker;
 use crate::model::{DesiredDestination, DesiredState};
+use crate::wire::Resource;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 

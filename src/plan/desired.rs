@@ -4,12 +4,13 @@
 //! Object names derive from the manifest's `metadata.name` so they never change; every object
 //! carries the ownership marker at the end of its `description` (shared/DESIGN.md §3).
 
-use super::{PatchOp, PatchOpKind, PlanError, Resource};
+use super::PlanError;
 use crate::catalog::{
     FILE_FORMAT, FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform, SPEC_VERSION, TRANSFORMATION_NAME,
 };
 use crate::marker::Marker;
 use crate::model::{AttributePath, DesiredAudience, DesiredDestination};
+use crate::wire::{PatchOp, PatchOpKind, Resource};
 use serde_json::{Map, Value, json};
 
 /// JSON Pointer of a legacy flow's audience selectors.

@@ -7,12 +7,13 @@
 //! first, then `remove`s in descending index order, then `add`s at the end of the lists (`/-`),
 //! then `mandatoryFields` / `primaryFields`.
 
+use super::PlanError;
 use super::desired::{
     self, MANAGED_AUDIENCE_KEYS, MANAGED_SCHEDULE_KEYS, MANDATORY_FIELDS, PLATFORM_SEGMENT,
     PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
 };
-use super::{PatchOp, PlanError};
 use crate::model::{DesiredAudience, DesiredDestination};
+use crate::wire::PatchOp;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 

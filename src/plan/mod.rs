@@ -9,22 +9,12 @@ pub mod diff;
 pub use build::{build, build_plan, location_words, plan_destination, update_for};
 
 use crate::catalog::Platform;
+use crate::wire::{Etag, PatchOp, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The plan file's format version.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// An entity id assigned by the Flow Service.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EntityId(pub String);
-
-/// An ETag exactly as the API returns it, quotes included (`"\"7400…\""`), sent verbatim in
-/// `If-Match`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Etag(pub String);
 
 /// Where a plan was computed against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,56 +52,6 @@ pub enum Action {
     Enable,
     /// `POST /flows/{id}/action?op=disable`.
     Disable,
-}
-
-/// The Flow Service collection a change touches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Resource {
-    /// `/connections` (base connections).
-    Connection,
-    /// `/sourceConnections`.
-    SourceConnection,
-    /// `/targetConnections`.
-    TargetConnection,
-    /// `/flows`.
-    Flow,
-}
-
-impl Resource {
-    /// The collection path under the Flow Service base, e.g. `/flows`.
-    pub fn collection(self) -> &'static str {
-        match self {
-            Resource::Connection => "/connections",
-            Resource::SourceConnection => "/sourceConnections",
-            Resource::TargetConnection => "/targetConnections",
-            Resource::Flow => "/flows",
-        }
-    }
-}
-
-/// One RFC 6902 operation of a plan (destctl emits only `add`, `replace` and `remove`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PatchOp {
-    /// `add`, `replace` or `remove`.
-    pub op: PatchOpKind,
-    /// JSON Pointer.
-    pub path: String,
-    /// The value (absent for `remove`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
-}
-
-/// The operations destctl emits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PatchOpKind {
-    /// RFC 6902 `add`.
-    Add,
-    /// RFC 6902 `replace`.
-    Replace,
-    /// RFC 6902 `remove`.
-    Remove,
 }
 
 /// One step of a plan.

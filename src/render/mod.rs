@@ -6,7 +6,8 @@ pub mod text;
 pub mod words;
 
 use crate::plan::diff::Sign;
-use crate::plan::{Action, Change, DestinationStatus, Duplicate, Plan, PlanDetails, Resource};
+use crate::plan::{Action, Change, DestinationStatus, Duplicate, Plan, PlanDetails};
+use crate::wire::Resource;
 use serde_json::Value;
 
 /// An output format of `plan`.

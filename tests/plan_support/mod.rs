@@ -14,7 +14,8 @@ use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     DesiredState, ParamValue, ResourceName, SecretRef, SegmentId, SourceLocation,
 };
-use destctl::plan::{Action, Change, Plan, PlanOptions, PlanTarget, Resource};
+use destctl::plan::{Action, Change, Plan, PlanOptions, PlanTarget};
+use destctl::wire::Resource;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -189,7 +190,7 @@ pub fn state(dests: Vec<DesiredDestination>) -> DesiredState {
 
 /// Applies a flow patch exactly as the server does: the emulator's patch engine, rules and
 /// server-field expansion.
-pub fn server_patch(flow: &Value, ops: &[destctl::plan::PatchOp], now: i64) -> Value {
+pub fn server_patch(flow: &Value, ops: &[destctl::wire::PatchOp], now: i64) -> Value {
     let ops = serde_json::to_value(ops).unwrap();
     destctl::emulator::apply_flow_patch(flow, &ops, now)
         .unwrap_or_else(|e| panic!("the server refuses the plan's patch: {e}\n{ops:#}\n{flow:#}"))
@@ -297,7 +298,7 @@ impl FakeService {
     }
 
     /// Applies a patch with the optimistic lock.
-    pub fn patch(&mut self, id: &str, etag: Option<&str>, ops: &[destctl::plan::PatchOp]) {
+    pub fn patch(&mut self, id: &str, etag: Option<&str>, ops: &[destctl::wire::PatchOp]) {
         let new_etag = self.etag();
         let (resource, obj) = self.objects.get_mut(id).unwrap();
         if let Some(e) = etag {
