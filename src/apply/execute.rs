@@ -362,14 +362,15 @@ impl Executor {
                 }
             }
             Change::Enable(f) | Change::Disable(f) => {
-                let (action, flow_action) = match change {
-                    Change::Enable(_) => (Action::Enable, FlowAction::Enable),
-                    _ => (Action::Disable, FlowAction::Disable),
+                let flow_action = if matches!(change, Change::Enable(_)) {
+                    FlowAction::Enable
+                } else {
+                    FlowAction::Disable
                 };
                 let id = ids.resolve_id(&f.id)?;
                 let w = self.client.flow_action(&id, flow_action).await?;
                 ids.record_etag(w.id, w.etag);
-                done.push(item(action, Resource::Flow, &id, None, None, t));
+                done.push(item(change.action(), Resource::Flow, &id, None, None, t));
             }
             Change::Delete(d) => {
                 let id = ids.resolve_id(&d.id)?;

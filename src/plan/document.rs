@@ -419,7 +419,7 @@ fn typed<T: de::DeserializeOwned>(field: &'static str, v: Value) -> Result<T, Sh
 }
 
 /// Reads one change; `index` is its 1-based position in the plan.
-pub fn read_change(index: Option<usize>, value: Value) -> Result<Change, ChangeError> {
+fn read_change(index: Option<usize>, value: Value) -> Result<Change, ChangeError> {
     let mut what = None;
     read_fields(value, &mut what).map_err(|problem| ChangeError {
         index,

@@ -10,7 +10,7 @@ mod document;
 pub use build::{build, build_plan, location_words, plan_destination, update_for};
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
-    parse_ref, read_change, resource_word,
+    parse_ref, resource_word,
 };
 
 use crate::catalog::Platform;

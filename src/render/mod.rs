@@ -1,5 +1,6 @@
-//! Plan output for people and machines: `text` (the default, for a terminal), `json`
-//! (the plan document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request comment).
+//! Plan output for people and machines: `text` (the default, for a terminal), `json` (the plan
+//! document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request
+//! comment).
 
 pub mod markdown;
 pub mod text;
