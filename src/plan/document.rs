@@ -455,7 +455,15 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
         if m.contains_key(field) && !allowed.contains(&field) {
             return Err(ShapeError::NotAllowed {
                 field,
-                on: format!("a `{}` change", action.as_str()),
+                on: format!(
+                    "{} `{}` change",
+                    if matches!(action, Action::Update | Action::Enable) {
+                        "an"
+                    } else {
+                        "a"
+                    },
+                    action.as_str()
+                ),
             });
         }
     }
@@ -674,7 +682,7 @@ mod tests {
             ),
             (
                 with(update(), "body", json!({})),
-                "plan change #1 (update flow of `campaign-s3`): field `body` is not allowed in a `update` change",
+                "plan change #1 (update flow of `campaign-s3`): field `body` is not allowed in an `update` change",
             ),
             (
                 with(create.clone(), "id", json!("c-1")),
