@@ -12,10 +12,17 @@
 //!   happened; repeating it could make a duplicate that the ownership marker would then
 //!   adopt as an extra, so the error is reported instead and a re-run of `plan` sees the truth.
 
-use super::RetryPolicy;
+//!
+//! [`Retrier::run`] is the one retry loop: the IMS token request and every Flow Service call
+//! go through it.
+
+use super::error::ApiError;
+use super::{ClientError, RetryPolicy};
+use axum::body::Bytes;
 use rand::Rng;
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use std::future::Future;
 use std::time::Duration;
 
 impl Default for RetryPolicy {
@@ -39,7 +46,7 @@ pub(crate) enum RetryClass {
 }
 
 /// The attempt counter of one logical request.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Attempt {
     number: u32,
     class: RetryClass,
@@ -62,6 +69,56 @@ impl Attempt {
     }
 }
 
+/// What one attempt of [`Retrier::run`] came to.
+pub(crate) enum Outcome<T> {
+    /// Finished: a result, or an error no retry can mend.
+    Done(Result<T, ClientError>),
+    /// No complete answer (connection, timeout, body): retried as the policy allows.
+    Transport(reqwest::Error),
+    /// An error status: retried as the policy allows, else reported with the body.
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The answer's `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The error body.
+        body: Bytes,
+    },
+    /// Send again at once without counting an attempt (a token was renewed).
+    Again,
+}
+
+/// A complete answer: status, `Retry-After` and body.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: Bytes,
+}
+
+impl Answer {
+    /// Sends `request` and reads the whole answer.
+    pub(crate) async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+        let resp = request.send().await?;
+        let status = resp.status();
+        let retry_after = retry_after(resp.headers());
+        let body = resp.bytes().await?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// The error status as an [`Outcome`] for the retry loop.
+    pub(crate) fn retry_or_fail<T>(self) -> Outcome<T> {
+        Outcome::Status {
+            status: self.status,
+            retry_after: self.retry_after,
+            body: self.body,
+        }
+    }
+}
+
 /// Applies a [`RetryPolicy`].
 #[derive(Clone, Debug)]
 pub(crate) struct Retrier {
@@ -76,6 +133,63 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 impl Retrier {
     pub(crate) fn new(policy: RetryPolicy) -> Retrier {
         Retrier { policy }
+    }
+
+    /// Runs `attempt_once` until it is done, retrying transport failures and error statuses
+    /// as the policy allows (sleeping between attempts). A status that is not retried
+    /// becomes `fail(the decoded error body)`; a transport failure that is not retried, a
+    /// [`ClientError::Transport`].
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        class: RetryClass,
+        method: &Method,
+        path: &str,
+        mut attempt_once: F,
+        fail: impl FnOnce(ApiError) -> ClientError,
+    ) -> Result<T, ClientError>
+    where
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Outcome<T>>,
+    {
+        let mut attempt = Attempt::new(class);
+        loop {
+            let wait = match attempt_once(attempt).await {
+                Outcome::Done(result) => return result,
+                Outcome::Again => continue,
+                Outcome::Transport(e) => match self.after_transport_error(&mut attempt, &e) {
+                    Some(wait) => wait,
+                    None => {
+                        return Err(super::transport_error(
+                            method.clone(),
+                            path.to_owned(),
+                            &e,
+                            attempt.number(),
+                        ));
+                    }
+                },
+                Outcome::Status {
+                    status,
+                    retry_after,
+                    body,
+                } => match self.after_status(&mut attempt, status, retry_after) {
+                    Some(wait) => {
+                        tracing::debug!(method = %method, path = %path, status = status.as_u16(),
+                            wait_ms = wait.as_millis() as u64, "retrying");
+                        wait
+                    }
+                    None => {
+                        return Err(fail(super::error::api_error(
+                            method.clone(),
+                            path.to_owned(),
+                            status.as_u16(),
+                            &body,
+                            attempt.number(),
+                        )));
+                    }
+                },
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// The wait before the next attempt after a transport failure, or `None` to give up.
