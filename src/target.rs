@@ -14,11 +14,11 @@
 //! * Plain `http://` is accepted only for loopback hosts: credentials never travel in clear.
 
 use crate::client::{Auth, Client, ClientConfig, ClientError};
-use secrecy::{ExposeSecret, SecretString};
 use crate::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     RunningEmulator,
 };
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -189,7 +189,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Resolves the target from `opts` (flags and environment, as clap read them).
+/// Resolves the target from `opts` (flags and environment, as the command line gave them).
 pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
     let endpoint = non_empty(&opts.endpoint);
     let client_id = non_empty(&opts.client_id);
@@ -597,7 +597,10 @@ mod tests {
                 ..opts()
             }
         );
-        assert!(!shown.contains("s3cr3t-value") && !shown.contains("t0ken-value"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t-value") && !shown.contains("t0ken-value"),
+            "{shown}"
+        );
         assert!(shown.contains("client_secret: \"<set>\""), "{shown}");
     }
 

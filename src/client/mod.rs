@@ -470,8 +470,8 @@ impl Client {
         token: &AccessToken,
     ) -> Result<reqwest::RequestBuilder, ClientError> {
         let inner = &*self.inner;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| {
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 ClientError::Config(
                     "the access token contains characters not allowed in a header".into(),
                 )

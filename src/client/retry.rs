@@ -97,7 +97,9 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// Sends `request` and reads the whole answer.
-    pub(crate) async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    pub(crate) async fn exchange(
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, reqwest::Error> {
         let resp = request.send().await?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());

@@ -82,7 +82,11 @@ fn format_parser(
 const PLAN_FORMATS: &[(Format, &str, &str)] = &[
     (Format::Text, "text", "Human-readable, optionally coloured"),
     (Format::Json, "json", "The plan JSON document"),
-    (Format::Markdown, "markdown", "A Markdown pull-request comment"),
+    (
+        Format::Markdown,
+        "markdown",
+        "A Markdown pull-request comment",
+    ),
 ];
 
 /// The formats of `apply --format`.

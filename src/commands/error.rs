@@ -177,7 +177,10 @@ mod tests {
             },
             &ctx,
         );
-        assert_eq!(text, "error: /dev/null/schemas: No such file or directory\n");
+        assert_eq!(
+            text,
+            "error: /dev/null/schemas: No such file or directory\n"
+        );
         let err = Error::Apply(ApplyError::Fetch(transport()));
         assert_eq!(
             report_text(&err, &ctx),
