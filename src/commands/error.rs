@@ -153,10 +153,28 @@ mod tests {
         ]
     }
 
+    fn unreadable_secret() -> crate::apply::secrets::SecretError {
+        crate::apply::secrets::SecretError::UnreadableFile {
+            reference: "${file:secrets/key}".into(),
+            origin: Box::new(crate::apply::secrets::SecretOrigin::Manifest {
+                destination: "d".into(),
+                param: "secretKey".into(),
+                location: Default::default(),
+            }),
+            path: "secrets/key".into(),
+            source: io(),
+        }
+    }
+
     #[test]
     fn no_message_repeats_its_source() {
-        for err in representative() {
-            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        let (errors, secret) = (representative(), unreadable_secret());
+        let all = errors
+            .iter()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+            .chain([&secret as &(dyn std::error::Error + 'static)]);
+        for err in all {
+            let mut cur = Some(err);
             while let Some(e) = cur {
                 if let Some(source) = e.source() {
                     let (text, cause) = (e.to_string(), source.to_string());
@@ -190,5 +208,10 @@ mod tests {
         );
         assert_eq!(exit_code(&err), 1);
         assert!(err.source().is_some());
+        let secrets = Error::Apply(ApplyError::Secrets(
+            crate::apply::secrets::SecretErrors(vec![unreadable_secret()]),
+        ));
+        let text = report_text(&secrets, &ctx);
+        assert_eq!(text.matches("No such file or directory").count(), 1, "{text}");
     }
 }
