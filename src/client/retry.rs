@@ -386,6 +386,70 @@ mod tests {
         assert_eq!(r.after_status(&mut a, s, None), None);
     }
 
+    fn fast(max_retries: u32) -> Retrier {
+        Retrier::new(RetryPolicy {
+            max_retries,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        })
+    }
+
+    /// Runs `answers` in order (the last one repeated) through [`Retrier::run`]; the result
+    /// and how many attempts were made.
+    async fn run_with(
+        r: &Retrier,
+        class: RetryClass,
+        answers: &[Option<u16>],
+    ) -> (Result<u16, ClientError>, usize) {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let calls_ref = &calls;
+        let result = r
+            .run(
+                class,
+                &Method::GET,
+                "/flows",
+                |_attempt| async move {
+                    let n = calls_ref.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match answers[n.min(answers.len() - 1)] {
+                        None => Outcome::Again,
+                        Some(code) if code < 400 => Outcome::Done(Ok(code)),
+                        Some(code) => Outcome::Status {
+                            status: StatusCode::from_u16(code).expect("a status"),
+                            retry_after: None,
+                            body: Bytes::from_static(b"{}"),
+                        },
+                    }
+                },
+                ClientError::from_api,
+            )
+            .await;
+        (result, calls.into_inner())
+    }
+
+    #[tokio::test]
+    async fn one_loop_retries_as_the_policy_says() {
+        let r = fast(2);
+        let (result, calls) = run_with(&r, RetryClass::Idempotent, &[Some(503), Some(200)]).await;
+        assert_eq!((result.ok(), calls), (Some(200), 2));
+        // Exhausted: the last status is reported with the number of attempts.
+        let (result, calls) = run_with(&r, RetryClass::Idempotent, &[Some(500)]).await;
+        assert_eq!(calls, 3);
+        let err = result.expect_err("gives up");
+        assert_eq!(err.status(), Some(500));
+        assert_eq!(err.api_error().map(|e| e.attempts), Some(3));
+        // A create is not repeated after a 500, which may hide a create that happened.
+        let (result, calls) = run_with(&r, RetryClass::NotIdempotent, &[Some(500)]).await;
+        assert_eq!((result.is_err(), calls), (true, 1));
+        // `Again` (a renewed token) does not count as an attempt.
+        let (result, calls) = run_with(
+            &r,
+            RetryClass::Idempotent,
+            &[None, Some(503), Some(503), Some(201)],
+        )
+        .await;
+        assert_eq!((result.ok(), calls), (Some(201), 4));
+    }
+
     #[test]
     fn parses_retry_after() {
         let mut h = HeaderMap::new();

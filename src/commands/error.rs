@@ -208,10 +208,14 @@ mod tests {
         );
         assert_eq!(exit_code(&err), 1);
         assert!(err.source().is_some());
-        let secrets = Error::Apply(ApplyError::Secrets(
-            crate::apply::secrets::SecretErrors(vec![unreadable_secret()]),
-        ));
+        let secrets = Error::Apply(ApplyError::Secrets(crate::apply::secrets::SecretErrors(
+            vec![unreadable_secret()],
+        )));
         let text = report_text(&secrets, &ctx);
-        assert_eq!(text.matches("No such file or directory").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("No such file or directory").count(),
+            1,
+            "{text}"
+        );
     }
 }
