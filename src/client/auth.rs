@@ -85,6 +85,8 @@ pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
 /// Hands out tokens for [`Auth`].
 pub(crate) struct TokenSource {
     auth: Auth,
+    /// The ready token of [`Auth::Token`].
+    ready: Option<AccessToken>,
     cache: Mutex<Option<CachedToken>>,
     /// Number of IMS token requests answered with a token (for tests and `-vv`).
     minted: std::sync::atomic::AtomicU64,
@@ -92,8 +94,13 @@ pub(crate) struct TokenSource {
 
 impl TokenSource {
     pub(crate) fn new(auth: Auth) -> TokenSource {
+        let ready = match &auth {
+            Auth::Token { access_token, .. } => Some(AccessToken::new(access_token.clone())),
+            Auth::ClientCredentials { .. } => None,
+        };
         TokenSource {
             auth,
+            ready,
             cache: Mutex::new(None),
             minted: Default::default(),
         }
@@ -117,7 +124,8 @@ impl TokenSource {
     ) -> Result<AccessToken, ClientError> {
         let (ims_url, client_id, client_secret, scopes) = match &self.auth {
             Auth::Token { access_token, .. } => {
-                return Ok(AccessToken::new(access_token.clone()));
+                let ready = self.ready.clone();
+                return Ok(ready.unwrap_or_else(|| AccessToken::new(access_token.clone())));
             }
             Auth::ClientCredentials {
                 ims_url,

@@ -54,8 +54,7 @@ pub enum Error {
 
 /// The process exit code for `err`: always 1 (2 is reserved for "changes present", which is
 /// a result, not an error; clap's usage errors are mapped to 1 as well).
-pub fn exit_code(err: &Error) -> u8 {
-    let _ = err;
+pub fn exit_code(_err: &Error) -> u8 {
     1
 }
 
