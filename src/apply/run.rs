@@ -94,6 +94,14 @@ pub struct Applied {
     pub report: ApplyReport,
 }
 
+/// A re-read entity without its id or etag.
+#[derive(Debug, thiserror::Error)]
+#[error("{collection} {id} came back without id or etag")]
+struct IncompleteEntity {
+    collection: &'static str,
+    id: String,
+}
+
 /// Re-plans one entity after a 412: one GET of it, then the plan's `update_for`.
 pub struct LiveReplanner {
     client: Client,
@@ -123,12 +131,9 @@ impl Replanner for LiveReplanner {
     ) -> BoxFuture<'a, Result<Option<Change>, ReplanError>> {
         Box::pin(async move {
             let raw = self.client.get(resource, id).await?;
-            let entity = LiveEntity::from_raw(resource, raw).ok_or_else(|| {
-                format!(
-                    "{} {} came back without id or etag",
-                    resource.collection(),
-                    id.0
-                )
+            let entity = LiveEntity::from_raw(resource, raw).ok_or_else(|| IncompleteEntity {
+                collection: resource.collection(),
+                id: id.0.clone(),
             })?;
             let Some(d) = self
                 .desired
