@@ -1,5 +1,6 @@
-//! Which Flow Service a command talks to: a remote endpoint with credentials, or — with no endpoint and no credentials configured — the embedded emulator,
-//! started in-process with its state in `.destctl/emulator.json`.
+//! Which Flow Service a command talks to: a remote endpoint with credentials, or — with no
+//! endpoint and no credentials configured — the embedded emulator, started in-process with its
+//! state in `.destctl/emulator.json`.
 //!
 //! Rules:
 //! * Nothing configured → [`Target::Embedded`].

@@ -8,6 +8,7 @@ use crate::render::Format;
 use crate::target::TargetOptions;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -182,8 +183,9 @@ pub struct TargetArgs {
     #[arg(long, env = "AEP_CLIENT_ID", hide = true, hide_env_values = true)]
     pub client_id: Option<String>,
     /// Client secret; set AEP_CLIENT_SECRET.
-    #[arg(long, env = "AEP_CLIENT_SECRET", hide = true, hide_env_values = true)]
-    pub client_secret: Option<String>,
+    #[arg(long, env = "AEP_CLIENT_SECRET", hide = true, hide_env_values = true,
+          value_parser = secret)]
+    pub client_secret: Option<SecretString>,
     /// IMS org id; set AEP_ORG_ID.
     #[arg(long, env = "AEP_ORG_ID", hide = true)]
     pub org_id: Option<String>,
@@ -191,8 +193,14 @@ pub struct TargetArgs {
     #[arg(long, env = "AEP_SCOPES", hide = true)]
     pub scopes: Option<String>,
     /// A ready access token; set AEP_ACCESS_TOKEN.
-    #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true)]
-    pub access_token: Option<String>,
+    #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true,
+          value_parser = secret)]
+    pub access_token: Option<SecretString>,
+}
+
+/// Reads a secret flag or variable straight into a [`SecretString`].
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(value.into())
 }
 
 impl std::fmt::Debug for TargetArgs {
@@ -209,10 +217,10 @@ impl TargetArgs {
             ims_url: self.ims_url.clone(),
             sandbox: self.sandbox.clone(),
             client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone().map(Into::into),
+            client_secret: self.client_secret.clone(),
             org_id: self.org_id.clone(),
             scopes: self.scopes.clone(),
-            access_token: self.access_token.clone().map(Into::into),
+            access_token: self.access_token.clone(),
         }
     }
 }
