@@ -232,3 +232,136 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
     let report = prepared.execute(client, &opts).await;
     Ok(Applied { plan, report })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Auth, ClientConfig};
+    use crate::emulator::{
+        EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
+    };
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    /// Records what an apply showed, and answers the question with `approve`.
+    struct Recorder {
+        approve: bool,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn new(approve: bool) -> Arc<Recorder> {
+            Arc::new(Recorder {
+                approve,
+                seen: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn seen(&self) -> Vec<String> {
+            self.seen.lock().expect("recorder lock").clone()
+        }
+
+        fn push(&self, what: String) {
+            self.seen.lock().expect("recorder lock").push(what);
+        }
+    }
+
+    impl Progress for Recorder {
+        fn group_finished(&self, _group: usize, ok: bool) {
+            self.push(format!("group ok={ok}"));
+        }
+    }
+
+    impl Observer for Recorder {
+        fn no_changes(&self) {
+            self.push("no changes".into());
+        }
+
+        fn planned(&self, plan: &Plan, _details: &PlanDetails) {
+            self.push(format!("planned {}", plan.changes.len()));
+        }
+
+        fn confirm<'a>(&'a self, _cancel: &'a Cancel) -> BoxFuture<'a, Result<(), ApplyError>> {
+            self.push("asked".into());
+            let approve = self.approve;
+            Box::pin(async move {
+                if approve {
+                    Ok(())
+                } else {
+                    Err(ApplyError::NotConfirmed)
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn what_the_user_sees_goes_through_the_observer() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let desired = crate::manifest::load(&[
+            root.join("manifests/campaign-s3.yaml"),
+            root.join("manifests/schedules.yaml"),
+        ])
+        .expect("the examples validate")
+        .desired;
+        let emu = Emulator::start(EmulatorConfig::default())
+            .await
+            .expect("the emulator starts");
+        let base = emu.base_url();
+        let client = Client::new(ClientConfig::new(
+            base.clone(),
+            "prod",
+            Auth::ClientCredentials {
+                ims_url: base.clone(),
+                client_id: EMBEDDED_CLIENT_ID.into(),
+                client_secret: EMBEDDED_CLIENT_SECRET.into(),
+                org_id: EMBEDDED_ORG_ID.into(),
+                scopes: "openid".into(),
+            },
+        ))
+        .expect("a client");
+        let ctx = |observer: Arc<Recorder>| Context {
+            endpoint: base.clone(),
+            sandbox: "prod".into(),
+            resolver: Resolver::new(|_| None, root.clone()),
+            cancel: Cancel::new(),
+            approval: Approval::Ask,
+            parallelism: 2,
+            observer,
+        };
+        let live = || Input::Live {
+            desired: desired.clone(),
+            prune: false,
+        };
+
+        let refused = Recorder::new(false);
+        let err = apply(live(), &client, &ctx(refused.clone()))
+            .await
+            .expect_err("not approved");
+        assert!(matches!(err, ApplyError::NotConfirmed), "{err}");
+        let seen = refused.seen();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(
+            seen[0].starts_with("planned ") && seen[1] == "asked",
+            "{seen:?}"
+        );
+
+        let approved = Recorder::new(true);
+        let applied = apply(live(), &client, &ctx(approved.clone()))
+            .await
+            .expect("applied");
+        assert!(applied.report.is_success());
+        let seen = approved.seen();
+        // The refusal wrote nothing: the same plan again.
+        assert_eq!(seen[0], refused.seen()[0]);
+        assert_eq!(&seen[1], "asked", "{seen:?}");
+        assert!(seen[2..].iter().all(|s| s == "group ok=true"), "{seen:?}");
+        assert!(seen.len() > 2, "{seen:?}");
+
+        let again = Recorder::new(false);
+        apply(live(), &client, &ctx(again.clone()))
+            .await
+            .expect("nothing to do");
+        assert_eq!(again.seen(), vec!["no changes".to_owned()]);
+        emu.shutdown().await;
+    }
+}
