@@ -167,6 +167,8 @@ pub struct ApplyArgs {
 
 /// Target options of the commands that talk to the service. Secrets are read from the
 /// environment (their flags are hidden and their values never shown in help).
+// The doc comments are the help texts, bare URLs included.
+#[allow(rustdoc::bare_urls)]
 #[derive(Clone, Default, clap::Args)]
 pub struct TargetArgs {
     /// Platform base URL, e.g. https://platform.adobe.io or an emulator's http://127.0.0.1:PORT
