@@ -20,7 +20,7 @@ fn an_io_error_names_the_file_and_its_cause_once() {
 fn a_wrapped_error_prints_its_chain_once() {
     let dir = std::env::temp_dir().join(format!("destctl-cli-errors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
         .args(["apply", "--plan", "missing.json"])
         .current_dir(&dir)
         .env("NO_COLOR", "1")
