@@ -2,7 +2,6 @@
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
-pub mod cli;
 pub mod desired;
 pub mod diff;
 mod document;
@@ -12,6 +11,17 @@ pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,
 };
+
+/// What the live read must look up for `desired`: the Adobe Campaign flow spec, when a
+/// Destination needs it.
+pub fn fetch_options(desired: &crate::model::DesiredState) -> crate::live::fetch::FetchOptions {
+    crate::live::fetch::FetchOptions {
+        campaign_flow_spec: desired
+            .destinations
+            .iter()
+            .any(|d| d.platform == Platform::AdobeCampaign),
+    }
+}
 
 use crate::catalog::Platform;
 use crate::wire::Resource;
