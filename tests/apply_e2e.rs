@@ -184,7 +184,13 @@ async fn a_saved_plan_edited_out_of_shape_is_refused_naming_the_change_and_field
     ] {
         let path = write(&dir, "plan.json", &file.to_string());
         let err = destctl::apply::read_plan_file(&path).unwrap_err();
-        let msg = err.to_string();
+        // The message and its causes, as the CLI prints them.
+        let mut msg = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            msg.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
         assert!(msg.contains(&message), "{msg}\nwant: {message}");
     }
     // The unedited plan still applies.
