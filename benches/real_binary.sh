@@ -86,7 +86,7 @@ spec:
             f.write(f"    - destination: dest-{i:03}\n      schedule: daily-17h\n")
 EOF
 
-export BENCH_S3_KEY=AKIAEXAMPLEKEY BENCH_S3_SECRET=example-secret
+export BENCH_S3_KEY=AKIAIOSFODNN7EXAMPLE BENCH_S3_SECRET=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY00
 export DESTCTL_ENDPOINT=$B AEP_CLIENT_ID=destctl-emulator AEP_CLIENT_SECRET=any-secret
 export AEP_ORG_ID=0000000000000000DE57C711@AdobeOrg AEP_SANDBOX=prod NO_COLOR=1
 
@@ -95,7 +95,8 @@ EMU_PID=$!
 for _ in $(seq 100); do curl -sf "$B/_emulator/requests" >/dev/null && break; sleep 0.1; done
 
 echo "seeding: apply $FLOWS Destinations x $AUDIENCES audiences…" >&2
-(cd "$WORK" && "$BIN" apply manifests --auto-approve >"$WORK/apply.log" 2>&1)
+(cd "$WORK" && "$BIN" apply manifests --auto-approve >"$WORK/apply.log" 2>&1) ||
+    { grep -m5 -i "error\|✗\|failed:" "$WORK/apply.log" >&2; exit 1; }
 
 TOKEN=$(curl -sf -X POST "$B/ims/token/v3" -d grant_type=client_credentials \
     -d client_id=$AEP_CLIENT_ID -d client_secret=$AEP_CLIENT_SECRET | jq -r .access_token)
@@ -112,6 +113,9 @@ curl_pages() {
         if [[ -n $next ]]; then url="$FS/flows${next#*/flows}"; else url=""; fi
     done
 }
+
+PAGE_BYTES=$(curl -sf "${H[@]}" -o /dev/null -w '%{size_download}' \
+    "$FS/flows?property=inheritedAttributes.properties.isDestinationFlow%3D%3Dtrue&limit=100")
 
 now() { date +%s.%N; }
 plan_walls=() curl_walls=() rss=()
@@ -141,6 +145,7 @@ MAXRSS=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
 echo "binary: $BIN"
 echo "plan output: $(head -c 200 "$WORK/plan.txt" | tr '\n' ' ')"
 echo "runs: $RUNS (alternated), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "flow page: $((PAGE_BYTES / 1024)) KiB"
 echo "plan wall, median: $PW s"
 echo "curl flow pages wall, median: $CW s"
 echo "ratio plan / curl (medians): $(echo "scale=2; $PW / $CW" | bc)"

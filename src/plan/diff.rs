@@ -18,7 +18,7 @@ use crate::catalog::{Schedule, StartTime};
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
 use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
-use crate::wire::json::Json;
+use crate::wire::json::{Json, Word};
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -66,7 +66,7 @@ fn shape_error(flow: &Flow, pointer: &str) -> PlanError {
 }
 
 fn non_empty_str(v: Option<&Json<String>>) -> Option<&str> {
-    v.and_then(Json::as_str).filter(|s| !s.is_empty())
+    v.and_then(|j| j.as_str()).filter(|s| !s.is_empty())
 }
 
 /// The managed keys of a live audience selector's `value`, in canonical order, with empty
@@ -95,7 +95,9 @@ pub fn project_audience_value(value: &Json<SegmentValue>) -> Value {
         }
     };
     put("filenameTemplate", &v.filename_template);
-    put("exportMode", &v.export_mode);
+    if let Some(m) = &v.export_mode {
+        out.insert("exportMode".into(), m.to_value());
+    }
     match &v.schedule {
         Some(Json::Typed(s)) => {
             out.insert("schedule".into(), s.to_value());
@@ -113,16 +115,12 @@ pub fn project_audience_value(value: &Json<SegmentValue>) -> Value {
 pub fn merged_selector(live: &SegmentSelector, desired_audience: &DesiredAudience) -> Value {
     let mut value = desired::audience_value(desired_audience);
     if let Some(live_value) = live.value() {
-        for (k, v) in live_value.server.values() {
-            value.insert(k.to_owned(), v);
-        }
+        value.extend(live_value.server.values());
     }
     let mut sel = Map::new();
     sel.insert("type".into(), Value::String(PLATFORM_SEGMENT.into()));
     sel.insert("value".into(), Value::Object(value));
-    for (k, v) in live.other.values() {
-        sel.insert(k.to_owned(), v);
-    }
+    sel.extend(live.other.values());
     Value::Object(sel)
 }
 
@@ -130,17 +128,17 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Whether a live field, with `null` read as absent, is the string `want` (or absent when
-/// `want` is `None`).
-fn str_matches(live: Option<&Json<String>>, want: Option<&str>) -> bool {
+/// Whether a live word, with `null` read as absent, is `want` (or absent when `want` is
+/// `None`).
+fn word_matches(live: Option<&Json<Word>>, want: Option<&str>) -> bool {
     match (live.filter(|v| !v.is_null()), want) {
         (None, None) => true,
-        (Some(Json::Typed(s)), Some(w)) => s == w,
+        (Some(Json::Typed(s)), Some(w)) => s.as_str() == w,
         _ => false,
     }
 }
 
-/// [`str_matches`] for a date (a live date is typed only in its canonical `YYYY-MM-DD` form).
+/// [`word_matches`] for a date (a live date is typed only in its canonical `YYYY-MM-DD` form).
 fn date_matches(live: Option<&Json<NaiveDate>>, want: Option<NaiveDate>) -> bool {
     match (live.filter(|v| !v.is_null()), want) {
         (None, None) => true,
@@ -149,13 +147,13 @@ fn date_matches(live: Option<&Json<NaiveDate>>, want: Option<NaiveDate>) -> bool
     }
 }
 
-/// [`str_matches`] for an hour, written `HH:00`.
-fn hour_matches(live: Option<&Json<String>>, want: Option<StartTime>) -> bool {
+/// [`word_matches`] for an hour, written `HH:00`.
+fn hour_matches(live: Option<&Json<Word>>, want: Option<StartTime>) -> bool {
     match (live.filter(|v| !v.is_null()), want) {
         (None, None) => true,
         (Some(Json::Typed(s)), Some(w)) => {
             let h = w.hour();
-            s.as_bytes() == [b'0' + h / 10, b'0' + h % 10, b':', b'0', b'0']
+            s.as_str().as_bytes() == [b'0' + h / 10, b'0' + h % 10, b':', b'0', b'0']
         }
         _ => false,
     }
@@ -167,8 +165,8 @@ fn schedule_matches(live: &Json<LiveSchedule>, want: &Schedule) -> bool {
     let Json::Typed(s) = live else {
         return false;
     };
-    str_matches(s.frequency.as_ref(), Some(want.frequency.as_str()))
-        && str_matches(
+    word_matches(s.frequency.as_ref(), Some(want.frequency.as_str()))
+        && word_matches(
             s.trigger_type.as_ref(),
             want.trigger_type.map(|t| t.as_str()),
         )
@@ -180,18 +178,18 @@ fn schedule_matches(live: &Json<LiveSchedule>, want: &Schedule) -> bool {
 /// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
 /// building either: `&str`, date and hour compares only, no allocation.
 fn audience_matches(sel: &SegmentSelector, a: &DesiredAudience) -> bool {
-    if sel.kind.as_deref() != Some(PLATFORM_SEGMENT) {
+    if sel.kind.as_ref().map(Word::as_str) != Some(PLATFORM_SEGMENT) {
         return false;
     }
     let Some(v) = sel.value() else {
         return false;
     };
-    if v.id.as_ref().and_then(Json::as_str) != Some(a.segment_id.as_str())
+    if v.id.as_ref().and_then(|j| j.as_str()) != Some(a.segment_id.as_str())
         || non_empty_str(v.name.as_ref()) != non_empty(&a.display_name)
         || non_empty_str(v.description.as_ref()) != non_empty(&a.description)
-        || v.filename_template.as_ref().and_then(Json::as_str)
+        || v.filename_template.as_ref().and_then(|j| j.as_str())
             != Some(a.filename_template.as_str())
-        || v.export_mode.as_ref().and_then(Json::as_str) != Some(a.export_mode.as_str())
+        || v.export_mode.as_ref().and_then(|m| m.as_str()) != Some(a.export_mode.as_str())
     {
         return false;
     }
@@ -276,8 +274,8 @@ fn primary_label(item: &Value) -> String {
 
 fn live_primary_label(item: &Json<PrimaryField>) -> String {
     if let Json::Typed(p) = item
-        && p.field_type.as_ref().and_then(Json::as_str) == Some("ATTRIBUTE")
-        && let Some(path) = p.attribute_path.as_ref().and_then(Json::as_str)
+        && p.field_type.as_ref().and_then(|j| j.as_str()) == Some("ATTRIBUTE")
+        && let Some(path) = p.attribute_path.as_ref().and_then(|j| j.as_str())
     {
         return path.to_owned();
     }

@@ -9,7 +9,7 @@
 //! as raw JSON in their order, so that a `replace` of the selector carries them over unchanged.
 //! `id` and `etag` are required: a flow without them is an error naming the flow.
 
-use super::json::{Json, Key, RawFields, Shape, Shaped, loose, loose_strings, present};
+use super::json::{Json, Key, RawFields, Shape, Shaped, Word, loose, loose_strings, present};
 use super::{EntityId, Etag};
 use chrono::NaiveDate;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -354,9 +354,7 @@ impl PrimaryField {
         if let Some(v) = &self.attribute_path {
             m.insert("attributePath".into(), v.to_value());
         }
-        for (k, v) in self.other.values() {
-            m.insert(k.to_owned(), v);
-        }
+        m.extend(self.other.values());
         serde_json::Value::Object(m)
     }
 }
@@ -390,7 +388,7 @@ impl<'de> Deserialize<'de> for PrimaryField {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SegmentSelector {
     /// `type`, when a string.
-    pub kind: Option<String>,
+    pub kind: Option<Word>,
     /// `value`.
     pub value: Option<Json<SegmentValue>>,
     /// Every other key, in order.
@@ -425,7 +423,7 @@ impl<'de> Deserialize<'de> for SegmentSelector {
                 let mut out = SegmentSelector::default();
                 while let Some(Key(k)) = m.next_key()? {
                     match &*k {
-                        "type" => out.kind = m.next_value::<Json<String>>()?.typed().cloned(),
+                        "type" => out.kind = m.next_value::<Json<Word>>()?.typed().cloned(),
                         "value" => out.value = Some(m.next_value()?),
                         _ => out.other.read(k, &mut m)?,
                     }
@@ -450,7 +448,7 @@ pub struct SegmentValue {
     /// `filenameTemplate`.
     pub filename_template: Option<Json<String>>,
     /// `exportMode`.
-    pub export_mode: Option<Json<String>>,
+    pub export_mode: Option<Json<Word>>,
     /// `schedule`.
     pub schedule: Option<Json<LiveSchedule>>,
     /// Every other key, in order: the server's fields.
@@ -462,13 +460,13 @@ impl Shaped for SegmentValue {
 }
 
 impl SegmentValue {
-    /// The server's `createTime`, as raw JSON.
-    pub fn create_time(&self) -> Option<&serde_json::value::RawValue> {
+    /// The server's `createTime`.
+    pub fn create_time(&self) -> Option<serde_json::Value> {
         self.server.get("createTime")
     }
 
-    /// The server's `updateTime`, as raw JSON.
-    pub fn update_time(&self) -> Option<&serde_json::value::RawValue> {
+    /// The server's `updateTime`.
+    pub fn update_time(&self) -> Option<serde_json::Value> {
         self.server.get("updateTime")
     }
 }
@@ -508,10 +506,10 @@ impl<'de> Deserialize<'de> for SegmentValue {
 pub struct LiveSchedule {
     /// `frequency`.
     #[serde(default, deserialize_with = "present")]
-    pub frequency: Option<Json<String>>,
+    pub frequency: Option<Json<Word>>,
     /// `triggerType`.
     #[serde(default, deserialize_with = "present")]
-    pub trigger_type: Option<Json<String>>,
+    pub trigger_type: Option<Json<Word>>,
     /// `startDate`.
     #[serde(default, deserialize_with = "present")]
     pub start_date: Option<Json<NaiveDate>>,
@@ -520,7 +518,7 @@ pub struct LiveSchedule {
     pub end_date: Option<Json<NaiveDate>>,
     /// `startTime`.
     #[serde(default, deserialize_with = "present")]
-    pub start_time: Option<Json<String>>,
+    pub start_time: Option<Json<Word>>,
 }
 
 impl Shaped for LiveSchedule {

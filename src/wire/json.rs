@@ -251,21 +251,11 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// The fields of an object that destctl does not manage, in their order, each kept as its raw
-/// JSON text: carried over verbatim by a `replace`, never walked.
-#[derive(Clone, Debug, Default)]
-pub struct RawFields(pub Vec<(String, Box<RawValue>)>);
-
-impl PartialEq for RawFields {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len()
-            && self
-                .0
-                .iter()
-                .zip(&other.0)
-                .all(|((ka, va), (kb, vb))| ka == kb && va.get() == vb.get())
-    }
-}
+/// The fields of an object that destctl does not manage, in their order, kept together as the
+/// raw JSON text of one object (`{"createTime":…,"updateTime":…}`, one allocation): carried over
+/// verbatim by a `replace`, never walked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawFields(Option<Box<str>>);
 
 impl RawFields {
     /// Reads the next value of `map` as the raw field `key`.
@@ -275,20 +265,104 @@ impl RawFields {
         map: &mut A,
     ) -> Result<(), A::Error> {
         let raw: Box<RawValue> = map.next_value()?;
-        self.0.push((key.into_owned(), raw));
+        let mut text = self.0.take().map(String::from).unwrap_or_default();
+        text.pop();
+        text.push(if text.is_empty() { '{' } else { ',' });
+        text.push_str(&Value::String(key.into_owned()).to_string());
+        text.push(':');
+        text.push_str(raw.get());
+        text.push('}');
+        self.0 = Some(text.into_boxed_str());
         Ok(())
     }
 
-    /// The raw text of field `key`.
-    pub fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+    /// The raw JSON text of the fields as one object, if there are any.
+    pub fn text(&self) -> Option<&str> {
+        self.0.as_deref()
     }
 
-    /// Every field as JSON, in order (the raw texts parsed again: for the rare `replace`).
-    pub fn values(&self) -> impl Iterator<Item = (&str, Value)> {
-        self.0.iter().map(|(k, v)| {
-            let value = serde_json::from_str(v.get()).expect("raw JSON read from valid JSON");
-            (k.as_str(), value)
-        })
+    /// Every field as JSON, in order (the raw text parsed again: for the rare `replace`).
+    pub fn values(&self) -> serde_json::Map<String, Value> {
+        self.0
+            .as_deref()
+            .map(|t| serde_json::from_str(t).expect("an object written from valid JSON"))
+            .unwrap_or_default()
+    }
+
+    /// Field `key`, as JSON.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.values().shift_remove(key)
+    }
+}
+
+/// A word of the Flow Service's vocabulary (`PLATFORM_SEGMENT`, `DAILY_FULL_EXPORT`, `DAILY`,
+/// `SCHEDULED`, `17:00`, …): a known word is kept as a `&'static str` (no allocation per
+/// selector), any other string as its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Word(Cow<'static, str>);
+
+impl Word {
+    /// The word.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The words kept without allocation: selector types, export modes, frequencies, trigger types.
+/// Only an allocation saving: any other string is kept as it came.
+const KNOWN_WORDS: &[&str] = &[
+    "PLATFORM_SEGMENT",
+    "JSON_PATH",
+    "ATTRIBUTE",
+    "DAILY_FULL_EXPORT",
+    "FIRST_FULL_THEN_INCREMENTAL",
+    "ONCE",
+    "DAILY",
+    "WEEKLY",
+    "MONTHLY",
+    "EVERY_3_HOURS",
+    "EVERY_6_HOURS",
+    "EVERY_8_HOURS",
+    "EVERY_12_HOURS",
+    "AFTER_SEGMENT_EVAL",
+    "SCHEDULED",
+];
+
+/// The full hours `00:00` … `23:00` (a schedule's `startTime`).
+const HOURS: [&str; 24] = [
+    "00:00", "01:00", "02:00", "03:00", "04:00", "05:00", "06:00", "07:00", "08:00", "09:00",
+    "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00", "17:00", "18:00", "19:00",
+    "20:00", "21:00", "22:00", "23:00",
+];
+
+impl Shaped for Word {
+    fn from_wire_str(s: &str) -> Option<Self> {
+        let known = KNOWN_WORDS.iter().chain(&HOURS).find(|w| **w == s);
+        Some(Word(match known {
+            Some(w) => Cow::Borrowed(w),
+            None => Cow::Owned(s.to_owned()),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Cow::<'de, str>::deserialize(d)?;
+        Ok(Word::from_wire_str(&s).expect("every string is a word"))
+    }
+}
+
+impl Json<Word> {
+    /// The word, if the field is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        self.typed().map(Word::as_str)
+    }
+
+    /// The field as JSON.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Json::Typed(w) => Value::String(w.as_str().to_owned()),
+            Json::Other(v) => (**v).clone(),
+        }
     }
 }
