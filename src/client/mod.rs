@@ -454,7 +454,7 @@ impl Client {
             };
             let status = resp.status();
             let retry_after = retry::retry_after(resp.headers());
-            let body = match resp.bytes().await {
+            let body = match read_body(resp).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
@@ -762,6 +762,20 @@ impl Client {
 }
 
 /// One page of a list answer; other fields are ignored.
+/// Upper bound of the buffer reserved up front from `Content-Length`.
+const MAX_BODY_RESERVE: u64 = 256 * 1024 * 1024;
+
+/// The whole response body in one buffer reserved from `Content-Length`, filled chunk by chunk:
+/// a 20 MB list page is held once, not as its chunks plus a contiguous copy of them.
+async fn read_body(mut resp: reqwest::Response) -> Result<axum::body::Bytes, reqwest::Error> {
+    let reserve = resp.content_length().unwrap_or(0).min(MAX_BODY_RESERVE);
+    let mut buf = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.into())
+}
+
 #[derive(serde::Deserialize)]
 struct Page<T> {
     #[serde(default = "Option::default")]

@@ -340,12 +340,29 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         let end = wanted.partition_point(|(w, _)| *w <= id);
         (end > 0 && wanted[end - 1].0 == id).then(|| end - 1)
     };
+    // Live selectors usually follow the desired order: the audience after the last one found
+    // is tried first, the binary search only when it is not the one (with unique desired ids
+    // both find the same audience).
+    let unique = wanted.windows(2).all(|w| w[0].0 != w[1].0);
+    let mut position_of = vec![0; wanted.len()];
+    for (pos, (_, i)) in wanted.iter().enumerate() {
+        position_of[*i] = pos;
+    }
+    let mut next = 0;
+    let mut locate = |id: &str| -> Option<usize> {
+        let pos = match d.audiences.get(next) {
+            Some(a) if unique && a.segment_id.as_str() == id => Some(position_of[next]),
+            _ => find(id),
+        }?;
+        next = wanted[pos].1 + 1;
+        Some(pos)
+    };
     let mut matched = vec![false; wanted.len()];
     let mut segment_removes = Vec::new();
     for (index, sel) in live_segments.iter().enumerate() {
         let sel = sel.typed();
         let id = sel.and_then(SegmentSelector::segment_id);
-        match (sel, id.and_then(find)) {
+        match (sel, id.and_then(&mut locate)) {
             (Some(sel), Some(pos)) if !matched[pos] => {
                 matched[pos] = true;
                 let a = &d.audiences[wanted[pos].1];
