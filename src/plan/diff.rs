@@ -89,16 +89,13 @@ pub fn project_audience_value(value: &Json<SegmentValue>) -> Value {
     if let Some(n) = non_empty_str(v.description.as_ref()) {
         out.insert("description".into(), Value::from(n));
     }
-    let mut put = |key: &str, field: &Option<Json<String>>| {
-        if let Some(f) = field {
-            out.insert(key.into(), f.to_value());
-        }
-    };
-    put("filenameTemplate", &v.filename_template);
+    if let Some(t) = &v.filename_template {
+        out.insert("filenameTemplate".into(), t.to_value());
+    }
     if let Some(m) = &v.export_mode {
         out.insert("exportMode".into(), m.to_value());
     }
-    match &v.schedule {
+    match v.schedule.as_deref() {
         Some(Json::Typed(s)) => {
             out.insert("schedule".into(), s.to_value());
         }

@@ -14,6 +14,7 @@ use super::{EntityId, Etag};
 use chrono::NaiveDate;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::fmt;
 
 /// `transformations[0].params.segmentSelectors.selectors` as a JSON Pointer (patch paths).
@@ -446,11 +447,11 @@ pub struct SegmentValue {
     /// `description`.
     pub description: Option<Json<String>>,
     /// `filenameTemplate`.
-    pub filename_template: Option<Json<String>>,
+    pub filename_template: Option<Shared<Json<String>>>,
     /// `exportMode`.
     pub export_mode: Option<Json<Word>>,
     /// `schedule`.
-    pub schedule: Option<Json<LiveSchedule>>,
+    pub schedule: Option<Shared<Json<LiveSchedule>>>,
     /// Every other key, in order: the server's fields.
     pub server: RawFields,
 }
@@ -486,9 +487,15 @@ impl<'de> Deserialize<'de> for SegmentValue {
                         "id" => out.id = Some(m.next_value()?),
                         "name" => out.name = Some(m.next_value()?),
                         "description" => out.description = Some(m.next_value()?),
-                        "filenameTemplate" => out.filename_template = Some(m.next_value()?),
+                        "filenameTemplate" => {
+                            let t = m.next_value()?;
+                            out.filename_template = Some(LAST_TEMPLATE.with(|l| share(l, t)));
+                        }
                         "exportMode" => out.export_mode = Some(m.next_value()?),
-                        "schedule" => out.schedule = Some(m.next_value()?),
+                        "schedule" => {
+                            let s = m.next_value()?;
+                            out.schedule = Some(LAST_SCHEDULE.with(|l| share(l, s)));
+                        }
                         _ => out.server.read(k, &mut m)?,
                     }
                 }
@@ -497,6 +504,31 @@ impl<'de> Deserialize<'de> for SegmentValue {
         }
         d.deserialize_map(V)
     }
+}
+
+/// A value shared between the selectors that hold an equal one.
+pub type Shared<T> = std::sync::Arc<T>;
+
+thread_local! {
+    /// The filename template read last on this thread.
+    static LAST_TEMPLATE: RefCell<Option<Shared<Json<String>>>> = const { RefCell::new(None) };
+    /// The schedule read last on this thread.
+    static LAST_SCHEDULE: RefCell<Option<Shared<Json<LiveSchedule>>>> = const { RefCell::new(None) };
+}
+
+/// `value`, shared with the one read just before it when they are equal: the selectors of a
+/// flow mostly repeat the same filename template and schedule, so a flow of 250 audiences
+/// holds one of each instead of 250.
+fn share<T: PartialEq>(last: &RefCell<Option<Shared<T>>>, value: T) -> Shared<T> {
+    let mut last = last.borrow_mut();
+    if let Some(l) = last.as_ref()
+        && **l == value
+    {
+        return Shared::clone(l);
+    }
+    let shared = Shared::new(value);
+    *last = Some(Shared::clone(&shared));
+    shared
 }
 
 /// A selector's `schedule`: the keys destctl manages (others are dropped by a `replace`, so
