@@ -91,8 +91,7 @@ fn serve(data: BTreeMap<&'static str, Vec<Value>>) -> impl Fn(&Seen, usize) -> R
             return match all.iter().find(|v| v["id"] == id) {
                 Some(v) => {
                     let mut v = v.clone();
-                    v["transformations"] =
-                        json!([{"name": "from-get", "params": {}}]);
+                    v["transformations"] = json!([{"name": "from-get", "params": {}}]);
                     Reply::json(200, json!({"items": [v]}))
                 }
                 None => Reply::json(404, json!({"errorMessage": "not found"})),

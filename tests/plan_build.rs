@@ -310,7 +310,12 @@ fn unknown_fields_of_a_live_flow_ride_through_a_replace_unchanged() {
     assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
     let sel = c.patch.as_ref().unwrap()[0].value.as_ref().unwrap();
     // The selector's own unknown key, after `type` and `value`.
-    let keys: Vec<&str> = sel.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = sel
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, ["type", "value", "priority"]);
     assert_eq!(sel["priority"], 3);
     // The value: the managed keys first (desired), then every server key in its live order.
@@ -335,7 +340,11 @@ fn unknown_fields_of_a_live_flow_ride_through_a_replace_unchanged() {
             .contains(k)
         })
         .collect();
-    let server_keys: Vec<&str> = v.keys().map(String::as_str).skip(v.len() - live_server_keys.len()).collect();
+    let server_keys: Vec<&str> = v
+        .keys()
+        .map(String::as_str)
+        .skip(v.len() - live_server_keys.len())
+        .collect();
     assert_eq!(server_keys, live_server_keys);
     assert!(v["schedule"].get("futureScheduleKey").is_none());
     // Serialized as they came, byte for byte.
@@ -350,7 +359,8 @@ fn a_flow_missing_its_etag_is_an_error_naming_it() {
     let flow = json!({"id": "flow-without-etag", "name": "x", "transformations": []});
     let err = destctl::wire::flow::Flow::from_value(&flow).unwrap_err();
     assert!(
-        err.to_string().contains("flow flow-without-etag has no string `etag`"),
+        err.to_string()
+            .contains("flow flow-without-etag has no string `etag`"),
         "{err}"
     );
     assert!(destctl::live::LiveEntity::from_raw(Resource::Flow, flow).is_none());

@@ -197,7 +197,10 @@ mod tests {
     #[test]
     fn a_flow_item_without_etag_is_an_error_naming_it() {
         let err = serde_json::from_str::<Flow>(r#"{"id": "flow-7", "name": "x"}"#).unwrap_err();
-        assert!(err.to_string().contains("flow flow-7 has no string `etag`"), "{err}");
+        assert!(
+            err.to_string().contains("flow flow-7 has no string `etag`"),
+            "{err}"
+        );
         let err = serde_json::from_str::<Flow>(r#"{"etag": "e"}"#).unwrap_err();
         assert!(err.to_string().contains("has no string `id`"), "{err}");
     }

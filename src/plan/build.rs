@@ -618,10 +618,7 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
         });
     let mut detail = DestinationDetail {
         name: l.name.clone(),
-        display_name: l
-            .flow
-            .as_ref()
-            .and_then(|f| f.name().map(str::to_owned)),
+        display_name: l.flow.as_ref().and_then(|f| f.name().map(str::to_owned)),
         platform,
         status: DestinationStatus::LeftInPlace,
         audiences: Vec::new(),

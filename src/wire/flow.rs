@@ -567,7 +567,10 @@ impl LiveSchedule {
             }
         };
         put("frequency", self.frequency.as_ref().map(|j| j.to_value()));
-        put("triggerType", self.trigger_type.as_ref().map(|j| j.to_value()));
+        put(
+            "triggerType",
+            self.trigger_type.as_ref().map(|j| j.to_value()),
+        );
         put("startDate", self.start_date.as_ref().map(|j| j.to_value()));
         put("endDate", self.end_date.as_ref().map(|j| j.to_value()));
         put("startTime", self.start_time.as_ref().map(|j| j.to_value()));
