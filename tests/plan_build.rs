@@ -311,7 +311,7 @@ fn unknown_fields_of_a_live_flow_ride_through_a_replace_unchanged() {
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
     assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
-    let sel = c.patch.as_ref().unwrap()[0].value.as_ref().unwrap();
+    let sel = c.patch().unwrap()[0].value.as_ref().unwrap();
     // The selector's own unknown key, after `type` and `value`.
     let keys: Vec<&str> = sel
         .as_object()
