@@ -2,10 +2,11 @@
 //! Every value that a rule can reject is `Spanned`, so errors point at it. The same types
 //! generate the JSON Schemas (`destctl schema`), so the schemas and the parser cannot drift.
 
+use crate::catalog::wire_enum::wire_enum;
 use crate::catalog::{AuthMethod, ExportMode, Frequency, LocationMode, Platform, TriggerType};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
 use std::borrow::Cow;
 use std::fmt;
@@ -18,39 +19,16 @@ pub enum ApiVersion {
     V1,
 }
 
-/// The three manifest kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A destination account, file location and dataflow.
-    Destination,
-    /// A reusable export schedule.
-    Schedule,
-    /// An audience and where it is activated.
-    Audience,
-}
-
-impl Kind {
-    /// Every kind, in the order documents are checked.
-    pub const ALL: [Kind; 3] = [Kind::Destination, Kind::Schedule, Kind::Audience];
-
-    /// The `kind` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Destination => "Destination",
-            Kind::Schedule => "Schedule",
-            Kind::Audience => "Audience",
-        }
-    }
-
-    /// The kind with this `kind` value.
-    pub fn parse(s: &str) -> Option<Kind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+wire_enum! {
+    /// The three manifest kinds; the string is the `kind` value.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum Kind {
+        /// A destination account, file location and dataflow.
+        Destination = "Destination",
+        /// A reusable export schedule.
+        Schedule = "Schedule",
+        /// An audience and where it is activated.
+        Audience = "Audience",
     }
 }
 

@@ -175,8 +175,8 @@ fn check_name(
 ) -> Option<ResourceName> {
     let pos = ck.at(doc, name);
     match ResourceName::parse(&name.value) {
-        Err(m) => {
-            ck.err(&pos, "metadata.name", m);
+        Err(e) => {
+            ck.err(&pos, "metadata.name", e.to_string());
             None
         }
         Ok(n) => {
