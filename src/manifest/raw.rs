@@ -195,7 +195,7 @@ pub struct ScheduleDoc {
     pub spec: ScheduleSpec,
 }
 
-/// A schedule: export mode, frequency, trigger and dates (reference §5.1).
+/// A schedule: export mode, frequency, trigger and dates.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleSpec {
