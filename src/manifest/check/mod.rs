@@ -54,7 +54,7 @@ pub(super) fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
                 read_files.push(path.clone());
                 ck.files.push(f);
             }
-            Err(message) => ck.push(Severity::Error, None, "", message),
+            Err(e) => ck.push(Severity::Error, None, "", e.to_string()),
         }
     }
     if paths_found.is_empty() && ck.problems.is_empty() {
