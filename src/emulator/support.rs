@@ -4,12 +4,13 @@
 //! without an IMS round trip.
 
 use super::resources::{self, Actor};
+use super::server::AppState;
 use super::store::{self, Entity};
 use super::{
     EMBEDDED_CLIENT_ID, EmulatorError, EmulatorState, RunningEmulator, apply_flow_patch, error,
     server, specs,
 };
-use crate::catalog::{self, Platform};
+use crate::catalog::{self, AuthMethod, LocationMode, Platform};
 use crate::wire::Resource;
 use serde_json::{Value, json};
 
@@ -56,120 +57,170 @@ impl EmulatorState {
         seed: &SeedFlows,
     ) -> Result<Vec<String>, EmulatorError> {
         let actor = Actor::api(EMBEDDED_CLIENT_ID, server::now_ms());
-        let rejected = |e: error::ApiError| EmulatorError::Rejected(e.body.to_string());
-        let info = seed.platform.info();
-        let mode = info.location_modes[0];
-        self.0.mutate(org, sandbox, |sb| {
-            let mut ids = Vec::with_capacity(seed.flows);
-            let insert = |sb: &mut store::Sandbox, r: Resource, v: Value| -> String {
-                let id = v["id"].as_str().unwrap_or_default().to_owned();
-                let seq = self.0.store.next_seq();
-                sb.col_mut(r).insert(id.clone(), Entity::new(seq, v));
-                id
-            };
-            let new_id = || uuid::Uuid::new_v4().to_string();
-            let base = resources::create_connection(
-                &json!({"name": "Profile store", "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"}}),
-                &new_id(), &actor, sb).map_err(rejected)?;
-            let base = insert(sb, Resource::Connection, base);
-            let src = resources::create_source_connection(
-                &json!({"name": "Profile store source", "baseConnectionId": base,
-                        "connectionSpec": {"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"},
-                        "data": {"format": "CSV", "schema": null}, "params": {}}),
-                &new_id(),
-                &actor,
-                sb,
-            )
-            .map_err(rejected)?;
-            let src = insert(sb, Resource::SourceConnection, src);
-            let flow_spec_id = specs::flow_spec_infos()
-                .into_iter()
-                .find(|f| f.targets.contains(&info.connection_spec_id))
-                .map(|f| f.id)
-                .unwrap_or_default();
-            for n in 0..seed.flows {
-                let auth = info.auth_methods[0];
-                let params: serde_json::Map<String, Value> = auth
-                    .params()
-                    .iter()
-                    .filter(|p| p.required)
-                    .map(|p| {
-                        let v = match p.pattern {
-                            Some(catalog::Pattern::S3AccessKey) => "AKIAIOSFODNN7EXAMPLE".into(),
-                            Some(catalog::Pattern::S3SecretKey) => "a".repeat(40),
-                            _ => format!("{}-{n}", p.name),
-                        };
-                        (p.name.to_owned(), json!(v))
-                    })
-                    .collect();
-                let name = format!("{}-{n}", seed.name_prefix);
-                let conn = resources::create_connection(
-                    &json!({"name": name, "description": format!("[destctl:{name} credentials=1]"),
-                            "connectionSpec": {"id": info.connection_spec_id, "version": "1.0"},
-                            "auth": {"specName": auth.spec_name(), "params": params}}),
-                    &new_id(),
-                    &actor,
+        self.0
+            .mutate(org, sandbox, |sb| {
+                let mut seeder = Seeder {
+                    state: &self.0,
                     sb,
-                )
-                .map_err(rejected)?;
-                let conn = insert(sb, Resource::Connection, conn);
-                let mut tparams = serde_json::Map::new();
-                tparams.insert("mode".into(), json!(mode.as_str()));
-                for p in mode.params() {
-                    tparams.insert(
-                        p.name.into(),
-                        json!(if p.name == "bucketName" || p.name == "container" {
-                            format!("bucket-{n}")
-                        } else {
-                            format!("/exports/{n}")
-                        }),
-                    );
-                }
-                tparams.insert("format".into(), json!("CSV"));
-                let tgt = resources::create_target_connection(
-                    &json!({"name": name, "description": format!("[destctl:{name}]"), "baseConnectionId": conn,
-                            "connectionSpec": {"id": info.connection_spec_id, "version": "1.0"},
-                            "params": tparams}),
-                    &new_id(), &actor, sb).map_err(rejected)?;
-                let tgt = insert(sb, Resource::TargetConnection, tgt);
-                let flow = resources::create_flow(
-                    &json!({"name": name, "description": format!("[destctl:{name}]"),
-                            "flowSpec": {"id": flow_spec_id, "version": "1.0"},
-                            "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
-                            "transformations": [{"name": "GeneralTransform", "params": {
-                                "segmentSelectors": {"selectors": []}, "profileSelectors": {"selectors": []}}}]}),
-                    &new_id(), &actor, sb).map_err(rejected)?;
-                let mut ops = Vec::new();
-                for a in 0..seed.attributes_per_flow {
-                    ops.push(json!({"op": "add", "path": "/transformations/0/params/profileSelectors/selectors/-",
-                        "value": {"type": "JSON_PATH", "value": {"path": format!("attr{a}.value")}}}));
-                }
-                for s in 0..seed.audiences_per_flow {
-                    ops.push(json!({"op": "add", "path": "/transformations/0/params/segmentSelectors/selectors/-",
-                        "value": {"type": "PLATFORM_SEGMENT", "value": {
-                            "id": format!("seg-{n}-{s}"), "name": format!("Audience {s}"),
-                            "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%",
-                            "exportMode": "DAILY_FULL_EXPORT",
-                            "schedule": {"frequency": "DAILY", "triggerType": "SCHEDULED",
-                                         "startDate": "2024-01-01", "startTime": "17:00"}}}}));
-                }
-                let mut flow = if ops.is_empty() {
-                    flow
-                } else {
-                    apply_flow_patch(&flow, &Value::Array(ops.clone()), actor.now_secs())
-                        .map_err(|e| EmulatorError::Rejected(e.to_string()))?
+                    actor: &actor,
                 };
-                if !ops.is_empty() {
-                    resources::touch(&mut flow, &actor);
-                    flow["lastOperation"] =
-                        resources::last_operation(&actor, "update", Value::Array(ops));
-                }
-                ids.push(insert(sb, Resource::Flow, flow));
-            }
-            Ok(ids)
-        })
-        .await
+                let src = seeder.profile_source()?;
+                (0..seed.flows)
+                    .map(|n| seeder.destination(seed, n, &src))
+                    .collect()
+            })
+            .await
     }
+}
+
+/// Creates entities in one sandbox through the same builders as the API's create routes.
+struct Seeder<'a> {
+    state: &'a AppState,
+    sb: &'a mut store::Sandbox,
+    actor: &'a Actor,
+}
+
+impl Seeder<'_> {
+    /// Builds an entity of `r` from a create body with `build` and stores it; returns its id.
+    fn create(
+        &mut self,
+        r: Resource,
+        body: &Value,
+        build: impl FnOnce(&Value, &str, &Actor, &store::Sandbox) -> Result<Value, error::ApiError>,
+    ) -> Result<String, EmulatorError> {
+        let v = build(body, &uuid::Uuid::new_v4().to_string(), self.actor, self.sb)
+            .map_err(|e| EmulatorError::Rejected(e.body.to_string()))?;
+        Ok(self.insert(r, v))
+    }
+
+    /// Stores an entity as it is; returns its id.
+    fn insert(&mut self, r: Resource, v: Value) -> String {
+        let id = v["id"].as_str().unwrap_or_default().to_owned();
+        let seq = self.state.store.next_seq();
+        self.sb.col_mut(r).insert(id.clone(), Entity::new(seq, v));
+        id
+    }
+
+    /// A Profile store base connection and the source connection on it; returns the latter.
+    fn profile_source(&mut self) -> Result<String, EmulatorError> {
+        let spec = json!({"id": catalog::PROFILE_STORE_SPEC_ID, "version": "1.0"});
+        let base = self.create(
+            Resource::Connection,
+            &json!({"name": "Profile store", "connectionSpec": spec}),
+            resources::create_connection,
+        )?;
+        self.create(
+            Resource::SourceConnection,
+            &json!({"name": "Profile store source", "baseConnectionId": base,
+                    "connectionSpec": spec,
+                    "data": {"format": "CSV", "schema": null}, "params": {}}),
+            resources::create_source_connection,
+        )
+    }
+
+    /// Destination `n`: base connection, target connection and flow; returns the flow id.
+    fn destination(
+        &mut self,
+        seed: &SeedFlows,
+        n: usize,
+        src: &str,
+    ) -> Result<String, EmulatorError> {
+        let info = seed.platform.info();
+        let spec = json!({"id": info.connection_spec_id, "version": "1.0"});
+        let auth = info.auth_methods[0];
+        let name = format!("{}-{n}", seed.name_prefix);
+        let conn = self.create(
+            Resource::Connection,
+            &json!({"name": name, "description": format!("[destctl:{name} credentials=1]"),
+                    "connectionSpec": spec,
+                    "auth": {"specName": auth.spec_name(), "params": auth_params(auth, n)}}),
+            resources::create_connection,
+        )?;
+        let tgt = self.create(
+            Resource::TargetConnection,
+            &json!({"name": name, "description": format!("[destctl:{name}]"), "baseConnectionId": conn,
+                    "connectionSpec": spec,
+                    "params": target_params(info.location_modes[0], n)}),
+            resources::create_target_connection,
+        )?;
+        let flow_spec_id = specs::flow_spec_infos()
+            .into_iter()
+            .find(|f| f.targets.contains(&info.connection_spec_id))
+            .map(|f| f.id)
+            .unwrap_or_default();
+        let mut flow = resources::create_flow(
+            &json!({"name": name, "description": format!("[destctl:{name}]"),
+                    "flowSpec": {"id": flow_spec_id, "version": "1.0"},
+                    "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
+                    "transformations": [{"name": "GeneralTransform", "params": {
+                        "segmentSelectors": {"selectors": []}, "profileSelectors": {"selectors": []}}}]}),
+            &uuid::Uuid::new_v4().to_string(),
+            self.actor,
+            self.sb,
+        )
+        .map_err(|e| EmulatorError::Rejected(e.body.to_string()))?;
+        let ops = selector_ops(seed, n);
+        if !ops.is_empty() {
+            flow = apply_flow_patch(&flow, &Value::Array(ops.clone()), self.actor.now_secs())
+                .map_err(|e| EmulatorError::Rejected(e.to_string()))?;
+            resources::touch(&mut flow, self.actor);
+            flow["lastOperation"] =
+                resources::last_operation(self.actor, "update", Value::Array(ops));
+        }
+        Ok(self.insert(Resource::Flow, flow))
+    }
+}
+
+/// The required params of `auth`, with values its patterns accept.
+fn auth_params(auth: AuthMethod, n: usize) -> serde_json::Map<String, Value> {
+    auth.params()
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| {
+            let v = match p.pattern {
+                Some(catalog::Pattern::S3AccessKey) => "AKIAIOSFODNN7EXAMPLE".into(),
+                Some(catalog::Pattern::S3SecretKey) => "a".repeat(40),
+                _ => format!("{}-{n}", p.name),
+            };
+            (p.name.to_owned(), json!(v))
+        })
+        .collect()
+}
+
+/// Target connection params of `mode` for destination `n`.
+fn target_params(mode: LocationMode, n: usize) -> serde_json::Map<String, Value> {
+    let mut params = serde_json::Map::new();
+    params.insert("mode".into(), json!(mode.as_str()));
+    for p in mode.params() {
+        params.insert(
+            p.name.into(),
+            json!(if p.name == "bucketName" || p.name == "container" {
+                format!("bucket-{n}")
+            } else {
+                format!("/exports/{n}")
+            }),
+        );
+    }
+    params.insert("format".into(), json!("CSV"));
+    params
+}
+
+/// The PATCH ops adding destination `n`'s attributes and audiences.
+fn selector_ops(seed: &SeedFlows, n: usize) -> Vec<Value> {
+    let attributes = (0..seed.attributes_per_flow).map(|a| {
+        json!({"op": "add", "path": "/transformations/0/params/profileSelectors/selectors/-",
+            "value": {"type": "JSON_PATH", "value": {"path": format!("attr{a}.value")}}})
+    });
+    let audiences = (0..seed.audiences_per_flow).map(|s| {
+        json!({"op": "add", "path": "/transformations/0/params/segmentSelectors/selectors/-",
+            "value": {"type": "PLATFORM_SEGMENT", "value": {
+                "id": format!("seg-{n}-{s}"), "name": format!("Audience {s}"),
+                "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%",
+                "exportMode": "DAILY_FULL_EXPORT",
+                "schedule": {"frequency": "DAILY", "triggerType": "SCHEDULED",
+                             "startDate": "2024-01-01", "startTime": "17:00"}}}})
+    });
+    attributes.chain(audiences).collect()
 }
 
 impl RunningEmulator {
