@@ -10,7 +10,7 @@
 //! and their params), [`location`] (file location modes and their params), [`params`] (the
 //! shape of a param), [`schedule`] (modes, frequencies, triggers, start times and their rules)
 //! and [`filename`] (filename template macros). Every enum with a wire string is declared with
-//! [`wire_enum!`](wire_enum::wire_enum), which writes that string once.
+//! `wire_enum!` (in `catalog/wire_enum.rs`), which writes that string once.
 
 pub mod auth;
 pub mod filename;

@@ -374,3 +374,16 @@ pub enum AnyDoc {
     /// An `Audience`.
     Audience(Box<AudienceDoc>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::wire_enum::assert_serde_matches;
+
+    #[test]
+    fn kinds_read_and_write_their_one_string() {
+        assert_serde_matches(&Kind::ALL, |k| k.as_str(), Kind::parse);
+        assert_eq!(Kind::parse("Audience"), Some(Kind::Audience));
+        assert_eq!(Kind::parse("audience"), None);
+    }
+}
