@@ -38,15 +38,18 @@ struct Docs {
 /// Reads, checks and builds; see [`super::load`].
 pub(super) fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
     let mut ck = Checker::new();
+    let read_files = read_files(&mut ck, paths);
+    let docs = read_documents(&mut ck);
+    let desired = check_all(&mut ck, &docs);
+    finish(ck, read_files, desired)
+}
+
+/// Finds and reads the manifest files under `paths` into the checker; returns the paths read.
+fn read_files(ck: &mut Checker, paths: &[PathBuf]) -> Vec<PathBuf> {
     let (paths_found, missing) = source::discover(paths);
     for (_, message) in missing {
         ck.push(Severity::Error, None, "", message);
     }
-    let mut docs = Docs {
-        destinations: Vec::new(),
-        schedules: Vec::new(),
-        audiences: Vec::new(),
-    };
     let mut read_files = Vec::new();
     for path in &paths_found {
         match source::read(path) {
@@ -66,6 +69,16 @@ pub(super) fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
             format!("no manifest files (*.yaml, *.yml) in {}", shown.join(", ")),
         );
     }
+    read_files
+}
+
+/// Splits every file read into documents and deserializes each by its kind.
+fn read_documents(ck: &mut Checker) -> Docs {
+    let mut docs = Docs {
+        destinations: Vec::new(),
+        schedules: Vec::new(),
+        audiences: Vec::new(),
+    };
     for i in 0..ck.files.len() {
         let text = ck.files[i].text.clone();
         for chunk in source::split_documents(&text) {
@@ -73,12 +86,19 @@ pub(super) fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
                 file: i,
                 line_offset: chunk.line_offset,
             };
-            read_document(&mut ck, doc, &chunk.text, &mut docs);
+            read_document(ck, doc, &chunk.text, &mut docs);
         }
     }
+    docs
+}
 
-    let desired = check_all(&mut ck, &docs);
-
+/// Sorts the problems by file (in reading order) and position, masks the secret literals in
+/// the sources, and returns the model or, when any problem is an error, every problem.
+fn finish(
+    ck: Checker,
+    read_files: Vec<PathBuf>,
+    desired: DesiredState,
+) -> Result<Loaded, ManifestError> {
     let mut sources = Sources::default();
     for f in &ck.files {
         sources.insert(f.path.clone(), f.text.clone());
