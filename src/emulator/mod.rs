@@ -24,7 +24,6 @@
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
 
-mod cli;
 mod error;
 mod faults;
 mod gateway;
@@ -38,7 +37,6 @@ mod store;
 #[cfg(feature = "test-support")]
 mod support;
 
-pub use cli::{EmulatorArgs, run};
 pub use faults::{FaultConfig, Latency};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};
 pub use resources::SECRET_MASK;
