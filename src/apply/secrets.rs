@@ -359,9 +359,9 @@ impl Walk<'_> {
                 let origin = || Box::new(self.locations.origin(self.index, self.change, &pointer));
                 let read = match SecretRef::parse(s) {
                     Some(Ok(r)) => self.resolver.read(&r, origin()),
-                    Some(Err(message)) => Err(SecretError::Malformed {
+                    Some(Err(e)) => Err(SecretError::Malformed {
                         origin: origin(),
-                        message,
+                        message: e.to_string(),
                     }),
                     None => Err(SecretError::Malformed {
                         origin: origin(),
