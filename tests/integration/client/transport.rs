@@ -1,8 +1,6 @@
 //! Connection failures: refused, closed without an answer, no answer in time, TLS.
 
-mod client_support;
-
-use client_support::*;
+use crate::support::fake_server::*;
 use destctl::client::{Client, ClientConfig, ClientError};
 use destctl::wire::Resource;
 use serde_json::json;

@@ -1,11 +1,9 @@
 //! Issue 3, points 2 and 3: IMS tokens and the gateway checks (token, API key, org id,
 //! content type, sandbox selection and isolation).
 
-mod emulator_support;
-
+use crate::support::router::*;
 use axum::http::Method;
 use destctl::emulator::{EMBEDDED_CLIENT_ID, EMBEDDED_ORG_ID, EmulatorConfig};
-use emulator_support::*;
 use serde_json::json;
 use std::time::Duration;
 

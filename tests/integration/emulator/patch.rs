@@ -1,10 +1,8 @@
 //! Issue 3, points 6, 7 and 8: PATCH on the four resources (If-Match, RFC 6902 atomicity, op
 //! rules, flow rules, server-side selector expansion) and flow actions.
 
-mod emulator_support;
-
+use crate::support::router::*;
 use axum::http::Method;
-use emulator_support::*;
 use serde_json::{Value, json};
 
 async fn flow(app: &App, c: &Chain) -> Value {

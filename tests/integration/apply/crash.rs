@@ -2,9 +2,7 @@
 //! any request — the connection closed by the emulator, the process killed, or Ctrl-C — is
 //! finished by a re-run, with exactly one of each object and nothing left to plan.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use destctl::emulator::{EMBEDDED_ORG_ID, FaultConfig, Latency, RunningEmulator};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

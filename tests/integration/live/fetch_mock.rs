@@ -2,9 +2,7 @@
 //! `upsToCampaign` look-up only when asked; a GET per flow only when the list omits
 //! `transformations`.
 
-mod client_support;
-
-use client_support::*;
+use crate::support::fake_server::*;
 use destctl::live::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
 };

@@ -2,14 +2,12 @@
 //! server does gives a flow whose managed part equals desired, and planning again finds
 //! nothing; a reorder-only change plans nothing.
 
-mod plan_support;
-
+use crate::support::plan::*;
 use destctl::catalog::{ExportMode, Frequency, Schedule, StartTime, TriggerType};
 use destctl::model::{DesiredAudience, DesiredDestination};
 use destctl::plan::build_plan;
 use destctl::plan::diff::{desired_flow_view, live_flow_view};
 use destctl::wire::{PatchOpKind, Resource};
-use plan_support::*;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde_json::json;

@@ -1,7 +1,6 @@
 //! `build_plan` on hand-built desired and live states: every case of issue 4 point 5.
 
-mod plan_support;
-
+use crate::support::plan::*;
 use destctl::catalog::{
     EMULATOR_CAMPAIGN_FLOW_SPEC_ID, ExportMode, PROFILE_STORE_SPEC_ID, Platform,
 };
@@ -9,7 +8,6 @@ use destctl::live::LiveState;
 use destctl::model::{ParamValue, SecretRef};
 use destctl::plan::{Action, Duplicate, DuplicateDisposition, PlanError, build_plan};
 use destctl::wire::{PatchOpKind, Resource};
-use plan_support::*;
 use serde_json::{Value, json};
 
 const SEG: &str = "/transformations/0/params/segmentSelectors/selectors";

@@ -1,9 +1,7 @@
 //! The Flow Service client against mock servers on loopback: headers, tokens, retries, errors,
 //! paging, writes.
 
-mod client_support;
-
-use client_support::*;
+use crate::support::fake_server::*;
 use destctl::client::{ClientError, ErrorShape, FlowAction};
 use destctl::wire::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
 use serde_json::json;

@@ -2,9 +2,7 @@
 //! random renames, audiences, attributes, enabled flags and credential versions), applying the
 //! first and then the second leaves nothing to plan and exactly one of each object.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use destctl::emulator::FaultConfig;
 use destctl::model::{DesiredDestination, DesiredState};
 use proptest::prelude::*;

@@ -1,12 +1,10 @@
 //! Issue 3, points 4, 5 and 6: specs, the four resources (create validation, entity shapes,
 //! listing with filters, ordering, counting and paging, delete rules).
 
-mod emulator_support;
-
+use crate::support::router::*;
 use axum::http::Method;
 use destctl::catalog::{self, Platform};
 use destctl::emulator::EMBEDDED_ORG_ID;
-use emulator_support::*;
 use serde_json::{Value, json};
 
 fn ids(v: &Value) -> Vec<String> {

@@ -1,9 +1,7 @@
 //! End-to-end tests of `apply` against the in-process emulator: convergence, saved plans and
 //! their pre-flight, 412 races, secrets.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use destctl::apply::execute::{BoxFuture, Cancel, Mode, NoProgress, ReplanError, Replanner};
 use destctl::apply::preflight::{self, PreflightError, StaleReason};
 use destctl::apply::report::FailureKind;

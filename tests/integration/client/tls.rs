@@ -2,9 +2,8 @@
 //! loopback TLS server whose certificate is signed by a test CA (tests/fixtures/tls). The CA is
 //! trusted through `SSL_CERT_FILE`, which the platform verifier reads on Linux.
 
-mod client_support;
-
-use client_support::*;
+use crate::support::fake_server::*;
+use crate::support::in_own_process;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
@@ -15,6 +14,12 @@ fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/tls")
         .join(name)
+}
+
+/// Runs the test in its own process, where `SSL_CERT_FILE` names the test CA (see
+/// [`in_own_process`]); `true` there.
+fn trust_the_test_ca(test: &str) -> bool {
+    in_own_process(test, &[("SSL_CERT_FILE", fixture("ca.pem").as_os_str())])
 }
 
 fn acceptor() -> tokio_rustls::TlsAcceptor {
@@ -36,8 +41,12 @@ fn acceptor() -> tokio_rustls::TlsAcceptor {
 
 #[tokio::test]
 async fn https_round_trip_with_certificate_verification() {
-    // SAFETY: set before any client exists, and every test of this binary sets the same value.
-    unsafe { std::env::set_var("SSL_CERT_FILE", fixture("ca.pem")) };
+    if !trust_the_test_ca(concat!(
+        module_path!(),
+        "::https_round_trip_with_certificate_verification"
+    )) {
+        return;
+    }
     let acceptor = acceptor();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -69,8 +78,12 @@ async fn https_round_trip_with_certificate_verification() {
 
 #[tokio::test]
 async fn a_refused_certificate_is_reported_without_retrying() {
-    // SAFETY: as above.
-    unsafe { std::env::set_var("SSL_CERT_FILE", fixture("ca.pem")) };
+    if !trust_the_test_ca(concat!(
+        module_path!(),
+        "::a_refused_certificate_is_reported_without_retrying"
+    )) {
+        return;
+    }
     let acceptor = acceptor();
     // 127.0.0.2 is loopback on Linux but not a name in the certificate.
     let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
