@@ -3,7 +3,8 @@
 //! finished by a re-run, with exactly one of each object and nothing left to plan.
 
 use crate::support::apply::*;
-use destctl::emulator::{EMBEDDED_ORG_ID, FaultConfig, Latency, RunningEmulator};
+use crate::support::cli::Cli;
+use destctl::emulator::{FaultConfig, Latency, RunningEmulator};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,28 +53,15 @@ async fn interrupted_after_every_request_then_rerun_converges() {
     assert!(interrupted >= 5, "only {interrupted} runs were interrupted");
 }
 
-fn destctl(emu: &RunningEmulator) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_destctl"));
-    c.current_dir(root())
-        .env("DESTCTL_ENDPOINT", emu.base_url())
-        .env("AEP_CLIENT_ID", destctl::emulator::EMBEDDED_CLIENT_ID)
-        .env(
-            "AEP_CLIENT_SECRET",
-            destctl::emulator::EMBEDDED_CLIENT_SECRET,
-        )
-        .env("AEP_ORG_ID", EMBEDDED_ORG_ID)
-        .env_remove("AEP_ACCESS_TOKEN")
-        .env_remove("AEP_SANDBOX")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+/// `destctl` in the repository root, signed in to `emu` with the embedded credentials.
+fn destctl(emu: &RunningEmulator) -> Cli {
+    let mut c = Cli::in_repo();
+    c.emulator(&emu.base_url());
     c
 }
 
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+async fn run(cmd: Cli) -> Output {
+    cmd.run().await
 }
 
 async fn wait_for_writes(emu: &RunningEmulator, n: u64) {
@@ -202,7 +190,8 @@ async fn without_a_terminal_and_auto_approve_nothing_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_manifests_send_nothing() {
     let emu = emulator(FaultConfig::default()).await;
-    let dir = tempdir("invalid");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     write(
         &dir,
         "bad.yaml",
@@ -252,7 +241,8 @@ async fn binary_output_holds_no_secret_value_even_when_verbose() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_saved_plan_round_trip_and_stale_refusal() {
     let emu = emulator(FaultConfig::default()).await;
-    let dir = tempdir("cli-saved");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let plan_file = dir.join("plan.json");
     let mut cmd = destctl(&emu);
     cmd.arg("plan").arg("--out").arg(&plan_file);

@@ -168,7 +168,8 @@ async fn saved_plan_applies_exactly_and_then_converges() {
     let desired = load(&all_paths());
     let plan = plan_now(&emu, &desired, false).await;
     // Through a file, as `plan --out` and `apply --plan` do.
-    let dir = tempdir("saved");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let file = write(&dir, "plan.json", &destctl::render::json(&plan));
     let plan = destctl::apply::read_plan_file(&file).unwrap();
     let applied = apply(Input::Saved(plan), &client(&emu), &ctx(&emu))
@@ -368,7 +369,8 @@ async fn a_live_412_gives_up_after_three_replans() {
 #[tokio::test]
 async fn a_missing_secret_names_reference_and_location_and_sends_nothing() {
     let emu = emulator(FaultConfig::default()).await;
-    let dir = tempdir("missing-secret");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let text = std::fs::read_to_string(root().join("manifests/campaign-s3.yaml"))
         .unwrap()
         .replace(

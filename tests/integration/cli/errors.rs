@@ -1,14 +1,12 @@
 //! How the binary reports errors: one message per cause, exit code 1.
 
-use std::process::Command;
+use crate::support::cli::Cli;
 
 #[test]
 fn an_io_error_names_the_file_and_its_cause_once() {
-    let out = Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let out = Cli::new()
         .args(["schema", "--out", "/dev/null/schemas"])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/dev/null/schemas"), "{err}");

@@ -1,6 +1,8 @@
 //! Issue 3, points 1, 9, 10, 11 over a real loopback socket: the in-process server, the state
 //! file, fault injection, out-of-band edits, introspection, and concurrent writers.
 
+use crate::support::cli::Cli;
+use crate::support::tempdir;
 use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     EmulatorError, FaultConfig, Latency, OutOfBandEdit, RunningEmulator, SeedFlows,
@@ -402,7 +404,7 @@ async fn introspection_counts_and_reset() {
 
 #[tokio::test]
 async fn state_file_survives_restarts_and_corruption_is_an_error() {
-    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let dir = tempdir();
     let file = dir.join("nested").join("state.json");
     let cfg = EmulatorConfig {
         state_file: Some(file.clone()),
@@ -475,14 +477,14 @@ async fn state_file_survives_restarts_and_corruption_is_an_error() {
         "never replaced"
     );
     let as_dir = EmulatorConfig {
-        state_file: Some(dir.clone()),
+        state_file: Some(dir.to_path_buf()),
         ..EmulatorConfig::default()
     };
     assert!(matches!(
         Emulator::start(as_dir).await,
         Err(EmulatorError::StateFile { .. })
     ));
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close();
 }
 
 #[tokio::test]
@@ -564,7 +566,7 @@ async fn a_busy_port_names_the_cause_once() {
 
 #[tokio::test]
 async fn a_failed_state_write_changes_nothing() {
-    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let dir = tempdir();
     let state_dir = dir.join("state");
     let file = state_dir.join("state.json");
     let emu = Emulator::start(EmulatorConfig {
@@ -642,7 +644,6 @@ async fn a_failed_state_write_changes_nothing() {
     assert_eq!(s, 412, "the first success consumed the etag");
     assert!(std::fs::read_to_string(&file).unwrap().contains("renamed"));
     emu.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn edit_over_http(emu: &RunningEmulator, flow: &str, body: Value) -> (StatusCode, Value) {
@@ -785,7 +786,7 @@ async fn fault_injection_renames_flows_out_of_band() {
 
 #[tokio::test]
 async fn a_state_file_serves_one_emulator_at_a_time() {
-    let dir = std::env::temp_dir().join(format!("destctl-emu-{}", uuid::Uuid::new_v4()));
+    let dir = tempdir();
     let file = dir.join(".destctl").join("emulator.json");
     let cfg = EmulatorConfig {
         state_file: Some(file.clone()),
@@ -804,10 +805,9 @@ async fn a_state_file_serves_one_emulator_at_a_time() {
     }
 
     // Another process: `destctl emulator` on the same state file exits 1 naming the lock.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let mut child = Cli::new()
         .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
         .arg(&file)
-        .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -833,5 +833,4 @@ async fn a_state_file_serves_one_emulator_at_a_time() {
     first.shutdown().await;
     let again = Emulator::start(cfg).await.unwrap();
     again.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -398,7 +398,7 @@ async fn fetch_on_an_empty_sandbox_is_five_requests() {
 
 #[tokio::test]
 async fn the_embedded_target_keeps_its_state_in_the_state_file() {
-    let dir = std::env::temp_dir().join(format!("destctl-embedded-{}", uuid::Uuid::new_v4()));
+    let dir = crate::support::tempdir();
     let state_file = dir.join(".destctl/emulator.json");
     let connected = destctl::target::start_embedded(&state_file, "prod")
         .await
@@ -429,7 +429,7 @@ async fn the_embedded_target_keeps_its_state_in_the_state_file() {
         flow.etag
     );
     again.shutdown().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close();
 }
 
 #[tokio::test]

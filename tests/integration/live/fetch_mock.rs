@@ -274,35 +274,21 @@ async fn a_failing_list_fails_the_fetch() {
 async fn the_cli_says_in_verbose_output_that_it_fell_back_to_gets() {
     const F: usize = 3;
     let mock = Mock::start(serve(sandbox(F, false))).await;
-    let dir = std::env::temp_dir().join(format!("destctl-fallback-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(dir.join("m")).unwrap();
-    std::fs::write(
-        dir.join("m/schedule.yaml"),
-        "apiVersion: destctl/v1\nkind: Schedule\nmetadata: {name: daily}\nspec: {exportMode: DAILY_FULL_EXPORT, frequency: DAILY, triggerType: SCHEDULED, startDate: 2021-12-20, startTime: \"17:00\"}\n",
-    )
-    .unwrap();
+    let dir = crate::support::tempdir();
+    crate::support::schedule_only(&dir);
     let run = |verbose: bool| {
-        let (dir, url) = (dir.clone(), mock.url());
-        tokio::task::spawn_blocking(move || {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"));
-            cmd.current_dir(&dir);
-            if verbose {
-                cmd.arg("-v");
-            }
-            cmd.args(["plan", "m", "--endpoint", &url])
-                .env("AEP_ACCESS_TOKEN", TOKEN)
-                .env("AEP_CLIENT_ID", CLIENT_ID)
-                .env("AEP_ORG_ID", ORG_ID)
-                .env("NO_COLOR", "1")
-                .env_remove("RUST_LOG")
-                .env_remove("AEP_CLIENT_SECRET")
-                .env_remove("DESTCTL_IMS_URL")
-                .env_remove("AEP_SANDBOX");
-            cmd.output().unwrap()
-        })
+        let mut cmd = crate::support::cli::Cli::in_dir(&dir);
+        if verbose {
+            cmd.arg("-v");
+        }
+        cmd.args(["plan", "m", "--endpoint", &mock.url()])
+            .env("AEP_ACCESS_TOKEN", TOKEN)
+            .env("AEP_CLIENT_ID", CLIENT_ID)
+            .env("AEP_ORG_ID", ORG_ID);
+        cmd.run()
     };
     let message = "the flow list came without transformations; reading those flows one by one";
-    let out = run(true).await.unwrap();
+    let out = run(true).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains(message), "{stderr}");
@@ -315,9 +301,9 @@ async fn the_cli_says_in_verbose_output_that_it_fell_back_to_gets() {
         .count();
     assert_eq!(gets, F);
     // Not verbose: not said.
-    let out = run(false).await.unwrap();
+    let out = run(false).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(message), "{stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close();
 }

@@ -3,53 +3,26 @@
 //! in the copy's `.destctl/emulator.json`): each kind of change of issue 4 point 5 plans as
 //! exactly the expected ops.
 
+use crate::support::cli::Cli;
+use crate::support::{Dir, copy_dir, root, tempdir};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::sync::OnceLock;
-
-const TARGET_VARS: [&str; 9] = [
-    "DESTCTL_ENDPOINT",
-    "DESTCTL_IMS_URL",
-    "AEP_CLIENT_ID",
-    "AEP_CLIENT_SECRET",
-    "AEP_ORG_ID",
-    "AEP_SCOPES",
-    "AEP_ACCESS_TOKEN",
-    "AEP_SANDBOX",
-    "RUST_LOG",
-];
 
 const SEG: &str = "/transformations/0/params/segmentSelectors/selectors";
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn destctl(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_destctl"));
-    cmd.current_dir(dir).args(args).env("NO_COLOR", "1");
-    for v in TARGET_VARS {
-        cmd.env_remove(v);
-    }
-    cmd.output().unwrap()
+    Cli::in_dir(dir).args(args).output()
 }
 
-/// A directory with the example setup applied, made once and copied by each test.
-fn applied() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
+/// A directory with the example setup applied, made once and copied by each test. (A static
+/// is never dropped: this one directory outlives the run.)
+fn applied() -> &'static Dir {
+    static DIR: OnceLock<Dir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = std::env::temp_dir().join(format!("destctl-edits-{}", uuid::Uuid::new_v4()));
+        let root = root();
+        let dir = tempdir();
         copy_dir(&root.join("manifests"), &dir.join("manifests"));
         copy_dir(&root.join("secrets"), &dir.join("secrets"));
         let out = destctl(&dir, &["apply", "--auto-approve"]);
@@ -63,8 +36,8 @@ fn applied() -> &'static PathBuf {
 }
 
 /// A fresh copy of the applied setup.
-fn workdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("destctl-edit-{}", uuid::Uuid::new_v4()));
+fn workdir() -> Dir {
+    let dir = tempdir();
     copy_dir(applied(), &dir);
     dir
 }
@@ -124,8 +97,8 @@ fn one(action: &str, resource: &str, ops: &[(&str, &str)]) -> Vec<Shape> {
     )]
 }
 
-fn done(dir: PathBuf) {
-    std::fs::remove_dir_all(dir).unwrap();
+fn done(dir: Dir) {
+    dir.close();
 }
 
 #[test]

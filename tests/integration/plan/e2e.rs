@@ -3,6 +3,8 @@
 //! against the emulator (by a small executor over the client, standing in for `apply`) to show
 //! the service accepts it and that planning again finds nothing.
 
+use crate::support::cli::Cli;
+use crate::support::tempdir;
 use destctl::client::{Auth, Client, ClientConfig, FlowAction};
 use destctl::emulator::{Emulator, EmulatorConfig, OutOfBandEdit, RunningEmulator};
 use destctl::live::LiveState;
@@ -257,8 +259,8 @@ async fn empty_emulator_plans_every_create_chain_then_nothing() {
 #[tokio::test]
 async fn reordering_the_yaml_plans_nothing() {
     let (env, desired) = applied().await;
-    let dir = std::env::temp_dir().join(format!("destctl-plan-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let yaml = std::fs::read_to_string("manifests/campaign-s3.yaml").unwrap();
     // attributes reversed, the two Audience documents swapped
     let attrs = "  attributes:\n    - homeAddress.countryCode\n    - person.name.firstName\n    - person.name.lastName\n    - personalEmail.address\n    - segmentMembership.status\n";
@@ -283,7 +285,7 @@ async fn reordering_the_yaml_plans_nothing() {
     let (plan, _) = env.plan(&reordered, false).await;
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
     assert_eq!(plan.summary.unchanged, desired.destinations.len());
-    std::fs::remove_dir_all(dir).unwrap();
+    tmp.close();
 }
 
 #[tokio::test]
@@ -716,14 +718,13 @@ async fn a_412_is_resolved_by_re_planning_the_flow() {
 
 #[test]
 fn invalid_manifests_plan_nothing_and_send_no_request() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let out = Cli::in_repo()
         .args(["plan", "tests/invalid/attribute-path-invalid.yaml"])
         .env("DESTCTL_ENDPOINT", "http://127.0.0.1:9")
         .env("AEP_ACCESS_TOKEN", "t")
         .env("AEP_CLIENT_ID", "c")
         .env("AEP_ORG_ID", "O@AdobeOrg")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }
@@ -732,18 +733,14 @@ fn invalid_manifests_plan_nothing_and_send_no_request() {
 async fn the_plan_command_end_to_end() {
     let env = start().await;
     let base = env.emu.base_url();
-    let out_file = std::env::temp_dir().join(format!("destctl-plan-{}.json", std::process::id()));
+    let tmp = tempdir();
+    let out_file = tmp.join("plan.json");
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+        Cli::in_repo()
             .arg("plan")
             .args(args)
-            .env("DESTCTL_ENDPOINT", &base)
-            .env("AEP_CLIENT_ID", "plan-e2e")
-            .env("AEP_CLIENT_SECRET", "not-a-secret")
-            .env("AEP_ORG_ID", ORG)
-            .env("NO_COLOR", "1")
+            .target(&base, "plan-e2e", "not-a-secret", ORG)
             .output()
-            .unwrap()
     };
     let out_arg = out_file.to_str().unwrap().to_owned();
     let o = run(&["--detailed-exitcode", "--out", &out_arg]);
@@ -780,7 +777,7 @@ async fn the_plan_command_end_to_end() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    std::fs::remove_file(out_file).unwrap();
+    tmp.close();
 }
 
 /// The user's path on a fresh machine: nothing configured, so the embedded emulator; `plan`
@@ -788,8 +785,7 @@ async fn the_plan_command_end_to_end() {
 /// its ops and converges too.
 #[test]
 fn embedded_emulator_plan_apply_plan() {
-    let dir = std::env::temp_dir().join(format!("destctl-plan-embedded-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tempdir();
     std::fs::create_dir_all(dir.join("manifests")).unwrap();
     std::fs::create_dir_all(dir.join("secrets/example")).unwrap();
     for sub in ["manifests", "secrets/example"] {
@@ -799,14 +795,7 @@ fn embedded_emulator_plan_apply_plan() {
         }
     }
     let run = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"));
-        cmd.args(args).current_dir(&dir).env("NO_COLOR", "1");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AEP_") || k.starts_with("DESTCTL_") {
-                cmd.env_remove(k);
-            }
-        }
-        let o = cmd.output().unwrap();
+        let o = Cli::in_dir(&dir).args(args).output();
         (
             o.status.code(),
             String::from_utf8(o.stdout).unwrap(),
@@ -854,5 +843,5 @@ fn embedded_emulator_plan_apply_plan() {
     assert_eq!(code, Some(0), "{err}");
     let (code, out, _) = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "{out}");
-    std::fs::remove_dir_all(dir).unwrap();
+    dir.close();
 }

@@ -14,13 +14,10 @@ use destctl::live::LiveState;
 use destctl::live::fetch::{FetchOptions, fetch};
 use destctl::model::DesiredState;
 use destctl::plan::{Plan, PlanOptions, PlanTarget, build_plan};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// The repository root (manifests/ and secrets/example/ are relative to it).
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::{root, tempdir, write};
 
 /// The seed scenario: the tutorial's Campaign over S3 Destination and the schedules it uses.
 pub fn seed_paths() -> Vec<PathBuf> {
@@ -188,23 +185,4 @@ pub async fn assert_exactly_one_of_each(emu: &RunningEmulator, desired: &Desired
         assert!(m.target_connection.is_some(), "{}: target", d.name);
         assert!(m.extras.is_empty(), "{}: extras {:?}", d.name, m.extras);
     }
-}
-
-/// Writes `text` to `dir/name`.
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-/// A fresh temporary directory.
-pub fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "destctl-apply-{tag}-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

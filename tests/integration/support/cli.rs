@@ -2,9 +2,9 @@
 //! `DESTCTL_*`, `RUST_LOG` or colour variables inherited from the caller), `HOME` in a fresh
 //! temporary directory, and that directory as the working directory unless a test picks one.
 
-use super::{TempDir, root, tempdir};
+use super::{Dir, root, tempdir};
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 /// Variables that change what `destctl` does and must come only from the test.
@@ -23,7 +23,7 @@ const INHERITED: [&str; 7] = [
 pub struct Cli {
     cmd: Command,
     // Kept alive until the process has run: the default working directory and `HOME`.
-    home: TempDir,
+    _home: Dir,
 }
 
 impl Default for Cli {
@@ -33,7 +33,8 @@ impl Default for Cli {
 }
 
 impl Cli {
-    /// `destctl` in a fresh temporary directory (also its `HOME`), with `NO_COLOR=1`.
+    /// `destctl` in a fresh temporary directory (also its `HOME`), with `NO_COLOR=1` and stdin
+    /// from `/dev/null`.
     pub fn new() -> Cli {
         let home = tempdir();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_destctl"));
@@ -47,36 +48,33 @@ impl Cli {
             .env("HOME", home.path())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
-        Cli { cmd, home }
+        Cli { cmd, _home: home }
     }
 
     /// `destctl` with the repository root as working directory (for repository-relative paths
     /// such as `manifests/` and `tests/invalid/…`).
     pub fn in_repo() -> Cli {
-        Cli::new().current_dir(root())
+        Cli::in_dir(root())
     }
 
     /// `destctl` working in `dir`.
     pub fn in_dir(dir: impl AsRef<Path>) -> Cli {
-        Cli::new().current_dir(dir)
+        let mut cli = Cli::new();
+        cli.current_dir(dir);
+        cli
     }
 
-    /// The temporary directory that is `HOME` (and the working directory by default).
-    pub fn home(&self) -> PathBuf {
-        self.home.path().to_path_buf()
-    }
-
-    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Cli {
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Cli {
         self.cmd.current_dir(dir);
         self
     }
 
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cli {
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Cli {
         self.cmd.arg(arg);
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Cli
+    pub fn args<I, S>(&mut self, args: I) -> &mut Cli
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -85,26 +83,36 @@ impl Cli {
         self
     }
 
-    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Cli {
+    pub fn env(&mut self, key: &str, value: impl AsRef<OsStr>) -> &mut Cli {
         self.cmd.env(key, value);
         self
     }
 
-    pub fn env_remove(mut self, key: &str) -> Cli {
+    pub fn env_remove(&mut self, key: &str) -> &mut Cli {
         self.cmd.env_remove(key);
         self
     }
 
-    /// Client-credential variables for a Flow Service (and IMS) at `endpoint`, e.g. an emulator.
-    pub fn target(self, endpoint: &str, client_id: &str, secret: &str, org: &str) -> Cli {
+    pub fn stdout(&mut self, cfg: Stdio) -> &mut Cli {
+        self.cmd.stdout(cfg);
+        self
+    }
+
+    pub fn stderr(&mut self, cfg: Stdio) -> &mut Cli {
+        self.cmd.stderr(cfg);
+        self
+    }
+
+    /// Client-credential variables for a Flow Service (and IMS) at `endpoint`.
+    pub fn target(&mut self, endpoint: &str, client_id: &str, secret: &str, org: &str) -> &mut Cli {
         self.env("DESTCTL_ENDPOINT", endpoint)
             .env("AEP_CLIENT_ID", client_id)
             .env("AEP_CLIENT_SECRET", secret)
             .env("AEP_ORG_ID", org)
     }
 
-    /// The embedded emulator's own credentials, for an emulator started by the test.
-    pub fn emulator(self, endpoint: &str) -> Cli {
+    /// The embedded emulator's own credentials, for an emulator the test started.
+    pub fn emulator(&mut self, endpoint: &str) -> &mut Cli {
         use destctl::emulator::{EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID};
         self.target(
             endpoint,
@@ -115,36 +123,19 @@ impl Cli {
     }
 
     /// Runs to completion, capturing stdout and stderr.
-    pub fn output(mut self) -> Output {
+    pub fn output(&mut self) -> Output {
         self.cmd.output().expect("destctl runs")
     }
 
     /// [`Cli::output`] off the async runtime's threads.
-    pub async fn run(self) -> Output {
+    pub async fn run(mut self) -> Output {
         tokio::task::spawn_blocking(move || self.output())
             .await
             .expect("the blocking task finishes")
     }
 
-    /// Starts the process with the given stdout and stderr; the caller waits for it. The
-    /// temporary `HOME` is returned with it and must be kept while it runs.
-    pub fn spawn(mut self, stdout: Stdio, stderr: Stdio) -> (Child, TempDir) {
-        let child = self
-            .cmd
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("destctl starts");
-        (child, self.home)
+    /// Starts the process; the caller waits for it while this `Cli` (its `HOME`) is alive.
+    pub fn spawn(&mut self) -> std::io::Result<Child> {
+        self.cmd.spawn()
     }
-}
-
-/// A process's stderr as text.
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A process's stdout as text.
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -9,20 +9,48 @@ pub mod fake_server;
 pub mod plan;
 pub mod router;
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-pub use tempfile::TempDir;
 
 /// The repository root (manifests/, secrets/example/ and the test corpora are relative to it).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh temporary directory under the build's own temp dir, removed when dropped.
-pub fn tempdir() -> TempDir {
-    tempfile::Builder::new()
+/// A fresh temporary directory (under the system's, so outside the repository: paths in it
+/// are shown absolute).
+pub fn tempdir() -> Dir {
+    Dir(tempfile::Builder::new()
         .prefix("destctl-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("a temporary directory")
+        .tempdir()
+        .expect("a temporary directory"))
+}
+
+/// A temporary directory, removed when dropped; it dereferences to its path.
+pub struct Dir(tempfile::TempDir);
+
+impl Dir {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// Removes the directory now, failing the test if that fails.
+    pub fn close(self) {
+        self.0.close().expect("the temporary directory is removed");
+    }
+}
+
+impl Deref for Dir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Dir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
 }
 
 /// Writes `text` to `dir/name`, creating parent directories.

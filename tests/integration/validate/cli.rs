@@ -1,18 +1,12 @@
 //! `destctl validate` end to end: the real binary on the example manifests, the invalid corpus
 //! (exit 1 and the exact located message, snapshotted) and the warnings corpus.
 
+use crate::support::cli::Cli;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn destctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_destctl"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("DESTCTL_ENDPOINT")
-        .output()
-        .expect("destctl runs")
+    Cli::in_repo().args(args).output()
 }
 
 fn stderr(o: &Output) -> String {
@@ -200,11 +194,9 @@ fn a_missing_path_is_an_error() {
 
 #[test]
 fn colour_is_off_without_a_terminal() {
-    let out = Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let out = Cli::in_repo()
         .args(["validate", "tests/invalid/many-errors.yaml"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
+        .output();
     assert!(!stderr(&out).contains('\u{1b}'));
 }

@@ -167,8 +167,8 @@ fn errors_carry_file_line_column_and_field() {
 
 #[test]
 fn files_are_read_in_sorted_order_and_only_yaml() {
-    let dir = std::env::temp_dir().join(format!("destctl-order-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = crate::support::tempdir();
+    let dir = tmp.path().to_path_buf();
     std::fs::create_dir_all(dir.join("b")).unwrap();
     let sched = |name: &str| {
         format!(
@@ -193,5 +193,5 @@ fn files_are_read_in_sorted_order_and_only_yaml() {
             Path::new("c.yaml")
         ]
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    tmp.close();
 }

@@ -22,18 +22,17 @@ fn committed_schemas_match_the_generated_ones() {
 
 #[test]
 fn the_schema_command_writes_the_files() {
-    let out_dir = std::env::temp_dir().join(format!("destctl-schema-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let tmp = crate::support::tempdir();
+    let out_dir = tmp.join("schemas");
+    let out = crate::support::cli::Cli::new()
         .args(["schema", "--out"])
         .arg(&out_dir)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(0));
     for (name, text) in destctl::schema::generate() {
         assert_eq!(std::fs::read_to_string(out_dir.join(name)).unwrap(), text);
     }
-    std::fs::remove_dir_all(&out_dir).unwrap();
+    tmp.close();
 }
 
 #[test]
