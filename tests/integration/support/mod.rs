@@ -8,6 +8,7 @@ pub mod cli;
 pub mod fake_server;
 pub mod plan;
 pub mod router;
+pub mod snapshot;
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
