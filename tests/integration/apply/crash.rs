@@ -273,7 +273,9 @@ async fn cli_saved_plan_round_trip_and_stale_refusal() {
     let out = run(cmd).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("already exists"), "{stderr}");
-    assert!(stderr.contains("Re-run `destctl plan`"), "{stderr}");
+    let redact = crate::support::snapshot::Redact::new()
+        .dir(&dir, "tmp")
+        .text(emu.base_url(), "endpoint");
+    insta::assert_snapshot!("stale_saved_plan", redact.apply(&stderr));
     assert_eq!(writes(&emu), before, "zero writes");
 }

@@ -50,10 +50,7 @@ fn an_endpoint_without_credentials_is_an_error_naming_the_variables() {
     let out = destctl(&dir, &[("DESTCTL_ENDPOINT", "http://127.0.0.1:9")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    for v in ["AEP_CLIENT_ID", "AEP_CLIENT_SECRET", "AEP_ORG_ID"] {
-        assert!(stderr.contains(v), "{stderr}");
-    }
-    assert!(!stderr.contains("embedded emulator"), "{stderr}");
+    insta::assert_snapshot!("endpoint_without_credentials", stderr);
     assert!(!dir.join(".destctl").exists());
 
     let out = destctl(
@@ -65,7 +62,7 @@ fn an_endpoint_without_credentials_is_an_error_naming_the_variables() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("DESTCTL_ENDPOINT"), "{stderr}");
     assert!(!stderr.contains("s3cr3t-never-shown"), "{stderr}");
+    insta::assert_snapshot!("credentials_without_endpoint", stderr);
     dir.close();
 }

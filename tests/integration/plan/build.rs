@@ -564,15 +564,13 @@ fn a_duplicate_flow_is_reported_and_pruned() {
     use destctl::render::{Format, render};
     let text = render(Format::Text, &plan, Some(&details), false);
     assert!(text.contains(&format!("    ! {line}\n")), "{text}");
-    assert!(
-        text.contains("Warning: 1 duplicate managed object(s)"),
-        "{text}"
-    );
+    insta::assert_snapshot!("duplicate_text", text);
     let saved = render(Format::Text, &plan, None, false);
     assert!(saved.contains(&line), "{saved}");
+    insta::assert_snapshot!("duplicate_text_saved", saved);
     let md = render(Format::Markdown, &plan, Some(&details), false);
     assert!(md.contains(&format!("- `!` {line}\n")), "{md}");
-    assert!(md.contains("> [!WARNING]\n> Warning: 1 duplicate"), "{md}");
+    insta::assert_snapshot!("duplicate_markdown", md);
 
     let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(true)).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);

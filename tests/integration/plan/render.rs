@@ -131,11 +131,9 @@ fn no_changes() {
     svc.apply(&plan);
     let (plan, details) = build(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
     let text = render::render(Format::Text, &plan, Some(&details), false);
-    assert!(text.contains("No changes."));
-    assert!(text.ends_with("Plan: 0 to create, 0 to update, 0 to delete.\n"));
+    insta::assert_snapshot!("no_changes_text", text);
     let md = render::render(Format::Markdown, &plan, Some(&details), false);
-    assert!(md.contains("No changes."));
-    assert!(!md.contains("### "));
+    insta::assert_snapshot!("no_changes_markdown", md);
 }
 
 #[test]
