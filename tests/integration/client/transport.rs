@@ -4,10 +4,8 @@ use crate::support::fake_server::*;
 use destctl::client::{Client, ClientConfig, ClientError};
 use destctl::wire::Resource;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A port nothing listens on.
 async fn closed_port() -> String {
@@ -15,46 +13,6 @@ async fn closed_port() -> String {
     let addr = l.local_addr().unwrap();
     drop(l);
     format!("http://{addr}")
-}
-
-#[derive(Clone, Copy)]
-enum Behaviour {
-    /// Read the request, then close the connection without answering.
-    Close,
-    /// Read the request, never answer.
-    Hang,
-    /// Answer plain bytes that are not TLS.
-    NotTls,
-}
-
-/// A raw TCP server; counts connections.
-async fn raw_server(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut sock, _) = l.accept().await.unwrap();
-            c.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let _ = sock.read(&mut buf).await;
-                match behaviour {
-                    Behaviour::Close => drop(sock),
-                    Behaviour::Hang => {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                    }
-                    Behaviour::NotTls => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-                            .await;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}"), count)
 }
 
 #[tokio::test]

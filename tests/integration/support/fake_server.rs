@@ -1,5 +1,7 @@
-//! A small programmable HTTP server on a random loopback port, for client tests: every request
-//! is recorded, and a closure decides each answer.
+//! The fake servers, for client tests where the emulator cannot play the part: a programmable
+//! HTTP server on a random loopback port (every request recorded, a closure decides each
+//! answer: any status, headers, body or delay), and a raw TCP server that closes, hangs or
+//! answers garbage.
 #![allow(dead_code)]
 
 use axum::body::{Body, Bytes};
@@ -8,8 +10,10 @@ use axum::response::Response;
 use destctl::client::{Auth, Client, ClientConfig, RetryPolicy};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -215,4 +219,44 @@ pub fn token_reply(token: &str, expires_in: u64) -> Reply {
         200,
         serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}),
     )
+}
+
+#[derive(Clone, Copy)]
+pub enum Behaviour {
+    /// Read the request, then close the connection without answering.
+    Close,
+    /// Read the request, never answer.
+    Hang,
+    /// Answer plain bytes that are not TLS.
+    NotTls,
+}
+
+/// A raw TCP server on a random loopback port that misbehaves as told; counts connections.
+pub async fn raw_server(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = l.accept().await.unwrap();
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = sock.read(&mut buf).await;
+                match behaviour {
+                    Behaviour::Close => drop(sock),
+                    Behaviour::Hang => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    Behaviour::NotTls => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), count)
 }
