@@ -2,6 +2,7 @@
 //! file, fault injection, out-of-band edits, introspection, and concurrent writers.
 
 use crate::support::cli::Cli;
+use crate::support::emulator::EmulatorProcess;
 use crate::support::tempdir;
 use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
@@ -31,9 +32,13 @@ fn http() -> reqwest::Client {
 
 impl Api {
     async fn new(emu: &RunningEmulator) -> Api {
+        Api::at(&emu.base_url()).await
+    }
+
+    async fn at(base: &str) -> Api {
         let http = http();
         let r = http
-            .post(format!("{}/ims/token/v3", emu.base_url()))
+            .post(format!("{base}/ims/token/v3"))
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", EMBEDDED_CLIENT_ID),
@@ -49,7 +54,7 @@ impl Api {
             .to_owned();
         Api {
             http,
-            base: emu.base_url(),
+            base: base.to_owned(),
             token,
             sandbox: "prod".into(),
         }
@@ -833,4 +838,29 @@ async fn a_state_file_serves_one_emulator_at_a_time() {
     first.shutdown().await;
     let again = Emulator::start(cfg).await.unwrap();
     again.shutdown().await;
+}
+
+/// `destctl emulator` as a process: it serves over its socket, its fault options apply, and
+/// Ctrl-C stops it cleanly.
+#[tokio::test]
+async fn the_emulator_command_serves_with_its_faults_and_stops_on_ctrl_c() {
+    let emu = EmulatorProcess::spawn(&[]);
+    let api = Api::at(emu.base_url()).await;
+    let (flow, etag) = api.chain().await;
+    let (s, v) = api
+        .send(api.req(Method::GET, &format!("/flows/{flow}")))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"][0]["etag"], etag.as_str());
+    let (status, stderr) = tokio::task::spawn_blocking(move || emu.interrupt())
+        .await
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("destctl emulator: stopping"), "{stderr}");
+
+    // Every Flow Service request answered 503; IMS is never faulted.
+    let faulty = EmulatorProcess::spawn(&["--fault-503", "1"]);
+    let api = Api::at(faulty.base_url()).await;
+    let (s, v) = api.send(api.req(Method::GET, "/flows")).await;
+    assert_eq!(s, 503, "{v}");
 }

@@ -7,8 +7,7 @@ use destctl::apply::secrets::Resolver;
 use destctl::apply::{Applied, ApplyError, Approval, Context, Input, apply};
 use destctl::client::{Auth, Client, ClientConfig, RetryPolicy};
 use destctl::emulator::{
-    EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
-    FaultConfig, RunningEmulator,
+    EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, RunningEmulator,
 };
 use destctl::live::LiveState;
 use destctl::live::fetch::{FetchOptions, fetch};
@@ -39,15 +38,7 @@ pub fn load(paths: &[PathBuf]) -> DesiredState {
         .desired
 }
 
-/// An emulator with `faults`.
-pub async fn emulator(faults: FaultConfig) -> RunningEmulator {
-    Emulator::start(EmulatorConfig {
-        faults,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
-}
+pub use super::emulator::start as emulator;
 
 /// A client for `emu` with quick retries.
 pub fn client(emu: &RunningEmulator) -> Client {

@@ -1,10 +1,12 @@
-//! What the integration tests share: the CLI builder ([`cli`]), the emulator fixtures (in
-//! process over the router: [`router`]; on a loopback socket with faults: [`apply`]), a
-//! programmable fake server for what the emulator cannot play ([`fake_server`]), hand-built
-//! planner states ([`plan`]), temporary directories and output filters for snapshots.
+//! What the integration tests share: the CLI builder ([`cli`]), the emulator fixture (in
+//! process or as a child process, with faults: [`emulator`]; its router without a socket:
+//! [`router`]; apply and plan against it: [`apply`]), the fake servers for what the emulator
+//! cannot play ([`fake_server`]), hand-built planner states ([`plan`]), temporary directories
+//! and redaction for snapshots ([`snapshot`]).
 
 pub mod apply;
 pub mod cli;
+pub mod emulator;
 pub mod fake_server;
 pub mod plan;
 pub mod router;
