@@ -9,7 +9,7 @@
 
 use destctl::apply::execute::Cancel;
 use destctl::apply::secrets::Resolver;
-use destctl::apply::{Approval, Context, Input, apply};
+use destctl::apply::{Approval, Context, Input, Silent, apply};
 use destctl::client::{Auth, Client, ClientConfig};
 use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
@@ -70,9 +70,7 @@ fn ctx(emu: &RunningEmulator, parallelism: usize) -> Context {
         cancel: Cancel::new(),
         approval: Approval::Auto,
         parallelism,
-        progress: false,
-        show_plan: false,
-        color: false,
+        observer: std::sync::Arc::new(Silent),
     }
 }
 

@@ -8,7 +8,6 @@ use miette::{
 };
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,11 +94,6 @@ impl Sources {
     pub fn get(&self, path: &std::path::Path) -> Option<&Arc<String>> {
         self.files.get(path)
     }
-}
-
-/// Whether diagnostics on stderr may use colour: a terminal, and `NO_COLOR` unset or empty.
-pub fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && color_allowed(std::env::var_os("NO_COLOR").as_deref())
 }
 
 /// Whether this value of `NO_COLOR` allows colour: per no-color.org, colour is off only when

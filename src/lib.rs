@@ -6,11 +6,10 @@
 
 pub mod apply;
 pub mod catalog;
-pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod diagnostics;
 pub mod emulator;
-pub mod error;
 pub mod live;
 pub mod manifest;
 pub mod marker;
@@ -21,4 +20,4 @@ pub mod schema;
 pub mod target;
 pub mod wire;
 
-pub use error::Error;
+pub use commands::Error;

@@ -1,6 +1,6 @@
-//! Which Flow Service a command talks to (shared/DESIGN.md §1): a remote endpoint with
-//! credentials, or — with no endpoint and no credentials configured — the embedded emulator,
-//! started in-process with its state in `.destctl/emulator.json`.
+//! Which Flow Service a command talks to: a remote endpoint with credentials, or — with no
+//! endpoint and no credentials configured — the embedded emulator, started in-process with its
+//! state in `.destctl/emulator.json`.
 //!
 //! Rules:
 //! * Nothing configured → [`Target::Embedded`].
@@ -19,6 +19,7 @@ use crate::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     RunningEmulator,
 };
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -36,41 +37,33 @@ pub const DEFAULT_SCOPES: &str =
 /// The embedded emulator's state file, relative to the current directory.
 pub const EMBEDDED_STATE_FILE: &str = ".destctl/emulator.json";
 
-/// Target options shared by every command that talks to the service; use with
-/// `#[command(flatten)]`. Secrets are read from the environment (their flags are hidden and
-/// their values never shown in help).
-#[derive(Clone, Default, clap::Args)]
+/// What the command line (flags and environment) says about the target. The client secret
+/// and a ready token are [`SecretString`]s: their `Debug` is redacted.
+#[derive(Clone, Default)]
 pub struct TargetOptions {
-    /// Platform base URL, e.g. https://platform.adobe.io or an emulator's http://127.0.0.1:PORT
-    #[arg(long, env = "DESTCTL_ENDPOINT", value_name = "URL")]
+    /// Platform base URL (`--endpoint`, `DESTCTL_ENDPOINT`).
     pub endpoint: Option<String>,
-    /// IMS base URL for the token exchange [default: the endpoint for a loopback emulator,
-    /// otherwise https://ims-na1.adobelogin.com]
-    #[arg(long, env = "DESTCTL_IMS_URL", value_name = "URL")]
+    /// IMS base URL for the token exchange (`--ims-url`, `DESTCTL_IMS_URL`).
     pub ims_url: Option<String>,
-    /// Sandbox name [default: prod]
-    #[arg(long, env = "AEP_SANDBOX", value_name = "NAME")]
+    /// Sandbox name (`--sandbox`, `AEP_SANDBOX`); [`DEFAULT_SANDBOX`] when unset.
     pub sandbox: Option<String>,
-    /// Client id (API key); set AEP_CLIENT_ID.
-    #[arg(long, env = "AEP_CLIENT_ID", hide = true, hide_env_values = true)]
+    /// Client id, the API key (`AEP_CLIENT_ID`).
     pub client_id: Option<String>,
-    /// Client secret; set AEP_CLIENT_SECRET.
-    #[arg(long, env = "AEP_CLIENT_SECRET", hide = true, hide_env_values = true)]
-    pub client_secret: Option<String>,
-    /// IMS org id; set AEP_ORG_ID.
-    #[arg(long, env = "AEP_ORG_ID", hide = true)]
+    /// Client secret (`AEP_CLIENT_SECRET`).
+    pub client_secret: Option<SecretString>,
+    /// IMS org id (`AEP_ORG_ID`).
     pub org_id: Option<String>,
-    /// OAuth scopes, comma-separated; set AEP_SCOPES.
-    #[arg(long, env = "AEP_SCOPES", hide = true)]
+    /// OAuth scopes, comma-separated (`AEP_SCOPES`).
     pub scopes: Option<String>,
-    /// A ready access token; set AEP_ACCESS_TOKEN.
-    #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true)]
-    pub access_token: Option<String>,
+    /// A ready access token (`AEP_ACCESS_TOKEN`).
+    pub access_token: Option<SecretString>,
 }
 
 impl fmt::Debug for TargetOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = |o: &Option<String>| if o.is_some() { "<set>" } else { "<unset>" };
+        fn set<T>(o: &Option<T>) -> &'static str {
+            if o.is_some() { "<set>" } else { "<unset>" }
+        }
         f.debug_struct("TargetOptions")
             .field("endpoint", &self.endpoint)
             .field("ims_url", &self.ims_url)
@@ -138,7 +131,7 @@ pub enum TargetError {
         reason: String,
     },
     /// The current directory cannot be read (for the embedded state file).
-    #[error("cannot determine the current directory: {0}")]
+    #[error("cannot determine the current directory")]
     CurrentDir(#[source] std::io::Error),
     /// The embedded emulator failed to start.
     #[error("cannot start the embedded emulator: {0}")]
@@ -150,6 +143,12 @@ pub enum TargetError {
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn non_empty_secret(v: &Option<SecretString>) -> Option<&str> {
+    v.as_ref()
+        .map(|s| s.expose_secret().trim())
+        .filter(|s| !s.is_empty())
 }
 
 /// Checks a base URL: http(s), a host, no query, plain http only on loopback.
@@ -191,14 +190,14 @@ fn is_loopback(url: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Resolves the target from `opts` (flags and environment, as clap read them).
+/// Resolves the target from `opts` (flags and environment, as the command line gave them).
 pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
     let endpoint = non_empty(&opts.endpoint);
     let client_id = non_empty(&opts.client_id);
-    let client_secret = non_empty(&opts.client_secret);
+    let client_secret = non_empty_secret(&opts.client_secret);
     let org_id = non_empty(&opts.org_id);
     let scopes = non_empty(&opts.scopes);
-    let access_token = non_empty(&opts.access_token);
+    let access_token = non_empty_secret(&opts.access_token);
     let sandbox = match opts.sandbox.as_deref().map(str::trim) {
         None => DEFAULT_SANDBOX.to_owned(),
         Some("") => {
@@ -250,7 +249,7 @@ pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
             });
         }
         Auth::Token {
-            access_token: token.to_owned(),
+            access_token: token.into(),
             client_id: client_id.expect("checked").to_owned(),
             org_id: org_id.expect("checked").to_owned(),
         }
@@ -285,7 +284,7 @@ pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
         Auth::ClientCredentials {
             ims_url,
             client_id: client_id.expect("checked").to_owned(),
-            client_secret: client_secret.expect("checked").to_owned(),
+            client_secret: client_secret.expect("checked").into(),
             org_id: org_id.expect("checked").to_owned(),
             scopes: scopes.unwrap_or(DEFAULT_SCOPES).to_owned(),
         }
@@ -302,6 +301,7 @@ pub struct Connected {
     /// port changes on every run) `embedded:<state file>`, stable from one run to the next.
     pub endpoint: String,
     emulator: Option<RunningEmulator>,
+    state_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Connected {
@@ -318,6 +318,12 @@ impl Connected {
     /// Whether the target is the embedded emulator.
     pub fn is_embedded(&self) -> bool {
         self.emulator.is_some()
+    }
+
+    /// The line announcing the embedded emulator (for the command to show on stderr), if that
+    /// is the target.
+    pub fn notice(&self) -> Option<String> {
+        self.state_file.as_deref().map(embedded_notice)
     }
 
     /// The embedded emulator, if that is the target.
@@ -341,7 +347,7 @@ fn shown_path(state_file: &Path) -> PathBuf {
         .unwrap_or_else(|| state_file.to_path_buf())
 }
 
-/// The stderr line announcing the embedded emulator.
+/// The line announcing the embedded emulator with its state in `state_file`.
 pub fn embedded_notice(state_file: &Path) -> String {
     format!(
         "destctl: no AEP endpoint or credentials configured; using the embedded emulator (state in {})",
@@ -350,7 +356,7 @@ pub fn embedded_notice(state_file: &Path) -> String {
 }
 
 /// Builds the client for `target`; for [`Target::Embedded`], starts the emulator first (on a
-/// free loopback port, with the embedded credentials) and says so on stderr.
+/// free loopback port, with the embedded credentials); [`Connected::notice`] then says so.
 pub async fn connect(target: Target) -> Result<Connected, TargetError> {
     match target {
         Target::Remote(config) => {
@@ -359,16 +365,13 @@ pub async fn connect(target: Target) -> Result<Connected, TargetError> {
                 client: Client::new(config)?,
                 endpoint,
                 emulator: None,
+                state_file: None,
             })
         }
         Target::Embedded {
             state_file,
             sandbox,
-        } => {
-            let connected = start_embedded(&state_file, &sandbox).await?;
-            eprintln!("{}", embedded_notice(&state_file));
-            Ok(connected)
-        }
+        } => start_embedded(&state_file, &sandbox).await,
     }
 }
 
@@ -388,7 +391,7 @@ pub async fn start_embedded(state_file: &Path, sandbox: &str) -> Result<Connecte
     let auth = Auth::ClientCredentials {
         ims_url: base_url.clone(),
         client_id: EMBEDDED_CLIENT_ID.to_owned(),
-        client_secret: EMBEDDED_CLIENT_SECRET.to_owned(),
+        client_secret: EMBEDDED_CLIENT_SECRET.into(),
         org_id: EMBEDDED_ORG_ID.to_owned(),
         scopes: DEFAULT_SCOPES.to_owned(),
     };
@@ -397,6 +400,7 @@ pub async fn start_embedded(state_file: &Path, sandbox: &str) -> Result<Connecte
         client,
         endpoint: format!("embedded:{}", shown_path(state_file).display()),
         emulator: Some(running),
+        state_file: Some(state_file.to_path_buf()),
     })
 }
 
@@ -585,34 +589,20 @@ mod tests {
     }
 
     #[test]
-    fn options_debug_hides_secrets_and_clap_reads_flags() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            target: TargetOptions,
-        }
-        let cli = Cli::try_parse_from([
-            "destctl",
-            "--endpoint",
-            "http://127.0.0.1:1",
-            "--sandbox",
-            "dev",
-            "--client-secret",
-            "s3cr3t-value",
-        ])
-        .unwrap();
-        assert_eq!(cli.target.endpoint.as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(cli.target.sandbox.as_deref(), Some("dev"));
-        let shown = format!("{:?}", cli.target);
-        assert!(!shown.contains("s3cr3t-value"), "{shown}");
-        let help = <Cli as clap::CommandFactory>::command()
-            .render_help()
-            .to_string();
-        assert!(
-            help.contains("--endpoint") && !help.contains("client-secret"),
-            "{help}"
+    fn options_debug_hides_secrets() {
+        let shown = format!(
+            "{:?}",
+            TargetOptions {
+                client_secret: Some("s3cr3t-value".into()),
+                access_token: Some("t0ken-value".into()),
+                ..opts()
+            }
         );
+        assert!(
+            !shown.contains("s3cr3t-value") && !shown.contains("t0ken-value"),
+            "{shown}"
+        );
+        assert!(shown.contains("client_secret: \"<set>\""), "{shown}");
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -21,38 +20,8 @@ use tokio::task::JoinSet;
 /// How many times a live apply re-plans a flow after a 412 before failing it.
 pub const MAX_REPLANS: u32 = 3;
 
-/// A shared stop flag: once set, no new request is sent.
-#[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<(AtomicBool, tokio::sync::Notify)>);
-
-impl Cancel {
-    /// A flag not yet set.
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-
-    /// Stops the apply before its next request.
-    pub fn cancel(&self) {
-        self.0.0.store(true, Ordering::SeqCst);
-        self.0.1.notify_waiters();
-    }
-
-    /// Whether [`Cancel::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.0.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once [`Cancel::cancel`] has been called.
-    pub async fn cancelled(&self) {
-        loop {
-            let notified = self.0.1.notified();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
+/// A shared stop flag (Ctrl-C): once cancelled, no new request is sent.
+pub type Cancel = tokio_util::sync::CancellationToken;
 
 /// Error of a re-plan after a 412.
 pub type ReplanError = Box<dyn std::error::Error + Send + Sync>;

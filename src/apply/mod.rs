@@ -5,13 +5,12 @@
 pub mod execute;
 pub mod graph;
 pub mod preflight;
-pub mod progress;
 pub mod refs;
 pub mod report;
 pub mod secrets;
 
 mod run;
-pub use run::{Applied, Approval, Context, Input, LiveReplanner, apply, run};
+pub use run::{Applied, Approval, Context, Input, LiveReplanner, Observer, Silent, apply};
 
 use crate::client::Client;
 use crate::plan::{FORMAT_VERSION, Plan};
@@ -21,45 +20,11 @@ use secrets::{Resolver, SecretErrors, SecretLocations};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Output format of the apply report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// For people.
-    #[default]
-    Text,
-    /// For machines.
-    Json,
-}
-
-/// `destctl apply` arguments.
-#[derive(Clone, Debug, clap::Args)]
-pub struct ApplyArgs {
-    /// Manifest files or directories (read recursively for *.yaml / *.yml).
-    #[arg(value_name = "PATH", default_value = crate::manifest::DEFAULT_PATH)]
-    pub paths: Vec<PathBuf>,
-    /// Apply exactly this saved plan (from `destctl plan --out`) instead of planning now.
-    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["paths", "prune"])]
-    pub plan: Option<PathBuf>,
-    /// Do not ask for confirmation (CI).
-    #[arg(long)]
-    pub auto_approve: bool,
-    /// How many Destinations are applied at the same time.
-    #[arg(long, value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub parallelism: u16,
-    /// Delete managed flows (and their connections) no longer in the manifests.
-    #[arg(long)]
-    pub prune: bool,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub format: ReportFormat,
-}
-
 /// Why an apply stopped before or while sending.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// The plan file cannot be read.
-    #[error("cannot read the plan file `{}`: {source}", path.display())]
+    #[error("cannot read the plan file `{}`", path.display())]
     ReadPlan {
         /// The file.
         path: PathBuf,
@@ -67,7 +32,7 @@ pub enum ApplyError {
         source: std::io::Error,
     },
     /// The plan file is not a plan.
-    #[error("`{}` is not a destctl plan: {source}", path.display())]
+    #[error("`{}` is not a destctl plan", path.display())]
     ParsePlan {
         /// The file.
         path: PathBuf,
@@ -83,7 +48,7 @@ pub enum ApplyError {
         found: u32,
     },
     /// The plan cannot be executed as written.
-    #[error("the plan cannot be executed; nothing was sent: {0}")]
+    #[error("the plan cannot be executed; nothing was sent")]
     Graph(#[from] graph::GraphError),
     /// Secrets could not be resolved.
     #[error(transparent)]
@@ -100,20 +65,20 @@ pub enum ApplyError {
     #[error("apply cancelled; nothing was sent")]
     NotConfirmed,
     /// Reading the confirmation failed.
-    #[error("cannot read the confirmation: {0}")]
-    Prompt(std::io::Error),
+    #[error("cannot read the confirmation")]
+    Prompt(#[source] std::io::Error),
     /// The target cannot be resolved or reached.
     #[error(transparent)]
     Target(#[from] crate::target::TargetError),
     /// Reading live state failed (nothing was written).
-    #[error("reading live state failed; nothing was written: {0}")]
+    #[error("reading live state failed; nothing was written")]
     Fetch(#[source] crate::client::ClientError),
     /// No plan could be made.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
     /// The current directory cannot be read (for `${file:…}` secrets).
-    #[error("cannot determine the current directory: {0}")]
-    CurrentDir(std::io::Error),
+    #[error("cannot determine the current directory")]
+    CurrentDir(#[source] std::io::Error),
     /// The apply ran but did not do everything (the report on stdout says what).
     #[error("{}", incomplete_message(*.failed, *.not_run, *.interrupted))]
     Incomplete {
@@ -197,7 +162,7 @@ pub struct ExecuteOptions {
     pub parallelism: usize,
     /// 412 handling.
     pub mode: Mode,
-    /// Ctrl-C flag.
+    /// Ctrl-C token.
     pub cancel: Cancel,
     /// Progress display.
     pub progress: Arc<dyn Progress>,
@@ -249,39 +214,6 @@ impl Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        apply: ApplyArgs,
-    }
-
-    #[test]
-    fn arguments() {
-        let a = Cli::try_parse_from(["x"]).unwrap().apply;
-        assert_eq!(a.parallelism, 4);
-        assert_eq!(a.format, ReportFormat::Text);
-        assert!(!a.auto_approve && !a.prune && a.plan.is_none());
-        assert_eq!(a.paths, vec![PathBuf::from("manifests")]);
-        let a = Cli::try_parse_from([
-            "x",
-            "--plan",
-            "p.json",
-            "--auto-approve",
-            "--parallelism",
-            "8",
-            "--format",
-            "json",
-        ])
-        .unwrap()
-        .apply;
-        assert_eq!(a.plan, Some(PathBuf::from("p.json")));
-        assert_eq!(a.parallelism, 8);
-        assert!(Cli::try_parse_from(["x", "--parallelism", "0"]).is_err());
-        assert!(Cli::try_parse_from(["x", "--plan", "p.json", "manifests/"]).is_err());
-        assert!(Cli::try_parse_from(["x", "--plan", "p.json", "--prune"]).is_err());
-    }
 
     #[test]
     fn confirmation() {

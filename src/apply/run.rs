@@ -1,23 +1,20 @@
-//! The live parts of `apply`: load or read the plan, connect, read live state, show and confirm
-//! (live) or pre-flight (saved), execute, report.
+//! The live parts of `apply`: read live state, plan and have the plan approved (live) or
+//! pre-flight it (saved), execute. What the user sees (the plan, the question, progress) goes
+//! through an [`Observer`] the command provides; nothing here prints.
 
-use super::execute::{BoxFuture, Cancel, Mode, NoProgress, Progress, ReplanError, Replanner};
+use super::execute::{BoxFuture, Cancel, Mode, Progress, ReplanError, Replanner};
 use super::preflight;
-use super::progress::TerminalProgress;
 use super::report::ApplyReport;
 use super::secrets::{Resolver, SecretLocations};
-use super::{ApplyArgs, ApplyError, ExecuteOptions, Prepared, ReportFormat, confirm};
-use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID};
+use super::{ApplyError, ExecuteOptions, Prepared};
+use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::client::Client;
-use crate::diagnostics::stderr_color;
 use crate::live::fetch::{FetchOptions, fetch};
 use crate::live::{LiveDestination, LiveEntity};
 use crate::model::DesiredState;
-use crate::plan::{Change, Plan, PlanOptions, PlanTarget};
-use crate::target::TargetOptions;
+use crate::plan::{Change, Plan, PlanDetails, PlanOptions, PlanTarget, fetch_options};
 use crate::wire::{EntityId, Resource};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +43,29 @@ pub enum Approval {
     Refuse,
 }
 
+/// What an apply shows its user: the plan before it is approved, the question, and the
+/// progress of the execution. Every method defaults to showing nothing.
+pub trait Observer: Progress {
+    /// A live plan has no changes; nothing will be sent.
+    fn no_changes(&self) {}
+
+    /// A live plan with changes, before it is approved.
+    fn planned(&self, _plan: &Plan, _details: &PlanDetails) {}
+
+    /// Asks whether to apply the plan just shown ([`Approval::Ask`]); `Ok` approves. Ctrl-C
+    /// (`cancel`) answers no.
+    fn confirm<'a>(&'a self, _cancel: &'a Cancel) -> BoxFuture<'a, Result<(), ApplyError>> {
+        Box::pin(async { Err(ApplyError::NotConfirmed) })
+    }
+}
+
+/// An observer that shows nothing (and never approves when asked).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+
+impl Progress for Silent {}
+impl Observer for Silent {}
+
 /// Everything [`apply`] needs besides the input and the client.
 #[derive(Clone)]
 pub struct Context {
@@ -55,18 +75,14 @@ pub struct Context {
     pub sandbox: String,
     /// Secret source.
     pub resolver: Resolver,
-    /// Ctrl-C flag.
+    /// Ctrl-C token.
     pub cancel: Cancel,
     /// How a live plan is approved.
     pub approval: Approval,
     /// Destinations at the same time.
     pub parallelism: usize,
-    /// Show indicatif progress on stderr.
-    pub progress: bool,
-    /// Show the plan on stderr before applying it (live applies).
-    pub show_plan: bool,
-    /// Colour the plan shown on stderr.
-    pub color: bool,
+    /// What the user sees.
+    pub observer: Arc<dyn Observer>,
 }
 
 /// The result of [`apply`].
@@ -78,13 +94,12 @@ pub struct Applied {
     pub report: ApplyReport,
 }
 
-fn fetch_options(desired: &DesiredState) -> FetchOptions {
-    FetchOptions {
-        campaign_flow_spec: desired
-            .destinations
-            .iter()
-            .any(|d| matches!(d.platform.info().flow_spec, FlowSpecRef::Name(_))),
-    }
+/// A re-read entity without its id or etag.
+#[derive(Debug, thiserror::Error)]
+#[error("{collection} {id} came back without id or etag")]
+struct IncompleteEntity {
+    collection: &'static str,
+    id: String,
 }
 
 /// Re-plans one entity after a 412: one GET of it, then the plan's `update_for`.
@@ -116,12 +131,9 @@ impl Replanner for LiveReplanner {
     ) -> BoxFuture<'a, Result<Option<Change>, ReplanError>> {
         Box::pin(async move {
             let raw = self.client.get(resource, id).await?;
-            let entity = LiveEntity::from_raw(resource, raw).ok_or_else(|| {
-                format!(
-                    "{} {} came back without id or etag",
-                    resource.collection(),
-                    id.0
-                )
+            let entity = LiveEntity::from_raw(resource, raw).ok_or_else(|| IncompleteEntity {
+                collection: resource.collection(),
+                id: id.0.clone(),
             })?;
             let Some(d) = self
                 .desired
@@ -161,20 +173,6 @@ impl Replanner for LiveReplanner {
     }
 }
 
-/// Reads a yes/no on the terminal without blocking the runtime; Ctrl-C answers no.
-async fn ask(cancel: &Cancel) -> Result<(), ApplyError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    // A plain thread: a pending read of stdin must not keep the runtime from shutting down.
-    std::thread::spawn(move || {
-        let r = confirm(&mut std::io::stdin().lock(), &mut std::io::stderr());
-        let _ = tx.send(r);
-    });
-    tokio::select! {
-        r = rx => r.unwrap_or(Err(ApplyError::NotConfirmed)),
-        _ = cancel.cancelled() => Err(ApplyError::NotConfirmed),
-    }
-}
-
 /// Applies `input` through `client`. Nothing is written before the plan is built, every secret
 /// is resolved and (saved plans) the pre-flight passed, or (live) the plan was approved.
 pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Applied, ApplyError> {
@@ -195,22 +193,15 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
             let locations = SecretLocations::from_desired(&desired);
             let prepared = Prepared::new(&plan, &ctx.resolver, &locations)?;
             if !plan.has_changes() {
-                if ctx.show_plan {
-                    eprintln!("No changes: the live state matches the manifests.");
-                }
+                ctx.observer.no_changes();
                 let mut report = ApplyReport::default();
                 report.finish(Duration::ZERO);
                 return Ok(Applied { plan, report });
             }
-            if ctx.show_plan || ctx.approval == Approval::Ask {
-                eprint!(
-                    "{}",
-                    crate::render::text::render(&plan, Some(&details), ctx.color)
-                );
-            }
+            ctx.observer.planned(&plan, &details);
             match ctx.approval {
                 Approval::Auto => {}
-                Approval::Ask => ask(&ctx.cancel).await?,
+                Approval::Ask => ctx.observer.confirm(&ctx.cancel).await?,
                 Approval::Refuse => return Err(ApplyError::NoTerminal),
             }
             let replanner = LiveReplanner::new(client.clone(), desired, &live);
@@ -229,11 +220,7 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
             (plan, prepared, Mode::Saved)
         }
     };
-    let progress: Arc<dyn Progress> = if ctx.progress {
-        Arc::new(TerminalProgress::new(prepared.graph().groups.len()))
-    } else {
-        Arc::new(NoProgress)
-    };
+    let progress: Arc<dyn Progress> = ctx.observer.clone();
     let opts = ExecuteOptions {
         parallelism: ctx.parallelism,
         mode,
@@ -243,82 +230,138 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
         locations: SecretLocations::default(),
     };
     let report = prepared.execute(client, &opts).await;
-    if ctx.progress && !prepared.graph().groups.is_empty() {
-        // The progress bars end without a newline; the report starts on a line of its own.
-        eprintln!();
-    }
     Ok(Applied { plan, report })
 }
 
-/// `destctl apply`: prints the report on stdout; errors (including an incomplete apply) for
-/// `main` to turn into exit code 1.
-pub async fn run(args: &ApplyArgs, target: &TargetOptions) -> Result<(), crate::Error> {
-    let color = stderr_color();
-    let resolver = Resolver::process().map_err(ApplyError::CurrentDir)?;
-    let input = match &args.plan {
-        Some(path) => Input::Saved(super::read_plan_file(path)?),
-        None => {
-            let loaded = crate::manifest::load(&args.paths)?;
-            if !loaded.warnings.is_empty() {
-                eprint!("{}", loaded.render_warnings(color));
-            }
-            Input::Live {
-                desired: loaded.desired,
-                prune: args.prune,
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Auth, ClientConfig};
+    use crate::emulator::{
+        EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     };
-    let approval = if args.auto_approve || matches!(input, Input::Saved(_)) {
-        Approval::Auto
-    } else if std::io::stdin().is_terminal() {
-        Approval::Ask
-    } else {
-        return Err(ApplyError::NoTerminal.into());
-    };
-    let resolved = crate::target::resolve(target).map_err(ApplyError::from)?;
-    let sandbox = resolved.sandbox().to_owned();
-    let connected = crate::target::connect(resolved)
-        .await
-        .map_err(ApplyError::from)?;
-    let cancel = Cancel::new();
-    let on_signal = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ndestctl: interrupted; no new request is sent, waiting for those in flight"
-                );
-                cancel.cancel();
-            }
-        })
-    };
-    let ctx = Context {
-        endpoint: connected.endpoint.clone(),
-        sandbox,
-        resolver,
-        cancel,
-        approval,
-        parallelism: usize::from(args.parallelism),
-        progress: std::io::stderr().is_terminal(),
-        show_plan: true,
-        color,
-    };
-    let applied = apply(input, &connected.client, &ctx).await;
-    on_signal.abort();
-    let applied = applied?;
-    let report = &applied.report;
-    match args.format {
-        ReportFormat::Text => print!("{}", report.to_text()),
-        ReportFormat::Json => println!("{}", report.to_json()),
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    /// Records what an apply showed, and answers the question with `approve`.
+    struct Recorder {
+        approve: bool,
+        seen: Mutex<Vec<String>>,
     }
-    if report.is_success() {
-        Ok(())
-    } else {
-        Err(ApplyError::Incomplete {
-            failed: report.failures.len(),
-            not_run: report.not_run.len(),
-            interrupted: report.interrupted,
+
+    impl Recorder {
+        fn new(approve: bool) -> Arc<Recorder> {
+            Arc::new(Recorder {
+                approve,
+                seen: Mutex::new(Vec::new()),
+            })
         }
-        .into())
+
+        fn seen(&self) -> Vec<String> {
+            self.seen.lock().expect("recorder lock").clone()
+        }
+
+        fn push(&self, what: String) {
+            self.seen.lock().expect("recorder lock").push(what);
+        }
+    }
+
+    impl Progress for Recorder {
+        fn group_finished(&self, _group: usize, ok: bool) {
+            self.push(format!("group ok={ok}"));
+        }
+    }
+
+    impl Observer for Recorder {
+        fn no_changes(&self) {
+            self.push("no changes".into());
+        }
+
+        fn planned(&self, plan: &Plan, _details: &PlanDetails) {
+            self.push(format!("planned {}", plan.changes.len()));
+        }
+
+        fn confirm<'a>(&'a self, _cancel: &'a Cancel) -> BoxFuture<'a, Result<(), ApplyError>> {
+            self.push("asked".into());
+            let approve = self.approve;
+            Box::pin(async move {
+                if approve {
+                    Ok(())
+                } else {
+                    Err(ApplyError::NotConfirmed)
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn what_the_user_sees_goes_through_the_observer() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let desired = crate::manifest::load(&[
+            root.join("manifests/campaign-s3.yaml"),
+            root.join("manifests/schedules.yaml"),
+        ])
+        .expect("the examples validate")
+        .desired;
+        let emu = Emulator::start(EmulatorConfig::default())
+            .await
+            .expect("the emulator starts");
+        let base = emu.base_url();
+        let client = Client::new(ClientConfig::new(
+            base.clone(),
+            "prod",
+            Auth::ClientCredentials {
+                ims_url: base.clone(),
+                client_id: EMBEDDED_CLIENT_ID.into(),
+                client_secret: EMBEDDED_CLIENT_SECRET.into(),
+                org_id: EMBEDDED_ORG_ID.into(),
+                scopes: "openid".into(),
+            },
+        ))
+        .expect("a client");
+        let ctx = |observer: Arc<Recorder>| Context {
+            endpoint: base.clone(),
+            sandbox: "prod".into(),
+            resolver: Resolver::new(|_| None, root.clone()),
+            cancel: Cancel::new(),
+            approval: Approval::Ask,
+            parallelism: 2,
+            observer,
+        };
+        let live = || Input::Live {
+            desired: desired.clone(),
+            prune: false,
+        };
+
+        let refused = Recorder::new(false);
+        let err = apply(live(), &client, &ctx(refused.clone()))
+            .await
+            .expect_err("not approved");
+        assert!(matches!(err, ApplyError::NotConfirmed), "{err}");
+        let seen = refused.seen();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(
+            seen[0].starts_with("planned ") && seen[1] == "asked",
+            "{seen:?}"
+        );
+
+        let approved = Recorder::new(true);
+        let applied = apply(live(), &client, &ctx(approved.clone()))
+            .await
+            .expect("applied");
+        assert!(applied.report.is_success());
+        let seen = approved.seen();
+        // The refusal wrote nothing: the same plan again.
+        assert_eq!(seen[0], refused.seen()[0]);
+        assert_eq!(&seen[1], "asked", "{seen:?}");
+        assert!(seen[2..].iter().all(|s| s == "group ok=true"), "{seen:?}");
+        assert!(seen.len() > 2, "{seen:?}");
+
+        let again = Recorder::new(false);
+        apply(live(), &client, &ctx(again.clone()))
+            .await
+            .expect("nothing to do");
+        assert_eq!(again.seen(), vec!["no changes".to_owned()]);
+        emu.shutdown().await;
     }
 }

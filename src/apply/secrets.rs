@@ -109,7 +109,7 @@ pub enum SecretError {
         name: String,
     },
     /// The file cannot be read (or is not UTF-8).
-    #[error("secret {reference} at {origin}: cannot read `{}`: {source}", path.display())]
+    #[error("secret {reference} at {origin}: cannot read `{}`", path.display())]
     UnreadableFile {
         /// The reference as written.
         reference: String,
@@ -144,6 +144,11 @@ impl fmt::Display for SecretErrors {
         )?;
         for e in &self.0 {
             write!(f, "\n  - {e}")?;
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                write!(f, ": {c}")?;
+                cause = c.source();
+            }
         }
         Ok(())
     }

@@ -2,9 +2,10 @@
 //! and refreshed before it expires. Concurrent callers share one refresh.
 
 use super::error::{ApiError, ClientError, ErrorShape};
-use super::retry::{Attempt, Retrier, RetryClass};
+use super::retry::{Answer, Outcome, Retrier, RetryClass};
 use super::{Auth, Redacted};
 use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
@@ -12,9 +13,27 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// A bearer token. Its `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct AccessToken(pub(crate) Arc<str>);
+/// A bearer token, shared by the requests that use it. Its `Debug` never shows the value, and
+/// the memory holding it is zeroed when the last copy is dropped.
+#[derive(Clone)]
+pub(crate) struct AccessToken(Arc<SecretString>);
+
+impl AccessToken {
+    fn new(token: SecretString) -> AccessToken {
+        AccessToken(Arc::new(token))
+    }
+
+    /// The token's text, for the `Authorization` header only.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl PartialEq for AccessToken {
+    fn eq(&self, other: &AccessToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.expose() == other.expose()
+    }
+}
 
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -31,7 +50,7 @@ struct CachedToken {
 /// The token endpoint's answer.
 #[derive(Deserialize)]
 struct TokenResponse {
-    access_token: String,
+    access_token: SecretString,
     #[serde(default)]
     expires_in: Option<ExpiresIn>,
 }
@@ -66,6 +85,8 @@ pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
 /// Hands out tokens for [`Auth`].
 pub(crate) struct TokenSource {
     auth: Auth,
+    /// The ready token of [`Auth::Token`].
+    ready: Option<AccessToken>,
     cache: Mutex<Option<CachedToken>>,
     /// Number of IMS token requests answered with a token (for tests and `-vv`).
     minted: std::sync::atomic::AtomicU64,
@@ -73,8 +94,13 @@ pub(crate) struct TokenSource {
 
 impl TokenSource {
     pub(crate) fn new(auth: Auth) -> TokenSource {
+        let ready = match &auth {
+            Auth::Token { access_token, .. } => Some(AccessToken::new(access_token.clone())),
+            Auth::ClientCredentials { .. } => None,
+        };
         TokenSource {
             auth,
+            ready,
             cache: Mutex::new(None),
             minted: Default::default(),
         }
@@ -98,7 +124,8 @@ impl TokenSource {
     ) -> Result<AccessToken, ClientError> {
         let (ims_url, client_id, client_secret, scopes) = match &self.auth {
             Auth::Token { access_token, .. } => {
-                return Ok(AccessToken(Arc::from(access_token.as_str())));
+                let ready = self.ready.clone();
+                return Ok(ready.unwrap_or_else(|| AccessToken::new(access_token.clone())));
             }
             Auth::ClientCredentials {
                 ims_url,
@@ -142,7 +169,7 @@ async fn fetch_token(
     retrier: &Retrier,
     ims_url: &str,
     client_id: &str,
-    client_secret: &str,
+    client_secret: &SecretString,
     scopes: &str,
 ) -> Result<(AccessToken, Duration), ClientError> {
     let url = format!("{}{TOKEN_PATH}", ims_url.trim_end_matches('/'));
@@ -152,93 +179,63 @@ async fn fetch_token(
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
-        ("client_secret", client_secret),
+        ("client_secret", client_secret.expose_secret()),
         ("scope", scopes),
     ];
+    let (url, path_ref, form) = (&url, path.as_str(), &form);
     // Minting a token twice is harmless, so every retryable failure is retried.
-    let mut attempt = Attempt::new(RetryClass::Idempotent);
-    loop {
-        let started = std::time::Instant::now();
-        let result = http
-            .post(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await;
-        let outcome = match result {
-            Err(e) => {
-                tracing::debug!(method = "POST", path = %path, attempt = attempt.number(),
-                    elapsed_ms = started.elapsed().as_millis() as u64, error = %super::transport_message(&e),
-                    "IMS token request failed");
-                match retrier.after_transport_error(&mut attempt, &e) {
-                    Some(wait) => {
-                        tokio::time::sleep(wait).await;
-                        continue;
+    retrier
+        .run(
+            RetryClass::Idempotent,
+            &Method::POST,
+            path_ref,
+            |attempt| async move {
+                let started = std::time::Instant::now();
+                let request = http
+                    .post(url.clone())
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .form(form);
+                let answer = match Answer::exchange(request).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::debug!(method = "POST", path = %path_ref,
+                            attempt = attempt.number(),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            error = %super::transport_message(&e), "IMS token request failed");
+                        return Outcome::Transport(e);
                     }
-                    None => {
-                        return Err(super::transport_error(
-                            Method::POST,
-                            path,
-                            &e,
-                            attempt.number(),
-                        ));
-                    }
+                };
+                let status = answer.status;
+                tracing::debug!(method = "POST", path = %path_ref, status = status.as_u16(),
+                    attempt = attempt.number(), elapsed_ms = started.elapsed().as_millis() as u64,
+                    "IMS token request");
+                if !status.is_success() {
+                    return answer.retry_or_fail();
                 }
-            }
-            Ok(resp) => resp,
-        };
-        let status = outcome.status();
-        let retry_after = super::retry::retry_after(outcome.headers());
-        let body = match outcome.bytes().await {
-            Ok(b) => b,
-            Err(e) => match retrier.after_transport_error(&mut attempt, &e) {
-                Some(wait) => {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                None => {
-                    return Err(super::transport_error(
-                        Method::POST,
-                        path,
-                        &e,
-                        attempt.number(),
-                    ));
-                }
+                let Ok(parsed) = serde_json::from_slice::<TokenResponse>(&answer.body) else {
+                    return Outcome::Done(Err(ClientError::Token(Box::new(ApiError {
+                        method: Method::POST,
+                        path: path_ref.to_owned(),
+                        status: status.as_u16(),
+                        code: None,
+                        title: None,
+                        message: "the token response is not {access_token, expires_in}".into(),
+                        request_id: None,
+                        shape: ErrorShape::Unknown,
+                        attempts: attempt.number(),
+                    }))));
+                };
+                let lifetime = parsed
+                    .expires_in
+                    .as_ref()
+                    .and_then(ExpiresIn::seconds)
+                    .map(Duration::from_secs)
+                    .unwrap_or(DEFAULT_LIFETIME);
+                Outcome::Done(Ok((AccessToken::new(parsed.access_token), lifetime)))
             },
-        };
-        tracing::debug!(method = "POST", path = %path, status = status.as_u16(),
-            attempt = attempt.number(), elapsed_ms = started.elapsed().as_millis() as u64,
-            "IMS token request");
-        if status.is_success() {
-            let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-                ClientError::Token(Box::new(ApiError {
-                    method: Method::POST,
-                    path: path.clone(),
-                    status: status.as_u16(),
-                    code: None,
-                    title: None,
-                    message: "the token response is not {access_token, expires_in}".into(),
-                    request_id: None,
-                    shape: ErrorShape::Unknown,
-                    attempts: attempt.number(),
-                }))
-            })?;
-            let lifetime = parsed
-                .expires_in
-                .as_ref()
-                .and_then(ExpiresIn::seconds)
-                .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_LIFETIME);
-            return Ok((AccessToken(Arc::from(parsed.access_token)), lifetime));
-        }
-        if let Some(wait) = retrier.after_status(&mut attempt, status, retry_after) {
-            tokio::time::sleep(wait).await;
-            continue;
-        }
-        let err =
-            super::error::api_error(Method::POST, path, status.as_u16(), &body, attempt.number());
-        return Err(ClientError::Token(Box::new(err)));
-    }
+            |e| ClientError::Token(Box::new(e)),
+        )
+        .await
 }
 
 #[cfg(test)]
@@ -267,7 +264,9 @@ mod tests {
 
     #[test]
     fn token_debug_is_redacted() {
-        let t = AccessToken(Arc::from("eyJhbGciOi-secret"));
+        let t = AccessToken::new("eyJhbGciOi-secret".into());
         assert_eq!(format!("{t:?}"), "<redacted>");
+        assert_eq!(t.expose(), "eyJhbGciOi-secret");
+        assert_eq!(t, AccessToken::new("eyJhbGciOi-secret".into()));
     }
 }

@@ -21,7 +21,8 @@ use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, IF_MATCH};
 use reqwest::{Method, StatusCode, Url};
-use retry::{Attempt, Retrier, RetryClass};
+use retry::{Answer, Outcome, Retrier, RetryClass};
+use secrecy::SecretString;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ pub enum Auth {
     /// A ready token (`AEP_ACCESS_TOKEN`).
     Token {
         /// The bearer token.
-        access_token: String,
+        access_token: SecretString,
         /// `x-api-key` (`AEP_CLIENT_ID`).
         client_id: String,
         /// `x-gw-ims-org-id` (`AEP_ORG_ID`).
@@ -47,7 +48,7 @@ pub enum Auth {
         /// `AEP_CLIENT_ID`, also sent as `x-api-key`.
         client_id: String,
         /// `AEP_CLIENT_SECRET`.
-        client_secret: String,
+        client_secret: SecretString,
         /// `AEP_ORG_ID`.
         org_id: String,
         /// `AEP_SCOPES`, comma-separated.
@@ -399,113 +400,104 @@ impl Client {
     ) -> Result<(StatusCode, axum::body::Bytes), ClientError> {
         let inner = &*self.inner;
         let path = call.url.path().to_owned();
-        let mut attempt = Attempt::new(call.class);
-        let mut renewed_token = false;
-        loop {
-            let token: AccessToken = inner.tokens.token(&inner.http, &inner.retrier).await?;
-            let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.0)).map_err(|_| {
+        let renewed_token = std::sync::atomic::AtomicBool::new(false);
+        let (call, path_ref, renewed_token) = (&call, path.as_str(), &renewed_token);
+        inner
+            .retrier
+            .run(
+                call.class,
+                &call.method,
+                path_ref,
+                |attempt| async move {
+                    let token: AccessToken =
+                        match inner.tokens.token(&inner.http, &inner.retrier).await {
+                            Ok(t) => t,
+                            Err(e) => return Outcome::Done(Err(e)),
+                        };
+                    let req = match self.request(call, &token) {
+                        Ok(r) => r,
+                        Err(e) => return Outcome::Done(Err(e)),
+                    };
+                    let started = std::time::Instant::now();
+                    inner.requests.fetch_add(1, Ordering::Relaxed);
+                    let answer = match Answer::exchange(req).await {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::debug!(method = %call.method, path = %path_ref,
+                                attempt = attempt.number(),
+                                elapsed_ms = started.elapsed().as_millis() as u64,
+                                error = %transport_message(&e), "request failed");
+                            return Outcome::Transport(e);
+                        }
+                    };
+                    let status = answer.status;
+                    tracing::debug!(method = %call.method, path = %path_ref,
+                        status = status.as_u16(), attempt = attempt.number(),
+                        elapsed_ms = started.elapsed().as_millis() as u64, "request");
+                    if status.is_success() {
+                        return Outcome::Done(Ok((status, answer.body)));
+                    }
+                    if status == StatusCode::UNAUTHORIZED
+                        && !renewed_token.load(Ordering::Relaxed)
+                        && inner.tokens.can_refresh()
+                    {
+                        // The cached token was revoked or expired early: get a new one, once.
+                        renewed_token.store(true, Ordering::Relaxed);
+                        inner.tokens.invalidate(&token).await;
+                        return Outcome::Again;
+                    }
+                    if status == StatusCode::NOT_FOUND
+                        && call.method == Method::DELETE
+                        && attempt.ambiguous
+                    {
+                        // An earlier attempt whose answer was lost did the delete.
+                        tracing::debug!(method = %call.method, path = %path_ref,
+                            "404 after an unanswered attempt: already deleted");
+                        return Outcome::Done(Ok((StatusCode::NO_CONTENT, Default::default())));
+                    }
+                    answer.retry_or_fail()
+                },
+                ClientError::from_api,
+            )
+            .await
+    }
+
+    /// The request of one attempt of `call`, headers included; the token is exposed only
+    /// here, into a header marked sensitive.
+    fn request(
+        &self,
+        call: &Call<'_>,
+        token: &AccessToken,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
+        let inner = &*self.inner;
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 ClientError::Config(
                     "the access token contains characters not allowed in a header".into(),
                 )
             })?;
-            auth.set_sensitive(true);
-            let mut api_key =
-                HeaderValue::from_str(inner.config.auth.client_id()).map_err(|_| {
-                    ClientError::Config(
-                        "AEP_CLIENT_ID contains characters not allowed in a header".into(),
-                    )
-                })?;
-            api_key.set_sensitive(true);
-            let mut req = inner
-                .http
-                .request(call.method.clone(), call.url.clone())
-                .header(AUTHORIZATION, auth)
-                .header("x-api-key", api_key)
-                .header("x-gw-ims-org-id", inner.config.auth.org_id())
-                .header("x-sandbox-name", inner.config.sandbox.as_str())
-                .header(ACCEPT, "application/json");
-            if let Some(etag) = call.if_match {
-                req = req.header(IF_MATCH, etag.0.as_str());
-            }
-            if let Some(body) = &call.body {
-                req = req
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let started = std::time::Instant::now();
-            inner.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = req.send().await;
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(method = %call.method, path = %path, attempt = attempt.number(),
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        error = %transport_message(&e), "request failed");
-                    match inner.retrier.after_transport_error(&mut attempt, &e) {
-                        Some(wait) => {
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                        None => {
-                            return Err(transport_error(call.method, path, &e, attempt.number()));
-                        }
-                    }
-                }
-            };
-            let status = resp.status();
-            let retry_after = retry::retry_after(resp.headers());
-            let body = match resp.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
-                        attempt = attempt.number(), error = %transport_message(&e),
-                        "reading the response failed");
-                    match inner.retrier.after_transport_error(&mut attempt, &e) {
-                        Some(wait) => {
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                        None => {
-                            return Err(transport_error(call.method, path, &e, attempt.number()));
-                        }
-                    }
-                }
-            };
-            tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
-                attempt = attempt.number(), elapsed_ms = started.elapsed().as_millis() as u64,
-                "request");
-            if status.is_success() {
-                return Ok((status, body));
-            }
-            if status == StatusCode::UNAUTHORIZED && !renewed_token && inner.tokens.can_refresh() {
-                // The cached token was revoked or expired early: get a new one, once.
-                renewed_token = true;
-                inner.tokens.invalidate(&token).await;
-                continue;
-            }
-            if status == StatusCode::NOT_FOUND && call.method == Method::DELETE && attempt.ambiguous
-            {
-                // An earlier attempt whose answer was lost did the delete.
-                tracing::debug!(method = %call.method, path = %path, "404 after an unanswered attempt: already deleted");
-                return Ok((StatusCode::NO_CONTENT, Default::default()));
-            }
-            if let Some(wait) = inner
-                .retrier
-                .after_status(&mut attempt, status, retry_after)
-            {
-                tracing::debug!(method = %call.method, path = %path, status = status.as_u16(),
-                    wait_ms = wait.as_millis() as u64, "retrying");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            return Err(ClientError::from_api(error::api_error(
-                call.method,
-                path,
-                status.as_u16(),
-                &body,
-                attempt.number(),
-            )));
+        auth.set_sensitive(true);
+        let mut api_key = HeaderValue::from_str(inner.config.auth.client_id()).map_err(|_| {
+            ClientError::Config("AEP_CLIENT_ID contains characters not allowed in a header".into())
+        })?;
+        api_key.set_sensitive(true);
+        let mut req = inner
+            .http
+            .request(call.method.clone(), call.url.clone())
+            .header(AUTHORIZATION, auth)
+            .header("x-api-key", api_key)
+            .header("x-gw-ims-org-id", inner.config.auth.org_id())
+            .header("x-sandbox-name", inner.config.sandbox.as_str())
+            .header(ACCEPT, "application/json");
+        if let Some(etag) = call.if_match {
+            req = req.header(IF_MATCH, etag.0.as_str());
         }
+        if let Some(body) = &call.body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        Ok(req)
     }
 
     fn decode_json(method: &Method, url: &Url, body: &[u8]) -> Result<Value, ClientError> {

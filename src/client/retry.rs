@@ -12,10 +12,17 @@
 //!   happened; repeating it could make a duplicate that the ownership marker would then
 //!   adopt as an extra, so the error is reported instead and a re-run of `plan` sees the truth.
 
-use super::RetryPolicy;
+//!
+//! [`Retrier::run`] is the one retry loop: the IMS token request and every Flow Service call
+//! go through it.
+
+use super::error::ApiError;
+use super::{ClientError, RetryPolicy};
+use axum::body::Bytes;
 use rand::Rng;
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use std::future::Future;
 use std::time::Duration;
 
 impl Default for RetryPolicy {
@@ -39,7 +46,7 @@ pub(crate) enum RetryClass {
 }
 
 /// The attempt counter of one logical request.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Attempt {
     number: u32,
     class: RetryClass,
@@ -62,6 +69,58 @@ impl Attempt {
     }
 }
 
+/// What one attempt of [`Retrier::run`] came to.
+pub(crate) enum Outcome<T> {
+    /// Finished: a result, or an error no retry can mend.
+    Done(Result<T, ClientError>),
+    /// No complete answer (connection, timeout, body): retried as the policy allows.
+    Transport(reqwest::Error),
+    /// An error status: retried as the policy allows, else reported with the body.
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The answer's `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The error body.
+        body: Bytes,
+    },
+    /// Send again at once without counting an attempt (a token was renewed).
+    Again,
+}
+
+/// A complete answer: status, `Retry-After` and body.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: Bytes,
+}
+
+impl Answer {
+    /// Sends `request` and reads the whole answer.
+    pub(crate) async fn exchange(
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, reqwest::Error> {
+        let resp = request.send().await?;
+        let status = resp.status();
+        let retry_after = retry_after(resp.headers());
+        let body = resp.bytes().await?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// The error status as an [`Outcome`] for the retry loop.
+    pub(crate) fn retry_or_fail<T>(self) -> Outcome<T> {
+        Outcome::Status {
+            status: self.status,
+            retry_after: self.retry_after,
+            body: self.body,
+        }
+    }
+}
+
 /// Applies a [`RetryPolicy`].
 #[derive(Clone, Debug)]
 pub(crate) struct Retrier {
@@ -76,6 +135,63 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 impl Retrier {
     pub(crate) fn new(policy: RetryPolicy) -> Retrier {
         Retrier { policy }
+    }
+
+    /// Runs `attempt_once` until it is done, retrying transport failures and error statuses
+    /// as the policy allows (sleeping between attempts). A status that is not retried
+    /// becomes `fail(the decoded error body)`; a transport failure that is not retried, a
+    /// [`ClientError::Transport`].
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        class: RetryClass,
+        method: &Method,
+        path: &str,
+        mut attempt_once: F,
+        fail: impl FnOnce(ApiError) -> ClientError,
+    ) -> Result<T, ClientError>
+    where
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Outcome<T>>,
+    {
+        let mut attempt = Attempt::new(class);
+        loop {
+            let wait = match attempt_once(attempt).await {
+                Outcome::Done(result) => return result,
+                Outcome::Again => continue,
+                Outcome::Transport(e) => match self.after_transport_error(&mut attempt, &e) {
+                    Some(wait) => wait,
+                    None => {
+                        return Err(super::transport_error(
+                            method.clone(),
+                            path.to_owned(),
+                            &e,
+                            attempt.number(),
+                        ));
+                    }
+                },
+                Outcome::Status {
+                    status,
+                    retry_after,
+                    body,
+                } => match self.after_status(&mut attempt, status, retry_after) {
+                    Some(wait) => {
+                        tracing::debug!(method = %method, path = %path, status = status.as_u16(),
+                            wait_ms = wait.as_millis() as u64, "retrying");
+                        wait
+                    }
+                    None => {
+                        return Err(fail(super::error::api_error(
+                            method.clone(),
+                            path.to_owned(),
+                            status.as_u16(),
+                            &body,
+                            attempt.number(),
+                        )));
+                    }
+                },
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// The wait before the next attempt after a transport failure, or `None` to give up.
@@ -268,6 +384,70 @@ mod tests {
         );
         assert_eq!(a.number(), 3);
         assert_eq!(r.after_status(&mut a, s, None), None);
+    }
+
+    fn fast(max_retries: u32) -> Retrier {
+        Retrier::new(RetryPolicy {
+            max_retries,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        })
+    }
+
+    /// Runs `answers` in order (the last one repeated) through [`Retrier::run`]; the result
+    /// and how many attempts were made.
+    async fn run_with(
+        r: &Retrier,
+        class: RetryClass,
+        answers: &[Option<u16>],
+    ) -> (Result<u16, ClientError>, usize) {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let calls_ref = &calls;
+        let result = r
+            .run(
+                class,
+                &Method::GET,
+                "/flows",
+                |_attempt| async move {
+                    let n = calls_ref.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match answers[n.min(answers.len() - 1)] {
+                        None => Outcome::Again,
+                        Some(code) if code < 400 => Outcome::Done(Ok(code)),
+                        Some(code) => Outcome::Status {
+                            status: StatusCode::from_u16(code).expect("a status"),
+                            retry_after: None,
+                            body: Bytes::from_static(b"{}"),
+                        },
+                    }
+                },
+                ClientError::from_api,
+            )
+            .await;
+        (result, calls.into_inner())
+    }
+
+    #[tokio::test]
+    async fn one_loop_retries_as_the_policy_says() {
+        let r = fast(2);
+        let (result, calls) = run_with(&r, RetryClass::Idempotent, &[Some(503), Some(200)]).await;
+        assert_eq!((result.ok(), calls), (Some(200), 2));
+        // Exhausted: the last status is reported with the number of attempts.
+        let (result, calls) = run_with(&r, RetryClass::Idempotent, &[Some(500)]).await;
+        assert_eq!(calls, 3);
+        let err = result.expect_err("gives up");
+        assert_eq!(err.status(), Some(500));
+        assert_eq!(err.api_error().map(|e| e.attempts), Some(3));
+        // A create is not repeated after a 500, which may hide a create that happened.
+        let (result, calls) = run_with(&r, RetryClass::NotIdempotent, &[Some(500)]).await;
+        assert_eq!((result.is_err(), calls), (true, 1));
+        // `Again` (a renewed token) does not count as an attempt.
+        let (result, calls) = run_with(
+            &r,
+            RetryClass::Idempotent,
+            &[None, Some(503), Some(503), Some(201)],
+        )
+        .await;
+        assert_eq!((result.ok(), calls), (Some(201), 4));
     }
 
     #[test]

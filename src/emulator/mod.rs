@@ -157,7 +157,6 @@
 //! on the same state file, in this process or another, fails at start with
 //! [`EmulatorError::StateLocked`], which names the lock file.
 
-mod cli;
 mod error;
 mod faults;
 mod gateway;
@@ -169,7 +168,6 @@ mod server;
 mod specs;
 mod store;
 
-pub use cli::{EmulatorArgs, run};
 pub use faults::{FaultConfig, Latency};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};
 pub use resources::SECRET_MASK;

@@ -111,7 +111,7 @@ impl AppState {
 
 impl From<PersistFailed> for ApiError {
     fn from(e: PersistFailed) -> ApiError {
-        eprintln!(
+        tracing::error!(
             "destctl emulator: cannot write state file {}: {}",
             e.path.display(),
             e.error
@@ -711,7 +711,9 @@ async fn fault_edit(st: &Arc<AppState>, pick: u64) {
         .out_of_band_edit(org, sandbox, id, edit)
         .await
     {
-        eprintln!("destctl emulator: fault injection: out-of-band edit of flow {id} failed: {e}");
+        tracing::warn!(
+            "destctl emulator: fault injection: out-of-band edit of flow {id} failed: {e}"
+        );
     }
 }
 

@@ -6,7 +6,6 @@
 //! field, a wrong type) contributes that one error and the other documents are still checked.
 
 mod check;
-pub mod cli;
 mod node;
 pub mod raw;
 pub mod source;

@@ -2,11 +2,21 @@
 //! shared/DESIGN.md §4 that a reviewer reads and `apply` executes.
 
 mod build;
-pub mod cli;
 pub mod desired;
 pub mod diff;
 
 pub use build::{build, build_plan, location_words, plan_destination, update_for};
+
+/// What the live read must look up for `desired`: the Adobe Campaign flow spec, when a
+/// Destination needs it.
+pub fn fetch_options(desired: &crate::model::DesiredState) -> crate::live::fetch::FetchOptions {
+    crate::live::fetch::FetchOptions {
+        campaign_flow_spec: desired
+            .destinations
+            .iter()
+            .any(|d| d.platform == Platform::AdobeCampaign),
+    }
+}
 
 use crate::catalog::Platform;
 use crate::wire::{Etag, PatchOp, Resource};

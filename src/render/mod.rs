@@ -11,7 +11,7 @@ use crate::wire::Resource;
 use serde_json::Value;
 
 /// An output format of `plan`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
     /// Human-readable, optionally coloured.
     #[default]

@@ -13,3 +13,23 @@ fn an_io_error_names_the_file_and_its_cause_once() {
     assert_eq!(err.matches(cause).count(), 1, "{err}");
     insta::assert_snapshot!("io_error", err);
 }
+
+#[test]
+fn a_wrapped_error_prints_its_chain_once() {
+    let dir = std::env::temp_dir().join(format!("destctl-cli-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+        .args(["apply", "--plan", "missing.json"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .env_remove("DESTCTL_ENDPOINT")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: cannot read the plan file `missing.json`: No such file or directory (os error 2)\n"
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -10,7 +10,7 @@ use destctl::emulator::{Emulator, EmulatorConfig, OutOfBandEdit, RunningEmulator
 use destctl::live::LiveState;
 use destctl::live::fetch::fetch;
 use destctl::model::{DesiredDestination, DesiredState, ParamValue};
-use destctl::plan::cli::fetch_options;
+use destctl::plan::fetch_options;
 use destctl::plan::{
     Action, Change, Plan, PlanDetails, PlanError, PlanOptions, PlanTarget, build, update_for,
 };

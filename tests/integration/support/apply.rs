@@ -4,7 +4,7 @@
 
 use destctl::apply::execute::Cancel;
 use destctl::apply::secrets::Resolver;
-use destctl::apply::{Applied, ApplyError, Approval, Context, Input, apply};
+use destctl::apply::{Applied, ApplyError, Approval, Context, Input, Silent, apply};
 use destctl::client::{Auth, Client, ClientConfig, RetryPolicy};
 use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, RunningEmulator,
@@ -81,9 +81,7 @@ pub fn ctx_with(emu: &RunningEmulator, resolver: Resolver) -> Context {
         cancel: Cancel::new(),
         approval: Approval::Auto,
         parallelism: 4,
-        progress: false,
-        show_plan: false,
-        color: false,
+        observer: std::sync::Arc::new(Silent),
     }
 }
 

@@ -1,0 +1,475 @@
+//! Every clap type of the command line: the top-level parser, one `Args` struct per
+//! subcommand, and the conversions into the plain option structs the library takes. Help texts
+//! live here and nowhere else.
+
+use crate::emulator::{EmulatorConfig, FaultConfig, Latency};
+use crate::manifest::DEFAULT_PATH;
+use crate::render::Format;
+use crate::target::TargetOptions;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The environment variables, listed under the top-level help.
+const ENVIRONMENT: &str = "\
+Environment (commands that talk to a Flow Service):
+  DESTCTL_ENDPOINT   platform base URL (--endpoint); unset: the embedded emulator
+  AEP_SANDBOX        sandbox name (--sandbox), default prod
+  AEP_CLIENT_ID, AEP_CLIENT_SECRET, AEP_ORG_ID, AEP_SCOPES
+                     OAuth server-to-server credentials; or AEP_ACCESS_TOKEN for a ready token
+  DESTCTL_IMS_URL    IMS base URL (--ims-url)
+  NO_COLOR           no colour; RUST_LOG: log filter (see -v)
+
+Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)";
+
+/// Adobe Experience Platform batch destinations as code.
+#[derive(Debug, Parser)]
+#[command(name = "destctl", version, about, propagate_version = true, after_help = ENVIRONMENT)]
+pub struct Cli {
+    /// Options of every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline (no network, no secret values needed).
+    Validate(ValidateArgs),
+    /// Write the JSON Schemas of the manifest kinds.
+    Schema(SchemaArgs),
+    /// Show the changes that would bring live state to the manifests.
+    Plan(PlanArgs),
+    /// Serve a local Flow Service and IMS emulator.
+    Emulator(EmulatorArgs),
+    /// Execute a plan (computed now, or a saved one) with If-Match etags.
+    Apply(ApplyArgs),
+}
+
+/// Global options.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// The `--format` parser for the given formats, each with its help line: one output-format
+/// type ([`Format`]) for every command, each command offering the formats it can write.
+fn format_parser(
+    values: &'static [(Format, &'static str, &'static str)],
+) -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(
+        values
+            .iter()
+            .map(|(_, name, help)| PossibleValue::new(*name).help(*help)),
+    )
+    .map(move |name: String| {
+        values
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(f, _, _)| *f)
+            .unwrap_or_default()
+    })
+}
+
+/// The formats of `plan --format`.
+const PLAN_FORMATS: &[(Format, &str, &str)] = &[
+    (Format::Text, "text", "Human-readable, optionally coloured"),
+    (Format::Json, "json", "The plan JSON document"),
+    (
+        Format::Markdown,
+        "markdown",
+        "A Markdown pull-request comment",
+    ),
+];
+
+/// The formats of `apply --format`.
+const REPORT_FORMATS: &[(Format, &str, &str)] = &[
+    (Format::Text, "text", "For people"),
+    (Format::Json, "json", "For machines"),
+];
+
+/// Arguments of `destctl validate`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Manifest files or directories (read recursively for *.yaml and *.yml).
+    #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub paths: Vec<PathBuf>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Arguments of `destctl schema`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Directory to write the schemas into.
+    #[arg(long, value_name = "DIR", default_value = "schemas")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `destctl plan`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Manifest files or directories (read recursively for *.yaml and *.yml).
+    #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub paths: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, default_value = "text", value_parser = format_parser(PLAN_FORMATS))]
+    pub format: Format,
+    /// Also write the JSON plan to this file (what `apply --plan` reads).
+    #[arg(long, value_name = "PLAN.json")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes (0 when it has none, 1 on error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the deletion of managed Destinations that are no longer in the manifests.
+    #[arg(long)]
+    pub prune: bool,
+    /// The Flow Service to read.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// `destctl apply` arguments.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Manifest files or directories (read recursively for *.yaml / *.yml).
+    #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub paths: Vec<PathBuf>,
+    /// Apply exactly this saved plan (from `destctl plan --out`) instead of planning now.
+    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["paths", "prune"])]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How many Destinations are applied at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Delete managed flows (and their connections) no longer in the manifests.
+    #[arg(long)]
+    pub prune: bool,
+    /// Report format.
+    #[arg(long, default_value = "text", value_parser = format_parser(REPORT_FORMATS))]
+    pub format: Format,
+    /// The Flow Service to write.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Target options of the commands that talk to the service. Secrets are read from the
+/// environment (their flags are hidden and their values never shown in help).
+// The doc comments are the help texts, bare URLs included.
+#[allow(rustdoc::bare_urls)]
+#[derive(Clone, Default, clap::Args)]
+pub struct TargetArgs {
+    /// Platform base URL, e.g. https://platform.adobe.io or an emulator's http://127.0.0.1:PORT
+    #[arg(long, env = "DESTCTL_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// IMS base URL for the token exchange [default: the endpoint for a loopback emulator,
+    /// otherwise https://ims-na1.adobelogin.com]
+    #[arg(long, env = "DESTCTL_IMS_URL", value_name = "URL")]
+    pub ims_url: Option<String>,
+    /// Sandbox name [default: prod]
+    #[arg(long, env = "AEP_SANDBOX", value_name = "NAME")]
+    pub sandbox: Option<String>,
+    /// Client id (API key); set AEP_CLIENT_ID.
+    #[arg(long, env = "AEP_CLIENT_ID", hide = true, hide_env_values = true)]
+    pub client_id: Option<String>,
+    /// Client secret; set AEP_CLIENT_SECRET.
+    #[arg(long, env = "AEP_CLIENT_SECRET", hide = true, hide_env_values = true,
+          value_parser = secret)]
+    pub client_secret: Option<SecretString>,
+    /// IMS org id; set AEP_ORG_ID.
+    #[arg(long, env = "AEP_ORG_ID", hide = true)]
+    pub org_id: Option<String>,
+    /// OAuth scopes, comma-separated; set AEP_SCOPES.
+    #[arg(long, env = "AEP_SCOPES", hide = true)]
+    pub scopes: Option<String>,
+    /// A ready access token; set AEP_ACCESS_TOKEN.
+    #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true,
+          value_parser = secret)]
+    pub access_token: Option<SecretString>,
+}
+
+/// Reads a secret flag or variable straight into a [`SecretString`].
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(value.into())
+}
+
+impl std::fmt::Debug for TargetArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.options(), f)
+    }
+}
+
+impl TargetArgs {
+    /// The library's options (secrets wrapped so that they never reach a log).
+    pub fn options(&self) -> TargetOptions {
+        TargetOptions {
+            endpoint: self.endpoint.clone(),
+            ims_url: self.ims_url.clone(),
+            sandbox: self.sandbox.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            org_id: self.org_id.clone(),
+            scopes: self.scopes.clone(),
+            access_token: self.access_token.clone(),
+        }
+    }
+}
+
+/// Options of `destctl emulator`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Keep state in FILE (written atomically after every change); in memory without it.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Answer 400 (2105) when x-sandbox-name is missing instead of using `prod`.
+    #[arg(long)]
+    pub strict_sandbox: bool,
+    /// Lifetime of IMS tokens, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    pub token_lifetime: u64,
+    /// Seed of the fault generator (same seed and request order, same faults).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Probability (0-1) of answering 429 Too Many Requests.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_429: f64,
+    /// Retry-After seconds sent with a 429.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub fault_retry_after: u64,
+    /// Probability (0-1) of answering 500.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_500: f64,
+    /// Probability (0-1) of answering 503.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_503: f64,
+    /// Latency added to each Flow Service request: `MS` or `MIN..MAX` (random, milliseconds).
+    #[arg(long, value_name = "MS|MIN..MAX", value_parser = latency)]
+    pub fault_latency: Option<Latency>,
+    /// Serve N Flow Service requests, then close the next one's connection without answering.
+    #[arg(long, value_name = "N")]
+    pub fault_close_after: Option<u64>,
+    /// Once the Nth Flow Service request is answered, rename a flow (seeded pick) as a user in
+    /// the AEP UI would (once).
+    #[arg(long, value_name = "N")]
+    pub fault_edit_after: Option<u64>,
+    /// Probability (0-1), per Flow Service request, of such an out-of-band rename.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_edit_probability: f64,
+}
+
+/// Why an emulator flag's value is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagValueError {
+    /// Not a number.
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    /// A number outside 0..=1.
+    #[error("{0} is not a probability between 0 and 1")]
+    NotAProbability(f64),
+    /// Not a whole number of milliseconds.
+    #[error("`{0}` is not a number of milliseconds")]
+    NotMilliseconds(String),
+    /// A range whose start is above its end.
+    #[error("{0}: MIN is above MAX")]
+    Reversed(String),
+}
+
+fn probability(s: &str) -> Result<f64, FlagValueError> {
+    let p: f64 = s
+        .parse()
+        .map_err(|_| FlagValueError::NotANumber(s.to_owned()))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(FlagValueError::NotAProbability(p))
+    }
+}
+
+fn latency(s: &str) -> Result<Latency, FlagValueError> {
+    let ms = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| FlagValueError::NotMilliseconds(t.to_owned()))
+    };
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (min, max) = (ms(a)?, ms(b)?);
+            if min > max {
+                return Err(FlagValueError::Reversed(s.to_owned()));
+            }
+            Ok(Latency::Random { min, max })
+        }
+        None => Ok(Latency::Fixed(ms(s)?)),
+    }
+}
+
+impl EmulatorArgs {
+    /// The configuration these options describe.
+    pub fn config(&self) -> EmulatorConfig {
+        EmulatorConfig {
+            listen: self.listen,
+            state_file: self.state.clone(),
+            strict_sandbox: self.strict_sandbox,
+            token_lifetime: Duration::from_secs(self.token_lifetime),
+            faults: FaultConfig {
+                seed: self.fault_seed,
+                p429: self.fault_429,
+                retry_after_secs: self.fault_retry_after,
+                p500: self.fault_500,
+                p503: self.fault_503,
+                latency: self.fault_latency.unwrap_or_default(),
+                close_after: self.fault_close_after,
+                edit_after: self.fault_edit_after,
+                p_edit: self.fault_edit_probability,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+    use secrecy::ExposeSecret;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("destctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_parser_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn emulator_flags() {
+        let Command::Emulator(a) = parse(&[
+            "emulator",
+            "--fault-429",
+            "0.5",
+            "--fault-latency",
+            "5..10",
+            "--fault-close-after",
+            "3",
+            "--fault-edit-after",
+            "4",
+            "--fault-edit-probability",
+            "0.25",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not the emulator")
+        };
+        let c = a.config();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.faults.p429, 0.5);
+        assert_eq!(c.faults.close_after, Some(3));
+        assert_eq!(c.faults.edit_after, Some(4));
+        assert_eq!(c.faults.p_edit, 0.25);
+        assert!(matches!(c.faults.latency, Latency::Random { .. }));
+        assert!(parse(&["emulator", "--fault-edit-probability", "1.5"]).is_err());
+        assert!(parse(&["emulator", "--fault-500", "2"]).is_err());
+        assert!(parse(&["emulator", "--fault-latency", "9..1"]).is_err());
+    }
+
+    #[test]
+    fn apply_arguments() {
+        let apply = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(Command::Apply(a)) => Ok(a),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let a = apply(&["apply"]).unwrap();
+        assert_eq!(a.parallelism, 4);
+        assert_eq!(a.format, Format::Text);
+        assert!(!a.auto_approve && !a.prune && a.plan.is_none());
+        assert_eq!(a.paths, vec![PathBuf::from("manifests")]);
+        let a = apply(&[
+            "apply",
+            "--plan",
+            "p.json",
+            "--auto-approve",
+            "--parallelism",
+            "8",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(a.plan, Some(PathBuf::from("p.json")));
+        assert_eq!(a.parallelism, 8);
+        assert_eq!(a.format, Format::Json);
+        assert!(apply(&["apply", "--parallelism", "0"]).is_err());
+        assert!(apply(&["apply", "--plan", "p.json", "manifests/"]).is_err());
+        assert!(apply(&["apply", "--plan", "p.json", "--prune"]).is_err());
+        assert!(apply(&["apply", "--format", "markdown"]).is_err());
+    }
+
+    #[test]
+    fn plan_formats() {
+        for (flag, format) in [
+            ("text", Format::Text),
+            ("json", Format::Json),
+            ("markdown", Format::Markdown),
+        ] {
+            let Command::Plan(p) = parse(&["plan", "--format", flag]).unwrap().command else {
+                panic!("not plan")
+            };
+            assert_eq!(p.format, format);
+        }
+        assert!(parse(&["plan", "--format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn target_debug_hides_secrets_and_clap_reads_flags() {
+        let Command::Plan(p) = parse(&[
+            "plan",
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--sandbox",
+            "dev",
+            "--client-secret",
+            "s3cr3t-value",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not plan")
+        };
+        let opts = p.target.options();
+        assert_eq!(opts.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(opts.sandbox.as_deref(), Some("dev"));
+        assert_eq!(
+            opts.client_secret.as_ref().map(|s| s.expose_secret()),
+            Some("s3cr3t-value")
+        );
+        for shown in [format!("{:?}", p.target), format!("{opts:?}")] {
+            assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        }
+        let help = Cli::command()
+            .find_subcommand_mut("plan")
+            .expect("plan exists")
+            .render_help()
+            .to_string();
+        assert!(
+            help.contains("--endpoint") && !help.contains("client-secret"),
+            "{help}"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! The command layer, on top of every other module: the clap types ([`cli`]), one module per
+//! subcommand with one entry point each (`run(args, ctx) -> Result<Exit, Error>`, async for
+//! the commands that talk to a Flow Service), and the one place errors become messages, hints
+//! and exit codes ([`error::report`]). Only this layer prints; the library returns values and
+//! diagnostics.
+
+pub mod apply;
+pub mod cli;
+pub mod emulator;
+pub mod error;
+pub mod plan;
+pub mod progress;
+pub mod schema;
+pub mod validate;
+
+pub use error::{Error, exit_code, hint, report};
+
+use crate::diagnostics::color_allowed;
+use cli::Command;
+use std::io::IsTerminal;
+
+/// What every command may know about the terminal, decided once at start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Colours on stderr (diagnostics, the plan shown before an apply, logs).
+    pub stderr_color: bool,
+    /// Colours on stdout (`plan --format text`).
+    pub stdout_color: bool,
+    /// stderr is a terminal (progress bars).
+    pub stderr_terminal: bool,
+    /// stdin is a terminal (an apply may ask for confirmation).
+    pub stdin_terminal: bool,
+}
+
+impl Context {
+    /// The context of this process: colour only on a terminal and when `NO_COLOR` is unset or
+    /// empty.
+    pub fn detect() -> Context {
+        let allowed = color_allowed(std::env::var_os("NO_COLOR").as_deref());
+        let stderr_terminal = std::io::stderr().is_terminal();
+        Context {
+            stderr_color: allowed && stderr_terminal,
+            stdout_color: allowed && std::io::stdout().is_terminal(),
+            stderr_terminal,
+            stdin_terminal: std::io::stdin().is_terminal(),
+        }
+    }
+}
+
+/// How a command that did not fail ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Exit 0.
+    Success,
+    /// Exit 2: `plan --detailed-exitcode` found changes.
+    Changes,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Changes => 2,
+        }
+    }
+}
+
+/// Runs `command`.
+pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
+    match command {
+        Command::Validate(args) => validate::run(args, ctx),
+        Command::Schema(args) => schema::run(args, ctx),
+        Command::Plan(args) => block_on(plan::run(args, ctx)),
+        Command::Emulator(args) => block_on(emulator::run(args, ctx)),
+        Command::Apply(args) => block_on(apply::run(args, ctx)),
+    }
+}
+
+/// Runs an async command on a fresh multi-threaded runtime.
+fn block_on(fut: impl Future<Output = Result<Exit, Error>>) -> Result<Exit, Error> {
+    tokio::runtime::Runtime::new()
+        .map_err(|source| Error::Runtime { source })?
+        .block_on(fut)
+}
+
+/// Sends logs (`tracing`) to stderr: `-v` info, `-vv` debug, `-vvv` trace, warnings without;
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8, ctx: &Context) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ctx.stderr_color)
+        .try_init();
+}
+
+/// Manifest warnings, when there are any, on stderr.
+fn show_warnings(loaded: &crate::manifest::Loaded, ctx: &Context) {
+    if !loaded.warnings.is_empty() {
+        eprint!("{}", loaded.render_warnings(ctx.stderr_color));
+    }
+}
