@@ -16,16 +16,9 @@ fn an_io_error_names_the_file_and_its_cause_once() {
 
 #[test]
 fn a_wrapped_error_prints_its_chain_once() {
-    let dir = std::env::temp_dir().join(format!("destctl-cli-errors-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_destctl"))
+    let out = Cli::new()
         .args(["apply", "--plan", "missing.json"])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .env_remove("DESTCTL_ENDPOINT")
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
