@@ -88,6 +88,20 @@ pub(crate) enum Outcome<T> {
     Again,
 }
 
+/// Upper bound of the buffer reserved up front from `Content-Length`.
+const MAX_BODY_RESERVE: u64 = 256 * 1024 * 1024;
+
+/// The whole response body in one buffer reserved from `Content-Length`, filled chunk by chunk:
+/// a 20 MB list page is held once, not as its chunks plus a contiguous copy of them.
+async fn read_body(mut resp: reqwest::Response) -> Result<Bytes, reqwest::Error> {
+    let reserve = resp.content_length().unwrap_or(0).min(MAX_BODY_RESERVE);
+    let mut buf = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.into())
+}
+
 /// A complete answer: status, `Retry-After` and body.
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
@@ -103,7 +117,7 @@ impl Answer {
         let resp = request.send().await?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
-        let body = resp.bytes().await?;
+        let body = read_body(resp).await?;
         Ok(Answer {
             status,
             retry_after,

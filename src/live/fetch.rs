@@ -11,22 +11,18 @@
 //! budget of 4·⌈F/100⌉+4. A flow listed without `transformations` is read again with one GET
 //! (said at info level); nothing else is read one by one.
 //!
-//! Flow list items are lean ([`LeanFlow`], [`list_flows`]): each item is deserialized straight
-//! from the page bytes keeping only these top-level fields — [`FLOW_KEPT_FIELDS`]: `id`,
-//! `etag`, `version`, `name`, `description`, `state`, `flowSpec`, `sourceConnectionIds`,
-//! `targetConnectionIds`, `transformations`, `inheritedAttributes`, `scheduleParams`,
-//! `options`, `createdAt`, `updatedAt`, `createdBy`, `updatedBy`, `createdClient`,
-//! `updatedClient`, `sandboxId`, `sandboxName`, `imsOrgId` — every field plan and apply read
-//! (plan: `id`, `etag`, `description` for the marker, `createdAt`, `name`, `state`,
-//! `flowSpec.id`, `transformations`) plus the small server fields. The rest — above all
-//! `lastOperation` (which echoes every audience of the flow), `lastRunDetails` and `runs` —
-//! is skipped by the parser and never built. Connections are kept whole.
+//! Every list item is deserialized straight from the page bytes into its typed wire struct
+//! ([`Flow`], [`Connection`], [`FlowSpec`]): the fields destctl does not read — above all a
+//! flow's `lastOperation` (which echoes every audience of the flow), `lastRunDetails` and
+//! `runs` — are skipped by the parser, never built, and each page's bytes live only while that
+//! page is parsed. An item without `id` or `etag` fails the list with an error naming it.
 
 use super::{LiveEntity, LiveState};
 use crate::catalog::{PROFILE_STORE_SPEC_ID, Platform};
 use crate::client::{Client, ClientError};
-use crate::wire::Resource;
-use serde_json::Value;
+use crate::wire::connection::{Connection, FlowSpec};
+use crate::wire::flow::Flow;
+use crate::wire::{EntityId, Resource};
 use std::sync::Arc;
 
 /// The filter that keeps destination flows only.
@@ -67,197 +63,75 @@ pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, Cl
             return Ok(None);
         }
         let specs = client
-            .list(
+            .list_as::<FlowSpec>(
                 "/flowSpecs",
                 &[("property", format!("name=={CAMPAIGN_FLOW_SPEC_NAME}"))],
             )
             .await?;
         Ok::<_, ClientError>(
             specs
-                .iter()
-                .find(|s| s.get("name").and_then(Value::as_str) == Some(CAMPAIGN_FLOW_SPEC_NAME))
-                .and_then(|s| s.get("id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+                .into_iter()
+                .find(|s| s.name.as_deref() == Some(CAMPAIGN_FLOW_SPEC_NAME))
+                .and_then(|s| s.id),
         )
     };
     let profile = [("property", profile_store_filter())];
     let destination = [("property", destination_spec_filter())];
     let (
         flows,
-        mut connections,
+        mut base_connections,
         accounts,
         source_connections,
         target_connections,
         campaign_flow_spec_id,
     ) = tokio::try_join!(
         list_flows(client, &flow_filter),
-        client.list(Resource::Connection.collection(), &profile),
-        client.list(Resource::Connection.collection(), &destination),
-        client.list(Resource::SourceConnection.collection(), &profile),
-        client.list(Resource::TargetConnection.collection(), &destination),
+        client.list_as::<Connection>(Resource::Connection.collection(), &profile),
+        client.list_as::<Connection>(Resource::Connection.collection(), &destination),
+        client.list_as::<Connection>(Resource::SourceConnection.collection(), &profile),
+        client.list_as::<Connection>(Resource::TargetConnection.collection(), &destination),
         campaign,
     )?;
-    connections.extend(accounts);
+    base_connections.extend(accounts);
     let flows = complete_transformations(client, flows).await?;
+    let wrap = |resource, items: Vec<Connection>| -> Vec<Arc<LiveEntity>> {
+        items
+            .into_iter()
+            .map(|c| Arc::new(LiveEntity::from_connection(resource, c)))
+            .collect()
+    };
     Ok(LiveState {
-        flows: entities(Resource::Flow, flows),
-        connections: entities(Resource::Connection, connections),
-        source_connections: entities(Resource::SourceConnection, source_connections),
-        target_connections: entities(Resource::TargetConnection, target_connections),
+        flows: flows
+            .into_iter()
+            .map(|f| Arc::new(LiveEntity::from_flow(f)))
+            .collect(),
+        connections: wrap(Resource::Connection, base_connections),
+        source_connections: wrap(Resource::SourceConnection, source_connections),
+        target_connections: wrap(Resource::TargetConnection, target_connections),
         campaign_flow_spec_id,
     })
 }
 
-/// The top-level flow fields a [`LeanFlow`] keeps; see the module docs.
-pub const FLOW_KEPT_FIELDS: &[&str] = &[
-    "id",
-    "etag",
-    "version",
-    "name",
-    "description",
-    "state",
-    "flowSpec",
-    "sourceConnectionIds",
-    "targetConnectionIds",
-    "transformations",
-    "inheritedAttributes",
-    "scheduleParams",
-    "options",
-    "createdAt",
-    "updatedAt",
-    "createdBy",
-    "updatedBy",
-    "createdClient",
-    "updatedClient",
-    "sandboxId",
-    "sandboxName",
-    "imsOrgId",
-];
-
-/// A flow list item with only the [`FLOW_KEPT_FIELDS`] (in their listed order); the other
-/// fields are skipped while parsing, never built. Non-object items are kept as they are.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LeanFlow(pub Value);
-
-impl<'de> serde::Deserialize<'de> for LeanFlow {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LeanVisitor)
-    }
-}
-
-/// Builds objects with the kept fields only, and any other JSON value whole.
-struct LeanVisitor;
-
-impl<'de> serde::de::Visitor<'de> for LeanVisitor {
-    type Value = LeanFlow;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a flow object")
-    }
-    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<LeanFlow, M::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = m.next_key::<KeptKey>()? {
-            match key.0 {
-                Some(k) => {
-                    let v: Value = m.next_value()?;
-                    out.insert(k.to_owned(), v);
-                }
-                None => {
-                    m.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(LeanFlow(Value::Object(out)))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<LeanFlow, A::Error> {
-        let mut items = Vec::new();
-        while let Some(v) = a.next_element::<Value>()? {
-            items.push(v);
-        }
-        Ok(LeanFlow(Value::Array(items)))
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<LeanFlow, E> {
-        Ok(LeanFlow(Value::Bool(v)))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<LeanFlow, E> {
-        Ok(LeanFlow(Value::from(v)))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<LeanFlow, E> {
-        Ok(LeanFlow(Value::from(v)))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<LeanFlow, E> {
-        Ok(LeanFlow(Value::from(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<LeanFlow, E> {
-        Ok(LeanFlow(Value::from(v)))
-    }
-    fn visit_unit<E>(self) -> Result<LeanFlow, E> {
-        Ok(LeanFlow(Value::Null))
-    }
-}
-
-/// An object key: the matching entry of [`FLOW_KEPT_FIELDS`], or `None` (not allocated).
-struct KeptKey(Option<&'static str>);
-
-impl<'de> serde::Deserialize<'de> for KeptKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = KeptKey;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_str<E>(self, k: &str) -> Result<KeptKey, E> {
-                Ok(KeptKey(FLOW_KEPT_FIELDS.iter().copied().find(|f| *f == k)))
-            }
-        }
-        d.deserialize_str(Visit)
-    }
-}
-
-/// Lists the destination flows (`query`: the flow filter) as lean items ([`LeanFlow`]).
+/// Lists the destination flows (`query`: the flow filter), typed.
 pub async fn list_flows(
     client: &Client,
     query: &[(&str, String)],
-) -> Result<Vec<Value>, ClientError> {
-    Ok(client
-        .list_as::<LeanFlow>(Resource::Flow.collection(), query)
-        .await?
-        .into_iter()
-        .map(|f| f.0)
-        .collect())
-}
-
-fn entities(resource: Resource, raw: Vec<Value>) -> Vec<Arc<LiveEntity>> {
-    let total = raw.len();
-    let out: Vec<Arc<LiveEntity>> = raw
-        .into_iter()
-        .filter_map(|v| LiveEntity::from_raw(resource, v).map(Arc::new))
-        .collect();
-    if out.len() < total {
-        tracing::warn!(
-            collection = resource.collection(),
-            skipped = total - out.len(),
-            "list items without id or etag ignored"
-        );
-    }
-    out
+) -> Result<Vec<Flow>, ClientError> {
+    client
+        .list_as::<Flow>(Resource::Flow.collection(), query)
+        .await
 }
 
 /// Replaces flows listed without `transformations` by their single GET.
 async fn complete_transformations(
     client: &Client,
-    mut flows: Vec<Value>,
-) -> Result<Vec<Value>, ClientError> {
-    let missing: Vec<(usize, crate::wire::EntityId)> = flows
+    mut flows: Vec<Flow>,
+) -> Result<Vec<Flow>, ClientError> {
+    let missing: Vec<(usize, EntityId)> = flows
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.get("transformations").is_none())
-        .filter_map(|(i, f)| {
-            f.get("id")
-                .and_then(Value::as_str)
-                .map(|id| (i, crate::wire::EntityId(id.to_owned())))
-        })
+        .filter(|(_, f)| f.transformations.is_none())
+        .map(|(i, f)| (i, f.id.clone()))
         .collect();
     if missing.is_empty() {
         return Ok(flows);
@@ -280,7 +154,13 @@ async fn complete_transformations(
     while let Some(joined) = tasks.join_next().await {
         let (index, result) = joined.expect("fallback GET task panicked");
         match result {
-            Ok(flow) => flows[index] = flow,
+            Ok(raw) => {
+                flows[index] = Flow::from_value(&raw).map_err(|e| ClientError::Decode {
+                    method: reqwest::Method::GET,
+                    path: format!("{}/{}", Resource::Flow.collection(), flows[index].id.0),
+                    message: format!("not a flow ({e})"),
+                })?
+            }
             // Deleted between the list and the GET: it is not live any more.
             Err(ClientError::NotFound(_)) => gone.push(index),
             Err(e) => return Err(e),
@@ -296,34 +176,32 @@ async fn complete_transformations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn lean_flow_keeps_the_listed_fields_in_order_and_drops_the_rest() {
+    fn a_flow_item_skips_the_fields_plan_does_not_read() {
         let body = r#"{"lastOperation": {"ops": [{"a": 1}]}, "id": "f", "runs": [1, 2],
             "na\u006de": "N", "etag": "\"e\"", "transformations": [{"name": "t"}],
-            "lastRunDetails": {"x": null}, "state": "enabled"}"#;
-        let lean: LeanFlow = serde_json::from_str(body).unwrap();
-        assert_eq!(
-            lean.0,
-            json!({"id": "f", "name": "N", "etag": "\"e\"",
-                   "transformations": [{"name": "t"}], "state": "enabled"})
-        );
-        let keys: Vec<&str> = lean
-            .0
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(keys, ["id", "name", "etag", "transformations", "state"]);
+            "lastRunDetails": {"x": null}, "state": "enabled", "updatedBy": "who",
+            "updatedAt": 17}"#;
+        let flow: Flow = serde_json::from_str(body).unwrap();
+        assert_eq!(flow.id.0, "f");
+        assert_eq!(flow.etag.0, "\"e\"");
+        assert_eq!(flow.name.as_deref(), Some("N"));
+        assert!(flow.is_enabled());
+        assert_eq!(flow.updated_by.as_deref(), Some("who"));
+        assert_eq!(flow.updated_at, Some(17));
+        assert!(flow.transformations.is_some());
+        assert!(flow.params().is_none());
     }
 
     #[test]
-    fn lean_flow_passes_non_objects_through() {
-        let lean: LeanFlow = serde_json::from_str("[1, \"x\"]").unwrap();
-        assert_eq!(lean.0, json!([1, "x"]));
-        let lean: LeanFlow = serde_json::from_str("null").unwrap();
-        assert_eq!(lean.0, Value::Null);
+    fn a_flow_item_without_etag_is_an_error_naming_it() {
+        let err = serde_json::from_str::<Flow>(r#"{"id": "flow-7", "name": "x"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("flow flow-7 has no string `etag`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<Flow>(r#"{"etag": "e"}"#).unwrap_err();
+        assert!(err.to_string().contains("has no string `id`"), "{err}");
     }
 }

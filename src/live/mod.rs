@@ -5,12 +5,14 @@ pub mod fetch;
 
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::marker::Marker;
+use crate::wire::connection::Connection;
+use crate::wire::flow::Flow;
 use crate::wire::{EntityId, Etag, Resource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// One entity as listed by the Flow Service.
+/// One entity as listed by the Flow Service, typed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveEntity {
     /// Its collection.
@@ -21,47 +23,109 @@ pub struct LiveEntity {
     pub etag: Etag,
     /// The ownership marker in its description, if any.
     pub marker: Option<Marker>,
-    /// The entity exactly as listed.
-    pub raw: Value,
+    /// The entity as listed.
+    pub body: LiveBody,
+}
+
+/// What a [`LiveEntity`] is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveBody {
+    /// A dataflow.
+    Flow(Flow),
+    /// A base, source or target connection.
+    Connection(Connection),
 }
 
 impl LiveEntity {
-    /// Builds an entity from a list item; `None` if it lacks an `id` or `etag`.
-    pub fn from_raw(resource: Resource, raw: Value) -> Option<LiveEntity> {
-        let id = EntityId(raw.get("id")?.as_str()?.to_owned());
-        let etag = Etag(raw.get("etag")?.as_str()?.to_owned());
-        let marker = raw
-            .get("description")
-            .and_then(Value::as_str)
-            .and_then(Marker::parse)
-            .map(|(m, _)| m);
-        Some(LiveEntity {
+    /// Wraps a listed flow.
+    pub fn from_flow(flow: Flow) -> LiveEntity {
+        LiveEntity {
+            resource: Resource::Flow,
+            id: flow.id.clone(),
+            etag: flow.etag.clone(),
+            marker: marker_of(flow.description.as_deref()),
+            body: LiveBody::Flow(flow),
+        }
+    }
+
+    /// Wraps a listed connection of collection `resource`.
+    pub fn from_connection(resource: Resource, c: Connection) -> LiveEntity {
+        LiveEntity {
             resource,
-            id,
-            etag,
-            marker,
-            raw,
+            id: c.id.clone(),
+            etag: c.etag.clone(),
+            marker: marker_of(c.description.as_deref()),
+            body: LiveBody::Connection(c),
+        }
+    }
+
+    /// Reads an entity of `resource` from its JSON (a single GET answer, a test fixture).
+    pub fn parse(resource: Resource, raw: &Value) -> Result<LiveEntity, serde_json::Error> {
+        Ok(match resource {
+            Resource::Flow => LiveEntity::from_flow(Flow::from_value(raw)?),
+            _ => LiveEntity::from_connection(resource, Connection::from_value(raw)?),
         })
+    }
+
+    /// [`LiveEntity::parse`], `None` when the JSON is not such an entity (e.g. no `id` or
+    /// `etag`).
+    pub fn from_raw(resource: Resource, raw: Value) -> Option<LiveEntity> {
+        LiveEntity::parse(resource, &raw).ok()
+    }
+
+    /// The flow, for flows.
+    pub fn flow(&self) -> Option<&Flow> {
+        match &self.body {
+            LiveBody::Flow(f) => Some(f),
+            LiveBody::Connection(_) => None,
+        }
+    }
+
+    /// The connection, for connections.
+    pub fn connection(&self) -> Option<&Connection> {
+        match &self.body {
+            LiveBody::Connection(c) => Some(c),
+            LiveBody::Flow(_) => None,
+        }
+    }
+
+    /// `name`, when a string.
+    pub fn name(&self) -> Option<&str> {
+        match &self.body {
+            LiveBody::Flow(f) => f.name.as_deref(),
+            LiveBody::Connection(c) => c.name.as_deref(),
+        }
+    }
+
+    /// `description`, when a string.
+    pub fn description(&self) -> Option<&str> {
+        match &self.body {
+            LiveBody::Flow(f) => f.description.as_deref(),
+            LiveBody::Connection(c) => c.description.as_deref(),
+        }
     }
 
     /// `connectionSpec.id`, for connections.
     pub fn connection_spec_id(&self) -> Option<&str> {
-        self.raw
-            .pointer("/connectionSpec/id")
-            .and_then(Value::as_str)
+        self.connection()?.spec_id()
     }
 
     /// `createdAt` in ms (0 when absent), for picking the oldest of duplicates.
     pub fn created_at(&self) -> i64 {
-        self.raw
-            .get("createdAt")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
+        match &self.body {
+            LiveBody::Flow(f) => f.created_at,
+            LiveBody::Connection(c) => c.created_at,
+        }
+        .unwrap_or(0)
     }
 }
 
+fn marker_of(description: Option<&str>) -> Option<Marker> {
+    description.and_then(Marker::parse).map(|(m, _)| m)
+}
+
 /// Everything listed in one sandbox. Entities are shared handles, so grouping them
-/// ([`LiveState::managed`]) never copies their JSON.
+/// ([`LiveState::managed`]) never copies them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveState {
     /// Destination flows (`inheritedAttributes.properties.isDestinationFlow==true`).

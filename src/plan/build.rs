@@ -13,8 +13,8 @@
 //!   `replace /description` with the new marker, which records the credentials version) when the
 //!   manifest's `credentialsVersion` is higher than the live marker's, or when a non-secret param
 //!   differs. Secrets are write-only and never compared.
-//! - An auth method change is a [`PlanError::AuthMethodChanged`]: reference §4 documents only
-//!   `/auth/params` as a connection's patch path, and destctl sends documented paths only.
+//! - An auth method change is a [`PlanError::AuthMethodChanged`]: the Flow Service documents
+//!   only `/auth/params` as a connection's patch path, and destctl sends documented paths only.
 //! - Objects are created only when something needs them: a live flow whose connections are not
 //!   managed (e.g. imported) gets no new connections.
 
@@ -25,7 +25,7 @@ use super::{
     FORMAT_VERSION, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions,
 };
 use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
-use crate::live::{LiveDestination, LiveEntity, LiveState};
+use crate::live::{LiveBody, LiveDestination, LiveEntity, LiveState};
 use crate::marker::Marker;
 use crate::model::{DesiredDestination, DesiredState};
 use crate::wire::Resource;
@@ -110,6 +110,9 @@ fn build_with(
                     let (deletes, dups) = duplicate_changes(live, l, opts.prune, false);
                     if !deletes.is_empty() && detail.status == DestinationStatus::Unchanged {
                         detail.status = DestinationStatus::Update;
+                        if views == Views::Build {
+                            add_views(&mut detail, d, l);
+                        }
                     }
                     c.extend(deletes);
                     duplicates.extend(dups);
@@ -122,7 +125,7 @@ fn build_with(
             }
             None => {
                 let l = live_dest.expect("a name comes from desired or live");
-                let (mut c, detail) = orphan(l, opts.prune);
+                let (mut c, detail) = orphan(l, opts.prune, views);
                 let (deletes, dups) = duplicate_changes(live, l, opts.prune, true);
                 c.extend(deletes);
                 c.sort_by_key(|c| delete_rank(c.resource));
@@ -242,7 +245,7 @@ fn check_platform(
         }
     }
     if let Some(e) = &live.connection
-        && let Some(live_auth) = e.raw.pointer("/auth/specName").and_then(Value::as_str)
+        && let Some(live_auth) = auth_of(e).and_then(|a| a.spec_name.as_deref())
         && live_auth != d.connection.auth.spec_name()
     {
         return Err(PlanError::AuthMethodChanged {
@@ -253,7 +256,10 @@ fn check_platform(
         });
     }
     if let (Some(flow), Some(want)) = (&live.flow, flow_spec)
-        && let Some(live_spec) = flow.raw.pointer("/flowSpec/id").and_then(Value::as_str)
+        && let Some(live_spec) = flow
+            .flow()
+            .and_then(|f| f.flow_spec.as_ref())
+            .and_then(|s| s.id.as_deref())
         && live_spec != want
     {
         return Err(PlanError::PlatformChanged {
@@ -289,7 +295,7 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
             d.connection.credentials_version
         ));
     }
-    let live_params = e.raw.pointer("/auth/params");
+    let live_params = auth_of(e).and_then(|a| a.params.as_ref());
     let mut literal_names: BTreeSet<&str> = d
         .connection
         .auth
@@ -321,9 +327,7 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
         return None;
     }
     let user_text = e
-        .raw
-        .get("description")
-        .and_then(Value::as_str)
+        .description()
         .and_then(Marker::parse)
         .and_then(|(_, user)| user);
     let patch = vec![
@@ -356,9 +360,8 @@ fn location_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, St
     let want = desired::target_params(d);
     let empty = Map::new();
     let have = e
-        .raw
-        .get("params")
-        .and_then(Value::as_object)
+        .connection()
+        .and_then(|c| c.params.as_ref())
         .unwrap_or(&empty);
     let want_obj = want.as_object().expect("params are an object");
     let keys: BTreeSet<&str> = MANAGED_TARGET_KEYS
@@ -421,12 +424,8 @@ fn destination(
         attributes: Vec::new(),
         notes: Vec::new(),
         entity_notes: Vec::new(),
-        before: live
-            .flow
-            .as_ref()
-            .filter(|_| views == Views::Build)
-            .map(|f| diff::live_flow_view(&f.raw)),
-        after: (views == Views::Build).then(|| diff::desired_flow_view(d)),
+        before: None,
+        after: None,
     };
 
     if let Some(e) = &live.connection
@@ -521,8 +520,12 @@ fn destination(
             }
         }
         Some(flow) => {
-            let fd = diff::flow_diff(d, &flow.raw)?;
-            let live_enabled = flow.raw.get("state").and_then(Value::as_str) == Some("enabled");
+            let typed = flow.flow().ok_or_else(|| PlanError::UnexpectedFlowShape {
+                id: flow.id.0.clone(),
+                missing: "/transformations".into(),
+            })?;
+            let fd = diff::flow_diff(d, typed)?;
+            let live_enabled = typed.is_enabled();
             if !d.enabled && live_enabled {
                 changes.push(on_entity(Action::Disable, flow, name));
                 detail.notes.push((Sign::Change, "disable".into()));
@@ -533,7 +536,7 @@ fn destination(
                         Sign::Change,
                         format!(
                             "rename {:?} → {:?}",
-                            flow.raw.get("name").and_then(Value::as_str).unwrap_or(""),
+                            typed.name.as_deref().unwrap_or(""),
                             d.display_name
                         ),
                     )),
@@ -575,7 +578,21 @@ fn destination(
     if detail.status == DestinationStatus::Unchanged && !changes.is_empty() {
         detail.status = DestinationStatus::Update;
     }
+    if views == Views::Build && detail.status != DestinationStatus::Unchanged {
+        add_views(&mut detail, d, live);
+    }
     Ok((changes, detail))
+}
+
+/// The before/after flow views of a Destination that changes (the renderers show them for
+/// changed Destinations only, so an unchanged one is spared building them).
+fn add_views(detail: &mut DestinationDetail, d: &DesiredDestination, live: &LiveDestination) {
+    detail.before = live
+        .flow
+        .as_ref()
+        .and_then(|f| f.flow())
+        .map(diff::live_flow_view);
+    detail.after = Some(diff::desired_flow_view(d));
 }
 
 fn list_words(items: &[crate::model::AttributePath]) -> String {
@@ -591,7 +608,7 @@ fn list_words(items: &[crate::model::AttributePath]) -> String {
 }
 
 /// A managed Destination no longer in the manifests: deleted with `prune`, else left in place.
-fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) {
+fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, DestinationDetail) {
     let platform = [&l.connection, &l.target_connection]
         .into_iter()
         .flatten()
@@ -601,23 +618,27 @@ fn orphan(l: &LiveDestination, prune: bool) -> (Vec<Change>, DestinationDetail) 
         });
     let mut detail = DestinationDetail {
         name: l.name.clone(),
-        display_name: l
-            .flow
-            .as_ref()
-            .and_then(|f| f.raw.get("name").and_then(Value::as_str).map(str::to_owned)),
+        display_name: l.flow.as_ref().and_then(|f| f.name().map(str::to_owned)),
         platform,
         status: DestinationStatus::LeftInPlace,
         audiences: Vec::new(),
         attributes: Vec::new(),
         notes: Vec::new(),
         entity_notes: Vec::new(),
-        before: l.flow.as_ref().map(|f| diff::live_flow_view(&f.raw)),
+        before: None,
         after: None,
     };
     if !prune {
         return (Vec::new(), detail);
     }
     detail.status = DestinationStatus::Delete;
+    if views == Views::Build {
+        detail.before = l
+            .flow
+            .as_ref()
+            .and_then(|f| f.flow())
+            .map(diff::live_flow_view);
+    }
     let changes = [
         &l.flow,
         &l.target_connection,
@@ -645,16 +666,20 @@ fn delete_rank(r: Resource) -> u8 {
 /// The ids a live entity uses: a flow's source and target connections, a source or target
 /// connection's base connection.
 fn uses(e: &LiveEntity) -> Vec<&str> {
-    let mut out = Vec::new();
-    for key in ["sourceConnectionIds", "targetConnectionIds"] {
-        if let Some(ids) = e.raw.get(key).and_then(Value::as_array) {
-            out.extend(ids.iter().filter_map(Value::as_str));
-        }
+    match &e.body {
+        LiveBody::Flow(f) => f
+            .source_connection_ids
+            .iter()
+            .chain(&f.target_connection_ids)
+            .map(String::as_str)
+            .collect(),
+        LiveBody::Connection(c) => c.base_connection_id.as_deref().into_iter().collect(),
     }
-    if let Some(id) = e.raw.get("baseConnectionId").and_then(Value::as_str) {
-        out.push(id);
-    }
-    out
+}
+
+/// A base connection's `auth`.
+fn auth_of(e: &LiveEntity) -> Option<&crate::wire::connection::Auth> {
+    e.connection()?.auth.as_ref()
 }
 
 /// The object of `e`'s role that the plan manages for `l`.

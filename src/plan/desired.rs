@@ -2,7 +2,7 @@
 //! Destination, the selectors of its flow, and its activation patch.
 //!
 //! Object names derive from the manifest's `metadata.name` so they never change; every object
-//! carries the ownership marker at the end of its `description` (shared/DESIGN.md §3).
+//! carries the ownership marker at the end of its `description` (see `src/marker.rs`).
 
 use super::PlanError;
 use crate::catalog::{
@@ -13,40 +13,15 @@ use crate::model::{AttributePath, DesiredAudience, DesiredDestination};
 use crate::wire::{PatchOp, PatchOpKind, Resource};
 use serde_json::{Map, Value, json};
 
-/// JSON Pointer of a legacy flow's audience selectors.
-pub const SEGMENT_SELECTORS: &str = "/transformations/0/params/segmentSelectors/selectors";
-/// JSON Pointer of a legacy flow's profile attribute selectors.
-pub const PROFILE_SELECTORS: &str = "/transformations/0/params/profileSelectors/selectors";
-/// JSON Pointer of a legacy flow's mandatory attributes.
-pub const MANDATORY_FIELDS: &str = "/transformations/0/params/profileSelectors/mandatoryFields";
-/// JSON Pointer of a legacy flow's deduplication keys.
-pub const PRIMARY_FIELDS: &str = "/transformations/0/params/profileSelectors/primaryFields";
+pub use crate::wire::flow::{
+    MANDATORY_FIELDS, PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
+};
 /// The `type` of an audience selector.
 pub const PLATFORM_SEGMENT: &str = "PLATFORM_SEGMENT";
 /// The `type` of a profile attribute selector.
 pub const JSON_PATH: &str = "JSON_PATH";
 /// The text before the marker in the descriptions of the connections destctl creates.
 pub const CONNECTION_DESCRIPTION: &str = "Managed by destctl";
-
-/// The keys of an audience selector's `value` that destctl manages; every other key
-/// (`createTime`, `updateTime`, …) belongs to the server.
-pub const MANAGED_AUDIENCE_KEYS: [&str; 6] = [
-    "id",
-    "name",
-    "description",
-    "filenameTemplate",
-    "exportMode",
-    "schedule",
-];
-
-/// The keys of a selector's `schedule` that destctl manages.
-pub const MANAGED_SCHEDULE_KEYS: [&str; 5] = [
-    "frequency",
-    "triggerType",
-    "startDate",
-    "endDate",
-    "startTime",
-];
 
 /// The five objects of a Destination, in creation order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

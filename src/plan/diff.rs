@@ -6,14 +6,20 @@
 //! (RFC 6902) or each against the original document: `replace`s of a selector by index come
 //! first, then `remove`s in descending index order, then `add`s at the end of the lists (`/-`),
 //! then `mandatoryFields` / `primaryFields`.
+//!
+//! The live flow is the typed [`Flow`]: an unchanged selector is compared field by field with
+//! its desired audience (strings, dates and hours in place), without allocating.
 
 use super::PlanError;
 use super::desired::{
-    self, MANAGED_AUDIENCE_KEYS, MANAGED_SCHEDULE_KEYS, MANDATORY_FIELDS, PLATFORM_SEGMENT,
-    PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
+    self, MANDATORY_FIELDS, PLATFORM_SEGMENT, PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
 };
+use crate::catalog::{Schedule, StartTime};
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
+use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
+use crate::wire::json::{Json, Word};
+use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -52,73 +58,66 @@ pub struct FlowDiff {
     pub attributes: Vec<(Sign, String)>,
 }
 
-fn flow_id(flow: &Value) -> String {
-    flow.get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_owned()
-}
-
-fn selectors<'a>(flow: &'a Value, pointer: &str) -> Result<&'a [Value], PlanError> {
-    match flow.pointer(pointer) {
-        Some(Value::Array(items)) => Ok(items),
-        _ => Err(PlanError::UnexpectedFlowShape {
-            id: flow_id(flow),
-            missing: pointer.to_owned(),
-        }),
+fn shape_error(flow: &Flow, pointer: &str) -> PlanError {
+    PlanError::UnexpectedFlowShape {
+        id: flow.id.0.clone(),
+        missing: pointer.to_owned(),
     }
 }
 
-fn non_empty_str(v: Option<&Value>) -> Option<&str> {
-    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+fn non_empty_str(v: Option<&Json<String>>) -> Option<&str> {
+    v.and_then(|j| j.as_str()).filter(|s| !s.is_empty())
 }
 
 /// The managed keys of a live audience selector's `value`, in canonical order, with empty
-/// `name`/`description` dropped and `schedule` reduced to its managed keys.
-pub fn project_audience_value(value: &Value) -> Value {
+/// `name`/`description` dropped and `schedule` reduced to its managed keys (an empty object
+/// when the value is not an object).
+pub fn project_audience_value(value: &Json<SegmentValue>) -> Value {
     let mut out = Map::new();
-    for key in MANAGED_AUDIENCE_KEYS {
-        let Some(v) = value.get(key) else { continue };
-        match key {
-            "name" | "description" if non_empty_str(Some(v)).is_none() => {}
-            "schedule" => {
-                let mut s = Map::new();
-                for sk in MANAGED_SCHEDULE_KEYS {
-                    if let Some(x) = v.get(sk).filter(|x| !x.is_null()) {
-                        s.insert(sk.into(), x.clone());
-                    }
-                }
-                out.insert(key.into(), Value::Object(s));
-            }
-            _ => {
-                out.insert(key.into(), v.clone());
-            }
+    let Json::Typed(v) = value else {
+        return Value::Object(out);
+    };
+    let mut put = |key: &str, field: &Option<Json<String>>| {
+        if let Some(f) = field {
+            out.insert(key.into(), f.to_value());
         }
+    };
+    put("id", &v.id);
+    if let Some(n) = non_empty_str(v.name.as_ref()) {
+        out.insert("name".into(), Value::from(n));
+    }
+    if let Some(n) = non_empty_str(v.description.as_ref()) {
+        out.insert("description".into(), Value::from(n));
+    }
+    if let Some(t) = &v.filename_template {
+        out.insert("filenameTemplate".into(), t.to_value());
+    }
+    if let Some(m) = &v.export_mode {
+        out.insert("exportMode".into(), m.to_value());
+    }
+    match v.schedule.as_deref() {
+        Some(Json::Typed(s)) => {
+            out.insert("schedule".into(), s.to_value());
+        }
+        Some(Json::Other(_)) => {
+            out.insert("schedule".into(), Value::Object(Map::new()));
+        }
+        None => {}
     }
     Value::Object(out)
 }
 
 /// The selector that replaces a changed audience: the desired value first, then every field the
 /// server added (`createTime`, `updateTime`, …) carried over from live.
-pub fn merged_selector(live: &Value, desired_audience: &DesiredAudience) -> Value {
+pub fn merged_selector(live: &SegmentSelector, desired_audience: &DesiredAudience) -> Value {
     let mut value = desired::audience_value(desired_audience);
-    if let Some(Value::Object(live_value)) = live.get("value") {
-        for (k, v) in live_value {
-            if !MANAGED_AUDIENCE_KEYS.contains(&k.as_str()) {
-                value.insert(k.clone(), v.clone());
-            }
-        }
+    if let Some(live_value) = live.value() {
+        value.extend(live_value.server.values());
     }
     let mut sel = Map::new();
     sel.insert("type".into(), Value::String(PLATFORM_SEGMENT.into()));
     sel.insert("value".into(), Value::Object(value));
-    if let Value::Object(live_sel) = live {
-        for (k, v) in live_sel {
-            if k != "type" && k != "value" {
-                sel.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    sel.extend(live.other.values());
     Value::Object(sel)
 }
 
@@ -126,169 +125,74 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Whether a live value, with `null` read as absent, is the string `want` (or absent when
-/// `want` is `None`).
-fn str_matches(live: Option<&Value>, want: Option<&str>) -> bool {
+/// Whether a live word, with `null` read as absent, is `want` (or absent when `want` is
+/// `None`).
+fn word_matches(live: Option<&Json<Word>>, want: Option<&str>) -> bool {
     match (live.filter(|v| !v.is_null()), want) {
         (None, None) => true,
-        (Some(Value::String(s)), Some(w)) => s == w,
+        (Some(Json::Typed(s)), Some(w)) => s.as_str() == w,
         _ => false,
     }
 }
 
-/// A small stack buffer for the `Display` of dates and hours, so comparing them with live
-/// strings allocates nothing.
-struct StackStr {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl StackStr {
-    fn of(v: &dyn std::fmt::Display) -> Option<StackStr> {
-        use std::fmt::Write;
-        let mut s = StackStr {
-            buf: [0; 32],
-            len: 0,
-        };
-        write!(s, "{v}").ok()?;
-        Some(s)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).expect("written from str")
+/// [`word_matches`] for a date (a live date is typed only in its canonical `YYYY-MM-DD` form).
+fn date_matches(live: Option<&Json<NaiveDate>>, want: Option<NaiveDate>) -> bool {
+    match (live.filter(|v| !v.is_null()), want) {
+        (None, None) => true,
+        (Some(Json::Typed(d)), Some(w)) => *d == w,
+        _ => false,
     }
 }
 
-impl std::fmt::Write for StackStr {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
+/// [`word_matches`] for an hour, written `HH:00`.
+fn hour_matches(live: Option<&Json<Word>>, want: Option<StartTime>) -> bool {
+    match (live.filter(|v| !v.is_null()), want) {
+        (None, None) => true,
+        (Some(Json::Typed(s)), Some(w)) => {
+            let h = w.hour();
+            s.as_str().as_bytes() == [b'0' + h / 10, b'0' + h % 10, b':', b'0', b'0']
         }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Whether a live value (`null` = absent) is the `Display` of `want` (absent when `None`).
-fn display_matches(live: Option<&Value>, want: Option<&dyn std::fmt::Display>) -> bool {
-    match want {
-        None => str_matches(live, None),
-        Some(w) => match StackStr::of(w) {
-            Some(buf) => str_matches(live, Some(buf.as_str())),
-            None => str_matches(live, Some(&w.to_string())),
-        },
+        _ => false,
     }
 }
 
 /// Whether a live selector's `schedule` holds exactly the desired schedule on its managed
-/// keys (the strings `serde_json::to_value(schedule)` would give), comparing in place: one pass
-/// over the live object's entries, no hashing, no allocation.
-fn schedule_matches(live: &Value, want: &crate::catalog::Schedule) -> bool {
-    let Value::Object(m) = live else {
+/// keys (what `serde_json::to_value(schedule)` would give), comparing typed values in place.
+fn schedule_matches(live: &Json<LiveSchedule>, want: &Schedule) -> bool {
+    let Json::Typed(s) = live else {
         return false;
     };
-    let [
-        mut frequency,
-        mut trigger,
-        mut start_date,
-        mut end_date,
-        mut start_time,
-    ] = [None; 5];
-    for (k, v) in m {
-        match k.as_str() {
-            "frequency" => frequency = Some(v),
-            "triggerType" => trigger = Some(v),
-            "startDate" => start_date = Some(v),
-            "endDate" => end_date = Some(v),
-            "startTime" => start_time = Some(v),
-            _ => {}
-        }
-    }
-    str_matches(frequency, Some(want.frequency.as_str()))
-        && str_matches(trigger, want.trigger_type.map(|t| t.as_str()))
-        && display_matches(start_date, Some(&want.start_date))
-        && display_matches(
-            end_date,
-            want.end_date.as_ref().map(|d| d as &dyn std::fmt::Display),
+    word_matches(s.frequency.as_ref(), Some(want.frequency.as_str()))
+        && word_matches(
+            s.trigger_type.as_ref(),
+            want.trigger_type.map(|t| t.as_str()),
         )
-        && display_matches(
-            start_time,
-            want.start_time
-                .as_ref()
-                .map(|t| t as &dyn std::fmt::Display),
-        )
-}
-
-/// A live audience selector's `type` and `value`, and the value's `id`, in one pass over
-/// each object (the diff reads hundreds of thousands of selectors: no hashing).
-fn selector_parts(sel: &Value) -> (Option<&str>, Option<&Value>, Option<&str>) {
-    let Value::Object(m) = sel else {
-        return (None, None, None);
-    };
-    let (mut kind, mut value) = (None, None);
-    for (k, v) in m {
-        match k.as_str() {
-            "type" => kind = v.as_str(),
-            "value" => value = Some(v),
-            _ => {}
-        }
-    }
-    let id = match value {
-        Some(Value::Object(vm)) => vm
-            .iter()
-            .find(|(k, _)| k.as_str() == "id")
-            .and_then(|(_, v)| v.as_str()),
-        _ => None,
-    };
-    (kind, value, id)
+        && date_matches(s.start_date.as_ref(), Some(want.start_date))
+        && date_matches(s.end_date.as_ref(), want.end_date)
+        && hour_matches(s.start_time.as_ref(), want.start_time)
 }
 
 /// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
-/// building either (the diff runs once per selector: hundreds of thousands in a big sandbox):
-/// one pass over the value's entries, `&str` compares only, no allocation. `kind` and `value`
-/// are the selector's `type` and `value` ([`selector_parts`]).
-fn audience_matches(
-    kind: Option<&str>,
-    value: Option<&Value>,
-    desired_audience: &DesiredAudience,
-) -> bool {
-    if kind != Some(PLATFORM_SEGMENT) {
+/// building either: `&str`, date and hour compares only, no allocation.
+fn audience_matches(sel: &SegmentSelector, a: &DesiredAudience) -> bool {
+    if sel.kind.as_ref().map(Word::as_str) != Some(PLATFORM_SEGMENT) {
         return false;
     }
-    let Some(Value::Object(m)) = value else {
+    let Some(v) = sel.value() else {
         return false;
     };
-    let [
-        mut id,
-        mut name,
-        mut description,
-        mut template,
-        mut mode,
-        mut schedule,
-    ] = [None; 6];
-    for (k, v) in m {
-        match k.as_str() {
-            "id" => id = Some(v),
-            "name" => name = Some(v),
-            "description" => description = Some(v),
-            "filenameTemplate" => template = Some(v),
-            "exportMode" => mode = Some(v),
-            "schedule" => schedule = Some(v),
-            _ => {}
-        }
-    }
-    let a = desired_audience;
-    if id.and_then(Value::as_str) != Some(a.segment_id.as_str())
-        || non_empty_str(name) != non_empty(&a.display_name)
-        || non_empty_str(description) != non_empty(&a.description)
-        || template.and_then(Value::as_str) != Some(a.filename_template.as_str())
-        || mode.and_then(Value::as_str) != Some(a.export_mode.as_str())
+    if v.id.as_ref().and_then(|j| j.as_str()) != Some(a.segment_id.as_str())
+        || non_empty_str(v.name.as_ref()) != non_empty(&a.display_name)
+        || non_empty_str(v.description.as_ref()) != non_empty(&a.description)
+        || v.filename_template.as_ref().and_then(|j| j.as_str())
+            != Some(a.filename_template.as_str())
+        || v.export_mode.as_ref().and_then(|m| m.as_str()) != Some(a.export_mode.as_str())
     {
         return false;
     }
-    schedule.is_some_and(|s| schedule_matches(s, &a.schedule))
+    v.schedule
+        .as_ref()
+        .is_some_and(|s| schedule_matches(s, &a.schedule))
 }
 
 /// A JSON value as a string with object keys sorted, so key order never makes a difference.
@@ -311,9 +215,10 @@ pub fn canonical(v: &Value) -> String {
     sorted(v).to_string()
 }
 
-fn string_set(v: Option<&Value>) -> BTreeSet<String> {
+/// The items of a desired field list: strings as they are, other items canonical.
+fn string_set(v: &Value) -> BTreeSet<String> {
     match v {
-        Some(Value::Array(items)) => items
+        Value::Array(items) => items
             .iter()
             .map(|i| match i {
                 Value::String(s) => s.clone(),
@@ -324,6 +229,36 @@ fn string_set(v: Option<&Value>) -> BTreeSet<String> {
     }
 }
 
+/// The live `mandatoryFields` as [`string_set`] reads them.
+fn mandatory_set(live: Option<&Json<Vec<Json<String>>>>) -> BTreeSet<String> {
+    match live {
+        Some(Json::Typed(items)) => items
+            .iter()
+            .map(|i| match i {
+                Json::Typed(s) => s.clone(),
+                Json::Other(v) => canonical(v),
+            })
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn primary_value(item: &Json<PrimaryField>) -> Value {
+    match item {
+        Json::Typed(p) => p.to_value(),
+        Json::Other(v) => (**v).clone(),
+    }
+}
+
+/// The live `primaryFields` as [`string_set`] reads them.
+fn primary_set(live: Option<&Json<Vec<Json<PrimaryField>>>>) -> BTreeSet<String> {
+    match live {
+        Some(Json::Typed(items)) => items.iter().map(|i| canonical(&primary_value(i))).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// A deduplication key in words: its path, or the canonical item when it is not an attribute.
 fn primary_label(item: &Value) -> String {
     match (
         item.get("fieldType").and_then(Value::as_str),
@@ -334,41 +269,54 @@ fn primary_label(item: &Value) -> String {
     }
 }
 
+fn live_primary_label(item: &Json<PrimaryField>) -> String {
+    if let Json::Typed(p) = item
+        && p.field_type.as_ref().and_then(|j| j.as_str()) == Some("ATTRIBUTE")
+        && let Some(path) = p.attribute_path.as_ref().and_then(|j| j.as_str())
+    {
+        return path.to_owned();
+    }
+    canonical(&primary_value(item))
+}
+
+/// The op for `mandatoryFields` or `primaryFields` (`pointer`), if one is due: `live_set` is
+/// `None` when the live field is absent.
 fn field_op(
     ops: &mut Vec<PatchOp>,
-    flow: &Value,
+    live_set: Option<BTreeSet<String>>,
     pointer: &str,
     desired_value: Value,
     wanted: bool,
 ) {
-    let live = flow.pointer(pointer);
-    let live_set = string_set(live);
-    let desired_set = string_set(Some(&desired_value));
-    match (live, wanted) {
+    match (live_set, wanted) {
         (None, true) => ops.push(desired::add(pointer.into(), desired_value)),
-        (Some(_), true) if live_set != desired_set => {
+        (Some(live), true) if live != string_set(&desired_value) => {
             ops.push(desired::replace(pointer.into(), desired_value))
         }
-        (Some(_), false) if !live_set.is_empty() => ops.push(desired::remove(pointer.into())),
+        (Some(live), false) if !live.is_empty() => ops.push(desired::remove(pointer.into())),
         _ => {}
     }
 }
 
 /// The minimal patch that takes the live `flow` to `d`: nothing when they agree on every
 /// managed field.
-pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanError> {
+pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanError> {
     let mut out = FlowDiff::default();
-    let live_segments = selectors(flow, SEGMENT_SELECTORS)?;
-    let live_profiles = selectors(flow, PROFILE_SELECTORS)?;
+    let live_segments = flow
+        .segment_selectors()
+        .ok_or_else(|| shape_error(flow, SEGMENT_SELECTORS))?;
+    let live_profiles = flow
+        .profile_selector_list()
+        .ok_or_else(|| shape_error(flow, PROFILE_SELECTORS))?;
 
-    if flow.get("name").and_then(Value::as_str) != Some(d.display_name.as_str()) {
+    if flow.name.as_deref() != Some(d.display_name.as_str()) {
         out.ops.push(desired::replace(
             "/name".into(),
             Value::String(d.display_name.clone()),
         ));
     }
     let description = desired::flow_description(d);
-    if flow.get("description").and_then(Value::as_str) != Some(description.as_str()) {
+    if flow.description.as_deref() != Some(description.as_str()) {
         out.ops.push(desired::replace(
             "/description".into(),
             Value::String(description),
@@ -389,15 +337,33 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
         let end = wanted.partition_point(|(w, _)| *w <= id);
         (end > 0 && wanted[end - 1].0 == id).then(|| end - 1)
     };
+    // Live selectors usually follow the desired order: the audience after the last one found
+    // is tried first, the binary search only when it is not the one (with unique desired ids
+    // both find the same audience).
+    let unique = wanted.windows(2).all(|w| w[0].0 != w[1].0);
+    let mut position_of = vec![0; wanted.len()];
+    for (pos, (_, i)) in wanted.iter().enumerate() {
+        position_of[*i] = pos;
+    }
+    let mut next = 0;
+    let mut locate = |id: &str| -> Option<usize> {
+        let pos = match d.audiences.get(next) {
+            Some(a) if unique && a.segment_id.as_str() == id => Some(position_of[next]),
+            _ => find(id),
+        }?;
+        next = wanted[pos].1 + 1;
+        Some(pos)
+    };
     let mut matched = vec![false; wanted.len()];
     let mut segment_removes = Vec::new();
     for (index, sel) in live_segments.iter().enumerate() {
-        let (kind, value, id) = selector_parts(sel);
-        match id.and_then(find) {
-            Some(pos) if !matched[pos] => {
+        let sel = sel.typed();
+        let id = sel.and_then(SegmentSelector::segment_id);
+        match (sel, id.and_then(&mut locate)) {
+            (Some(sel), Some(pos)) if !matched[pos] => {
                 matched[pos] = true;
                 let a = &d.audiences[wanted[pos].1];
-                if !audience_matches(kind, value, a) {
+                if !audience_matches(sel, a) {
                     out.ops.push(desired::replace(
                         format!("{SEGMENT_SELECTORS}/{index}"),
                         merged_selector(sel, a),
@@ -405,7 +371,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
                     out.audiences.push(AudienceChange {
                         sign: Sign::Change,
                         id: wanted[pos].0.to_owned(),
-                        before: sel.get("value").map(project_audience_value),
+                        before: sel.value.as_ref().map(project_audience_value),
                         after: Some(Value::Object(desired::audience_value(a))),
                     });
                 }
@@ -415,7 +381,9 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
                 out.audiences.push(AudienceChange {
                     sign: Sign::Remove,
                     id: id.unwrap_or("").to_owned(),
-                    before: sel.get("value").map(project_audience_value),
+                    before: sel
+                        .and_then(|s| s.value.as_ref())
+                        .map(project_audience_value),
                     after: None,
                 });
             }
@@ -427,7 +395,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
     let mut seen_paths: BTreeSet<&str> = BTreeSet::new();
     let mut profile_removes = Vec::new();
     for (index, sel) in live_profiles.iter().enumerate() {
-        let path = sel.pointer("/value/path").and_then(Value::as_str);
+        let path = sel.typed().and_then(|s| s.path());
         match path.and_then(|p| wanted_paths.get(p)) {
             Some(p) if seen_paths.insert(p) => {}
             _ => {
@@ -471,16 +439,21 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Value) -> Result<FlowDiff, PlanE
         }
     }
 
+    let profile = flow.profile_selectors();
     field_op(
         &mut out.ops,
-        flow,
+        profile
+            .and_then(|p| p.mandatory_fields.as_ref())
+            .map(|f| mandatory_set(Some(f))),
         MANDATORY_FIELDS,
         desired::mandatory_fields(d),
         !d.mandatory_attributes.is_empty(),
     );
     field_op(
         &mut out.ops,
-        flow,
+        profile
+            .and_then(|p| p.primary_fields.as_ref())
+            .map(|f| primary_set(Some(f))),
         PRIMARY_FIELDS,
         desired::primary_fields(d),
         !d.deduplication_keys.is_empty(),
@@ -544,44 +517,43 @@ fn view(
 /// fields, deduplication keys (sorted) and audiences (managed keys only, keyed and sorted by
 /// id, so a line diff of two views lines up audience by audience). Two
 /// flows with equal views need no patch.
-pub fn live_flow_view(flow: &Value) -> Value {
+pub fn live_flow_view(flow: &Flow) -> Value {
     let attributes = flow
-        .pointer(PROFILE_SELECTORS)
-        .and_then(Value::as_array)
+        .profile_selector_list()
         .map(|s| {
             s.iter()
-                .map(|sel| {
-                    sel.pointer("/value/path")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned()
-                })
+                .map(|sel| sel.typed().and_then(|s| s.path()).unwrap_or("").to_owned())
                 .collect()
         })
         .unwrap_or_default();
     let audiences = flow
-        .pointer(SEGMENT_SELECTORS)
-        .and_then(Value::as_array)
+        .segment_selectors()
         .map(|s| {
             s.iter()
                 .map(|sel| {
-                    sel.get("value")
+                    sel.typed()
+                        .and_then(|s| s.value.as_ref())
                         .map(project_audience_value)
                         .unwrap_or(Value::Null)
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let primary = match flow.pointer(PRIMARY_FIELDS) {
-        Some(Value::Array(items)) => items.iter().map(primary_label).collect(),
+    let profile = flow.profile_selectors();
+    let primary = match profile.and_then(|p| p.primary_fields.as_ref()) {
+        Some(Json::Typed(items)) => items.iter().map(live_primary_label).collect(),
         _ => BTreeSet::new(),
     };
+    let state = flow.state.as_ref().and_then(|s| match s {
+        Json::Typed(s) => Some(s.as_str()),
+        Json::Other(v) => v.as_str(),
+    });
     view(
-        flow.get("name").and_then(Value::as_str),
-        flow.get("description").and_then(Value::as_str),
-        flow.get("state").and_then(Value::as_str),
+        flow.name.as_deref(),
+        flow.description.as_deref(),
+        state,
         attributes,
-        string_set(flow.pointer(MANDATORY_FIELDS)),
+        mandatory_set(profile.and_then(|p| p.mandatory_fields.as_ref())),
         primary,
         audiences,
     )
@@ -674,7 +646,7 @@ mod tests {
 
     fn flow(segments: Vec<Value>, profiles: &[&str]) -> Value {
         json!({
-            "id": "f", "name": "D", "description": "[destctl:d]", "state": "enabled",
+            "id": "f", "etag": "\"1\"", "name": "D", "description": "[destctl:d]", "state": "enabled",
             "transformations": [{"name": "GeneralTransform", "params": {
                 "profileSelectors": {"selectors": profiles.iter().map(|p| json!({"type": "JSON_PATH",
                     "value": {"path": p, "operator": "EXISTS"}})).collect::<Vec<_>>()},
@@ -688,6 +660,10 @@ mod tests {
             "createTime": "1", "updateTime": "2"}})
     }
 
+    fn typed(f: &Value) -> Flow {
+        Flow::from_value(f).unwrap()
+    }
+
     fn paths(ops: &[PatchOp]) -> Vec<String> {
         ops.iter()
             .map(|o| format!("{:?} {}", o.op, o.path))
@@ -698,8 +674,8 @@ mod tests {
     fn equal_flows_need_no_op() {
         let d = dest(&["b", "a"], &["x.y", "x.z"]);
         let f = flow(vec![seg("a"), seg("b")], &["x.z", "x.y"]);
-        assert!(flow_diff(&d, &f).unwrap().ops.is_empty());
-        assert_eq!(live_flow_view(&f), desired_flow_view(&d));
+        assert!(flow_diff(&d, &typed(&f)).unwrap().ops.is_empty());
+        assert_eq!(live_flow_view(&typed(&f)), desired_flow_view(&d));
     }
 
     #[test]
@@ -707,7 +683,7 @@ mod tests {
         let d = dest(&["a"], &["x.y"]);
         let f = flow(vec![seg("a"), seg("zz"), seg("a")], &["x.y", "x.y", "q.r"]);
         assert_eq!(
-            paths(&flow_diff(&d, &f).unwrap().ops),
+            paths(&flow_diff(&d, &typed(&f)).unwrap().ops),
             [
                 format!("Remove {SEGMENT_SELECTORS}/2"),
                 format!("Remove {SEGMENT_SELECTORS}/1"),
@@ -724,7 +700,7 @@ mod tests {
         changed["value"]["filenameTemplate"] = json!("old");
         changed["value"]["extra"] = json!({"k": 1});
         let f = flow(vec![seg("a"), changed], &[]);
-        let ops = flow_diff(&d, &f).unwrap().ops;
+        let ops = flow_diff(&d, &typed(&f)).unwrap().ops;
         assert_eq!(
             paths(&ops),
             [
@@ -743,7 +719,8 @@ mod tests {
     #[test]
     fn a_flow_without_the_legacy_transformation_is_an_error() {
         let d = dest(&[], &[]);
-        let err = flow_diff(&d, &json!({"id": "f", "transformations": []})).unwrap_err();
+        let f = json!({"id": "f", "etag": "e", "transformations": []});
+        let err = flow_diff(&d, &typed(&f)).unwrap_err();
         assert!(matches!(err, PlanError::UnexpectedFlowShape { .. }));
     }
 
@@ -754,8 +731,17 @@ mod tests {
         let mut f = flow(vec![], &["x.y"]);
         f["transformations"][0]["params"]["profileSelectors"]["primaryFields"] =
             json!([{"attributePath": "x.y", "fieldType": "ATTRIBUTE"}]);
-        assert!(flow_diff(&d, &f).unwrap().ops.is_empty());
+        assert!(flow_diff(&d, &typed(&f)).unwrap().ops.is_empty());
     }
+
+    /// The keys of a selector's `schedule` that destctl manages.
+    const SCHEDULE_KEYS: [&str; 5] = [
+        "frequency",
+        "triggerType",
+        "startDate",
+        "endDate",
+        "startTime",
+    ];
 
     #[test]
     fn schedule_compare_agrees_with_the_serialized_schedule() {
@@ -792,10 +778,11 @@ mod tests {
                 panic!()
             };
             for live in &lives {
-                let oracle = MANAGED_SCHEDULE_KEYS.iter().all(|k| {
+                let oracle = SCHEDULE_KEYS.iter().all(|k| {
                     live.get(*k).filter(|x| !x.is_null()) == w.get(*k).filter(|x| !x.is_null())
                 });
-                assert_eq!(schedule_matches(live, want), oracle, "{want:?} vs {live}");
+                let typed: Json<LiveSchedule> = serde_json::from_value(live.clone()).unwrap();
+                assert_eq!(schedule_matches(&typed, want), oracle, "{want:?} vs {live}");
             }
         }
     }

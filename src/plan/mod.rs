@@ -270,9 +270,10 @@ pub struct DestinationDetail {
     pub notes: Vec<(diff::Sign, String)>,
     /// Changes of the account or location in words, each shown under the update of its entity.
     pub entity_notes: Vec<(Resource, diff::Sign, String)>,
-    /// The managed part of the live flow ([`diff::live_flow_view`]), if it exists.
+    /// The managed part of the live flow ([`diff::live_flow_view`]), if it exists and the
+    /// Destination is updated or deleted (the renderers show it for those only).
     pub before: Option<Value>,
-    /// The managed part of the desired flow, unless it is deleted or left in place.
+    /// The managed part of the desired flow, if the Destination is created or updated.
     pub after: Option<Value>,
 }
 

@@ -1,6 +1,11 @@
 //! The Flow Service's vocabulary, shared by every layer above it and by the emulator: entity
-//! ids and etags, the four collections, and the RFC 6902 operations destctl sends. Nothing here
+//! ids and etags, the four collections, the RFC 6902 operations destctl sends, and the typed
+//! objects it lists ([`flow`], [`connection`]). Nothing here
 //! knows about manifests, plans or HTTP.
+
+pub mod connection;
+pub mod flow;
+pub mod json;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -255,7 +255,7 @@ async fn a_412_after_the_preflight_fails_only_that_flow() {
             .flows
             .iter()
             .find(|f| f.id.0 == id)
-            .and_then(|f| f.raw["name"].as_str().map(str::to_owned))
+            .and_then(|f| f.name().map(str::to_owned))
             .unwrap()
     };
     assert_eq!(name_of(&raced), "Edited in the UI meanwhile");

@@ -89,8 +89,7 @@ fn serve(data: BTreeMap<&'static str, Vec<Value>>) -> impl Fn(&Seen, usize) -> R
             return match all.iter().find(|v| v["id"] == id) {
                 Some(v) => {
                     let mut v = v.clone();
-                    v["transformations"] =
-                        json!([{"name": "GeneralTransform", "params": {"from": "get"}}]);
+                    v["transformations"] = json!([{"name": "from-get", "params": {}}]);
                     Reply::json(200, json!({"items": [v]}))
                 }
                 None => Reply::json(404, json!({"errorMessage": "not found"})),
@@ -237,11 +236,9 @@ async fn falls_back_to_a_get_per_flow_listed_without_transformations() {
     let live = fetch(&c, &FetchOptions::default()).await.unwrap();
     assert_eq!(live.flows.len(), F);
     for f in &live.flows {
-        assert_eq!(
-            f.raw["transformations"][0]["params"]["from"], "get",
-            "{}",
-            f.id.0
-        );
+        let first = f.flow().unwrap().transformations.as_ref().unwrap();
+        let name = first.typed().unwrap()[0].typed().unwrap().name.as_deref();
+        assert_eq!(name, Some("from-get"), "{}", f.id.0);
     }
     let gets = mock
         .seen()
@@ -268,6 +265,23 @@ async fn a_failing_list_fails_the_fetch() {
     let c = client(&mock.url(), ready_token(), 0);
     let err = fetch(&c, &FetchOptions::default()).await.unwrap_err();
     assert_eq!(err.status(), Some(403));
+}
+
+#[tokio::test]
+async fn a_listed_flow_without_etag_fails_the_fetch_naming_the_flow() {
+    let mut data = sandbox(3, true);
+    data.get_mut("flows").unwrap()[1]
+        .as_object_mut()
+        .unwrap()
+        .remove("etag");
+    let mock = Mock::start(serve(data)).await;
+    let c = client(&mock.url(), ready_token(), 0);
+    let err = fetch(&c, &FetchOptions::default()).await.unwrap_err();
+    let chain = format!("{err} {:?}", err);
+    assert!(
+        chain.contains("flow flow-1 has no string `etag`"),
+        "{chain}"
+    );
 }
 
 #[tokio::test]

@@ -200,7 +200,7 @@ fn removed_audiences_go_by_index_in_descending_order() {
     d.audiences.sort_by(|a, b| a.segment_id.cmp(&b.segment_id));
     let svc = applied(vec![d.clone()]);
     let live = svc.live();
-    let flow = &live.flows[0].raw;
+    let (_, flow) = svc.find(Resource::Flow, "campaign-s3", false);
     let ids: Vec<&str> = flow
         .pointer(SEG)
         .unwrap()
@@ -236,7 +236,7 @@ fn removed_audiences_go_by_index_in_descending_order() {
 fn changed_audience_is_one_replace_carrying_server_fields() {
     let svc = applied(vec![campaign()]);
     let live = svc.live();
-    let flow = &live.flows[0].raw;
+    let (_, flow) = svc.find(Resource::Flow, "campaign-s3", false);
     let sels = flow.pointer(SEG).unwrap().as_array().unwrap();
     let index = sels
         .iter()
@@ -278,6 +278,90 @@ fn server_populated_fields_never_produce_a_change() {
     }
     let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn unknown_fields_of_a_live_flow_ride_through_a_replace_unchanged() {
+    let mut svc = applied(vec![campaign()]);
+    let (id, _) = svc.find(Resource::Flow, "campaign-s3", false);
+    let flow = &mut svc.objects.get_mut(&id).unwrap().1;
+    flow["futureTopLevel"] = json!({"deep": [1, {"x": null}]});
+    let sels = flow.pointer_mut(SEG).unwrap().as_array_mut().unwrap();
+    let index = sels
+        .iter()
+        .position(|s| s["value"]["id"] == "9f7d37fd-7039-4454-94ef-2b0cd6c3206a")
+        .unwrap();
+    let extra_value = json!({"nested": ["a", 1.5, {"k": true}], "empty": {}});
+    sels[index]["value"]["futureField"] = extra_value.clone();
+    sels[index]["value"]["schedule"]["futureScheduleKey"] = json!("dropped by a replace");
+    sels[index]["priority"] = json!(3);
+    let live_sel = sels[index].clone();
+    let mut d = campaign();
+    let a = d
+        .audiences
+        .iter_mut()
+        .find(|a| a.segment_id.as_str().starts_with("9f7d"))
+        .unwrap();
+    a.filename_template.push_str("_v2");
+    let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
+    let c = only(&plan, Action::Update, Resource::Flow);
+    assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
+    let sel = c.patch.as_ref().unwrap()[0].value.as_ref().unwrap();
+    // The selector's own unknown key, after `type` and `value`.
+    let keys: Vec<&str> = sel
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["type", "value", "priority"]);
+    assert_eq!(sel["priority"], 3);
+    // The value: the managed keys first (desired), then every server key in its live order.
+    let v = sel["value"].as_object().unwrap();
+    assert_eq!(v["futureField"], extra_value);
+    assert_eq!(v["createTime"], live_sel["value"]["createTime"]);
+    assert_eq!(v["updateTime"], live_sel["value"]["updateTime"]);
+    let live_server_keys: Vec<&str> = live_sel["value"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| {
+            ![
+                "id",
+                "name",
+                "description",
+                "filenameTemplate",
+                "exportMode",
+                "schedule",
+            ]
+            .contains(k)
+        })
+        .collect();
+    let server_keys: Vec<&str> = v
+        .keys()
+        .map(String::as_str)
+        .skip(v.len() - live_server_keys.len())
+        .collect();
+    assert_eq!(server_keys, live_server_keys);
+    assert!(v["schedule"].get("futureScheduleKey").is_none());
+    // Serialized as they came, byte for byte.
+    assert_eq!(
+        serde_json::to_string(&v["futureField"]).unwrap(),
+        serde_json::to_string(&extra_value).unwrap()
+    );
+}
+
+#[test]
+fn a_flow_missing_its_etag_is_an_error_naming_it() {
+    let flow = json!({"id": "flow-without-etag", "name": "x", "transformations": []});
+    let err = destctl::wire::flow::Flow::from_value(&flow).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("flow flow-without-etag has no string `etag`"),
+        "{err}"
+    );
+    assert!(destctl::live::LiveEntity::from_raw(Resource::Flow, flow).is_none());
 }
 
 #[test]

@@ -146,7 +146,8 @@ impl Env {
             .remove(name)
             .and_then(|d| d.flow)
             .expect("managed flow");
-        (f.id.0.clone(), f.raw.clone())
+        let raw = self.client.get(Resource::Flow, &f.id).await.unwrap();
+        (f.id.0.clone(), raw)
     }
 }
 
@@ -465,8 +466,9 @@ async fn location_change_patches_the_target_connection() {
         .unwrap()
         .target_connection
         .unwrap();
-    assert_eq!(t.raw["params"]["path"], "/campaign/v2");
-    assert!(t.raw["params"].get("includeFileManifest").is_none());
+    let params = t.connection().unwrap().params.as_ref().unwrap();
+    assert_eq!(params["path"], "/campaign/v2");
+    assert!(params.get("includeFileManifest").is_none());
     // another location mode the platform accepts
     let d = dest(&mut desired, "campaign-s3");
     d.location.mode = destctl::catalog::LocationMode::Ftp;

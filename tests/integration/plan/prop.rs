@@ -284,7 +284,10 @@ proptest! {
         }
         svc.apply(&plan);
         let (_, flow) = svc.find(Resource::Flow, "partner-sftp", false);
-        prop_assert_eq!(live_flow_view(&flow), desired_flow_view(&after));
+        prop_assert_eq!(
+            live_flow_view(&destctl::wire::flow::Flow::from_value(&flow).unwrap()),
+            desired_flow_view(&after)
+        );
         let again = build_plan(&state(vec![after]), &svc.live(), &opts(false)).unwrap();
         prop_assert!(again.changes.is_empty(), "{:#?}", again.changes);
         prop_assert_eq!(again.summary.unchanged, 1);
