@@ -819,12 +819,7 @@ fn platform_change_is_refused_with_a_clear_error() {
     d.connection.auth = destctl::catalog::AuthMethod::SftpWithPassword;
     let err = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap_err();
     assert!(matches!(err, PlanError::PlatformChanged { .. }));
-    let msg = err.to_string();
-    assert!(
-        msg.contains("partner-sftp") && msg.contains("sftp") && msg.contains("oracle-eloqua"),
-        "{msg}"
-    );
-    assert!(msg.contains("new metadata.name"), "{msg}");
+    insta::assert_snapshot!("platform_changed", err.to_string());
 }
 
 #[test]
@@ -844,17 +839,8 @@ fn auth_method_change_is_refused_with_a_clear_error() {
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(
-        msg.contains("partner-sftp")
-            && msg.contains(&cid)
-            && msg.contains("Basic Authentication for sftp")
-            && msg.contains("SFTP with SSH Key"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("new metadata.name") && msg.contains("--prune"),
-        "{msg}"
-    );
+    assert!(msg.contains(&cid), "{msg}");
+    insta::assert_snapshot!("auth_method_changed", msg);
 }
 
 #[test]
@@ -866,7 +852,7 @@ fn campaign_flow_spec_must_be_known_to_create_a_campaign_flow() {
     )
     .unwrap_err();
     assert!(matches!(err, PlanError::FlowSpecNotFound { .. }));
-    assert!(err.to_string().contains("upsToCampaign"));
+    insta::assert_snapshot!("flow_spec_not_found", err.to_string());
     // other platforms need no lookup
     assert!(build_plan(&state(vec![sftp()]), &LiveState::default(), &opts(false)).is_ok());
 }
