@@ -155,7 +155,8 @@ async fn a_saved_plan_edited_out_of_shape_is_refused_naming_the_change_and_field
         .position(|c| c.name() == name && c.action() == Action::Update)
         .unwrap();
     let saved: serde_json::Value = serde_json::from_str(&destctl::render::json(&plan)).unwrap();
-    let dir = tempdir("out-of-shape");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
 
     let mut no_etag = saved.clone();
     no_etag["changes"][index - 1]
