@@ -4,6 +4,7 @@
 mod apply;
 mod cli;
 mod client;
+mod corpus;
 mod emulator;
 mod live;
 mod plan;
