@@ -140,6 +140,10 @@ impl Cli {
     /// (an allocation beyond it fails), capturing stdout and stderr; returns the output and
     /// the process's peak resident memory in bytes. Panics, killing the process, when the
     /// time is up.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the child is reaped by wait4, which also gives its peak memory"
+    )]
     pub fn output_bounded(&mut self, timeout: Duration, max_memory: u64) -> (Output, u64) {
         use std::os::unix::process::{CommandExt, ExitStatusExt};
         let limit = libc::rlimit {
