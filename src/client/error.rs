@@ -121,6 +121,17 @@ pub enum ClientError {
     /// The configuration cannot be used (bad endpoint URL, TLS set-up).
     #[error("client configuration: {0}")]
     Config(String),
+    /// The run was interrupted (Ctrl-C, SIGTERM): the request was not sent, not retried, or
+    /// its answer was not awaited past the grace period.
+    #[error("{method} {path}: interrupted ({what})")]
+    Interrupted {
+        /// Request method.
+        method: Method,
+        /// Request path.
+        path: String,
+        /// What was given up.
+        what: &'static str,
+    },
 }
 
 impl ClientError {
