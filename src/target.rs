@@ -65,6 +65,8 @@ pub struct TargetOptions {
     /// Total timeout of the command's requests (`--total-timeout`); the client's default when
     /// unset.
     pub total_timeout: Option<Duration>,
+    /// Retries of one request (`--max-retries`); the client's default when unset.
+    pub max_retries: Option<u32>,
 }
 
 impl fmt::Debug for TargetOptions {
@@ -84,6 +86,7 @@ impl fmt::Debug for TargetOptions {
             .field("request_timeout", &self.request_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("total_timeout", &self.total_timeout)
+            .field("max_retries", &self.max_retries)
             .finish()
     }
 }
@@ -309,6 +312,9 @@ pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
     }
     if let Some(t) = opts.total_timeout {
         config.total_timeout = Some(t);
+    }
+    if let Some(n) = opts.max_retries {
+        config.retry.max_retries = n;
     }
     Ok(Target::Remote(config))
 }

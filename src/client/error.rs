@@ -73,6 +73,9 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// [`ClientError::Interrupted`]'s `what` for a request that was not sent.
+pub(crate) const NOT_SENT: &str = "not sent";
+
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -145,6 +148,11 @@ impl ClientError {
             | ClientError::Token(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// Whether the run was stopped before this request was sent (or sent again).
+    pub fn interrupted_before_sending(&self) -> bool {
+        matches!(self, ClientError::Interrupted { what, .. } if *what == NOT_SENT)
     }
 
     /// The HTTP status, for HTTP failures.

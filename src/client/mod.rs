@@ -17,7 +17,7 @@ mod resolve;
 mod retry;
 
 pub use error::{ApiError, ClientError, ErrorShape, find_hint};
-pub use retry::{MAX_TIMEOUT_ATTEMPTS, RetryNotice, RetryObserver};
+pub use retry::{DEFAULT_MAX_RETRIES, MAX_TIMEOUT_ATTEMPTS, RetryNotice, RetryObserver};
 
 use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
@@ -458,7 +458,7 @@ impl Client {
                         return Outcome::Done(Err(ClientError::Interrupted {
                             method: call.method.clone(),
                             path: path_ref.to_owned(),
-                            what: "not sent",
+                            what: error::NOT_SENT,
                         }));
                     }
                     if hooks.remaining().is_some_and(|left| left.is_zero()) {
@@ -933,6 +933,22 @@ mod tests {
                 ("x".into(), "1".into())
             ]
         );
+    }
+
+    #[test]
+    fn default_timeouts_fail_a_dead_endpoint_in_under_two_minutes() {
+        // An endpoint that accepts and never answers: every attempt runs to the request
+        // timeout, and a request is given up after `MAX_TIMEOUT_ATTEMPTS` of them, with at
+        // most the first backoffs between.
+        let cfg = ClientConfig::new("http://127.0.0.1:9", "prod", creds());
+        let policy = &cfg.retry;
+        let backoffs: Duration = (0..MAX_TIMEOUT_ATTEMPTS - 1)
+            .map(|k| (policy.base_delay * 2u32.pow(k)).min(policy.max_delay))
+            .sum();
+        let worst = cfg.timeout * MAX_TIMEOUT_ATTEMPTS + backoffs;
+        assert!(worst < Duration::from_secs(120), "{worst:?}");
+        assert!(cfg.connect_timeout <= cfg.timeout);
+        assert!(cfg.total_timeout.is_some());
     }
 
     #[test]

@@ -76,14 +76,26 @@ fn holds(entity: &Value, ops: &[PatchOp]) -> bool {
 }
 
 impl Client {
-    /// Waits before sending a write again; `false` when the run is stopped or out of time
-    /// (the caller then reports `err`).
-    async fn before_resending(&self, path: &str, round: u32, err: &ClientError) -> bool {
+    /// Waits before sending a write again; `Ok(false)` when out of time (the caller then
+    /// reports `err`), an error when the run is stopped.
+    async fn before_resending(
+        &self,
+        path: &str,
+        round: u32,
+        err: &ClientError,
+    ) -> Result<bool, ClientError> {
         let retrier = &self.inner.retrier;
         let wait = retrier.backoff(round);
         let hooks = &retrier.hooks;
-        if hooks.stopped() || hooks.remaining().is_some_and(|left| wait >= left) {
-            return false;
+        if hooks.stopped() {
+            return Err(ClientError::Interrupted {
+                method: Method::POST,
+                path: path.to_owned(),
+                what: super::error::NOT_SENT,
+            });
+        }
+        if hooks.remaining().is_some_and(|left| wait >= left) {
+            return Ok(false);
         }
         if let Some(observer) = hooks.observer.get() {
             observer.retrying(&super::RetryNotice {
@@ -96,7 +108,7 @@ impl Client {
             });
         }
         tokio::time::sleep(wait).await;
-        true
+        Ok(true)
     }
 
     fn tell_resolving(&self, method: &Method, path: &str, what: &str) {
@@ -136,7 +148,7 @@ impl Client {
             if let Some(found) = self.find_created(resource, key).await? {
                 return Ok(found);
             }
-            if !self.before_resending(&path, round, &err).await {
+            if !self.before_resending(&path, round, &err).await? {
                 return Err(err);
             }
             round += 1;
@@ -216,7 +228,7 @@ impl Client {
                     etag: Etag(etag.to_owned()),
                 });
             }
-            if !self.before_resending(&path, round, &err).await {
+            if !self.before_resending(&path, round, &err).await? {
                 return Err(err);
             }
             round += 1;

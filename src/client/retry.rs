@@ -34,14 +34,17 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// Retries of one request after its first attempt, by default.
+pub const DEFAULT_MAX_RETRIES: u32 = 10;
+
 /// Attempts of one request that may end in a timeout before it is given up.
 pub const MAX_TIMEOUT_ATTEMPTS: u32 = 3;
 
 impl Default for RetryPolicy {
-    /// 8 retries, 500 ms first backoff, 15 s cap.
+    /// [`DEFAULT_MAX_RETRIES`] retries, 500 ms first backoff, 15 s cap.
     fn default() -> RetryPolicy {
         RetryPolicy {
-            max_retries: 8,
+            max_retries: DEFAULT_MAX_RETRIES,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(15),
         }
@@ -292,9 +295,9 @@ impl Retrier {
         }
     }
 
-    /// Whether a wait of `wait` would end before the total deadline and the run is not stopped.
+    /// Whether a wait of `wait` would end before the total deadline.
     fn may_wait(&self, wait: Duration) -> bool {
-        !self.hooks.stopped() && self.hooks.remaining().is_none_or(|left| wait < left)
+        self.hooks.remaining().is_none_or(|left| wait < left)
     }
 
     /// Runs `attempt_once` until it is done, retrying transport failures and error statuses
@@ -352,6 +355,13 @@ impl Retrier {
                     }
                 },
             };
+            if self.hooks.stopped() {
+                return Err(ClientError::Interrupted {
+                    method: method.clone(),
+                    path: path.to_owned(),
+                    what: super::error::NOT_SENT,
+                });
+            }
             self.notify(method, path, &attempt, wait);
             tokio::time::sleep(wait).await;
         }
@@ -627,6 +637,63 @@ mod tests {
         )
         .await;
         assert_eq!((result.ok(), calls), (Some(201), 4));
+    }
+
+    #[tokio::test]
+    async fn once_stopped_nothing_is_sent_again() {
+        let hooks = Arc::new(Hooks::default());
+        let stop = CancellationToken::new();
+        let _ = hooks.stop.set((stop.clone(), Duration::from_millis(10)));
+        let r = Retrier::with_hooks(
+            RetryPolicy {
+                max_retries: 5,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+            },
+            hooks.clone(),
+        );
+        stop.cancel();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let result: Result<(), ClientError> = r
+            .run(
+                RetryClass::Idempotent,
+                &Method::GET,
+                "/flows",
+                |_| {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async {
+                        Outcome::Status {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            retry_after: None,
+                            body: Bytes::new(),
+                        }
+                    }
+                },
+                ClientError::from_api,
+            )
+            .await;
+        assert!(matches!(result, Err(ClientError::Interrupted { .. })));
+        assert_eq!(calls.into_inner(), 1);
+        // An answer in flight is awaited for the grace period only.
+        let cut = hooks.bound(std::future::pending::<()>()).await;
+        assert_eq!(cut, Err(Cut::Stopped));
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_would_end_past_the_deadline_is_not_made() {
+        let hooks = Arc::new(Hooks::new(Some(Duration::from_millis(50))));
+        let r = Retrier::with_hooks(
+            RetryPolicy {
+                max_retries: 5,
+                base_delay: Duration::from_secs(10),
+                max_delay: Duration::from_secs(10),
+            },
+            hooks,
+        );
+        let (result, calls) = run_with(&r, RetryClass::Idempotent, &[Some(503)]).await;
+        // Full jitter may draw a wait shorter than the deadline; most draws are longer.
+        assert!(calls <= 3, "{calls}");
+        assert_eq!(result.expect_err("gives up").status(), Some(503));
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub struct TargetArgs {
     /// Time after which no request is sent and none awaited [default: 30m]
     #[arg(long, env = "DESTCTL_TOTAL_TIMEOUT", value_name = "DURATION", value_parser = duration)]
     pub total_timeout: Option<Duration>,
+    /// Retries of a request that failed with 429, 5xx or a network error [default: 10]
+    #[arg(long, env = "DESTCTL_MAX_RETRIES", value_name = "N")]
+    pub max_retries: Option<u32>,
 }
 
 /// A duration: a number with `ms`, `s` (the default), `m` or `h`; not zero.
@@ -258,6 +261,7 @@ impl TargetArgs {
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
             total_timeout: self.total_timeout,
+            max_retries: self.max_retries,
         }
     }
 }
