@@ -66,6 +66,17 @@ fn may_have_happened(e: &ClientError) -> bool {
     }
 }
 
+/// The failure in a few words, for a retry notice (method and path are shown apart).
+fn short_reason(e: &ClientError) -> String {
+    match e {
+        ClientError::Transport { message, .. } => message.clone(),
+        e => match e.status() {
+            Some(status) => format!("HTTP {status}"),
+            None => e.to_string(),
+        },
+    }
+}
+
 /// Whether the entity already holds every operation of `ops`.
 fn holds(entity: &Value, ops: &[PatchOp]) -> bool {
     ops.iter().all(|op| match op.op {
@@ -103,7 +114,7 @@ impl Client {
                 path: path.to_owned(),
                 attempt: round + 1,
                 max_attempts: retrier.max_attempts(),
-                reason: format!("{err}; not created yet"),
+                reason: format!("{}; not there yet", short_reason(err)),
                 delay: wait,
             });
         }

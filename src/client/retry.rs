@@ -73,8 +73,9 @@ pub struct RetryNotice {
 pub trait RetryObserver: Send + Sync {
     /// A request is about to be retried after `notice.delay`.
     fn retrying(&self, notice: &RetryNotice);
-    /// A write may have happened without an answer: the client checks what the service holds
-    /// (`what` says what it looks for) before sending it again.
+    /// A write may have happened without a success answer (500, timeout, connection cut): the
+    /// client checks what the service holds (`what` says what it looks for) before sending it
+    /// again.
     fn resolving(&self, _method: &Method, _path: &str, _what: &str) {}
 }
 

@@ -26,7 +26,7 @@ impl RetryObserver for RetryPrinter {
     }
 
     fn resolving(&self, method: &reqwest::Method, path: &str, what: &str) {
-        eprintln!("destctl: {method} {path}: no answer; {what}");
+        eprintln!("destctl: {method} {path}: outcome unknown; {what}");
     }
 }
 

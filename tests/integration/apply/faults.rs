@@ -182,31 +182,49 @@ fn destctl(emu: &RunningEmulator) -> Cli {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_shown_on_stderr() {
     let desired = load(&seed_paths());
+    let seed_args = ["manifests/campaign-s3.yaml", "manifests/schedules.yaml"];
+    // The first request's connection is closed: a list, retried.
     let emu = emulator(FaultConfig {
-        seed: 9,
-        p503: 0.3,
-        p_lost: 0.1,
-        retry_after_secs: 0,
+        close_after: Some(0),
         ..FaultConfig::default()
     })
     .await;
     let mut cmd = destctl(&emu);
-    cmd.args(["apply", "--auto-approve"])
-        .args(["manifests/campaign-s3.yaml", "manifests/schedules.yaml"]);
+    cmd.arg("plan").args(seed_args);
     let out = cmd.run().await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let retry = stderr
         .lines()
-        .find(|l| l.contains("HTTP 503"))
+        .find(|l| l.contains("retrying"))
         .unwrap_or_else(|| panic!("no retry line: {stderr}"));
     assert!(
-        retry.starts_with("destctl: ") && retry.contains("retrying (attempt 2 of 11) in "),
+        retry.starts_with("destctl: GET /data/foundation/flowservice/")
+            && retry.contains(": request failed: ")
+            && retry.contains("; retrying (attempt 2 of 11) in "),
         "{retry}"
     );
+    emu.shutdown().await;
+
+    // Six list calls, then the first create's connection is closed: the create is looked for
+    // by its marker, not found, and sent again.
+    let emu = emulator(FaultConfig {
+        close_after: Some(6),
+        ..FaultConfig::default()
+    })
+    .await;
+    let mut cmd = destctl(&emu);
+    cmd.args(["apply", "--auto-approve"]).args(seed_args);
+    let out = cmd.run().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("no answer; "),
-        "lost answers are resolved: {stderr}"
+        stderr.contains("destctl: POST /data/foundation/flowservice/connections: outcome unknown; looking for campaign-s3 "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("; not there yet; retrying (attempt 2 of 11) in "),
+        "{stderr}"
     );
     emu.set_faults(FaultConfig::default());
     assert!(!plan_now(&emu, &desired, false).await.has_changes());
