@@ -6,14 +6,16 @@
 // The one layer that prints (the rest of the crate is held to it by these lints).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod apply;
+pub(crate) mod apply;
 pub mod cli;
-pub mod emulator;
-pub mod error;
-pub mod plan;
-pub mod progress;
-pub mod schema;
-pub mod validate;
+
+pub use cli::Cli;
+pub(crate) mod emulator;
+pub(crate) mod error;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod schema;
+pub(crate) mod validate;
 
 pub use error::{Error, exit_code, hint, report};
 

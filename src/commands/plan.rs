@@ -14,7 +14,7 @@ use crate::render::{self, Format};
 use crate::target;
 
 /// Runs `destctl plan`: exit 2 for changes with `--detailed-exitcode`.
-pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
+pub(crate) async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     let loaded = load(&args.paths)?;
     show_warnings(&loaded, ctx);
     let options = args.target.options();
