@@ -818,8 +818,13 @@ enum BodyError {
     Client(ClientError),
 }
 
-/// Chunks of a list page kept in flight between the socket and the parser.
-const PAGE_CHUNKS_IN_FLIGHT: usize = 8;
+/// Chunks of a list page kept in flight between the socket and the parser (each up to hyper's
+/// read buffer, a few hundred KB): enough to keep the parser fed, few enough that the buffers
+/// they pin stay small.
+const PAGE_CHUNKS_IN_FLIGHT: usize = 2;
+
+/// A page announced at most this long is read whole and parsed in place, without a thread hop.
+const SMALL_PAGE_BYTES: u64 = 1024 * 1024;
 
 /// Where a list page is parsed.
 #[derive(Clone, Copy)]
@@ -832,13 +837,20 @@ enum ParseOn {
     Caller,
 }
 
-/// One list page parsed as it arrives: a task passes the body's chunks through a small bounded
+/// One list page parsed as it arrives (a small one read whole first): a task passes the body's chunks through a small bounded
 /// channel to `serde_json`, so a 20 MB page is never held whole (only its typed items are).
 async fn read_page<T: serde::de::DeserializeOwned + Send + 'static>(
     mut resp: reqwest::Response,
     path: String,
     parse_on: ParseOn,
 ) -> Result<Page<T>, BodyError> {
+    if resp
+        .content_length()
+        .is_some_and(|len| len <= SMALL_PAGE_BYTES)
+    {
+        let body = retry::read_body(resp).await.map_err(BodyError::Transport)?;
+        return serde_json::from_slice(&body).map_err(|e| not_a_page(path, &e));
+    }
     let (tx, rx) = tokio::sync::mpsc::channel(PAGE_CHUNKS_IN_FLIGHT);
     let producer = tokio::spawn(async move {
         while let Some(chunk) = resp.chunk().await? {
@@ -872,12 +884,14 @@ async fn read_page<T: serde::de::DeserializeOwned + Send + 'static>(
         Ok(Err(e)) => return Err(BodyError::Transport(e)),
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
-    parsed.map_err(|e| {
-        BodyError::Client(ClientError::Decode {
-            method: Method::GET,
-            path,
-            message: format!("not a list page ({e})"),
-        })
+    parsed.map_err(|e| not_a_page(path, &e))
+}
+
+fn not_a_page(path: String, e: &serde_json::Error) -> BodyError {
+    BodyError::Client(ClientError::Decode {
+        method: Method::GET,
+        path,
+        message: format!("not a list page ({e})"),
     })
 }
 

@@ -17,6 +17,11 @@ use crate::target;
 pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     let loaded = load(&args.paths)?;
     show_warnings(&loaded, ctx);
+    // The sources and warnings are not needed any more: freed before the flows are read.
+    let desired = {
+        let loaded = loaded;
+        loaded.desired
+    };
     let options = args.target.options();
     let sandbox = options
         .sandbox
@@ -26,14 +31,14 @@ pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     if let Some(notice) = connected.notice() {
         eprintln!("{notice}");
     }
-    let live = fetch(&connected.client, &fetch_options(&loaded.desired)).await?;
+    let live = fetch(&connected.client, &fetch_options(&desired)).await?;
     let endpoint = connected.endpoint.clone();
     drop(connected);
     let opts = PlanOptions {
         target: PlanTarget { endpoint, sandbox },
         prune: args.prune,
     };
-    let (plan, details) = build(&loaded.desired, &live, &opts)?;
+    let (plan, details) = build(&desired, &live, &opts)?;
     for d in &plan.duplicates {
         eprintln!(
             "destctl: warning: Destination `{}`: {}",
