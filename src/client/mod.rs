@@ -837,8 +837,9 @@ enum ParseOn {
     Caller,
 }
 
-/// One list page parsed as it arrives (a small one read whole first): a task passes the body's chunks through a small bounded
-/// channel to `serde_json`, so a 20 MB page is never held whole (only its typed items are).
+/// One list page parsed as it arrives (one announced small is read whole first): a task
+/// passes the body's chunks through a small bounded channel to `serde_json`, so a 20 MB page
+/// is never held whole (only its typed items are).
 async fn read_page<T: serde::de::DeserializeOwned + Send + 'static>(
     mut resp: reqwest::Response,
     path: String,
