@@ -1,4 +1,4 @@
-//! The ownership marker (shared/DESIGN.md §3): every object destctl creates carries, at the end
+//! The ownership marker: every object destctl creates carries, at the end
 //! of its `description`, `[destctl:NAME]` (base connections: `[destctl:NAME credentials=N]`),
 //! where NAME is the Destination manifest's `metadata.name`. Objects without it are unmanaged
 //! and never changed.

@@ -25,6 +25,13 @@ impl fmt::Display for SourceLocation {
     }
 }
 
+/// A value that is not a `metadata.name`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a valid name: use 1-63 lower-case letters, digits and '-', not starting or ending with '-'"
+)]
+pub struct InvalidName(pub String);
+
 /// A `metadata.name`: lower-case letters, digits and `-`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -32,7 +39,7 @@ pub struct ResourceName(String);
 
 impl ResourceName {
     /// Checks the name's shape.
-    pub fn parse(s: &str) -> Result<ResourceName, String> {
+    pub fn parse(s: &str) -> Result<ResourceName, InvalidName> {
         let ok = !s.is_empty()
             && s.len() <= 63
             && s.bytes()
@@ -42,9 +49,7 @@ impl ResourceName {
         if ok {
             Ok(ResourceName(s.to_owned()))
         } else {
-            Err(format!(
-                "`{s}` is not a valid name: use 1-63 lower-case letters, digits and '-', not starting or ending with '-'"
-            ))
+            Err(InvalidName(s.to_owned()))
         }
     }
 
@@ -60,6 +65,11 @@ impl fmt::Display for ResourceName {
     }
 }
 
+/// A value that is not an audience id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an audience id: use letters, digits, '-', '_' and '.' (usually a UUID)")]
+pub struct InvalidSegmentId(pub String);
+
 /// An AEP audience (segment definition) id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -68,7 +78,7 @@ pub struct SegmentId(String);
 impl SegmentId {
     /// Checks the id: non-empty, no whitespace, no `/` or `%` (it is used in paths and
     /// filenames).
-    pub fn parse(s: &str) -> Result<SegmentId, String> {
+    pub fn parse(s: &str) -> Result<SegmentId, InvalidSegmentId> {
         if !s.is_empty()
             && s.len() <= 128
             && s.chars()
@@ -76,9 +86,7 @@ impl SegmentId {
         {
             Ok(SegmentId(s.to_owned()))
         } else {
-            Err(format!(
-                "`{s}` is not an audience id: use letters, digits, '-', '_' and '.' (usually a UUID)"
-            ))
+            Err(InvalidSegmentId(s.to_owned()))
         }
     }
 
@@ -94,6 +102,13 @@ impl fmt::Display for SegmentId {
     }
 }
 
+/// A value that is not an attribute path.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not an attribute path: write dot-separated XDM field names, e.g. person.name.firstName"
+)]
+pub struct InvalidAttributePath(pub String);
+
 /// A profile attribute path such as `person.name.firstName`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -101,7 +116,7 @@ pub struct AttributePath(String);
 
 impl AttributePath {
     /// Checks the path: dot-separated identifiers (`[A-Za-z_][A-Za-z0-9_]*`).
-    pub fn parse(s: &str) -> Result<AttributePath, String> {
+    pub fn parse(s: &str) -> Result<AttributePath, InvalidAttributePath> {
         let ok = !s.is_empty()
             && s.split('.').all(|seg| {
                 let mut chars = seg.chars();
@@ -111,9 +126,7 @@ impl AttributePath {
         if ok {
             Ok(AttributePath(s.to_owned()))
         } else {
-            Err(format!(
-                "`{s}` is not an attribute path: write dot-separated XDM field names, e.g. person.name.firstName"
-            ))
+            Err(InvalidAttributePath(s.to_owned()))
         }
     }
 
@@ -129,6 +142,23 @@ impl fmt::Display for AttributePath {
     }
 }
 
+/// A value written as `${…}` that is not a well-formed secret reference; each variant holds
+/// the value as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretRefError {
+    /// `${env:…}` with a name that is not an environment variable name.
+    #[error(
+        "`{0}`: an environment variable name is letters, digits and '_', not starting with a digit"
+    )]
+    EnvName(String),
+    /// `${file:}`.
+    #[error("`{0}`: the file path is empty")]
+    EmptyPath(String),
+    /// `${…}` of another kind.
+    #[error("`{0}` is not a secret reference; write ${{env:NAME}} or ${{file:PATH}}")]
+    Unknown(String),
+}
+
 /// Where a secret value comes from; plans and logs only ever show the reference.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SecretRef {
@@ -141,7 +171,7 @@ pub enum SecretRef {
 
 impl SecretRef {
     /// Parses `${env:NAME}` or `${file:PATH}`; `None` if `s` is not written as a reference at all.
-    pub fn parse(s: &str) -> Option<Result<SecretRef, String>> {
+    pub fn parse(s: &str) -> Option<Result<SecretRef, SecretRefError>> {
         let inner = s.strip_prefix("${")?.strip_suffix('}')?;
         Some(if let Some(name) = inner.strip_prefix("env:") {
             let ok = !name.is_empty()
@@ -150,20 +180,16 @@ impl SecretRef {
             if ok {
                 Ok(SecretRef::Env(name.to_owned()))
             } else {
-                Err(format!(
-                    "`{s}`: an environment variable name is letters, digits and '_', not starting with a digit"
-                ))
+                Err(SecretRefError::EnvName(s.to_owned()))
             }
         } else if let Some(path) = inner.strip_prefix("file:") {
             if path.is_empty() {
-                Err(format!("`{s}`: the file path is empty"))
+                Err(SecretRefError::EmptyPath(s.to_owned()))
             } else {
                 Ok(SecretRef::File(path.to_owned()))
             }
         } else {
-            Err(format!(
-                "`{s}` is not a secret reference; write ${{env:NAME}} or ${{file:PATH}}"
-            ))
+            Err(SecretRefError::Unknown(s.to_owned()))
         })
     }
 }

@@ -304,9 +304,9 @@ impl Resolver {
                         Ok(v) => *s = v,
                         Err(e) => errors.push(e),
                     },
-                    Some(Err(message)) => errors.push(SecretError::Malformed {
+                    Some(Err(e)) => errors.push(SecretError::Malformed {
                         origin: origin(),
-                        message,
+                        message: e.to_string(),
                     }),
                     None => errors.push(SecretError::Malformed {
                         origin: origin(),

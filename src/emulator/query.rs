@@ -8,7 +8,7 @@ use std::collections::HashSet;
 pub(crate) const AUDIENCE_PATH: &str =
     "transformations[].params.segmentSelectors.selectors[].value.id";
 
-/// Largest page (SPEC-D).
+/// Largest page Adobe's API reference allows for `limit`.
 pub(crate) const MAX_LIMIT: usize = 100;
 
 /// A refused query: FSE code and message (all 400).

@@ -539,7 +539,8 @@ fn one_id(obj: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Builds a flow from a create body (the legacy body of reference §3.5). Audiences and
+/// Builds a flow from a create body (the legacy batch body: name, flow spec, one source and
+/// one target connection, one `GeneralTransform`). Audiences and
 /// attributes are added by PATCH: non-empty selectors are refused at creation.
 pub(crate) fn create_flow(
     body: &Value,

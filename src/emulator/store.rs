@@ -293,7 +293,7 @@ impl Store {
     }
 
     /// Loads a state file's text.
-    pub(crate) fn load(text: &str) -> Result<Store, String> {
+    pub(crate) fn load(text: &str) -> Result<Store, CorruptState> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct File {
@@ -321,12 +321,9 @@ impl Store {
             created: Option<u64>,
             entity: Value,
         }
-        let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let file: File = serde_json::from_str(text).map_err(CorruptState::Json)?;
         if file.format_version != 1 {
-            return Err(format!(
-                "unsupported formatVersion {} (this emulator writes 1)",
-                file.format_version
-            ));
+            return Err(CorruptState::FormatVersion(file.format_version));
         }
         let store = Store::default();
         let mut max_seq = file.seq;
@@ -344,8 +341,9 @@ impl Store {
                         .entity
                         .get("id")
                         .and_then(Value::as_str)
-                        .ok_or_else(|| {
-                            format!("a {} entity in sandbox {} has no id", col_name(r), sb.name)
+                        .ok_or_else(|| CorruptState::NoId {
+                            collection: col_name(r),
+                            sandbox: sb.name.clone(),
                         })?
                         .to_owned();
                     max_seq = max_seq.max(fe.seq);
@@ -434,6 +432,26 @@ pub(crate) fn lock_state(state: &Path) -> Result<std::fs::File, EmulatorError> {
     Ok(file)
 }
 
+/// Why a state file's text is not a store.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CorruptState {
+    /// Not JSON, or not the state file's shape; the parser's message is the whole message, as
+    /// it ends in the state file error's text rather than in a source chain.
+    #[error("{0}")]
+    Json(serde_json::Error),
+    /// A `formatVersion` this emulator does not write.
+    #[error("unsupported formatVersion {0} (this emulator writes 1)")]
+    FormatVersion(u32),
+    /// An entity without an `id`.
+    #[error("a {collection} entity in sandbox {sandbox} has no id")]
+    NoId {
+        /// The collection's name (`flows`, …).
+        collection: &'static str,
+        /// The sandbox name.
+        sandbox: String,
+    },
+}
+
 /// Opens the state file: loads it if it exists (a clear error if it cannot be read or parsed),
 /// otherwise creates it (and its directory) empty.
 pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
@@ -442,7 +460,7 @@ pub(crate) fn open_state(path: &Path) -> Result<Store, EmulatorError> {
         message,
     };
     match std::fs::read_to_string(path) {
-        Ok(text) => Store::load(&text).map_err(|m| err(format!("corrupt state file: {m}"))),
+        Ok(text) => Store::load(&text).map_err(|e| err(format!("corrupt state file: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;

@@ -2,10 +2,11 @@
 //! Every value that a rule can reject is `Spanned`, so errors point at it. The same types
 //! generate the JSON Schemas (`destctl schema`), so the schemas and the parser cannot drift.
 
+use crate::catalog::wire_enum::wire_enum;
 use crate::catalog::{AuthMethod, ExportMode, Frequency, LocationMode, Platform, TriggerType};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
 use std::borrow::Cow;
 use std::fmt;
@@ -18,39 +19,16 @@ pub enum ApiVersion {
     V1,
 }
 
-/// The three manifest kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A destination account, file location and dataflow.
-    Destination,
-    /// A reusable export schedule.
-    Schedule,
-    /// An audience and where it is activated.
-    Audience,
-}
-
-impl Kind {
-    /// Every kind, in the order documents are checked.
-    pub const ALL: [Kind; 3] = [Kind::Destination, Kind::Schedule, Kind::Audience];
-
-    /// The `kind` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Destination => "Destination",
-            Kind::Schedule => "Schedule",
-            Kind::Audience => "Audience",
-        }
-    }
-
-    /// The kind with this `kind` value.
-    pub fn parse(s: &str) -> Option<Kind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+wire_enum! {
+    /// The three manifest kinds; the string is the `kind` value.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    pub enum Kind {
+        /// A destination account, file location and dataflow.
+        Destination = "Destination",
+        /// A reusable export schedule.
+        Schedule = "Schedule",
+        /// An audience and where it is activated.
+        Audience = "Audience",
     }
 }
 
@@ -217,7 +195,7 @@ pub struct ScheduleDoc {
     pub spec: ScheduleSpec,
 }
 
-/// A schedule: export mode, frequency, trigger and dates (reference §5.1).
+/// A schedule: export mode, frequency, trigger and dates.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScheduleSpec {
@@ -395,4 +373,17 @@ pub enum AnyDoc {
     Schedule(Box<ScheduleDoc>),
     /// An `Audience`.
     Audience(Box<AudienceDoc>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::wire_enum::assert_serde_matches;
+
+    #[test]
+    fn kinds_read_and_write_their_one_string() {
+        assert_serde_matches(&Kind::ALL, |k| k.as_str(), Kind::parse);
+        assert_eq!(Kind::parse("Audience"), Some(Kind::Audience));
+        assert_eq!(Kind::parse("audience"), None);
+    }
 }

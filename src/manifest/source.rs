@@ -151,20 +151,46 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Strin
 }
 
 /// Reads one manifest file (UTF-8, at most [`MAX_FILE_BYTES`]).
-pub fn read(path: &Path) -> Result<SourceFile, String> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn read(path: &Path) -> Result<SourceFile, ReadError> {
+    let io = |error| ReadError::Io {
+        path: path.to_owned(),
+        error,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "{} is {} bytes; manifest files are at most {MAX_FILE_BYTES} bytes",
-            path.display(),
-            meta.len()
-        ));
+        return Err(ReadError::TooLarge {
+            path: path.to_owned(),
+            len: meta.len(),
+        });
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    let bytes = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8(path.to_owned()))?;
     Ok(SourceFile::new(path.to_owned(), text))
+}
+
+/// A manifest file that cannot be read as text. Its message becomes a problem of `validate`,
+/// so it holds the OS error's text itself rather than as a source.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The OS refused.
+    #[error("cannot read {}: {error}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// Larger than `MAX_FILE_BYTES`.
+    #[error("{} is {len} bytes; manifest files are at most {MAX_FILE_BYTES} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: u64,
+    },
+    /// Not UTF-8.
+    #[error("{} is not UTF-8 text", .0.display())]
+    NotUtf8(PathBuf),
 }
 
 #[cfg(test)]

@@ -1,0 +1,436 @@
+//! Checking manifests: reads every file, deserializes each document by its `kind`, checks the
+//! rules of each kind and the references between documents, and builds the desired model
+//! when nothing is wrong. Problems are reported in file and position order.
+//!
+//! The rule families live in submodules: [`schedule`], [`destination`] (with [`connection`],
+//! [`location`] and [`attributes`]) and [`audience`] (activations and their references);
+//! [`checker`] holds positions and problem recording. Documents are checked in this order:
+//! schedules, destinations, audiences (activations refer to the first two).
+
+mod attributes;
+mod audience;
+mod checker;
+mod connection;
+mod destination;
+mod location;
+mod schedule;
+
+use super::raw::{AudienceDoc, DestinationDoc, Header, Kind, ScheduleDoc};
+use super::source;
+use super::{Loaded, ManifestError, Severity, Sources};
+use crate::catalog::{ExportMode, MAX_AUDIENCES_PER_FLOW, MAX_DESTINATIONS_PER_SANDBOX, Schedule};
+use crate::model::{DesiredDestination, DesiredState, ResourceName, SourceLocation};
+use audience::{Targets, check_audiences};
+use checker::{Checker, DocRef};
+use destination::check_destination;
+use schedule::check_schedule;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+/// The documents read, by kind, in reading order.
+struct Docs {
+    destinations: Vec<(DocRef, DestinationDoc)>,
+    schedules: Vec<(DocRef, ScheduleDoc)>,
+    audiences: Vec<(DocRef, AudienceDoc)>,
+}
+
+/// Reads, checks and builds; see [`super::load`].
+pub(super) fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
+    let mut ck = Checker::new();
+    let read_files = read_files(&mut ck, paths);
+    let docs = read_documents(&mut ck);
+    let desired = check_all(&mut ck, &docs);
+    finish(ck, read_files, desired)
+}
+
+/// Finds and reads the manifest files under `paths` into the checker; returns the paths read.
+fn read_files(ck: &mut Checker, paths: &[PathBuf]) -> Vec<PathBuf> {
+    let (paths_found, missing) = source::discover(paths);
+    for (_, message) in missing {
+        ck.push(Severity::Error, None, "", message);
+    }
+    let mut read_files = Vec::new();
+    for path in &paths_found {
+        match source::read(path) {
+            Ok(f) => {
+                read_files.push(path.clone());
+                ck.files.push(f);
+            }
+            Err(e) => ck.push(Severity::Error, None, "", e.to_string()),
+        }
+    }
+    if paths_found.is_empty() && ck.problems.is_empty() {
+        let shown: Vec<_> = paths.iter().map(|p| p.display().to_string()).collect();
+        ck.push(
+            Severity::Error,
+            None,
+            "",
+            format!("no manifest files (*.yaml, *.yml) in {}", shown.join(", ")),
+        );
+    }
+    read_files
+}
+
+/// Splits every file read into documents and deserializes each by its kind.
+fn read_documents(ck: &mut Checker) -> Docs {
+    let mut docs = Docs {
+        destinations: Vec::new(),
+        schedules: Vec::new(),
+        audiences: Vec::new(),
+    };
+    for i in 0..ck.files.len() {
+        let text = ck.files[i].text.clone();
+        for chunk in source::split_documents(&text) {
+            let doc = DocRef {
+                file: i,
+                line_offset: chunk.line_offset,
+            };
+            read_document(ck, doc, &chunk.text, &mut docs);
+        }
+    }
+    docs
+}
+
+/// Sorts the problems by file (in reading order) and position, masks the secret literals in
+/// the sources, and returns the model or, when any problem is an error, every problem.
+fn finish(
+    ck: Checker,
+    read_files: Vec<PathBuf>,
+    desired: DesiredState,
+) -> Result<Loaded, ManifestError> {
+    let mut sources = Sources::default();
+    for f in &ck.files {
+        sources.insert(f.path.clone(), f.text.clone());
+    }
+    for (path, span) in &ck.secret_spans {
+        sources.mask(path, span.clone());
+    }
+    let order: HashMap<PathBuf, usize> = read_files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), i))
+        .collect();
+    let mut problems = ck.problems;
+    problems.sort_by_key(|p| {
+        p.location.as_ref().map(|l| {
+            (
+                order.get(&l.file).copied().unwrap_or(usize::MAX),
+                l.line,
+                l.column,
+            )
+        })
+    });
+    if problems.iter().any(|p| p.severity == Severity::Error) {
+        return Err(ManifestError {
+            problems,
+            files: read_files,
+            sources,
+        });
+    }
+    Ok(Loaded {
+        desired,
+        warnings: problems,
+        files: read_files,
+        sources,
+    })
+}
+
+/// Reads one document's `kind` and deserializes it as that kind into `docs`.
+fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
+    let Some(header) = ck.parse::<Header>(doc, text) else {
+        return;
+    };
+    let allowed = "allowed: Destination, Schedule, Audience";
+    let kind = match &header.kind {
+        None => {
+            let pos = ck.doc_start(doc);
+            ck.err_labeled(
+                &pos,
+                "kind",
+                format!("missing field `kind`; {allowed}"),
+                "missing `kind`".into(),
+            );
+            return;
+        }
+        Some(k) => match Kind::parse(&k.value) {
+            Some(kind) => kind,
+            None => {
+                let pos = ck.at(doc, k);
+                ck.err(
+                    &pos,
+                    "kind",
+                    format!("unknown kind `{}`; {allowed}", k.value),
+                );
+                return;
+            }
+        },
+    };
+    match kind {
+        Kind::Destination => {
+            if let Some(d) = ck.parse::<DestinationDoc>(doc, text) {
+                docs.destinations.push((doc, d));
+            }
+        }
+        Kind::Schedule => {
+            if let Some(d) = ck.parse::<ScheduleDoc>(doc, text) {
+                docs.schedules.push((doc, d));
+            }
+        }
+        Kind::Audience => {
+            if let Some(d) = ck.parse::<AudienceDoc>(doc, text) {
+                docs.audiences.push((doc, d));
+            }
+        }
+    }
+}
+
+/// Checks `metadata.name` and its uniqueness within the kind; returns the name when valid.
+fn check_name(
+    ck: &mut Checker,
+    doc: DocRef,
+    name: &Spanned<String>,
+    kind: Kind,
+    seen: &mut BTreeMap<String, SourceLocation>,
+) -> Option<ResourceName> {
+    let pos = ck.at(doc, name);
+    match ResourceName::parse(&name.value) {
+        Err(e) => {
+            ck.err(&pos, "metadata.name", e.to_string());
+            None
+        }
+        Ok(n) => {
+            if let Some(first) = seen.get(&name.value) {
+                ck.err(
+                    &pos,
+                    "metadata.name",
+                    format!(
+                        "another {kind} named `{}` is defined at {first}; names are unique per kind",
+                        name.value
+                    ),
+                );
+                None
+            } else {
+                seen.insert(name.value.clone(), pos.loc);
+                Some(n)
+            }
+        }
+    }
+}
+
+/// Checks every document and the references between them; returns the desired model (only
+/// used when no error was recorded).
+fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
+    let schedules = check_schedules(ck, &docs.schedules);
+    let mut destinations = check_destinations(ck, &docs.destinations);
+    let targets = Targets {
+        destinations: &destinations,
+        schedules: &schedules,
+    };
+    let mut audiences = check_audiences(ck, &docs.audiences, &targets);
+
+    let mut out = Vec::new();
+    for (doc, d) in &docs.destinations {
+        let Some(Some(mut dest)) = destinations.remove(&d.metadata.name.value) else {
+            continue;
+        };
+        let mut list = audiences.remove(dest.name.as_str()).unwrap_or_default();
+        list.sort_by(|a, b| a.segment_id.cmp(&b.segment_id));
+        if list.len() > MAX_AUDIENCES_PER_FLOW {
+            let pos = ck.at(*doc, &d.metadata.name);
+            ck.warn(
+                &pos,
+                "metadata.name",
+                format!(
+                    "{} audiences are activated to this destination; more than {MAX_AUDIENCES_PER_FLOW} per dataflow is above Adobe's guardrail",
+                    list.len()
+                ),
+            );
+        }
+        dest.audiences = list;
+        out.push(dest);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    DesiredState { destinations: out }
+}
+
+/// Checks every `Schedule`; returns them by name (`None` for one with errors).
+fn check_schedules(
+    ck: &mut Checker,
+    docs: &[(DocRef, ScheduleDoc)],
+) -> BTreeMap<String, Option<(ExportMode, Schedule)>> {
+    let mut names = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for (doc, s) in docs {
+        let name = check_name(ck, *doc, &s.metadata.name, Kind::Schedule, &mut names);
+        let checked = check_schedule(ck, *doc, &s.spec, "spec");
+        if let Some(n) = name {
+            out.insert(n.as_str().to_owned(), checked);
+        }
+    }
+    out
+}
+
+/// Checks every `Destination` and the per-sandbox guardrail; returns them by name (`None`
+/// for one with errors).
+fn check_destinations(
+    ck: &mut Checker,
+    docs: &[(DocRef, DestinationDoc)],
+) -> BTreeMap<String, Option<DesiredDestination>> {
+    let mut names = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for (i, (doc, d)) in docs.iter().enumerate() {
+        let name = check_name(ck, *doc, &d.metadata.name, Kind::Destination, &mut names);
+        if i == MAX_DESTINATIONS_PER_SANDBOX {
+            let pos = ck.at(*doc, &d.metadata.name);
+            ck.err(
+                &pos,
+                "metadata.name",
+                format!(
+                    "more than {MAX_DESTINATIONS_PER_SANDBOX} destinations; a sandbox holds at most {MAX_DESTINATIONS_PER_SANDBOX} (guardrail)"
+                ),
+            );
+        }
+        let built = check_destination(ck, *doc, d, name.as_ref());
+        if let Some(n) = name {
+            out.insert(n.as_str().to_owned(), built);
+        }
+    }
+    out
+}
+
+/// The names, comma-separated, or `none`.
+fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<_> = names.map(|s| s.as_str()).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Problem;
+    use crate::manifest::raw::{Activation, ScheduleRef};
+
+    /// Loads manifest text written to a fresh temporary file.
+    fn load_text(name: &str, text: &str) -> Result<Loaded, ManifestError> {
+        let dir = std::env::temp_dir().join(format!("destctl-check-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.yaml");
+        std::fs::write(&file, text).unwrap();
+        let out = load(&[file]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    const SFTP_DESTINATION: &str = "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: exports}\nspec:\n  platform: sftp\n  connection:\n    auth: Basic Authentication for sftp\n    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n  location: {mode: FTP, remotePath: /x}\n";
+
+    fn with_audiences(n: usize) -> String {
+        let mut text = SFTP_DESTINATION.to_owned();
+        for i in 0..n {
+            text.push_str(&format!(
+                "---\n{{apiVersion: destctl/v1, kind: Audience, metadata: {{name: a{i}}}, spec: {{segmentId: seg-{i}, activations: [{{destination: exports, schedule: {{exportMode: DAILY_FULL_EXPORT, frequency: DAILY, startDate: 2021-12-20}}}}]}}}}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn more_than_250_audiences_on_a_destination_is_a_warning() {
+        let at_limit = load_text("aud250", &with_audiences(MAX_AUDIENCES_PER_FLOW)).unwrap();
+        assert!(at_limit.warnings.is_empty(), "{:?}", at_limit.warnings);
+        assert_eq!(at_limit.desired.destinations[0].audiences.len(), 250);
+        let above = load_text("aud251", &with_audiences(MAX_AUDIENCES_PER_FLOW + 1)).unwrap();
+        assert_eq!(above.warnings.len(), 1, "{:?}", above.warnings);
+        let w = &above.warnings[0];
+        assert_eq!(w.severity, Severity::Warning);
+        assert_eq!(w.field, "metadata.name");
+        assert!(w.message.starts_with("251 audiences"), "{}", w.message);
+        assert_eq!(w.location.as_ref().unwrap().line, 3);
+    }
+
+    fn only_error(text: &str, name: &str) -> Problem {
+        let err = load_text(name, text).unwrap_err();
+        let errors: Vec<_> = err.errors().cloned().collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    fn line_col(p: &Problem) -> (usize, usize) {
+        let l = p.location.as_ref().unwrap();
+        (l.line, l.column)
+    }
+
+    #[test]
+    fn a_missing_field_points_at_the_key_of_its_mapping() {
+        let text = SFTP_DESTINATION.replace("  location: {mode: FTP, remotePath: /x}\n", "")
+            + "  attributes: [person.name.firstName]\n";
+        let p = only_error(&text, "missing-location");
+        assert_eq!(p.field, "spec");
+        assert_eq!(p.message, "missing required field `location`");
+        assert_eq!(line_col(&p), (4, 1), "the `spec:` key");
+        assert_eq!(p.label.as_deref(), Some("missing `location`"));
+        assert_eq!(p.span.as_ref().unwrap().len(), "spec".len());
+    }
+
+    #[test]
+    fn missing_params_point_at_the_params_key() {
+        let text = SFTP_DESTINATION.replace("username: aep, ", "");
+        let p = only_error(&text, "missing-param");
+        assert_eq!(p.field, "spec.connection.params");
+        assert_eq!(line_col(&p), (8, 5), "the `params:` key");
+        assert_eq!(p.label.as_deref(), Some("missing username"));
+        let text = SFTP_DESTINATION.replace(
+            "    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n",
+            "",
+        );
+        let p = only_error(&text, "no-params");
+        assert_eq!(p.field, "spec.connection");
+        assert_eq!(line_col(&p), (6, 3), "the `connection:` key");
+        assert_eq!(p.label.as_deref(), Some("missing host, username, password"));
+    }
+
+    #[test]
+    fn a_missing_location_param_points_at_the_location_key() {
+        let text = SFTP_DESTINATION.replace(", remotePath: /x", "");
+        let p = only_error(&text, "missing-remote-path");
+        assert_eq!(p.field, "spec.location");
+        assert_eq!(line_col(&p), (9, 3), "the `location:` key");
+        assert_eq!(p.label.as_deref(), Some("missing remotePath"));
+    }
+
+    #[test]
+    fn more_than_100_destinations_is_an_error() {
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| SFTP_DESTINATION.replace("name: exports", &format!("name: d{i}")))
+                .collect::<Vec<_>>()
+                .join("---\n")
+        };
+        assert!(load_text("dest100", &many(MAX_DESTINATIONS_PER_SANDBOX)).is_ok());
+        let err = load_text("dest101", &many(MAX_DESTINATIONS_PER_SANDBOX + 1)).unwrap_err();
+        let errors: Vec<_> = err.errors().collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.starts_with("more than 100 destinations"));
+    }
+
+    #[test]
+    fn a_schedule_name_or_an_inline_map() {
+        let a: Activation = serde_saphyr::from_str(
+            "destination: d\nschedule: {exportMode: DAILY_FULL_EXPORT, frequency: ONCE, startDate: 2021-12-20}\n",
+        )
+        .unwrap();
+        match a.schedule.value {
+            ScheduleRef::Inline(s) => {
+                assert_eq!(s.start_date.value, "2021-12-20");
+                assert_eq!(s.start_date.referenced.line(), 2);
+            }
+            ScheduleRef::Name(_) => panic!("inline expected"),
+        }
+        let a: Activation = serde_saphyr::from_str("destination: d\nschedule: daily\n").unwrap();
+        assert!(matches!(a.schedule.value, ScheduleRef::Name(n) if n == "daily"));
+    }
+}
