@@ -811,6 +811,7 @@ impl Client {
 }
 
 /// Why reading a 2xx body failed.
+#[derive(Debug)]
 enum BodyError {
     /// The body did not arrive whole: retried as the policy allows.
     Transport(reqwest::Error),
@@ -1023,5 +1024,91 @@ mod tests {
     #[test]
     fn user_agent_names_the_version() {
         assert_eq!(USER_AGENT, format!("destctl/{}", env!("CARGO_PKG_VERSION")));
+    }
+
+    /// A 2xx answer whose body is `body` (its length known, so `Content-Length` is set).
+    fn answer(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(
+            axum::http::Response::builder()
+                .status(200)
+                .body(body)
+                .expect("a static response builds"),
+        )
+    }
+
+    /// A list page of `n` items, each with a long field the item type skips.
+    fn big_page(n: usize) -> Vec<u8> {
+        let filler = "x".repeat(4096);
+        let items: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"lastOperation":"{filler}","id":"flow-{i}"}}"#))
+            .collect();
+        format!(
+            r#"{{"items":[{}],"_links":{{"next":{{"href":"/flows?continuationToken=t"}}}}}}"#,
+            items.join(",")
+        )
+        .into_bytes()
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Item {
+        id: String,
+    }
+
+    async fn parse_big_page(parse_on: ParseOn) {
+        let body = big_page(600);
+        assert!(
+            body.len() as u64 > SMALL_PAGE_BYTES,
+            "takes the streaming path"
+        );
+        let page = read_page::<Item>(answer(body), "/flows".into(), parse_on)
+            .await
+            .expect("a valid page parses");
+        let items = page.items.expect("items");
+        assert_eq!(items.len(), 600);
+        assert_eq!(items[599].id, "flow-599");
+        let href = page.links.and_then(|l| l.next).and_then(|n| n.href);
+        assert_eq!(href.as_deref(), Some("/flows?continuationToken=t"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_page_streams_into_the_parser_on_the_calling_thread() {
+        parse_big_page(ParseOn::Caller).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_page_streams_into_the_parser_on_the_blocking_pool() {
+        parse_big_page(ParseOn::BlockingPool).await;
+    }
+
+    #[tokio::test]
+    async fn a_current_thread_runtime_parses_a_large_page_on_the_blocking_pool() {
+        parse_big_page(ParseOn::Caller).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_body_that_is_not_a_page_is_a_decode_error() {
+        let mut body = big_page(600);
+        body.truncate(body.len() - 3);
+        for parse_on in [ParseOn::Caller, ParseOn::BlockingPool] {
+            match read_page::<Item>(answer(body.clone()), "/flows".into(), parse_on).await {
+                Err(BodyError::Client(ClientError::Decode { path, message, .. })) => {
+                    assert_eq!(path, "/flows");
+                    assert!(message.starts_with("not a list page (EOF"), "{message}");
+                }
+                Err(BodyError::Client(e)) => panic!("unexpected error: {e}"),
+                Err(BodyError::Transport(e)) => panic!("unexpected transport error: {e}"),
+                Ok(_) => panic!("a truncated page parsed"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_small_page_is_parsed_in_place() {
+        let body = br#"{"items":[{"id":"a"}]}"#.to_vec();
+        let page = read_page::<Item>(answer(body), "/flows".into(), ParseOn::Caller)
+            .await
+            .expect("a valid page parses");
+        assert_eq!(page.items.expect("items")[0].id, "a");
+        assert!(page.links.is_none());
     }
 }

@@ -8,7 +8,7 @@
 use super::cli::PlanArgs;
 use super::{Context, Error, Exit, show_warnings};
 use crate::live::fetch::fetch;
-use crate::manifest::load;
+use crate::manifest::{Loaded, load};
 use crate::plan::{PlanOptions, PlanTarget, build, fetch_options};
 use crate::render::{self, Format};
 use crate::target;
@@ -17,11 +17,14 @@ use crate::target;
 pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     let loaded = load(&args.paths)?;
     show_warnings(&loaded, ctx);
-    // The sources and warnings are not needed any more: freed before the flows are read.
-    let desired = {
-        let loaded = loaded;
-        loaded.desired
-    };
+    // Only the desired state is needed from here on: the rest is freed before the flows are read.
+    let Loaded {
+        desired,
+        warnings,
+        files,
+        sources,
+    } = loaded;
+    drop((warnings, files, sources));
     let options = args.target.options();
     let sandbox = options
         .sandbox
