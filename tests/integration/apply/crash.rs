@@ -1,0 +1,281 @@
+//! Crash safety and the process-level behaviour of `destctl apply`: an apply interrupted after
+//! any request — the connection closed by the emulator, the process killed, or Ctrl-C — is
+//! finished by a re-run, with exactly one of each object and nothing left to plan.
+
+use crate::support::apply::*;
+use crate::support::cli::Cli;
+use destctl::emulator::{FaultConfig, Latency, RunningEmulator};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn interrupted_after_every_request_then_rerun_converges() {
+    let desired = load(&seed_paths());
+    // How many Flow Service requests the seed scenario's apply makes.
+    let emu = emulator(FaultConfig::default()).await;
+    let applied = apply_live(&emu, &desired, false).await.unwrap();
+    assert!(applied.report.is_success());
+    let total = flow_service_requests(&emu);
+    assert_eq!(
+        total,
+        6 + 6,
+        "six list calls (five lists, the flow spec look-up), five creates and the activation patch"
+    );
+    emu.shutdown().await;
+
+    let mut interrupted = 0;
+    for k in 0..total {
+        let emu = emulator(FaultConfig {
+            close_after: Some(k),
+            ..FaultConfig::default()
+        })
+        .await;
+        // The first run loses request k+1 (idempotent ones are retried by the client, creates
+        // are not); it may fail.
+        let first = apply_live(&emu, &desired, false).await;
+        if !first.is_ok_and(|a| a.report.is_success()) {
+            interrupted += 1;
+        }
+        emu.set_faults(FaultConfig::default());
+        let rerun = apply_live(&emu, &desired, false).await.unwrap();
+        assert!(
+            rerun.report.is_success(),
+            "k={k}: {}",
+            rerun.report.to_text()
+        );
+        let plan = plan_now(&emu, &desired, false).await;
+        assert!(!plan.has_changes(), "k={k}: {:#?}", plan.changes);
+        assert_exactly_one_of_each(&emu, &desired).await;
+        emu.shutdown().await;
+    }
+    // Every create's connection was lost (the client never repeats a create); lost list
+    // calls and the patch were retried.
+    assert!(interrupted >= 5, "only {interrupted} runs were interrupted");
+}
+
+/// `destctl` in the repository root, signed in to `emu` with the embedded credentials.
+fn destctl(emu: &RunningEmulator) -> Cli {
+    let mut c = Cli::in_repo();
+    c.emulator(&emu.base_url());
+    c
+}
+
+async fn run(cmd: Cli) -> Output {
+    cmd.run().await
+}
+
+async fn wait_for_writes(emu: &RunningEmulator, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while writes(emu) < n {
+        assert!(Instant::now() < deadline, "apply never reached {n} writes");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_process_then_rerun_converges() {
+    let desired = load(&seed_paths());
+    let seed_args = ["manifests/campaign-s3.yaml", "manifests/schedules.yaml"];
+    // Six writes: five creates and the activation patch. Kill while write k is in flight.
+    for k in 1..=6u64 {
+        let emu = emulator(FaultConfig {
+            latency: Latency::Fixed(Duration::from_millis(80)),
+            ..FaultConfig::default()
+        })
+        .await;
+        let mut cmd = destctl(&emu);
+        cmd.arg("apply")
+            .arg("--auto-approve")
+            .args(seed_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        wait_for_writes(&emu, k).await;
+        child.kill().unwrap();
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            !status.success(),
+            "k={k}: the apply finished before the kill"
+        );
+        // Let the request that was in flight land.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        emu.set_faults(FaultConfig::default());
+
+        let mut cmd = destctl(&emu);
+        cmd.arg("apply").arg("--auto-approve").args(seed_args);
+        let out = run(cmd).await;
+        assert!(
+            out.status.success(),
+            "k={k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !plan_now(&emu, &desired, false).await.has_changes(),
+            "k={k}"
+        );
+        assert_exactly_one_of_each(&emu, &desired).await;
+        emu.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_new_requests_reports_and_exits_1() {
+    let desired = load(&all_paths());
+    let emu = emulator(FaultConfig {
+        latency: Latency::Fixed(Duration::from_millis(60)),
+        ..FaultConfig::default()
+    })
+    .await;
+    let mut cmd = destctl(&emu);
+    cmd.args(["apply", "--auto-approve", "--parallelism", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_for_writes(&emu, 8).await;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let at_signal = writes(&emu);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let after = writes(&emu);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Apply interrupted"), "{stdout}");
+    assert!(
+        stdout.contains("interrupted)"),
+        "not-attempted changes listed: {stdout}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    // Only the requests in flight (one per running Destination) finish after the signal.
+    assert!(after <= at_signal + 2, "{at_signal} then {after}");
+    let planned = 6 * desired.destinations.len() as u64;
+    assert!(after < planned);
+
+    emu.set_faults(FaultConfig::default());
+    let mut cmd = destctl(&emu);
+    cmd.args(["apply", "--auto-approve"]);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!plan_now(&emu, &desired, false).await.has_changes());
+    assert_exactly_one_of_each(&emu, &desired).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_and_auto_approve_nothing_is_sent() {
+    let emu = emulator(FaultConfig::default()).await;
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--auto-approve"), "{stderr}");
+    assert!(
+        emu.request_counts().is_empty(),
+        "{:?}",
+        emu.request_counts()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_manifests_send_nothing() {
+    let emu = emulator(FaultConfig::default()).await;
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
+    write(
+        &dir,
+        "bad.yaml",
+        "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: Bad_Name}\nspec: {}\n",
+    );
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply").arg("--auto-approve").arg(&dir);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(emu.request_counts().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_output_holds_no_secret_value_even_when_verbose() {
+    let emu = emulator(FaultConfig::default()).await;
+    let secrets: Vec<String> = std::fs::read_dir(root().join("secrets/example"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "README.md")
+        .map(|p| std::fs::read_to_string(p).unwrap().trim_end().to_owned())
+        .filter(|s| s.len() >= 8)
+        .collect();
+    for format in ["text", "json"] {
+        let mut cmd = destctl(&emu);
+        cmd.args(["apply", "--auto-approve", "-vvv", "--format", format]);
+        let out = run(cmd).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            for s in &secrets {
+                assert!(!text.contains(s.as_str()), "secret leaked:\n{text}");
+            }
+        }
+    }
+    let mut cmd = destctl(&emu);
+    cmd.args(["apply", "--auto-approve", "--format", "json"]);
+    let out = run(cmd).await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["created"], 0);
+    assert_eq!(report["done"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_saved_plan_round_trip_and_stale_refusal() {
+    let emu = emulator(FaultConfig::default()).await;
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
+    let plan_file = dir.join("plan.json");
+    let mut cmd = destctl(&emu);
+    cmd.arg("plan").arg("--out").arg(&plan_file);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Applying the reviewed plan: no question asked, everything created.
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply").arg("--plan").arg(&plan_file);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = destctl(&emu);
+    cmd.args(["plan", "--detailed-exitcode"]);
+    assert_eq!(run(cmd).await.status.code(), Some(0));
+
+    // The same plan again is stale: everything it creates exists now.
+    let before = writes(&emu);
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply").arg("--plan").arg(&plan_file);
+    let out = run(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let redact = crate::support::snapshot::Redact::new()
+        .dir(&dir, "tmp")
+        .text(emu.base_url(), "endpoint");
+    insta::assert_snapshot!("stale_saved_plan", redact.apply(&stderr));
+    assert_eq!(writes(&emu), before, "zero writes");
+}

@@ -1,0 +1,5 @@
+//! `apply`: convergence, saved plans, races, crash safety.
+
+mod crash;
+mod e2e;
+mod prop;

@@ -1,0 +1,3 @@
+//! The binary's error reporting.
+
+mod errors;

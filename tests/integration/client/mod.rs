@@ -1,0 +1,6 @@
+//! The Flow Service client over HTTP and TLS.
+
+mod http;
+mod redaction;
+mod tls;
+mod transport;
