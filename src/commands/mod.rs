@@ -75,15 +75,27 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
     match command {
         Command::Validate(args) => validate::run(args, ctx),
         Command::Schema(args) => schema::run(args, ctx),
-        Command::Plan(args) => block_on(plan::run(args, ctx)),
-        Command::Emulator(args) => block_on(emulator::run(args, ctx)),
-        Command::Apply(args) => block_on(apply::run(args, ctx)),
+        // One worker is plenty for a plan (a handful of list calls; the flow pages are parsed
+        // on the main thread) and keeps its footprint the same on any number of cores.
+        Command::Plan(args) => block_on(plan::run(args, ctx), Some(1)),
+        Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
+        Command::Apply(args) => block_on(apply::run(args, ctx), None),
     }
 }
 
-/// Runs an async command on a fresh multi-threaded runtime.
-fn block_on(fut: impl Future<Output = Result<Exit, Error>>) -> Result<Exit, Error> {
-    tokio::runtime::Runtime::new()
+/// Runs an async command on a fresh multi-threaded runtime with `workers` worker threads
+/// (`None`: one per core).
+fn block_on(
+    fut: impl Future<Output = Result<Exit, Error>>,
+    workers: Option<usize>,
+) -> Result<Exit, Error> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder
+        .build()
         .map_err(|source| Error::Runtime { source })?
         .block_on(fut)
 }
