@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long requests in flight are awaited after Ctrl-C or SIGTERM.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Resolves at the first Ctrl-C or SIGTERM, with the signal's name; never when neither can
 /// be listened to.
@@ -44,7 +44,7 @@ async fn stop_signal() -> &'static str {
 }
 
 /// Runs `destctl apply`; an incomplete apply is an error (exit 1) after the report.
-pub async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
+pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
     let resolver = Resolver::process().map_err(ApplyError::CurrentDir)?;
     let input = match &args.plan {
         Some(path) => Input::Saved(read_plan_file(path)?),

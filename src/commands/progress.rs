@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 /// Prints each retry, and each check after a lost answer, as one line on stderr.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RetryPrinter;
+pub(crate) struct RetryPrinter;
 
 impl RetryObserver for RetryPrinter {
     fn retrying(&self, n: &RetryNotice) {
@@ -31,7 +31,7 @@ impl RetryObserver for RetryPrinter {
 }
 
 /// The terminal side of an apply, on stderr.
-pub struct TerminalObserver {
+pub(crate) struct TerminalObserver {
     /// Colour the plan.
     color: bool,
     /// Progress bars, when stderr is a terminal.
@@ -48,7 +48,7 @@ struct Bars {
 impl TerminalObserver {
     /// An observer that colours the plan when `color` and draws progress bars when
     /// `progress`.
-    pub fn new(color: bool, progress: bool) -> TerminalObserver {
+    pub(crate) fn new(color: bool, progress: bool) -> TerminalObserver {
         let bars = progress.then(|| Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(Vec::new()),
@@ -60,7 +60,7 @@ impl TerminalObserver {
     }
 
     /// Whether a progress bar was drawn (they end without a newline).
-    pub fn drew_bars(&self) -> bool {
+    pub(crate) fn drew_bars(&self) -> bool {
         self.bars.as_ref().is_some_and(|b| {
             b.bars
                 .lock()
