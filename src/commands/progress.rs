@@ -3,12 +3,35 @@
 
 use crate::apply::execute::{BoxFuture, Cancel, Progress};
 use crate::apply::{ApplyError, Observer, confirm};
+use crate::client::{RetryNotice, RetryObserver};
 use crate::plan::{Plan, PlanDetails};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 
+/// Prints each retry, and each check after a lost answer, as one line on stderr.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RetryPrinter;
+
+impl RetryObserver for RetryPrinter {
+    fn retrying(&self, n: &RetryNotice) {
+        eprintln!(
+            "destctl: {} {}: {}; retrying (attempt {} of {}) in {:.1}s",
+            n.method,
+            n.path,
+            n.reason,
+            n.attempt,
+            n.max_attempts,
+            n.delay.as_secs_f64()
+        );
+    }
+
+    fn resolving(&self, method: &reqwest::Method, path: &str, what: &str) {
+        eprintln!("destctl: {method} {path}: outcome unknown; {what}");
+    }
+}
+
 /// The terminal side of an apply, on stderr.
-pub struct TerminalObserver {
+pub(crate) struct TerminalObserver {
     /// Colour the plan.
     color: bool,
     /// Progress bars, when stderr is a terminal.
@@ -25,7 +48,7 @@ struct Bars {
 impl TerminalObserver {
     /// An observer that colours the plan when `color` and draws progress bars when
     /// `progress`.
-    pub fn new(color: bool, progress: bool) -> TerminalObserver {
+    pub(crate) fn new(color: bool, progress: bool) -> TerminalObserver {
         let bars = progress.then(|| Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(Vec::new()),
@@ -37,7 +60,7 @@ impl TerminalObserver {
     }
 
     /// Whether a progress bar was drawn (they end without a newline).
-    pub fn drew_bars(&self) -> bool {
+    pub(crate) fn drew_bars(&self) -> bool {
         self.bars.as_ref().is_some_and(|b| {
             b.bars
                 .lock()

@@ -2,7 +2,7 @@
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
-pub mod desired;
+pub(crate) mod desired;
 pub mod diff;
 mod document;
 
@@ -11,17 +11,6 @@ pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,
 };
-
-/// What the live read must look up for `desired`: the Adobe Campaign flow spec, when a
-/// Destination needs it.
-pub fn fetch_options(desired: &crate::model::DesiredState) -> crate::live::fetch::FetchOptions {
-    crate::live::fetch::FetchOptions {
-        campaign_flow_spec: desired
-            .destinations
-            .iter()
-            .any(|d| d.platform == Platform::AdobeCampaign),
-    }
-}
 
 use crate::catalog::Platform;
 use crate::wire::Resource;
