@@ -140,6 +140,9 @@ impl Cli {
     /// (an allocation beyond it fails), capturing stdout and stderr; returns the output and
     /// the process's peak resident memory in bytes. Panics, killing the process, when the
     /// time is up.
+    // Capping the child's address space (setrlimit before exec) and reading its peak memory
+    // (wait4's rusage) have no safe std API: the two calls below are the only unsafe code.
+    #[allow(unsafe_code)]
     #[expect(
         clippy::zombie_processes,
         reason = "the child is reaped by wait4, which also gives its peak memory"
