@@ -204,7 +204,9 @@ impl Dest {
 #[derive(Debug, Arbitrary)]
 enum Disturb {
     Name(String),
-    Description(Option<String>),
+    /// Another description. (A flow without one is not generated: its marker lives there, so
+    /// the planner never diffs it.)
+    Description(String),
     /// Sets a key of one segment selector's `value` (by index modulo the length).
     SegmentField(u8, u8, Scalar),
     /// Drops a key of one segment selector's `value`.
@@ -263,10 +265,7 @@ const PROF_OBJ: &str = "/transformations/0/params/profileSelectors";
 fn disturb(flow: &mut Value, d: &Disturb) -> Option<()> {
     match d {
         Disturb::Name(n) => flow["name"] = json!(n),
-        Disturb::Description(None) => {
-            flow.as_object_mut()?.remove("description");
-        }
-        Disturb::Description(Some(s)) => flow["description"] = json!(s),
+        Disturb::Description(s) => flow["description"] = json!(s),
         Disturb::SegmentField(i, k, v) => {
             let segs = list(flow, SEGS)?;
             let n = segs.len();
