@@ -2,6 +2,7 @@
 //! values is read before the first request, so a missing secret stops the apply with nothing
 //! sent. Resolved values live only in [`ResolvedPlan`], whose `Debug` never shows them.
 
+use crate::manifest::source::{FileError, read_regular};
 use crate::model::{DesiredState, SecretRef, SourceLocation};
 use crate::plan::{Action, Change, Plan};
 use crate::wire::Resource;
@@ -11,6 +12,10 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Largest `${file:…}` secret read, 64 KiB (credentials are far smaller; a guard against a
+/// wrong path, not a format limit).
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// Where a secret reference was written, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,7 +113,8 @@ pub enum SecretError {
         /// The variable.
         name: String,
     },
-    /// The file cannot be read (or is not UTF-8).
+    /// The file cannot be read: missing, not a regular file, larger than
+    /// [`MAX_SECRET_FILE_BYTES`], or not UTF-8.
     #[error("secret {reference} at {origin}: cannot read `{}`", path.display())]
     UnreadableFile {
         /// The reference as written.
@@ -117,8 +123,19 @@ pub enum SecretError {
         origin: Box<SecretOrigin>,
         /// The file, relative paths taken from the current directory.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// What is wrong.
+        source: FileError,
+    },
+    /// The value is only whitespace (an empty file, or a variable holding spaces): sending it
+    /// would fail half-way through the apply.
+    #[error("secret {reference} at {origin}: the {what} is empty or only whitespace")]
+    Blank {
+        /// The reference as written.
+        reference: String,
+        /// Where.
+        origin: Box<SecretOrigin>,
+        /// `environment variable `NAME`` or `file `PATH``.
+        what: String,
     },
     /// Written like a reference but malformed.
     #[error("at {origin}: {message}")]
@@ -230,37 +247,67 @@ impl Resolver {
     }
 
     fn read(&self, r: &SecretRef, origin: Box<SecretOrigin>) -> Result<String, SecretError> {
-        match r {
+        let (value, what) = match r {
             SecretRef::Env(name) => match (self.env)(name) {
-                None => Err(SecretError::MissingEnv {
-                    reference: r.to_string(),
-                    origin,
-                    name: name.clone(),
-                }),
-                Some(v) if v.is_empty() => Err(SecretError::MissingEnv {
-                    reference: r.to_string(),
-                    origin,
-                    name: name.clone(),
-                }),
-                Some(v) => v.into_string().map_err(|_| SecretError::NotUnicodeEnv {
-                    reference: r.to_string(),
-                    origin,
-                    name: name.clone(),
-                }),
+                None => {
+                    return Err(SecretError::MissingEnv {
+                        reference: r.to_string(),
+                        origin,
+                        name: name.clone(),
+                    });
+                }
+                Some(v) if v.is_empty() => {
+                    return Err(SecretError::MissingEnv {
+                        reference: r.to_string(),
+                        origin,
+                        name: name.clone(),
+                    });
+                }
+                Some(v) => match v.into_string() {
+                    Ok(v) => (v, format!("environment variable `{name}`")),
+                    Err(_) => {
+                        return Err(SecretError::NotUnicodeEnv {
+                            reference: r.to_string(),
+                            origin,
+                            name: name.clone(),
+                        });
+                    }
+                },
             },
             SecretRef::File(p) => {
                 let path = self.cwd.join(p);
-                match std::fs::read_to_string(&path) {
-                    Ok(s) => Ok(s.trim_end_matches(['\n', '\r']).to_owned()),
-                    Err(source) => Err(SecretError::UnreadableFile {
-                        reference: r.to_string(),
-                        origin,
-                        path: PathBuf::from(p),
-                        source,
-                    }),
+                let text = read_regular(&path, MAX_SECRET_FILE_BYTES).and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| {
+                        FileError::Io(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "it is not UTF-8 text",
+                        ))
+                    })
+                });
+                match text {
+                    Ok(s) => (
+                        s.trim_end_matches(['\n', '\r']).to_owned(),
+                        format!("file `{p}`"),
+                    ),
+                    Err(source) => {
+                        return Err(SecretError::UnreadableFile {
+                            reference: r.to_string(),
+                            origin,
+                            path: PathBuf::from(p),
+                            source,
+                        });
+                    }
                 }
             }
+        };
+        if value.trim().is_empty() {
+            return Err(SecretError::Blank {
+                reference: r.to_string(),
+                origin,
+                what,
+            });
         }
+        Ok(value)
     }
 
     /// Resolves one change in place (body and patch values); errors are appended to `errors`.

@@ -161,7 +161,7 @@ mod tests {
                 location: Default::default(),
             }),
             path: "secrets/key".into(),
-            source: io(),
+            source: io().into(),
         }
     }
 
