@@ -14,8 +14,8 @@ use miette::{
 };
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fmt;
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -464,7 +464,10 @@ mod tests {
         let shown = out.lines().find(|l| l.contains(" 2 │")).unwrap();
         assert!(shown.contains("…") && shown.contains('X'), "{shown}");
         assert!(shown.chars().count() < MAX_SNIPPET_CHARS + 20, "{shown}");
-        assert!(out.contains(" 1 │ a: 1") && out.contains(" 3 │ c: 3"), "{out}");
+        assert!(
+            out.contains(" 1 │ a: 1") && out.contains(" 3 │ c: 3"),
+            "{out}"
+        );
         assert!(!out.contains('\u{1b}'), "{out}");
         assert!(out.contains("bad \\u{1b}]0;owned\\u{7} value"), "{out}");
     }
@@ -500,7 +503,9 @@ mod tests {
         let report =
             Report::new(diag).with_source_code(NamedSource::new("m.yaml", text.to_owned()));
         let mut expected = String::new();
-        handler.render_report(&mut expected, report.as_ref()).unwrap();
+        handler
+            .render_report(&mut expected, report.as_ref())
+            .unwrap();
         assert_eq!(out, expected);
     }
 }
