@@ -13,6 +13,10 @@
 //! `DESTCTL_BENCH_EMULATOR` (`process`, the default: the emulator runs in a child process — this
 //! same binary — so the peak RSS measured is the plan side's alone; or `inprocess`).
 //! Exit status 1 when a target fails.
+// A benchmark: it prints its report and panics on a broken setup.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr, missing_docs)]
+// Thread CPU time comes from libc's clock_gettime.
+#![allow(unsafe_code)]
 
 use axum::body::Body;
 use chrono::NaiveDate;
@@ -24,10 +28,10 @@ use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     EmulatorState, RunningEmulator, apply_flow_patch,
 };
-use destctl::live::LiveState;
-use destctl::live::fetch::{
+use destctl::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
 };
+use destctl::live::LiveState;
 use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     DesiredState, ParamValue, ResourceName, SecretRef, SegmentId, SourceLocation,
@@ -307,20 +311,20 @@ impl Seeder {
         .expect("a plan on an empty sandbox");
         let mut ids: HashMap<String, String> = HashMap::new();
         for c in &plan.changes {
-            assert_eq!(c.action, Action::Create, "seeding plans creates only");
-            let mut body = c.body.clone().expect("a create body");
+            assert_eq!(c.action(), Action::Create, "seeding plans creates only");
+            let mut body = c.body().cloned().expect("a create body");
             resolve(&mut body, &ids);
             let created = self
-                .call("POST", sandbox, c.resource.collection(), None, &body)
+                .call("POST", sandbox, c.resource().collection(), None, &body)
                 .await;
             let id = created["id"].as_str().expect("an id").to_owned();
-            if let Some(patch) = &c.patch {
+            if let Some(patch) = c.patch() {
                 let etag = created["etag"].as_str().expect("an etag").to_owned();
                 let ops = serde_json::to_value(patch).expect("ops");
                 self.call("PATCH", sandbox, &format!("/flows/{id}"), Some(&etag), &ops)
                     .await;
             }
-            ids.insert(c.key.clone().expect("a create key"), id);
+            ids.insert(c.key().expect("a create key").to_owned(), id);
         }
     }
 }
@@ -705,8 +709,8 @@ fn run(p: &Params) -> Report {
             "{sandbox}: one update per changed flow"
         );
         for c in &plan1.changes {
-            assert_eq!((c.action, c.resource), (Action::Update, Resource::Flow));
-            assert_eq!(c.patch.as_ref().map(Vec::len), Some(1), "{sandbox}: {c:?}");
+            assert_eq!((c.action(), c.resource()), (Action::Update, Resource::Flow));
+            assert_eq!(c.patch().map(<[_]>::len), Some(1), "{sandbox}: {c:?}");
         }
         f.changes = plan1.changes.len();
 
