@@ -247,7 +247,10 @@ impl Resolver {
                     });
                 }
                 Some(v) => match v.into_string() {
-                    Ok(v) => (SecretString::from(v), format!("environment variable `{name}`")),
+                    Ok(v) => (
+                        SecretString::from(v),
+                        format!("environment variable `{name}`"),
+                    ),
                     Err(_) => {
                         return Err(SecretError::NotUnicodeEnv {
                             reference: r.to_string(),
