@@ -247,3 +247,48 @@ async fn every_hostile_input_exits_1_located_with_no_request() {
     }
     emu.shutdown().await;
 }
+
+/// Whether `s` holds a control character other than a line break (what a terminal would act on).
+fn has_raw_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_in_a_display_name_never_reach_the_terminal() {
+    let emu = emulator::start(FaultConfig::default()).await;
+    let dir = tempdir();
+    let example = crate::support::root().join("secrets/example");
+    std::fs::copy(example.join("s3-secret-key"), dir.path().join("SECRET")).unwrap();
+    let access = std::fs::read_to_string(example.join("s3-access-key")).unwrap();
+    let text = DESTINATION.replace(
+        "displayName: Amazon S3 exports",
+        "displayName: \"S3 \\e]0;pwned\\a\\e[2J\\x9b31m exports\"",
+    );
+    std::fs::write(manifests(dir.path()).join("d.yaml"), text).unwrap();
+    for args in [
+        &["plan", "manifests"][..],
+        &["plan", "--format", "markdown", "manifests"],
+        &["apply", "--auto-approve", "manifests"],
+        &["plan", "manifests"],
+    ] {
+        let mut cli = Cli::in_dir(dir.path());
+        cli.emulator(&emu.base_url())
+            .env("HOSTILE_ACCESS_KEY", access.trim())
+            .args(args);
+        let out = cli.run().await;
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(2)),
+            "{args:?}: {stderr}\n{stdout}"
+        );
+        assert!(!has_raw_control(&stdout), "{args:?}: {stdout:?}");
+        assert!(!has_raw_control(&stderr), "{args:?}: {stderr:?}");
+        if args[0] == "plan" && args.len() > 2 {
+            assert!(stdout.contains("\\u{1b}]0;pwned\\u{7}"), "{stdout}");
+        }
+    }
+    emu.shutdown().await;
+}
