@@ -111,7 +111,7 @@ pub fn color_allowed(no_color: Option<&std::ffi::OsStr>) -> bool {
 }
 
 /// Most characters of one source line shown in a snippet.
-pub const MAX_SNIPPET_CHARS: usize = 200;
+pub(crate) const MAX_SNIPPET_CHARS: usize = 200;
 
 /// Characters shown before the problem's column when a long line is cut.
 const CHARS_BEFORE_COLUMN: usize = 80;

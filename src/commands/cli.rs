@@ -398,6 +398,30 @@ mod tests {
         assert!(matches!(c.faults.latency, Latency::Random { .. }));
         assert!(parse(&["emulator", "--fault-edit-probability", "1.5"]).is_err());
         assert!(parse(&["emulator", "--fault-500", "2"]).is_err());
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 256);
+        assert_eq!(c.max_body_bytes, 64 << 20);
+        let Command::Emulator(a) = parse(&[
+            "emulator",
+            "--header-timeout",
+            "3",
+            "--max-connections",
+            "8",
+            "--max-body",
+            "1024",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not the emulator")
+        };
+        let c = a.config();
+        assert_eq!(
+            (c.header_timeout, c.max_connections, c.max_body_bytes),
+            (Duration::from_secs(3), 8, 1024)
+        );
+        assert!(parse(&["emulator", "--header-timeout", "0"]).is_err());
+        assert!(parse(&["emulator", "--max-connections", "0"]).is_err());
         assert!(parse(&["emulator", "--fault-latency", "9..1"]).is_err());
     }
 

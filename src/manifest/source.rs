@@ -110,7 +110,7 @@ pub enum FileError {
 /// is opened non-blocking, so it cannot hang), the kind is checked again on the opened handle,
 /// and at most `min(size, cap) + 1` bytes are ever read, so that a pseudo-file (reported size
 /// different from its content) is refused too.
-pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {
+pub(crate) fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {
     let via_symlink = std::fs::symlink_metadata(path)?.file_type().is_symlink();
     let refuse = |kind| FileError::NotRegular { kind, via_symlink };
     // Cheap early refusal (no open of a device at all); the check that counts is on the handle.
@@ -350,5 +350,48 @@ mod tests {
         assert_eq!(f.offset(2, 5), 10);
         assert_eq!(f.char_range(10, 2), 10..12);
         assert_eq!(f.offset(9, 1), f.text.len());
+    }
+
+    #[test]
+    fn regular_files_are_read_up_to_the_cap_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("destctl-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, "12345").unwrap();
+        assert_eq!(read_regular(&f, 5).unwrap(), b"12345");
+        assert!(matches!(
+            read_regular(&f, 4),
+            Err(FileError::TooLarge { cap: 4 })
+        ));
+        assert!(matches!(
+            read_regular(&dir, 5),
+            Err(FileError::NotRegular {
+                kind: FileKind::Directory,
+                via_symlink: false
+            })
+        ));
+        #[cfg(target_os = "linux")]
+        {
+            let link = dir.join("null");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+            let err = read_regular(&link, 5).unwrap_err();
+            assert!(matches!(
+                err,
+                FileError::NotRegular {
+                    kind: FileKind::CharDevice,
+                    via_symlink: true
+                }
+            ));
+            assert_eq!(
+                err.to_string(),
+                "it is a symbolic link to a character device; only regular files are read"
+            );
+            assert!(matches!(
+                read_regular(Path::new("/proc/self/status"), 1 << 20),
+                Err(FileError::SizeMismatch { size: 0 })
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
