@@ -7,11 +7,13 @@
 
 mod check;
 mod node;
-pub mod raw;
+pub(crate) mod raw;
 pub mod schema;
-pub mod source;
+pub(crate) mod source;
 
 pub use crate::diagnostics::{Problem, Severity, Sources};
+/// Why a manifest or `${file:}` secret was not read (named in `apply::secrets::SecretError`).
+pub use source::{FileError, FileKind};
 use crate::diagnostics::{count, render};
 use crate::model::DesiredState;
 use std::path::PathBuf;

@@ -2,9 +2,11 @@
 //! document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request
 //! comment).
 
-pub mod markdown;
-pub mod text;
-pub mod words;
+pub(crate) mod markdown;
+
+pub use markdown::MAX_CHARS as MARKDOWN_MAX_CHARS;
+pub(crate) mod text;
+pub(crate) mod words;
 
 /// The one escaping function for strings from a manifest or a server shown on a terminal
 /// (defined with the diagnostics, the lowest layer that shows text, and used by every
