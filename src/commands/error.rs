@@ -135,7 +135,7 @@ mod tests {
             Error::Target(TargetError::CurrentDir(io())),
             Error::Apply(ApplyError::ReadPlan {
                 path: "plan.json".into(),
-                source: io(),
+                source: io().into(),
             }),
             Error::Apply(ApplyError::ParsePlan {
                 path: "plan.json".into(),

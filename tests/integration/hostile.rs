@@ -92,6 +92,7 @@ struct Case {
 const PLAN: &[&str] = &["plan", "manifests"];
 const VALIDATE: &[&str] = &["validate", "manifests"];
 const APPLY: &[&str] = &["apply", "--auto-approve", "manifests"];
+const APPLY_PLAN: &[&str] = &["apply", "--auto-approve", "--plan", "manifests/plan.json"];
 
 fn manifests(dir: &Path) -> std::path::PathBuf {
     let m = dir.join("manifests");
@@ -206,6 +207,24 @@ const CASES: &[Case] = &[
         name: "secret_file_too_large",
         setup: |d| std::fs::write(with_secret(d), "k".repeat(64 * 1024 + 1)).unwrap(),
         commands: &[APPLY],
+        access_key: "x",
+    },
+    Case {
+        name: "saved_plan_fifo",
+        setup: |d| mkfifo(&manifests(d).join("plan.json")),
+        commands: &[APPLY_PLAN],
+        access_key: "x",
+    },
+    Case {
+        name: "saved_plan_dev_zero",
+        setup: |d| symlink("/dev/zero", &manifests(d).join("plan.json")),
+        commands: &[APPLY_PLAN],
+        access_key: "x",
+    },
+    Case {
+        name: "saved_plan_proc_self_environ",
+        setup: |d| symlink("/proc/self/environ", &manifests(d).join("plan.json")),
+        commands: &[APPLY_PLAN],
         access_key: "x",
     },
     Case {
