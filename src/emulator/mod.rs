@@ -309,7 +309,7 @@ impl Emulator {
 /// The accept loop: at most `max_connections` served at once (the next accept waits for a
 /// slot), each over HTTP/1 with a header-read timeout, the connection's [`faults::ConnHandle`]
 /// given to handlers as `ConnectInfo`. On `stop`, no more accepts; idle connections close and
-/// in-flight requests finish.
+/// in-flight requests finish (waited for at most the header timeout).
 async fn serve(
     mut listener: faults::KillableListener,
     app: axum::Router,
@@ -348,7 +348,9 @@ async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Idle connections close at once and in-flight requests finish; a client still sending
+    // its headers is not waited for beyond the header timeout.
+    let _ = tokio::time::timeout(header_timeout, graceful.shutdown()).await;
     Ok(())
 }
 
