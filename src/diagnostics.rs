@@ -256,7 +256,14 @@ fn excerpt(text: &str, span: &Range<usize>) -> (Excerpt, Range<usize>) {
     let mut span_lines = 0;
     let mut end_reached = false;
     for line in text[from..].split_inclusive('\n') {
-        let body = line.strip_suffix('\n').unwrap_or(line);
+        let ending = if line.ends_with("\r\n") {
+            "\r\n"
+        } else if line.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        };
+        let body = &line[..line.len() - ending.len()];
         let chars = body.chars().count();
         let window = if chars <= MAX_SNIPPET_CHARS {
             (0, chars)
@@ -273,18 +280,26 @@ fn excerpt(text: &str, span: &Range<usize>) -> (Excerpt, Range<usize>) {
             new_column = s;
         }
         if pos >= first_of_span && !end_reached {
-            new_span.1 = base + e;
+            // A span running past this line's text takes its line break too.
+            new_span.1 = if end > pos + body.len() {
+                base + cut.len() + (end - pos - body.len()).min(ending.len())
+            } else {
+                base + e
+            };
             span_lines += 1;
             end_reached = end <= pos + body.len() || span_lines >= MAX_SPAN_LINES;
         }
         out.push_str(&cut);
-        if line.ends_with('\n') {
-            out.push('\n');
-        }
+        out.push_str(ending);
         pos += line.len();
         if context_after {
             break;
         }
+    }
+    if first_of_span >= pos {
+        // The span starts on the empty line after the file's last line break.
+        new_span = (out.len(), out.len());
+        new_column = 0;
     }
     let new_span = new_span.0..new_span.1.max(new_span.0);
     (
@@ -481,6 +496,52 @@ mod tests {
         assert!(!out.contains('\u{1b}'), "{out}");
         assert!(out.contains("\\u{1b}[2Jx"), "{out}");
         assert!(out.contains("[m.yaml:2:4]"), "{out}");
+    }
+
+    fn plain_miette(text: &str, span: Range<usize>) -> String {
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_links(false)
+            .with_context_lines(1);
+        let diag = MietteDiagnostic::new("b: bad")
+            .with_severity(miette::Severity::Error)
+            .with_label(LabeledSpan::new_primary_with_span(Some("b".into()), span));
+        let report =
+            Report::new(diag).with_source_code(NamedSource::new("m.yaml", text.to_owned()));
+        let mut expected = String::new();
+        handler
+            .render_report(&mut expected, report.as_ref())
+            .unwrap();
+        expected
+    }
+
+    #[test]
+    fn short_snippets_render_as_the_whole_file_would_at_every_position() {
+        for text in [
+            "a: 1\nb: 2\nc: 3\nd: 4\n",
+            "a: 1\nb: 2",
+            "a: 1\r\nb: 2\r\nc: 3\r\n",
+            "x",
+        ] {
+            // Every position but the middle of a `\r\n` (no parser points there).
+            let inside_crlf = |i: usize| i > 0 && text.as_bytes()[i - 1] == b'\r';
+            for start in (0..=text.len()).filter(|&i| !inside_crlf(i)) {
+                for end in (start..=text.len().min(start + 7)).filter(|&i| !inside_crlf(i)) {
+                    let mut s = Sources::default();
+                    s.insert("m.yaml".into(), Arc::new(text.into()));
+                    let p = Problem {
+                        message: "bad".into(),
+                        ..problem(1, 1, start..end)
+                    };
+                    let out = render(std::slice::from_ref(&p), &s, false);
+                    assert_eq!(
+                        out,
+                        plain_miette(text, start..end),
+                        "{text:?} {start}..{end}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
