@@ -313,6 +313,15 @@ pub struct EmulatorArgs {
     /// Probability (0-1), per Flow Service request, of such an out-of-band rename.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_edit_probability: f64,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Largest request body in bytes; a larger one is answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_body: usize,
 }
 
 /// Why an emulator flag's value is refused.
@@ -385,6 +394,9 @@ impl EmulatorArgs {
                 edit_after: self.fault_edit_after,
                 p_edit: self.fault_edit_probability,
             },
+            header_timeout: Duration::from_secs(self.header_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_body_bytes: self.max_body,
         }
     }
 }
@@ -444,6 +456,30 @@ mod tests {
         assert!(matches!(c.faults.latency, Latency::Random { .. }));
         assert!(parse(&["emulator", "--fault-edit-probability", "1.5"]).is_err());
         assert!(parse(&["emulator", "--fault-500", "2"]).is_err());
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 256);
+        assert_eq!(c.max_body_bytes, 64 << 20);
+        let Command::Emulator(a) = parse(&[
+            "emulator",
+            "--header-timeout",
+            "3",
+            "--max-connections",
+            "8",
+            "--max-body",
+            "1024",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not the emulator")
+        };
+        let c = a.config();
+        assert_eq!(
+            (c.header_timeout, c.max_connections, c.max_body_bytes),
+            (Duration::from_secs(3), 8, 1024)
+        );
+        assert!(parse(&["emulator", "--header-timeout", "0"]).is_err());
+        assert!(parse(&["emulator", "--max-connections", "0"]).is_err());
         assert!(parse(&["emulator", "--fault-latency", "9..1"]).is_err());
     }
 
