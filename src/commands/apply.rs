@@ -1,5 +1,6 @@
 //! `destctl apply [PATH...] | --plan PLAN.json`: loads the manifests or reads the saved plan,
-//! connects, applies (showing the plan, asking, drawing progress through a
+//! connects, takes the sandbox's apply lock ([`crate::apply::lock`], waiting up to
+//! `--lock-timeout`), applies (showing the plan, asking, drawing progress through a
 //! [`TerminalObserver`]), and prints the report on stdout. Ctrl-C cancels a
 //! [`CancellationToken`](tokio_util::sync::CancellationToken): no new request is sent.
 
@@ -8,6 +9,7 @@ use super::progress::TerminalObserver;
 use super::{Context, Error, Exit, show_warnings};
 use crate::apply::execute::Cancel;
 use crate::apply::secrets::Resolver;
+use crate::apply::lock::{Lease, LockObserver, LockOptions, acquire};
 use crate::apply::{ApplyError, Approval, Input, apply, read_plan_file};
 use crate::render::Format;
 use std::sync::Arc;
@@ -53,6 +55,20 @@ pub async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
             }
         })
     };
+    let guard = match acquire(
+        &connected.client,
+        &LockOptions::new(args.lock_timeout),
+        &cancel,
+        &WaitNotice,
+    )
+    .await
+    {
+        Ok(guard) => guard,
+        Err(e) => {
+            on_signal.abort();
+            return Err(ApplyError::from(e).into());
+        }
+    };
     let observer = Arc::new(TerminalObserver::new(ctx.stderr_color, ctx.stderr_terminal));
     let apply_ctx = crate::apply::Context {
         endpoint: connected.endpoint.clone(),
@@ -63,8 +79,17 @@ pub async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
         parallelism: usize::from(args.parallelism),
         observer: observer.clone(),
     };
+    // Planned (live) or pre-flighted (saved) only now, from live state read under the lock.
     let applied = apply(input, &connected.client, &apply_ctx).await;
     on_signal.abort();
+    if guard.is_lost() {
+        eprintln!(
+            "destctl: the apply lock was taken over by another run (renewal failed for too long); no new request was sent after that"
+        );
+    }
+    if let Err(e) = guard.release().await {
+        eprintln!("destctl: warning: {e}; the lease expires by itself");
+    }
     if observer.drew_bars() {
         // The progress bars end without a newline; the report starts on a line of its own.
         eprintln!();
@@ -83,5 +108,18 @@ pub async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
             interrupted: report.interrupted,
         }
         .into())
+    }
+}
+
+/// Says on stderr who holds the apply lock while this run waits for it.
+struct WaitNotice;
+
+impl LockObserver for WaitNotice {
+    fn waiting(&self, holder: &Lease) {
+        eprintln!(
+            "destctl: waiting for the apply lock, held by {} (until {} unless renewed)",
+            holder.who(),
+            holder.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
     }
 }

@@ -160,6 +160,10 @@ pub struct ApplyArgs {
     /// Report format.
     #[arg(long, default_value = "text", value_parser = format_parser(REPORT_FORMATS))]
     pub format: Format,
+    /// How long to wait for another apply on the same sandbox to finish (e.g. 90s, 5m, 1h;
+    /// 0 fails at once).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub lock_timeout: Duration,
     /// The Flow Service to write.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -272,9 +276,12 @@ pub struct EmulatorArgs {
     pub fault_edit_probability: f64,
 }
 
-/// Why an emulator flag's value is refused.
+/// Why a flag's value is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagValueError {
+    /// Not a duration.
+    #[error("`{0}` is not a duration (e.g. 30s, 5m, 1h, 0)")]
+    NotADuration(String),
     /// Not a number.
     #[error("`{0}` is not a number")]
     NotANumber(String),
@@ -298,6 +305,24 @@ fn probability(s: &str) -> Result<f64, FlagValueError> {
     } else {
         Err(FlagValueError::NotAProbability(p))
     }
+}
+
+/// `N` seconds, or `N` with a unit: `ms`, `s`, `m`, `h`.
+fn duration(s: &str) -> Result<Duration, FlagValueError> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| FlagValueError::NotADuration(s.to_owned()))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(FlagValueError::NotADuration(s.to_owned())),
+    };
+    Ok(d)
 }
 
 fn latency(s: &str) -> Result<Latency, FlagValueError> {
