@@ -307,20 +307,20 @@ impl Seeder {
         .expect("a plan on an empty sandbox");
         let mut ids: HashMap<String, String> = HashMap::new();
         for c in &plan.changes {
-            assert_eq!(c.action, Action::Create, "seeding plans creates only");
-            let mut body = c.body.clone().expect("a create body");
+            assert_eq!(c.action(), Action::Create, "seeding plans creates only");
+            let mut body = c.body().cloned().expect("a create body");
             resolve(&mut body, &ids);
             let created = self
-                .call("POST", sandbox, c.resource.collection(), None, &body)
+                .call("POST", sandbox, c.resource().collection(), None, &body)
                 .await;
             let id = created["id"].as_str().expect("an id").to_owned();
-            if let Some(patch) = &c.patch {
+            if let Some(patch) = c.patch() {
                 let etag = created["etag"].as_str().expect("an etag").to_owned();
                 let ops = serde_json::to_value(patch).expect("ops");
                 self.call("PATCH", sandbox, &format!("/flows/{id}"), Some(&etag), &ops)
                     .await;
             }
-            ids.insert(c.key.clone().expect("a create key"), id);
+            ids.insert(c.key().expect("a create key").to_owned(), id);
         }
     }
 }
@@ -705,8 +705,8 @@ fn run(p: &Params) -> Report {
             "{sandbox}: one update per changed flow"
         );
         for c in &plan1.changes {
-            assert_eq!((c.action, c.resource), (Action::Update, Resource::Flow));
-            assert_eq!(c.patch.as_ref().map(Vec::len), Some(1), "{sandbox}: {c:?}");
+            assert_eq!((c.action(), c.resource()), (Action::Update, Resource::Flow));
+            assert_eq!(c.patch().map(<[_]>::len), Some(1), "{sandbox}: {c:?}");
         }
         f.changes = plan1.changes.len();
 

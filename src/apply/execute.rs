@@ -3,12 +3,12 @@
 //! failed step stops its group only. Ctrl-C ([`Cancel`]) stops new requests; requests already
 //! sent finish.
 
-use super::graph::{ExecGraph, Group, IdRef, Step, StepOp};
+use super::graph::{ExecGraph, Group, Step};
 use super::refs::{CreatedIds, UnresolvedRef};
 use super::report::{ApplyReport, DoneItem, FailureItem, FailureKind, NotRunItem, NotRunReason};
-use super::secrets::{ResolvedPlan, Resolver, SecretErrors, SecretLocations};
+use super::secrets::{ResolvedPlan, Resolver, SecretErrors, SecretLocations, Secrets};
 use crate::client::{Client, ClientError, FlowAction};
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, IdRef};
 use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use std::future::Future;
 use std::pin::Pin;
@@ -128,23 +128,15 @@ fn ms(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
 }
 
-fn live_id(id: &IdRef) -> Option<String> {
-    match id {
-        IdRef::Live(s) => Some(s.clone()),
-        IdRef::Created(_) => None,
-    }
-}
-
-fn step_id(step: &Step, ids: &CreatedIds) -> Option<String> {
-    match &step.op {
-        StepOp::Create { key, .. } => ids.get(key).map(|i| i.0.clone()),
-        StepOp::Update { id, .. } | StepOp::FlowAction { id, .. } | StepOp::Delete { id, .. } => {
-            match id {
-                IdRef::Live(s) => Some(s.clone()),
-                IdRef::Created(k) => ids.get(k).map(|i| i.0.clone()).or_else(|| live_id(id)),
-            }
-        }
-    }
+/// The id of the entity a change is about, once known.
+fn change_id(change: &Change, ids: &CreatedIds) -> Option<String> {
+    let id = match (change, change.id()) {
+        (Change::Create(c), _) => ids.get(&c.key),
+        (_, Some(IdRef::Live(id))) => Some(id),
+        (_, Some(IdRef::Ref(k))) => ids.get(k),
+        (_, None) => None,
+    };
+    id.map(|i| i.0.clone())
 }
 
 impl Executor {
@@ -196,9 +188,9 @@ impl Executor {
                     let c = plan.change(s.index);
                     NotRunItem {
                         name: s.name.clone(),
-                        action: c.action,
-                        resource: c.resource,
-                        id: step_id(s, ids),
+                        action: c.action(),
+                        resource: c.resource(),
+                        id: change_id(c, ids),
                         reason,
                     }
                 })
@@ -219,8 +211,8 @@ impl Executor {
                         gi,
                         &format!(
                             "{} {} {}",
-                            super::secrets::action_word(c.action),
-                            super::secrets::resource_word(c.resource),
+                            c.action().as_str(),
+                            crate::plan::resource_word(c.resource()),
                             step.name
                         ),
                     );
@@ -234,9 +226,9 @@ impl Executor {
                     }
                     out.failure = Some(FailureItem {
                         name: step.name.clone(),
-                        action: c.action,
-                        resource: c.resource,
-                        id: step_id(step, &ids),
+                        action: c.action(),
+                        resource: c.resource(),
+                        id: change_id(c, &ids),
                         kind: e.kind(),
                         error: e.to_string(),
                     });
@@ -269,38 +261,43 @@ impl Executor {
             note,
             elapsed_ms: ms(t),
         };
-        match &step.op {
-            StepOp::Create {
-                resource,
-                key,
-                activation,
-            } => {
-                let mut body = change.body.clone().expect("graph checked");
+        let secrets = plan.secrets();
+        match change {
+            Change::Create(c) => {
+                let mut body = secrets.expose(&c.body);
                 ids.substitute(&mut body)?;
-                let w = self.client.create(*resource, &body).await?;
-                ids.insert(key, w.id.clone());
+                let w = self.client.create(c.resource, &body).await?;
+                drop(body);
+                ids.insert(&c.key, w.id.clone());
                 done.push(item(
                     Action::Create,
-                    *resource,
+                    c.resource,
                     &w.id,
-                    Some(key.clone()),
+                    Some(c.key.clone()),
                     None,
                     t,
                 ));
-                if *activation {
+                if let Some(ops) = &c.activation
+                    && !ops.is_empty()
+                {
                     if self.cancel.is_cancelled() {
                         return Err(StepError::Interrupted);
                     }
                     let t = Instant::now();
-                    let ops = change.patch.clone().expect("graph checked");
                     let note = format!("activation, {} ops", ops.len());
+                    let patch = Patch {
+                        resource: c.resource,
+                        id: &w.id,
+                        etag: w.etag.clone(),
+                        ops: ops.clone(),
+                    };
                     if let Some((w, replans)) = self
-                        .patch_with_retry(&step.name, *resource, &w.id, w.etag.clone(), ops, ids)
+                        .patch_with_retry(&step.name, patch, secrets, ids)
                         .await?
                     {
                         done.push(item(
                             Action::Update,
-                            *resource,
+                            c.resource,
                             &w.id,
                             None,
                             Some(with_replans(note, replans)),
@@ -309,19 +306,23 @@ impl Executor {
                     }
                 }
             }
-            StepOp::Update { resource, id, etag } => {
-                let id = ids.resolve_id(&id_str(id))?;
-                let etag = ids.current_etag(&id, etag);
-                let ops = change.patch.clone().expect("graph checked");
-                let note = format!("{} ops", ops.len());
+            Change::Update(u) => {
+                let id = ids.resolve_id(&u.id)?;
+                let note = format!("{} ops", u.patch.len());
+                let patch = Patch {
+                    resource: u.resource,
+                    id: &id,
+                    etag: ids.current_etag(&id, &u.etag),
+                    ops: u.patch.clone(),
+                };
                 if let Some((w, replans)) = self
-                    .patch_with_retry(&step.name, *resource, &id, etag, ops, ids)
+                    .patch_with_retry(&step.name, patch, secrets, ids)
                     .await?
                 {
                     ids.record_etag(w.id.clone(), w.etag.clone());
                     done.push(item(
                         Action::Update,
-                        *resource,
+                        u.resource,
                         &w.id,
                         None,
                         Some(with_replans(note, replans)),
@@ -329,44 +330,54 @@ impl Executor {
                     ));
                 }
             }
-            StepOp::FlowAction { id, action } => {
-                let id = ids.resolve_id(&id_str(id))?;
-                let w = self.client.flow_action(&id, *action).await?;
-                ids.record_etag(w.id, w.etag);
-                let a = match action {
-                    FlowAction::Enable => Action::Enable,
-                    FlowAction::Disable => Action::Disable,
+            Change::Enable(f) | Change::Disable(f) => {
+                let flow_action = if matches!(change, Change::Enable(_)) {
+                    FlowAction::Enable
+                } else {
+                    FlowAction::Disable
                 };
-                done.push(item(a, Resource::Flow, &id, None, None, t));
+                let id = ids.resolve_id(&f.id)?;
+                let w = self.client.flow_action(&id, flow_action).await?;
+                ids.record_etag(w.id, w.etag);
+                done.push(item(change.action(), Resource::Flow, &id, None, None, t));
             }
-            StepOp::Delete { resource, id } => {
-                let id = ids.resolve_id(&id_str(id))?;
-                self.client.delete(*resource, &id).await?;
-                done.push(item(Action::Delete, *resource, &id, None, None, t));
+            Change::Delete(d) => {
+                let id = ids.resolve_id(&d.id)?;
+                self.client.delete(d.resource, &id).await?;
+                done.push(item(Action::Delete, d.resource, &id, None, None, t));
             }
         }
         Ok(())
     }
 
-    /// Sends a patch; on 412 in a live apply, re-plans and retries. `None`: the re-plan found
-    /// nothing left to do.
+    /// Sends a patch, its secrets exposed and its references resolved just before each
+    /// attempt; on 412 in a live apply, re-plans and retries. `None`: the re-plan found nothing
+    /// left to do.
     async fn patch_with_retry(
         &self,
         name: &str,
-        resource: Resource,
-        id: &EntityId,
-        mut etag: Etag,
-        mut ops: Vec<PatchOp>,
+        mut patch: Patch<'_>,
+        secrets: &Secrets,
         ids: &CreatedIds,
     ) -> Result<Option<(crate::client::WriteResult, u32)>, StepError> {
         let mut replans = 0;
+        let mut replanned_secrets: Option<Secrets> = None;
         loop {
+            let mut ops = replanned_secrets
+                .as_ref()
+                .unwrap_or(secrets)
+                .expose_ops(&patch.ops);
             for op in &mut ops {
                 if let Some(v) = op.value.as_mut() {
                     ids.substitute(v)?;
                 }
             }
-            let err = match self.client.patch(resource, id, &etag, &ops).await {
+            let sent = self
+                .client
+                .patch(patch.resource, patch.id, &patch.etag, &ops)
+                .await;
+            drop(ops);
+            let err = match sent {
                 Ok(w) => return Ok(Some((w, replans))),
                 Err(e) => e,
             };
@@ -383,24 +394,31 @@ impl Executor {
                 return Err(StepError::Interrupted);
             }
             replans += 1;
-            tracing::info!(name, ?resource, id = %id.0, replans, "412: re-planning");
+            tracing::info!(name, resource = ?patch.resource, id = %patch.id.0, replans, "412: re-planning");
             let fresh = replanner
-                .replan(name, resource, id)
+                .replan(name, patch.resource, patch.id)
                 .await
                 .map_err(StepError::Replan)?;
-            let Some(mut change) = fresh else {
+            let Some(change) = fresh else {
                 return Ok(None);
             };
+            let mut fresh_secrets = Secrets::default();
             let mut errors = Vec::new();
-            self.resolver
-                .resolve_change(0, &mut change, &self.locations, &mut errors);
+            self.resolver.resolve_change(
+                0,
+                &change,
+                &self.locations,
+                &mut fresh_secrets,
+                &mut errors,
+            );
             if !errors.is_empty() {
                 return Err(SecretErrors(errors).into());
             }
-            match (change.etag, change.patch) {
-                (Some(e), Some(p)) if !p.is_empty() => {
-                    etag = e;
-                    ops = p;
+            match change {
+                Change::Update(u) if !u.patch.is_empty() => {
+                    patch.etag = u.etag;
+                    patch.ops = u.patch;
+                    replanned_secrets = Some(fresh_secrets);
                 }
                 _ => return Ok(None),
             }
@@ -408,11 +426,12 @@ impl Executor {
     }
 }
 
-fn id_str(id: &IdRef) -> String {
-    match id {
-        IdRef::Live(s) => s.clone(),
-        IdRef::Created(k) => format!("${{ref:{k}}}"),
-    }
+/// A `PATCH` to send: its ops still hold their secret and `${ref:}` references.
+struct Patch<'a> {
+    resource: Resource,
+    id: &'a EntityId,
+    etag: Etag,
+    ops: Vec<PatchOp>,
 }
 
 fn with_replans(note: String, replans: u32) -> String {

@@ -2,11 +2,9 @@
 //! plan still describes the live state it was computed from. Any stale item refuses the whole
 //! plan.
 
-use super::refs::parse_ref;
-use super::secrets::{action_word, resource_word};
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::live::{LiveEntity, LiveState};
-use crate::plan::{Action, Change, Plan, PlanTarget};
+use crate::plan::{Action, Change, Create, IdRef, Plan, PlanTarget, describe};
 use crate::wire::{Etag, Resource};
 use serde_json::Value;
 use std::fmt;
@@ -51,11 +49,9 @@ impl fmt::Display for StaleItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "#{} {} {} of `{}`",
+            "#{} {}",
             self.index,
-            action_word(self.action),
-            resource_word(self.resource),
-            self.name
+            describe(self.action, self.resource, &self.name)
         )?;
         if let Some(id) = &self.id {
             write!(f, " ({id})")?;
@@ -107,7 +103,7 @@ fn stale_message(items: &[StaleItem]) -> String {
 /// The role a create fills: its resource, and for base connections whether it is the
 /// Profile store one.
 fn create_role_taken<'a>(
-    change: &Change,
+    change: &Create,
     live: &'a std::collections::BTreeMap<String, crate::live::LiveDestination>,
 ) -> Option<&'a LiveEntity> {
     let d = live.get(&change.name)?;
@@ -118,8 +114,7 @@ fn create_role_taken<'a>(
         Resource::Connection => {
             let spec = change
                 .body
-                .as_ref()
-                .and_then(|b| b.pointer("/connectionSpec/id"))
+                .pointer("/connectionSpec/id")
                 .and_then(Value::as_str);
             if spec == Some(PROFILE_STORE_SPEC_ID) {
                 d.profile_connection.as_deref()
@@ -152,14 +147,14 @@ pub fn check(plan: &Plan, live: &LiveState, target: &PlanTarget) -> Result<(), P
     for (i, c) in plan.changes.iter().enumerate() {
         let item = |id: Option<String>, reason| StaleItem {
             index: i + 1,
-            action: c.action,
-            resource: c.resource,
-            name: c.name.clone(),
+            action: c.action(),
+            resource: c.resource(),
+            name: c.name().to_owned(),
             id,
             reason,
         };
-        if c.action == Action::Create {
-            if let Some(e) = create_role_taken(c, &managed) {
+        if let Change::Create(create) = c {
+            if let Some(e) = create_role_taken(create, &managed) {
                 stale.push(item(
                     None,
                     StaleReason::AlreadyExists { id: e.id.0.clone() },
@@ -167,18 +162,18 @@ pub fn check(plan: &Plan, live: &LiveState, target: &PlanTarget) -> Result<(), P
             }
             continue;
         }
-        let Some(id) = c.id.as_deref() else { continue };
-        if parse_ref(id).is_some() {
+        // An entity created earlier in the plan cannot be stale.
+        let Some(IdRef::Live(id)) = c.id() else {
             continue;
-        }
-        match entities(live, c.resource).iter().find(|e| e.id.0 == id) {
-            None => stale.push(item(Some(id.to_owned()), StaleReason::Gone)),
+        };
+        match entities(live, c.resource()).iter().find(|e| e.id == *id) {
+            None => stale.push(item(Some(id.0.clone()), StaleReason::Gone)),
             Some(e) => {
-                if let Some(recorded) = &c.etag
+                if let Some(recorded) = c.etag()
                     && *recorded != e.etag
                 {
                     stale.push(item(
-                        Some(id.to_owned()),
+                        Some(id.0.clone()),
                         StaleReason::EtagChanged {
                             recorded: recorded.clone(),
                             current: e.etag.clone(),
@@ -232,17 +227,22 @@ mod tests {
         }
     }
 
-    fn change(action: Action, resource: Resource, name: &str, id: Option<&str>) -> Change {
-        Change {
-            action,
-            resource,
-            name: name.into(),
-            id: id.map(Into::into),
-            etag: None,
-            key: None,
-            body: None,
-            patch: None,
-        }
+    fn update(id: &str, etag: &str) -> Change {
+        Change::update(
+            Resource::Flow,
+            "a",
+            IdRef::parse(id),
+            Etag(etag.into()),
+            vec![PatchOp {
+                op: PatchOpKind::Replace,
+                path: "/name".into(),
+                value: Some(json!("x")),
+            }],
+        )
+    }
+
+    fn create(resource: Resource, name: &str, body: serde_json::Value) -> Change {
+        Change::create(resource, name, format!("{name}/{resource:?}"), body)
     }
 
     fn live() -> LiveState {
@@ -264,17 +264,14 @@ mod tests {
 
     #[test]
     fn current_plan_passes() {
-        let mut up = change(Action::Update, Resource::Flow, "a", Some("f1"));
-        up.etag = Some(Etag("\"e1\"".into()));
-        up.patch = Some(vec![PatchOp {
-            op: PatchOpKind::Replace,
-            path: "/name".into(),
-            value: Some(json!("x")),
-        }]);
-        let mut create_conn = change(Action::Create, Resource::Connection, "b", None);
-        create_conn.body = Some(json!({"connectionSpec": {"id": "dest-spec"}}));
-        let enable = change(Action::Enable, Resource::Flow, "b", Some("${ref:b/flow}"));
-        let del = change(Action::Delete, Resource::Connection, "a", Some("c1"));
+        let up = update("f1", "\"e1\"");
+        let create_conn = create(
+            Resource::Connection,
+            "b",
+            json!({"connectionSpec": {"id": "dest-spec"}}),
+        );
+        let enable = Change::enable("b", IdRef::parse("${ref:b/flow}"));
+        let del = Change::delete(Resource::Connection, "a", IdRef::parse("c1"));
         let p = plan(vec![up, create_conn, enable, del]);
         assert_eq!(check(&p, &live(), &p.target), Ok(()));
         let dev = PlanTarget {
@@ -298,12 +295,14 @@ mod tests {
 
     #[test]
     fn every_stale_item_is_named() {
-        let mut up = change(Action::Update, Resource::Flow, "a", Some("f1"));
-        up.etag = Some(Etag("\"old\"".into()));
-        let del = change(Action::Delete, Resource::TargetConnection, "a", Some("t9"));
-        let mut profile = change(Action::Create, Resource::Connection, "b", None);
-        profile.body = Some(json!({"connectionSpec": {"id": PROFILE_STORE_SPEC_ID}}));
-        let flow = change(Action::Create, Resource::Flow, "a", None);
+        let up = update("f1", "\"old\"");
+        let del = Change::delete(Resource::TargetConnection, "a", IdRef::parse("t9"));
+        let profile = create(
+            Resource::Connection,
+            "b",
+            json!({"connectionSpec": {"id": PROFILE_STORE_SPEC_ID}}),
+        );
+        let flow = create(Resource::Flow, "a", json!({}));
         let p = plan(vec![up, del, profile, flow]);
         let Err(PreflightError::Stale(items)) = check(&p, &live(), &p.target) else {
             panic!("expected stale");

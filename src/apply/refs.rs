@@ -1,16 +1,11 @@
 //! `${ref:KEY}` references: how a create body (or a later change) names an entity created
 //! earlier in the same plan, replaced at execution time by the id the service returned.
 
+use crate::plan::IdRef;
+pub use crate::plan::parse_ref;
 use crate::wire::{EntityId, Etag};
 use serde_json::Value;
 use std::collections::HashMap;
-
-/// The key inside `${ref:KEY}`, if `s` is written exactly as such a reference.
-pub fn parse_ref(s: &str) -> Option<&str> {
-    s.strip_prefix("${ref:")?
-        .strip_suffix('}')
-        .filter(|k| !k.is_empty())
-}
 
 /// Every key referenced anywhere inside `value`, in document order (duplicates kept).
 pub fn refs_in(value: &Value) -> Vec<String> {
@@ -90,13 +85,13 @@ impl CreatedIds {
     }
 
     /// A change's `id`: a live id as is, or the id created for a `${ref:KEY}`.
-    pub fn resolve_id(&self, id: &str) -> Result<EntityId, UnresolvedRef> {
-        match parse_ref(id) {
-            Some(k) => self
+    pub fn resolve_id(&self, id: &IdRef) -> Result<EntityId, UnresolvedRef> {
+        match id {
+            IdRef::Ref(k) => self
                 .get(k)
                 .cloned()
-                .ok_or_else(|| UnresolvedRef { key: k.to_owned() }),
-            None => Ok(EntityId(id.to_owned())),
+                .ok_or_else(|| UnresolvedRef { key: k.clone() }),
+            IdRef::Live(id) => Ok(id.clone()),
         }
     }
 }
@@ -145,7 +140,15 @@ mod tests {
                 key: "d/connection".into()
             })
         );
-        assert_eq!(ids.resolve_id("live-id"), Ok(EntityId("live-id".into())));
-        assert!(ids.resolve_id("${ref:d/flow}").is_err());
+        assert_eq!(
+            ids.resolve_id(&IdRef::parse("live-id")),
+            Ok(EntityId("live-id".into()))
+        );
+        assert_eq!(
+            ids.resolve_id(&IdRef::parse("${ref:d/flow}")),
+            Err(UnresolvedRef {
+                key: "d/flow".into()
+            })
+        );
     }
 }

@@ -2,8 +2,7 @@
 //! timings), what failed per Destination and what was not attempted. Text for people, JSON for
 //! machines; never a secret value.
 
-use super::secrets::{action_word, resource_word};
-use crate::plan::Action;
+use crate::plan::{Action, resource_word};
 use crate::wire::Resource;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -194,7 +193,7 @@ impl ApplyReport {
                     out,
                     "  ! {}: {} {}",
                     f.name,
-                    action_word(f.action),
+                    f.action.as_str(),
                     resource_word(f.resource)
                 );
                 if let Some(id) = &f.id {
@@ -216,7 +215,7 @@ impl ApplyReport {
                     out,
                     "  . {}: {} {}",
                     n.name,
-                    action_word(n.action),
+                    n.action.as_str(),
                     resource_word(n.resource)
                 );
                 if let Some(id) = &n.id {

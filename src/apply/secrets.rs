@@ -1,10 +1,13 @@
 //! Secret resolution: every `${env:NAME}` / `${file:PATH}` in a plan's create bodies and patch
 //! values is read before the first request, so a missing secret stops the apply with nothing
-//! sent. Resolved values live only in [`ResolvedPlan`], whose `Debug` never shows them.
+//! sent. Resolved values are held in [`Secrets`] as zeroizing [`SecretString`]s, apart from the
+//! plan (which keeps its references), and copied into a request only while it is built
+//! ([`Secrets::expose`]); no `Debug` shows them.
 
 use crate::model::{DesiredState, SecretRef, SourceLocation};
-use crate::plan::{Action, Change, Plan};
-use crate::wire::Resource;
+use crate::plan::{Action, Change, Plan, describe};
+use crate::wire::{PatchOp, Resource};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -58,30 +61,10 @@ impl fmt::Display for SecretOrigin {
                 param,
             } => write!(
                 f,
-                "plan change #{index} ({} {} of `{name}`, param `{param}`)",
-                action_word(*action),
-                resource_word(*resource)
+                "plan change #{index} ({}, param `{param}`)",
+                describe(*action, *resource, name)
             ),
         }
-    }
-}
-
-pub(crate) fn action_word(a: Action) -> &'static str {
-    match a {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-        Action::Enable => "enable",
-        Action::Disable => "disable",
-    }
-}
-
-pub(crate) fn resource_word(r: Resource) -> &'static str {
-    match r {
-        Resource::Connection => "connection",
-        Resource::SourceConnection => "sourceConnection",
-        Resource::TargetConnection => "targetConnection",
-        Resource::Flow => "flow",
     }
 }
 
@@ -172,17 +155,17 @@ impl SecretLocations {
 
     fn origin(&self, index: usize, change: &Change, pointer: &str) -> SecretOrigin {
         let param = pointer.rsplit('/').next().unwrap_or("").to_owned();
-        match self.0.get(&(change.name.clone(), param.clone())) {
+        match self.0.get(&(change.name().to_owned(), param.clone())) {
             Some(location) => SecretOrigin::Manifest {
-                destination: change.name.clone(),
+                destination: change.name().to_owned(),
                 param,
                 location: location.clone(),
             },
             None => SecretOrigin::PlanChange {
                 index: index + 1,
-                action: change.action,
-                resource: change.resource,
-                name: change.name.clone(),
+                action: change.action(),
+                resource: change.resource(),
+                name: change.name().to_owned(),
                 param,
             },
         }
@@ -229,7 +212,7 @@ impl Resolver {
         &self.cwd
     }
 
-    fn read(&self, r: &SecretRef, origin: Box<SecretOrigin>) -> Result<String, SecretError> {
+    fn read(&self, r: &SecretRef, origin: Box<SecretOrigin>) -> Result<SecretString, SecretError> {
         match r {
             SecretRef::Env(name) => match (self.env)(name) {
                 None => Err(SecretError::MissingEnv {
@@ -242,16 +225,21 @@ impl Resolver {
                     origin,
                     name: name.clone(),
                 }),
-                Some(v) => v.into_string().map_err(|_| SecretError::NotUnicodeEnv {
-                    reference: r.to_string(),
-                    origin,
-                    name: name.clone(),
+                Some(v) => v.into_string().map(SecretString::from).map_err(|_| {
+                    SecretError::NotUnicodeEnv {
+                        reference: r.to_string(),
+                        origin,
+                        name: name.clone(),
+                    }
                 }),
             },
             SecretRef::File(p) => {
                 let path = self.cwd.join(p);
                 match std::fs::read_to_string(&path) {
-                    Ok(s) => Ok(s.trim_end_matches(['\n', '\r']).to_owned()),
+                    Ok(mut s) => {
+                        s.truncate(s.trim_end_matches(['\n', '\r']).len());
+                        Ok(SecretString::from(s))
+                    }
                     Err(source) => Err(SecretError::UnreadableFile {
                         reference: r.to_string(),
                         origin,
@@ -263,76 +251,34 @@ impl Resolver {
         }
     }
 
-    /// Resolves one change in place (body and patch values); errors are appended to `errors`.
+    /// Reads the secrets one change (at `index` in its plan) refers to in its body and patch
+    /// values into `secrets`; errors are appended to `errors`.
     pub fn resolve_change(
         &self,
         index: usize,
-        change: &mut Change,
-        locations: &SecretLocations,
-        errors: &mut Vec<SecretError>,
-    ) {
-        let snapshot = change.clone();
-        if let Some(body) = change.body.as_mut() {
-            self.walk(body, String::new(), index, &snapshot, locations, errors);
-        }
-        if let Some(ops) = change.patch.as_mut() {
-            for op in ops {
-                if let Some(v) = op.value.as_mut() {
-                    self.walk(v, op.path.clone(), index, &snapshot, locations, errors);
-                }
-            }
-        }
-    }
-
-    fn walk(
-        &self,
-        value: &mut Value,
-        pointer: String,
-        index: usize,
         change: &Change,
         locations: &SecretLocations,
+        secrets: &mut Secrets,
         errors: &mut Vec<SecretError>,
     ) {
-        match value {
-            Value::String(s) => {
-                if !(s.starts_with("${env:") || s.starts_with("${file:")) {
-                    return;
-                }
-                let origin = || Box::new(locations.origin(index, change, &pointer));
-                match SecretRef::parse(s) {
-                    Some(Ok(r)) => match self.read(&r, origin()) {
-                        Ok(v) => *s = v,
-                        Err(e) => errors.push(e),
-                    },
-                    Some(Err(e)) => errors.push(SecretError::Malformed {
-                        origin: origin(),
-                        message: e.to_string(),
-                    }),
-                    None => errors.push(SecretError::Malformed {
-                        origin: origin(),
-                        message: format!("`{s}` is not a complete secret reference"),
-                    }),
-                }
+        let mut walk = |value: &Value, pointer: String| {
+            Walk {
+                resolver: self,
+                index,
+                change,
+                locations,
+                secrets: &mut *secrets,
+                errors: &mut *errors,
             }
-            Value::Array(items) => {
-                for (i, v) in items.iter_mut().enumerate() {
-                    self.walk(
-                        v,
-                        format!("{pointer}/{i}"),
-                        index,
-                        change,
-                        locations,
-                        errors,
-                    );
-                }
+            .walk(value, pointer)
+        };
+        if let Some(body) = change.body() {
+            walk(body, String::new());
+        }
+        for op in change.patch().into_iter().flatten() {
+            if let Some(v) = &op.value {
+                walk(v, op.path.clone());
             }
-            Value::Object(map) => {
-                for (k, v) in map.iter_mut() {
-                    let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
-                    self.walk(v, p, index, change, locations, errors);
-                }
-            }
-            _ => {}
         }
     }
 
@@ -369,36 +315,157 @@ impl Resolver {
         }
     }
 
-    /// Resolves the whole plan, or lists every reference that failed.
+    /// Reads every secret the plan refers to, or lists every reference that failed.
     pub fn resolve_plan(
         &self,
         plan: &Plan,
         locations: &SecretLocations,
     ) -> Result<ResolvedPlan, SecretErrors> {
         let mut errors = Vec::new();
-        let mut changes = plan.changes.clone();
-        for (i, c) in changes.iter_mut().enumerate() {
-            self.resolve_change(i, c, locations, &mut errors);
+        let mut secrets = Secrets::default();
+        for (i, c) in plan.changes.iter().enumerate() {
+            self.resolve_change(i, c, locations, &mut secrets, &mut errors);
         }
         if errors.is_empty() {
-            Ok(ResolvedPlan { changes })
+            Ok(ResolvedPlan {
+                changes: plan.changes.clone(),
+                secrets,
+            })
         } else {
             Err(SecretErrors(errors))
         }
     }
 }
 
-/// A plan's changes with secret values in place: what is sent. Only for sending; its `Debug`
-/// shows no body or patch.
+/// One walk of a change's values, collecting the secrets it refers to.
+struct Walk<'a> {
+    resolver: &'a Resolver,
+    index: usize,
+    change: &'a Change,
+    locations: &'a SecretLocations,
+    secrets: &'a mut Secrets,
+    errors: &'a mut Vec<SecretError>,
+}
+
+impl Walk<'_> {
+    fn walk(&mut self, value: &Value, pointer: String) {
+        match value {
+            Value::String(s) => {
+                if !(s.starts_with("${env:") || s.starts_with("${file:"))
+                    || self.secrets.0.contains_key(s)
+                {
+                    return;
+                }
+                let origin = || Box::new(self.locations.origin(self.index, self.change, &pointer));
+                let read = match SecretRef::parse(s) {
+                    Some(Ok(r)) => self.resolver.read(&r, origin()),
+                    Some(Err(e)) => Err(SecretError::Malformed {
+                        origin: origin(),
+                        message: e.to_string(),
+                    }),
+                    None => Err(SecretError::Malformed {
+                        origin: origin(),
+                        message: format!("`{s}` is not a complete secret reference"),
+                    }),
+                };
+                match read {
+                    Ok(secret) => {
+                        self.secrets.0.insert(s.clone(), secret);
+                    }
+                    Err(e) => self.errors.push(e),
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    self.walk(v, format!("{pointer}/{i}"));
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    self.walk(v, p);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Secret values read for a plan, by their reference as written (`${env:NAME}`). Each value
+/// is a [`SecretString`]: wiped from memory when dropped, never shown by `Debug`, and read
+/// only by [`Secrets::expose`] while a request is built.
+#[derive(Clone, Default)]
+pub struct Secrets(BTreeMap<String, SecretString>);
+
+impl Secrets {
+    /// How many distinct references were resolved.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none were.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A copy of `value` with every secret reference replaced by its value: a request body
+    /// about to be sent. References not resolved here stay as written.
+    pub fn expose(&self, value: &Value) -> Value {
+        let mut out = value.clone();
+        if !self.0.is_empty() {
+            self.expose_in(&mut out);
+        }
+        out
+    }
+
+    /// A copy of `ops` with the secrets in their values exposed, as [`Secrets::expose`].
+    pub fn expose_ops(&self, ops: &[PatchOp]) -> Vec<PatchOp> {
+        ops.iter()
+            .map(|op| PatchOp {
+                op: op.op,
+                path: op.path.clone(),
+                value: op.value.as_ref().map(|v| self.expose(v)),
+            })
+            .collect()
+    }
+
+    fn expose_in(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => {
+                if let Some(secret) = self.0.get(s.as_str()) {
+                    *s = secret.expose_secret().to_owned();
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.expose_in(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.expose_in(v)),
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A plan's changes, still with their secret references, and the secrets they refer to: what
+/// is sent. Its `Debug` shows no body, patch or secret.
 #[derive(Clone)]
 pub struct ResolvedPlan {
     changes: Vec<Change>,
+    secrets: Secrets,
 }
 
 impl ResolvedPlan {
-    /// The change at `index` (the same index as in the plan), secrets resolved.
+    /// The change at `index` (the same index as in the plan).
     pub fn change(&self, index: usize) -> &Change {
         &self.changes[index]
+    }
+
+    /// The secrets its changes refer to.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// How many changes.
@@ -415,14 +482,7 @@ impl ResolvedPlan {
 impl fmt::Debug for ResolvedPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.changes.iter().map(|c| {
-                format!(
-                    "{} {} {}",
-                    action_word(c.action),
-                    resource_word(c.resource),
-                    c.name
-                )
-            }))
+            .entries(self.changes.iter().map(Change::describe))
             .finish()
     }
 }
@@ -430,8 +490,8 @@ impl fmt::Debug for ResolvedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanTarget, Summary};
-    use crate::wire::{PatchOp, PatchOpKind};
+    use crate::plan::{IdRef, PlanTarget, Summary};
+    use crate::wire::{Etag, PatchOpKind};
     use serde_json::json;
 
     fn plan(changes: Vec<Change>) -> Plan {
@@ -449,16 +509,12 @@ mod tests {
     }
 
     fn conn_create(name: &str, params: Value) -> Change {
-        Change {
-            action: Action::Create,
-            resource: Resource::Connection,
-            name: name.into(),
-            id: None,
-            etag: None,
-            key: Some(format!("{name}/connection")),
-            body: Some(json!({"name": name, "auth": {"specName": "S3", "params": params}})),
-            patch: None,
-        }
+        Change::create(
+            Resource::Connection,
+            name,
+            format!("{name}/connection"),
+            json!({"name": name, "auth": {"specName": "S3", "params": params}}),
+        )
     }
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
@@ -476,15 +532,17 @@ mod tests {
         std::fs::create_dir_all(dir.join("s")).unwrap();
         std::fs::write(dir.join("s/key"), "file-secret\n").unwrap();
         let r = Resolver::new(env(&[("ACCESS", "env-secret")]), &dir);
-        let mut patch = conn_create("a", json!({}));
-        patch.action = Action::Update;
-        patch.body = None;
-        patch.id = Some("c1".into());
-        patch.patch = Some(vec![PatchOp {
-            op: PatchOpKind::Replace,
-            path: "/auth/params".into(),
-            value: Some(json!({"s3SecretKey": "${file:s/key}", "literal": "plain"})),
-        }]);
+        let patch = Change::update(
+            Resource::Connection,
+            "a",
+            IdRef::parse("c1"),
+            Etag("\"e\"".into()),
+            vec![PatchOp {
+                op: PatchOpKind::Replace,
+                path: "/auth/params".into(),
+                value: Some(json!({"s3SecretKey": "${file:s/key}", "literal": "plain"})),
+            }],
+        );
         let p = plan(vec![
             conn_create(
                 "a",
@@ -493,22 +551,32 @@ mod tests {
             patch,
         ]);
         let resolved = r.resolve_plan(&p, &SecretLocations::default()).unwrap();
+        let secrets = resolved.secrets();
+        // One value per distinct reference.
+        assert_eq!(secrets.len(), 2);
         assert_eq!(
-            resolved.change(0).body.as_ref().unwrap()["auth"]["params"],
+            secrets.expose(resolved.change(0).body().unwrap())["auth"]["params"],
             json!({"s3AccessKey": "env-secret", "s3SecretKey": "file-secret"})
         );
         assert_eq!(
-            resolved.change(1).patch.as_ref().unwrap()[0].value,
+            secrets.expose_ops(resolved.change(1).patch().unwrap())[0].value,
             Some(json!({"s3SecretKey": "file-secret", "literal": "plain"}))
         );
-        let dbg = format!("{resolved:?}");
-        assert!(!dbg.contains("secret\""), "{dbg}");
-        assert!(!dbg.contains("env-secret") && !dbg.contains("file-secret"));
-        // The plan itself still holds the references.
-        assert_eq!(
-            p.changes[0].body.as_ref().unwrap()["auth"]["params"]["s3AccessKey"],
-            json!("${env:ACCESS}")
-        );
+        for dbg in [format!("{resolved:?}"), format!("{secrets:?}")] {
+            assert!(!dbg.contains("secret\""), "{dbg}");
+            assert!(
+                !dbg.contains("env-secret") && !dbg.contains("file-secret"),
+                "{dbg}"
+            );
+        }
+        assert!(format!("{secrets:?}").contains("${env:ACCESS}"));
+        // The plan and the resolved changes still hold the references.
+        for c in [&p.changes[0], resolved.change(0)] {
+            assert_eq!(
+                c.body().unwrap()["auth"]["params"]["s3AccessKey"],
+                json!("${env:ACCESS}")
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

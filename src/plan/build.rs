@@ -22,7 +22,7 @@ use super::desired::{self, Role};
 use super::diff::{self, Sign};
 use super::{
     Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
-    FORMAT_VERSION, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions,
+    FORMAT_VERSION, IdRef, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions,
 };
 use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
 use crate::live::{LiveBody, LiveDestination, LiveEntity, LiveState};
@@ -128,7 +128,7 @@ fn build_with(
                 let (mut c, detail) = orphan(l, opts.prune, views);
                 let (deletes, dups) = duplicate_changes(live, l, opts.prune, true);
                 c.extend(deletes);
-                c.sort_by_key(|c| delete_rank(c.resource));
+                c.sort_by_key(|c| delete_rank(c.resource()));
                 duplicates.extend(dups);
                 if detail.status == DestinationStatus::LeftInPlace {
                     let id = [
@@ -185,35 +185,19 @@ pub fn update_for(
 ) -> Result<Option<Change>, PlanError> {
     Ok(plan_destination(d, live, campaign_flow_spec_id)?
         .into_iter()
-        .find(|c| c.action == Action::Update && c.resource == resource))
+        .find(|c| c.action() == Action::Update && c.resource() == resource))
 }
 
-fn change(action: Action, resource: Resource, name: &str) -> Change {
-    Change {
-        action,
-        resource,
-        name: name.to_owned(),
-        id: None,
-        etag: None,
-        key: None,
-        body: None,
-        patch: None,
-    }
+fn on_entity(e: &LiveEntity) -> IdRef {
+    IdRef::Live(e.id.clone())
 }
 
-fn on_entity(action: Action, e: &LiveEntity, name: &str) -> Change {
-    Change {
-        id: Some(e.id.0.clone()),
-        ..change(action, e.resource, name)
-    }
+fn update(e: &LiveEntity, name: &str, patch: Vec<crate::wire::PatchOp>) -> Change {
+    Change::update(e.resource, name, on_entity(e), e.etag.clone(), patch)
 }
 
 fn create(name: &str, role: Role, body: Value) -> Change {
-    Change {
-        key: Some(desired::key(name, role)),
-        body: Some(body),
-        ..change(Action::Create, role.resource(), name)
-    }
+    Change::create(role.resource(), name, desired::key(name, role), body)
 }
 
 fn platform_name(spec_id: &str) -> String {
@@ -337,11 +321,7 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
             Value::String(desired::account_description(d, user_text)),
         ),
     ];
-    let c = Change {
-        etag: Some(e.etag.clone()),
-        patch: Some(patch),
-        ..on_entity(Action::Update, e, d.name.as_str())
-    };
+    let c = update(e, d.name.as_str(), patch);
     Some((c, notes))
 }
 
@@ -383,14 +363,11 @@ fn location_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, St
         location_words(&Value::Object(have.clone())),
         location_words(&want)
     );
-    let c = Change {
-        etag: Some(e.etag.clone()),
-        patch: Some(vec![desired::replace(
-            "/params".into(),
-            Value::Object(params),
-        )]),
-        ..on_entity(Action::Update, e, d.name.as_str())
-    };
+    let c = update(
+        e,
+        d.name.as_str(),
+        vec![desired::replace("/params".into(), Value::Object(params))],
+    );
     Some((c, note))
 }
 
@@ -491,8 +468,10 @@ fn destination(
                 Role::Flow,
                 desired::flow_body(d, &spec, &source, &target),
             );
-            if !activation.is_empty() {
-                c.patch = Some(activation);
+            if let Change::Create(c) = &mut c
+                && !activation.is_empty()
+            {
+                c.activation = Some(activation);
             }
             changes.push(c);
             detail.status = DestinationStatus::Create;
@@ -512,10 +491,10 @@ fn destination(
                 .map(|p| (Sign::Add, p.to_string()))
                 .collect();
             if !d.enabled {
-                changes.push(Change {
-                    id: Some(desired::reference(&desired::key(name, Role::Flow))),
-                    ..change(Action::Disable, Resource::Flow, name)
-                });
+                changes.push(Change::disable(
+                    name,
+                    IdRef::Ref(desired::key(name, Role::Flow)),
+                ));
                 detail.notes.push((Sign::Change, "disable".into()));
             }
         }
@@ -527,7 +506,7 @@ fn destination(
             let fd = diff::flow_diff(d, typed)?;
             let live_enabled = typed.is_enabled();
             if !d.enabled && live_enabled {
-                changes.push(on_entity(Action::Disable, flow, name));
+                changes.push(Change::disable(name, on_entity(flow)));
                 detail.notes.push((Sign::Change, "disable".into()));
             }
             for op in &fd.ops {
@@ -558,14 +537,10 @@ fn destination(
                 }
             }
             if !fd.ops.is_empty() {
-                changes.push(Change {
-                    etag: Some(flow.etag.clone()),
-                    patch: Some(fd.ops),
-                    ..on_entity(Action::Update, flow, name)
-                });
+                changes.push(update(flow, name, fd.ops));
             }
             if d.enabled && !live_enabled {
-                changes.push(on_entity(Action::Enable, flow, name));
+                changes.push(Change::enable(name, on_entity(flow)));
                 detail.notes.push((Sign::Change, "enable".into()));
             }
             detail.audiences = fd.audiences;
@@ -648,7 +623,7 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
     ]
     .into_iter()
     .flatten()
-    .map(|e| on_entity(Action::Delete, e, &l.name))
+    .map(|e| Change::delete(e.resource, &l.name, on_entity(e)))
     .collect();
     (changes, detail)
 }
@@ -753,7 +728,7 @@ fn duplicate_changes(
         let disposition = if !prune {
             DuplicateDisposition::LeftInPlace
         } else if deleted.contains(e.id.0.as_str()) {
-            changes.push(on_entity(Action::Delete, e, &l.name));
+            changes.push(Change::delete(e.resource, &l.name, on_entity(e)));
             DuplicateDisposition::Delete
         } else {
             DuplicateDisposition::InUse

@@ -1,11 +1,16 @@
-//! Plans: the change between the desired model and live state, as the JSON document of
-//! shared/DESIGN.md §4 that a reviewer reads and `apply` executes.
+//! Plans: the change between the desired model and live state, as the JSON document
+//! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
 pub mod desired;
 pub mod diff;
+mod document;
 
 pub use build::{build, build_plan, location_words, plan_destination, update_for};
+pub use document::{
+    Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
+    parse_ref, resource_word,
+};
 
 /// What the live read must look up for `desired`: the Adobe Campaign flow spec, when a
 /// Destination needs it.
@@ -19,7 +24,7 @@ pub fn fetch_options(desired: &crate::model::DesiredState) -> crate::live::fetch
 }
 
 use crate::catalog::Platform;
-use crate::wire::{Etag, PatchOp, Resource};
+use crate::wire::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,6 +33,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// Where a plan was computed against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanTarget {
     /// Platform base URL (or emulator address).
     pub endpoint: String,
@@ -37,6 +43,7 @@ pub struct PlanTarget {
 
 /// Change counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     /// `create` changes.
     pub create: usize,
@@ -64,41 +71,22 @@ pub enum Action {
     Disable,
 }
 
-/// One step of a plan.
-///
-/// Creates carry `key`, a name for the entity within the plan (`campaign-s3/targetConnection`),
-/// and their request `body`; a body refers to an entity created earlier in the same plan as the
-/// string `${ref:KEY}`, which `apply` replaces with the id the service returned. Secret values
-/// stay as their `${env:…}`/`${file:…}` references until `apply` sends them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// What to do.
-    pub action: Action,
-    /// On which collection.
-    pub resource: Resource,
-    /// The Destination manifest's `metadata.name`.
-    pub name: String,
-    /// The live entity's id (all but creates), or `${ref:KEY}` for an entity created earlier in
-    /// the plan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The live etag the change was computed from (updates).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<Etag>,
-    /// The plan-local name of the entity a create makes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The request body of a create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-    /// The JSON Patch of an update, sent as is with `If-Match: etag`. On a flow create, the
-    /// activation patch sent right after the create with the etag it returned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch: Option<Vec<PatchOp>>,
+impl Action {
+    /// Its name in plan files and messages (`update`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Enable => "enable",
+            Action::Disable => "disable",
+        }
+    }
 }
 
 /// A managed flow that is not in the manifests and that the plan leaves in place (no `--prune`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LeftInPlace {
     /// The marker's name.
     pub name: String,
@@ -121,6 +109,7 @@ pub enum DuplicateDisposition {
 /// A managed object with the same marker name and role as the one the plan manages (the
 /// oldest): never expected, e.g. a copy made by hand. Reported; deleted only with `--prune`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Duplicate {
     /// The marker's name.
     pub name: String,
@@ -135,16 +124,20 @@ pub struct Duplicate {
     pub disposition: DuplicateDisposition,
 }
 
-/// A whole plan (shared/DESIGN.md §4).
+/// A whole plan (docs/plan-format.md). Reading one refuses unknown fields at every level, a
+/// change without the shape of its action, and any `format_version` but [`FORMAT_VERSION`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     /// Always [`FORMAT_VERSION`].
+    #[serde(deserialize_with = "document::read_version")]
     pub format_version: u32,
     /// Where it was computed.
     pub target: PlanTarget,
     /// Counts of `changes`.
     pub summary: Summary,
     /// The steps, in execution order.
+    #[serde(deserialize_with = "document::read_changes")]
     pub changes: Vec<Change>,
     /// Managed flows no longer in the manifests, kept because `--prune` was not given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -297,10 +290,10 @@ impl Plan {
             ..Summary::default()
         };
         for c in changes {
-            match c.action {
-                Action::Create => s.create += 1,
-                Action::Update | Action::Enable | Action::Disable => s.update += 1,
-                Action::Delete => s.delete += 1,
+            match c {
+                Change::Create(_) => s.create += 1,
+                Change::Update(_) | Change::Enable(_) | Change::Disable(_) => s.update += 1,
+                Change::Delete(_) => s.delete += 1,
             }
         }
         s

@@ -24,7 +24,7 @@ fn fence(lang: &str, body: &str) -> String {
 fn section(s: &Section<'_>, full: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### `{}` — {}\n", s.title, s.status.as_str());
-    if s.changes.iter().any(|c| c.action == Action::Delete) {
+    if s.changes.iter().any(|c| c.action() == Action::Delete) {
         let _ = writeln!(
             out,
             "> [!WARNING]\n> This plan **deletes** the objects of `{}` (flow and connections). Exports to this destination stop.\n",
@@ -38,7 +38,7 @@ fn section(s: &Section<'_>, full: bool) -> String {
                 let _ = writeln!(
                     out,
                     "- `{}` {}",
-                    words::sign_char(&words::action_sign(c.action)),
+                    words::sign_char(&words::action_sign(c.action())),
                     words::change_words(c)
                 );
                 "  "
@@ -66,7 +66,7 @@ fn section(s: &Section<'_>, full: bool) -> String {
         out.push_str("\n</details>\n\n");
     }
     for c in &s.changes {
-        let payload = match (&c.body, &c.patch) {
+        let payload = match (c.body(), c.patch()) {
             (Some(body), Some(patch)) => serde_json::json!({"body": body, "patch": patch}),
             (Some(body), None) => body.clone(),
             (None, Some(patch)) => serde_json::to_value(patch).expect("json"),

@@ -1,5 +1,6 @@
-//! Plan output for people and machines: `text` (the default, for a terminal), `json`
-//! (shared/DESIGN.md §4, also what `--out` writes) and `markdown` (a pull-request comment).
+//! Plan output for people and machines: `text` (the default, for a terminal), `json` (the plan
+//! document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request
+//! comment).
 
 pub mod markdown;
 pub mod text;
@@ -61,10 +62,10 @@ fn pretty(v: &Value) -> String {
 fn status_from_changes(changes: &[&Change]) -> DestinationStatus {
     if changes
         .iter()
-        .any(|c| c.action == Action::Create && c.resource == Resource::Flow)
+        .any(|c| c.action() == Action::Create && c.resource() == Resource::Flow)
     {
         DestinationStatus::Create
-    } else if changes.iter().any(|c| c.action == Action::Delete) {
+    } else if changes.iter().any(|c| c.action() == Action::Delete) {
         DestinationStatus::Delete
     } else if changes.is_empty() {
         DestinationStatus::Unchanged
@@ -75,7 +76,7 @@ fn status_from_changes(changes: &[&Change]) -> DestinationStatus {
 
 pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec<Section<'a>> {
     let changes_of = |name: &str| -> Vec<&'a Change> {
-        plan.changes.iter().filter(|c| c.name == name).collect()
+        plan.changes.iter().filter(|c| c.name() == name).collect()
     };
     let duplicates_of = |name: &str| -> Vec<&'a Duplicate> {
         plan.duplicates.iter().filter(|d| d.name == name).collect()
@@ -137,7 +138,7 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
             })
             .collect(),
         None => {
-            let mut names: Vec<&str> = plan.changes.iter().map(|c| c.name.as_str()).collect();
+            let mut names: Vec<&str> = plan.changes.iter().map(|c| c.name()).collect();
             names.extend(plan.left_in_place.iter().map(|l| l.name.as_str()));
             names.extend(plan.duplicates.iter().map(|d| d.name.as_str()));
             names.sort();
@@ -179,16 +180,20 @@ pub(crate) fn layout<'s>(s: &'s Section<'_>) -> Vec<Line<'s>> {
         .changes
         .iter()
         .position(|c| {
-            c.resource == Resource::Flow && matches!(c.action, Action::Create | Action::Update)
+            c.resource() == Resource::Flow && matches!(c.action(), Action::Create | Action::Update)
         })
-        .or_else(|| s.changes.iter().rposition(|c| c.resource == Resource::Flow));
+        .or_else(|| {
+            s.changes
+                .iter()
+                .rposition(|c| c.resource() == Resource::Flow)
+        });
     let mut placed = vec![false; s.entity_items.len()];
     let mut out = Vec::new();
     for (i, c) in s.changes.iter().enumerate() {
         let mut items = Vec::new();
-        if c.action == Action::Update && c.resource != Resource::Flow {
+        if c.action() == Action::Update && c.resource() != Resource::Flow {
             for (j, (r, sign, text)) in s.entity_items.iter().enumerate() {
-                if *r == c.resource && !placed[j] {
+                if *r == c.resource() && !placed[j] {
                     placed[j] = true;
                     items.push((sign.clone(), text.clone()));
                 }

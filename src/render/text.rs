@@ -75,7 +75,7 @@ fn section(out: &mut String, s: &Section<'_>, p: &Painter) {
             let _ = writeln!(
                 out,
                 "    {} {}",
-                p.sign(&words::action_sign(c.action)),
+                p.sign(&words::action_sign(c.action())),
                 words::change_words(c)
             );
         }

@@ -1,7 +1,7 @@
 //! Plan contents in words: schedules, audiences, change signs.
 
 use crate::plan::diff::Sign;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, resource_word};
 use serde_json::Value;
 
 fn time_words(schedule: &Value) -> Option<String> {
@@ -95,21 +95,20 @@ pub fn action_sign(action: Action) -> Sign {
 
 /// One change in words, without its sign: `flow 1234 (3 ops)`.
 pub fn change_words(c: &Change) -> String {
-    let resource = serde_json::to_value(c.resource)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let what = c.key.as_deref().or(c.id.as_deref()).unwrap_or("?");
-    let mut out = match c.action {
-        Action::Create => format!("create {resource} {what}"),
-        Action::Update => format!("update {resource} {what}"),
-        Action::Delete => format!("delete {resource} {what}"),
-        Action::Enable => format!("enable {resource} {what}"),
-        Action::Disable => format!("disable {resource} {what}"),
+    let what = match c {
+        Change::Create(create) => create.key.clone(),
+        Change::Update(u) => u.id.to_string(),
+        Change::Delete(d) => d.id.to_string(),
+        Change::Enable(t) | Change::Disable(t) => t.id.to_string(),
     };
-    if let Some(p) = &c.patch {
+    let mut out = format!(
+        "{} {} {what}",
+        c.action().as_str(),
+        resource_word(c.resource())
+    );
+    if let Some(p) = c.patch() {
         let n = p.len();
-        let label = if c.action == Action::Create {
+        let label = if c.action() == Action::Create {
             "activation patch"
         } else {
             "patch"

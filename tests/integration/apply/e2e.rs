@@ -37,8 +37,10 @@ async fn rename_out_of_band(emu: &destctl::emulator::RunningEmulator, flow: &str
 fn flow_id(plan: &destctl::plan::Plan, name: &str) -> String {
     plan.changes
         .iter()
-        .find(|c| c.name == name && c.resource == Resource::Flow && c.action == Action::Update)
-        .and_then(|c| c.id.clone())
+        .find(|c| {
+            c.name() == name && c.resource() == Resource::Flow && c.action() == Action::Update
+        })
+        .and_then(|c| c.id().map(|i| i.to_string()))
         .unwrap_or_else(|| panic!("no flow update for {name}"))
 }
 
@@ -140,6 +142,66 @@ async fn stale_saved_plan_is_refused_with_zero_writes() {
 }
 
 #[tokio::test]
+async fn a_saved_plan_edited_out_of_shape_is_refused_naming_the_change_and_field() {
+    let emu = emulator(FaultConfig::default()).await;
+    let mut desired = load(&all_paths());
+    apply_live(&emu, &desired, false).await.unwrap();
+    desired.destinations[0].display_name = "New name".into();
+    let plan = plan_now(&emu, &desired, false).await;
+    let name = desired.destinations[0].name.as_str();
+    let index = 1 + plan
+        .changes
+        .iter()
+        .position(|c| c.name() == name && c.action() == Action::Update)
+        .unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&destctl::render::json(&plan)).unwrap();
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
+
+    let mut no_etag = saved.clone();
+    no_etag["changes"][index - 1]
+        .as_object_mut()
+        .unwrap()
+        .remove("etag");
+    let mut forced = saved.clone();
+    forced["changes"][index - 1]["force"] = true.into();
+    let mut v2 = saved;
+    v2["format_version"] = 2.into();
+    for (file, message) in [
+        (
+            no_etag,
+            format!("plan change #{index} (update flow of `{name}`): missing field `etag`"),
+        ),
+        (
+            forced,
+            format!("plan change #{index} (update flow of `{name}`): unknown field `force`"),
+        ),
+        (
+            v2,
+            "has plan format_version 2; this destctl applies version 1".to_owned(),
+        ),
+    ] {
+        let path = write(&dir, "plan.json", &file.to_string());
+        let err = destctl::apply::read_plan_file(&path).unwrap_err();
+        // The message and its causes, as the CLI prints them.
+        let mut msg = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            msg.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        assert!(msg.contains(&message), "{msg}\nwant: {message}");
+    }
+    // The unedited plan still applies.
+    let path = write(&dir, "plan.json", &destctl::render::json(&plan));
+    let plan = destctl::apply::read_plan_file(&path).unwrap();
+    let applied = apply(Input::Saved(plan), &client(&emu), &ctx(&emu))
+        .await
+        .unwrap();
+    assert!(applied.report.is_success(), "{}", applied.report.to_text());
+}
+
+#[tokio::test]
 async fn saved_plan_whose_creates_already_exist_is_refused() {
     let emu = emulator(FaultConfig::default()).await;
     let desired = load(&seed_paths());
@@ -191,7 +253,7 @@ async fn saved_plan_that_disables_and_patches_one_flow_sends_the_etag_the_action
     let actions: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| (c.action, c.resource))
+        .map(|c| (c.action(), c.resource()))
         .collect();
     assert_eq!(
         actions,

@@ -21,7 +21,7 @@ fn applied(dests: Vec<destctl::model::DesiredDestination>) -> FakeService {
 }
 
 fn ops(c: &destctl::plan::Change) -> Vec<(PatchOpKind, String)> {
-    c.patch
+    c.patch()
         .as_ref()
         .unwrap()
         .iter()
@@ -40,7 +40,7 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
     let keys: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| c.key.clone().unwrap())
+        .map(|c| c.key().unwrap().to_owned())
         .collect();
     assert_eq!(
         keys,
@@ -52,7 +52,7 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
             "campaign-s3/flow"
         ]
     );
-    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    assert!(plan.changes.iter().all(|c| c.action() == Action::Create));
     assert_eq!(
         (
             plan.summary.create,
@@ -61,19 +61,19 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
         ),
         (5, 0, 0)
     );
-    let profile = plan.changes[0].body.as_ref().unwrap();
+    let profile = plan.changes[0].body().unwrap();
     assert_eq!(profile["connectionSpec"]["id"], PROFILE_STORE_SPEC_ID);
     assert_eq!(
         profile["description"],
         "Managed by destctl [destctl:campaign-s3]"
     );
-    let source = plan.changes[1].body.as_ref().unwrap();
+    let source = plan.changes[1].body().unwrap();
     assert_eq!(
         source["baseConnectionId"],
         "${ref:campaign-s3/profileConnection}"
     );
     assert_eq!(source["data"], json!({"format": "CSV", "schema": null}));
-    let account = plan.changes[2].body.as_ref().unwrap();
+    let account = plan.changes[2].body().unwrap();
     assert_eq!(
         account["auth"],
         json!({"specName": "S3", "params": {"accessId": "${env:CAMPAIGN_ACCESS_ID}", "secretKey": "${file:secrets/campaign.key}"}})
@@ -84,14 +84,14 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
             .unwrap()
             .ends_with("[destctl:campaign-s3 credentials=1]")
     );
-    let target = plan.changes[3].body.as_ref().unwrap();
+    let target = plan.changes[3].body().unwrap();
     assert_eq!(target["baseConnectionId"], "${ref:campaign-s3/connection}");
     assert_eq!(
         target["params"],
         json!({"mode": "S3", "bucketName": "acme-exports", "path": "/campaign", "format": "CSV", "includeFileManifest": true})
     );
     let flow = &plan.changes[4];
-    let body = flow.body.as_ref().unwrap();
+    let body = flow.body().unwrap();
     assert_eq!(body["flowSpec"]["id"], EMULATOR_CAMPAIGN_FLOW_SPEC_ID);
     assert_eq!(body["name"], "Adobe Campaign exports");
     assert_eq!(
@@ -110,7 +110,7 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
         body["transformations"],
         json!([{"name": "GeneralTransform", "params": {"profileSelectors": {"selectors": []}, "segmentSelectors": {"selectors": []}}}])
     );
-    let patch = flow.patch.as_ref().unwrap();
+    let patch = flow.patch().unwrap();
     assert_eq!(patch.len(), 3 + 2 + 2);
     assert_eq!(patch[0].path, format!("{PROF}/-"));
     assert_eq!(
@@ -174,8 +174,11 @@ fn new_audience_and_attribute_are_added_in_one_patch_with_the_live_etag() {
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(c.id.as_deref(), Some(flow_id.as_str()));
-    assert_eq!(c.etag.as_ref().unwrap().0, flow["etag"].as_str().unwrap());
+    assert_eq!(
+        c.id().map(|i| i.to_string()).as_deref(),
+        Some(flow_id.as_str())
+    );
+    assert_eq!(c.etag().unwrap().0, flow["etag"].as_str().unwrap());
     assert_eq!(
         ops(c),
         [
@@ -184,7 +187,7 @@ fn new_audience_and_attribute_are_added_in_one_patch_with_the_live_etag() {
         ]
     );
     assert_eq!(
-        c.patch.as_ref().unwrap()[0].value.as_ref().unwrap()["value"]["id"],
+        c.patch().unwrap()[0].value.as_ref().unwrap()["value"]["id"],
         "zz-new"
     );
     assert_eq!((plan.summary.update, plan.summary.unchanged), (1, 0));
@@ -254,7 +257,7 @@ fn changed_audience_is_one_replace_carrying_server_fields() {
     let plan = build_plan(&state(vec![d]), &live, &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
     assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
-    let v = &c.patch.as_ref().unwrap()[0].value.as_ref().unwrap()["value"];
+    let v = &c.patch().unwrap()[0].value.as_ref().unwrap()["value"];
     assert_eq!(v["schedule"]["startTime"], "20:00");
     assert!(v["filenameTemplate"].as_str().unwrap().ends_with("_v2"));
     assert_eq!(v["createTime"], live_sel["value"]["createTime"]);
@@ -306,7 +309,7 @@ fn unknown_fields_of_a_live_flow_ride_through_a_replace_unchanged() {
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
     assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
-    let sel = c.patch.as_ref().unwrap()[0].value.as_ref().unwrap();
+    let sel = c.patch().unwrap()[0].value.as_ref().unwrap();
     // The selector's own unknown key, after `type` and `value`.
     let keys: Vec<&str> = sel
         .as_object()
@@ -380,7 +383,7 @@ fn name_and_description_are_replaced() {
         ]
     );
     assert_eq!(
-        c.patch.as_ref().unwrap()[1].value,
+        c.patch().unwrap()[1].value,
         Some(json!("[destctl:campaign-s3]"))
     );
 }
@@ -435,11 +438,11 @@ fn changed_location_patches_the_target_connection() {
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
     assert_eq!(plan.changes.len(), 1);
     let c = only(&plan, Action::Update, Resource::TargetConnection);
-    assert_eq!(c.id.as_deref(), Some(tid.as_str()));
-    assert_eq!(c.etag.as_ref().unwrap().0, target["etag"].as_str().unwrap());
+    assert_eq!(c.id().map(|i| i.to_string()).as_deref(), Some(tid.as_str()));
+    assert_eq!(c.etag().unwrap().0, target["etag"].as_str().unwrap());
     assert_eq!(ops(c), [(PatchOpKind::Replace, "/params".into())]);
     assert_eq!(
-        c.patch.as_ref().unwrap()[0].value.as_ref().unwrap()["path"],
+        c.patch().unwrap()[0].value.as_ref().unwrap()["path"],
         "/campaign/v2"
     );
 }
@@ -453,7 +456,7 @@ fn raised_credentials_version_pushes_auth_params_and_marker() {
     let plan = build_plan(&state(vec![d.clone()]), &svc.live(), &opts(false)).unwrap();
     assert_eq!(plan.changes.len(), 1);
     let c = only(&plan, Action::Update, Resource::Connection);
-    assert_eq!(c.id.as_deref(), Some(cid.as_str()));
+    assert_eq!(c.id().map(|i| i.to_string()).as_deref(), Some(cid.as_str()));
     assert_eq!(
         ops(c),
         [
@@ -461,7 +464,7 @@ fn raised_credentials_version_pushes_auth_params_and_marker() {
             (PatchOpKind::Replace, "/description".into())
         ]
     );
-    let p = c.patch.as_ref().unwrap();
+    let p = c.patch().unwrap();
     assert_eq!(
         p[0].value,
         Some(
@@ -502,7 +505,7 @@ fn changed_non_secret_auth_param_pushes_auth_params() {
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Connection);
     assert_eq!(
-        c.patch.as_ref().unwrap()[0].value.as_ref().unwrap()["host"],
+        c.patch().unwrap()[0].value.as_ref().unwrap()["host"],
         "sftp2.acme.test"
     );
     // a changed secret reference alone is not visible live (write-only): raise the version
@@ -526,7 +529,7 @@ fn disabling_comes_before_the_patch_and_enabling_after() {
     d.enabled = false;
     d.display_name = "Paused".into();
     let plan = build_plan(&state(vec![d.clone()]), &svc.live(), &opts(false)).unwrap();
-    let actions: Vec<_> = plan.changes.iter().map(|c| c.action).collect();
+    let actions: Vec<_> = plan.changes.iter().map(|c| c.action()).collect();
     assert_eq!(actions, [Action::Disable, Action::Update]);
     assert_eq!(plan.summary.update, 2);
     svc.apply(&plan);
@@ -539,7 +542,7 @@ fn disabling_comes_before_the_patch_and_enabling_after() {
     d.enabled = true;
     d.display_name = "Running".into();
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
-    let actions: Vec<_> = plan.changes.iter().map(|c| c.action).collect();
+    let actions: Vec<_> = plan.changes.iter().map(|c| c.action()).collect();
     assert_eq!(actions, [Action::Update, Action::Enable]);
 }
 
@@ -554,8 +557,11 @@ fn a_new_disabled_destination_is_disabled_after_creation() {
     )
     .unwrap();
     let last = plan.changes.last().unwrap();
-    assert_eq!(last.action, Action::Disable);
-    assert_eq!(last.id.as_deref(), Some("${ref:campaign-s3/flow}"));
+    assert_eq!(last.action(), Action::Disable);
+    assert_eq!(
+        last.id().map(|i| i.to_string()).as_deref(),
+        Some("${ref:campaign-s3/flow}")
+    );
 }
 
 trait WithCampaign {
@@ -583,7 +589,7 @@ fn removed_destination_is_left_in_place_or_pruned() {
     let deleted: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| (c.action, c.resource))
+        .map(|c| (c.action(), c.resource()))
         .collect();
     assert_eq!(
         deleted,
@@ -595,9 +601,12 @@ fn removed_destination_is_left_in_place_or_pruned() {
             (Action::Delete, Resource::Connection),
         ]
     );
-    assert_eq!(plan.changes[0].id.as_deref(), Some(flow_id.as_str()));
     assert_eq!(
-        plan.changes[4].id.as_deref(),
+        plan.changes[0].id().map(|i| i.to_string()).as_deref(),
+        Some(flow_id.as_str())
+    );
+    assert_eq!(
+        plan.changes[4].id().map(|i| i.to_string()).as_deref(),
         Some(
             svc.find(Resource::Connection, "campaign-s3", true)
                 .0
@@ -659,7 +668,10 @@ fn a_duplicate_flow_is_reported_and_pruned() {
     let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(true)).unwrap();
     assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
     let c = only(&plan, Action::Delete, Resource::Flow);
-    assert_eq!(c.id.as_deref(), Some(extra.as_str()));
+    assert_eq!(
+        c.id().map(|i| i.to_string()).as_deref(),
+        Some(extra.as_str())
+    );
     assert_eq!(plan.duplicates[0].disposition, DuplicateDisposition::Delete);
     assert_eq!(plan.summary.delete, 1);
     assert_eq!(plan.summary.unchanged, 0);
@@ -694,7 +706,7 @@ fn pruning_duplicates_never_deletes_what_the_kept_chain_uses() {
     let deleted: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| (c.action, c.resource, c.id.clone().unwrap()))
+        .map(|c| (c.action(), c.resource(), c.id().unwrap().to_string()))
         .collect();
     assert_eq!(
         deleted,
@@ -716,7 +728,11 @@ fn pruning_duplicates_never_deletes_what_the_kept_chain_uses() {
         .collect();
     assert_eq!(in_use, [extra_account]);
     for kept in [&kept_flow, &kept_target, &kept_source] {
-        assert!(plan.changes.iter().all(|c| c.id.as_ref() != Some(kept)));
+        assert!(
+            plan.changes
+                .iter()
+                .all(|c| c.id().map(|i| i.to_string()).as_ref() != Some(kept))
+        );
     }
 }
 
@@ -732,7 +748,7 @@ fn duplicates_of_a_pruned_destination_go_with_it() {
         DuplicateDisposition::LeftInPlace
     );
     let plan = build_plan(&state(vec![sftp()]), &svc.live(), &opts(true)).unwrap();
-    let order: Vec<_> = plan.changes.iter().map(|c| c.resource).collect();
+    let order: Vec<_> = plan.changes.iter().map(|c| c.resource()).collect();
     assert_eq!(
         order,
         [
@@ -744,7 +760,11 @@ fn duplicates_of_a_pruned_destination_go_with_it() {
             Resource::Connection,
         ]
     );
-    assert!(plan.changes.iter().any(|c| c.id.as_deref() == Some(&extra)));
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.id().map(|i| i.to_string()).as_deref() == Some(&extra))
+    );
     svc.apply(&plan);
     assert_eq!(svc.objects.len(), 5);
 }
@@ -777,14 +797,14 @@ fn an_interrupted_apply_is_adopted_not_created_twice() {
     let keys: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| c.key.clone().unwrap())
+        .map(|c| c.key().unwrap().to_owned())
         .collect();
     assert_eq!(keys, ["campaign-s3/targetConnection", "campaign-s3/flow"]);
     assert_eq!(
-        plan.changes[0].body.as_ref().unwrap()["baseConnectionId"],
+        plan.changes[0].body().unwrap()["baseConnectionId"],
         json!(conn_id)
     );
-    let flow = plan.changes[1].body.as_ref().unwrap();
+    let flow = plan.changes[1].body().unwrap();
     assert_eq!(flow["sourceConnectionIds"], json!([source_id]));
     assert_eq!(
         flow["targetConnectionIds"],
@@ -804,11 +824,14 @@ fn an_interrupted_apply_is_adopted_not_created_twice() {
 fn an_empty_flow_left_by_an_interrupted_apply_gets_its_activation() {
     let mut svc = FakeService::default();
     let mut plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
-    plan.changes[4].patch = None;
+    let destctl::plan::Change::Create(flow) = &mut plan.changes[4] else {
+        panic!("the fifth change creates the flow");
+    };
+    flow.activation = None;
     svc.apply(&plan);
     let plan = build_plan(&state(vec![campaign()]), &svc.live(), &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
-    assert_eq!(c.patch.as_ref().unwrap().len(), 7);
+    assert_eq!(c.patch().unwrap().len(), 7);
 }
 
 #[test]
@@ -875,7 +898,7 @@ fn output_is_deterministic_and_sorted_by_destination() {
         serde_json::to_string(&a).unwrap(),
         serde_json::to_string(&b).unwrap()
     );
-    let names: Vec<_> = a.changes.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<_> = a.changes.iter().map(|c| c.name()).collect();
     assert!(names.windows(2).all(|w| w[0] <= w[1]));
 }
 
@@ -906,18 +929,13 @@ fn plans_hold_only_secret_references() {
     for c in plan
         .changes
         .iter()
-        .filter(|c| c.body.as_ref().is_some_and(|b| b.get("auth").is_some()))
+        .filter(|c| c.body().as_ref().is_some_and(|b| b.get("auth").is_some()))
     {
         let mut all = Vec::new();
-        strings(&c.body.as_ref().unwrap()["auth"]["params"], &mut all);
-        for (name, value) in c.body.as_ref().unwrap()["auth"]["params"]
-            .as_object()
-            .unwrap()
-        {
+        strings(&c.body().unwrap()["auth"]["params"], &mut all);
+        for (name, value) in c.body().unwrap()["auth"]["params"].as_object().unwrap() {
             let secret = destctl::catalog::AuthMethod::from_spec_name(
-                c.body.as_ref().unwrap()["auth"]["specName"]
-                    .as_str()
-                    .unwrap(),
+                c.body().unwrap()["auth"]["specName"].as_str().unwrap(),
             )
             .unwrap()
             .param(name)
@@ -944,11 +962,11 @@ fn update_for_gives_the_fresh_update_of_one_entity() {
     let flow = destctl::plan::update_for(&d, &live, Resource::Flow, None)
         .unwrap()
         .unwrap();
-    assert_eq!(flow.patch.as_ref().unwrap().len(), 1);
+    assert_eq!(flow.patch().unwrap().len(), 1);
     let target = destctl::plan::update_for(&d, &live, Resource::TargetConnection, None)
         .unwrap()
         .unwrap();
-    assert_eq!(target.resource, Resource::TargetConnection);
+    assert_eq!(target.resource(), Resource::TargetConnection);
     assert!(
         destctl::plan::update_for(&d, &live, Resource::Connection, None)
             .unwrap()

@@ -81,43 +81,47 @@ impl Env {
         let mut refs: BTreeMap<String, String> = BTreeMap::new();
         let mut etags: BTreeMap<String, Etag> = BTreeMap::new();
         for c in &plan.changes {
-            let id = c.id.as_deref().map(|i| resolve(&json!(i), &refs));
+            let id = c
+                .id()
+                .map(|i| i.to_string())
+                .as_deref()
+                .map(|i| resolve(&json!(i), &refs));
             let id = id.map(|v| EntityId(v.as_str().unwrap().to_owned()));
-            match c.action {
+            match c.action() {
                 Action::Create => {
-                    let body = resolve(c.body.as_ref().unwrap(), &refs);
-                    let w = self.client.create(c.resource, &body).await.unwrap();
-                    refs.insert(c.key.clone().unwrap(), w.id.0.clone());
-                    if let Some(p) = &c.patch {
+                    let body = resolve(c.body().unwrap(), &refs);
+                    let w = self.client.create(c.resource(), &body).await.unwrap();
+                    refs.insert(c.key().unwrap().to_owned(), w.id.0.clone());
+                    if let Some(p) = &c.patch() {
                         let ops = serde_json::from_value::<Vec<destctl::wire::PatchOp>>(resolve(
                             &serde_json::to_value(p).unwrap(),
                             &refs,
                         ))
                         .unwrap();
                         self.client
-                            .patch(c.resource, &w.id, &w.etag, &ops)
+                            .patch(c.resource(), &w.id, &w.etag, &ops)
                             .await
                             .unwrap();
                     }
                 }
                 Action::Update => {
                     let id = id.unwrap();
-                    let etag = etags.get(&id.0).cloned().or(c.etag.clone()).unwrap();
+                    let etag = etags.get(&id.0).cloned().or(c.etag().cloned()).unwrap();
                     let ops = serde_json::from_value::<Vec<destctl::wire::PatchOp>>(resolve(
-                        &serde_json::to_value(c.patch.as_ref().unwrap()).unwrap(),
+                        &serde_json::to_value(c.patch().unwrap()).unwrap(),
                         &refs,
                     ))
                     .unwrap();
                     let w = self
                         .client
-                        .patch(c.resource, &id, &etag, &ops)
+                        .patch(c.resource(), &id, &etag, &ops)
                         .await
                         .unwrap_or_else(|e| panic!("{e}: {ops:#?}"));
                     etags.insert(id.0, w.etag);
                 }
                 Action::Enable | Action::Disable => {
                     let id = id.unwrap();
-                    let a = if c.action == Action::Enable {
+                    let a = if c.action() == Action::Enable {
                         FlowAction::Enable
                     } else {
                         FlowAction::Disable
@@ -125,7 +129,11 @@ impl Env {
                     let w = self.client.flow_action(&id, a).await.unwrap();
                     etags.insert(id.0, w.etag);
                 }
-                Action::Delete => self.client.delete(c.resource, &id.unwrap()).await.unwrap(),
+                Action::Delete => self
+                    .client
+                    .delete(c.resource(), &id.unwrap())
+                    .await
+                    .unwrap(),
             }
         }
     }
@@ -185,7 +193,7 @@ fn dest<'a>(d: &'a mut DesiredState, name: &str) -> &'a mut DesiredDestination {
 }
 
 fn ops(c: &Change) -> Vec<(PatchOpKind, String)> {
-    c.patch
+    c.patch()
         .as_ref()
         .unwrap()
         .iter()
@@ -219,8 +227,8 @@ async fn empty_emulator_plans_every_create_chain_then_nothing() {
         let keys: Vec<_> = plan
             .changes
             .iter()
-            .filter(|c| c.name == d.name.as_str())
-            .map(|c| c.key.clone().unwrap())
+            .filter(|c| c.name() == d.name.as_str())
+            .map(|c| c.key().unwrap().to_owned())
             .collect();
         let suffixes: Vec<_> = keys.iter().map(|k| k.rsplit('/').next().unwrap()).collect();
         assert_eq!(
@@ -306,9 +314,12 @@ async fn audiences_added_removed_changed_in_one_patch() {
     d.audiences.push(new);
     let (plan, details) = env.plan(&desired, false).await;
     let c = only(&plan);
-    assert_eq!((c.action, c.resource), (Action::Update, Resource::Flow));
-    assert_eq!(c.id.as_deref(), Some(flow_id.as_str()));
-    assert_eq!(c.etag.as_ref().unwrap().0, flow["etag"].as_str().unwrap());
+    assert_eq!((c.action(), c.resource()), (Action::Update, Resource::Flow));
+    assert_eq!(
+        c.id().map(|i| i.to_string()).as_deref(),
+        Some(flow_id.as_str())
+    );
+    assert_eq!(c.etag().unwrap().0, flow["etag"].as_str().unwrap());
     let index = |id: &destctl::model::SegmentId| {
         live_sels
             .iter()
@@ -323,7 +334,7 @@ async fn audiences_added_removed_changed_in_one_patch() {
             (PatchOpKind::Add, format!("{SEG}/-")),
         ]
     );
-    let replaced = c.patch.as_ref().unwrap()[0].value.as_ref().unwrap();
+    let replaced = c.patch().unwrap()[0].value.as_ref().unwrap();
     assert_eq!(
         replaced["value"]["createTime"],
         live_sels[index(&changed)]["value"]["createTime"]
@@ -455,7 +466,7 @@ async fn location_change_patches_the_target_connection() {
     let plan = env.converge(&desired, false).await;
     let c = only(&plan);
     assert_eq!(
-        (c.action, c.resource),
+        (c.action(), c.resource()),
         (Action::Update, Resource::TargetConnection)
     );
     assert_eq!(ops(c), [(PatchOpKind::Replace, "/params".into())]);
@@ -478,7 +489,7 @@ async fn location_change_patches_the_target_connection() {
         .insert("remotePath".into(), "/exports".into());
     let plan = env.converge(&desired, false).await;
     assert_eq!(
-        only(&plan).patch.as_ref().unwrap()[0].value,
+        only(&plan).patch().unwrap()[0].value,
         Some(json!({"mode": "FTP", "remotePath": "/exports", "format": "CSV"}))
     );
 }
@@ -492,7 +503,7 @@ async fn raised_credentials_version_and_changed_host_push_auth_params() {
     let plan = env.converge(&desired, false).await;
     let c = only(&plan);
     assert_eq!(
-        (c.action, c.resource),
+        (c.action(), c.resource()),
         (Action::Update, Resource::Connection)
     );
     assert_eq!(
@@ -534,7 +545,7 @@ async fn disable_before_the_patch_enable_after() {
     d.enabled = false;
     d.display_name = "Paused".into();
     let plan = env.converge(&desired, false).await;
-    let actions: Vec<_> = plan.changes.iter().map(|c| c.action).collect();
+    let actions: Vec<_> = plan.changes.iter().map(|c| c.action()).collect();
     assert_eq!(actions, [Action::Disable, Action::Update]);
     let (_, flow) = env.flow_of(&desired, "campaign-s3").await;
     assert_eq!(flow["state"], "disabled");
@@ -542,7 +553,7 @@ async fn disable_before_the_patch_enable_after() {
     d.enabled = true;
     d.display_name = "Running".into();
     let plan = env.converge(&desired, false).await;
-    let actions: Vec<_> = plan.changes.iter().map(|c| c.action).collect();
+    let actions: Vec<_> = plan.changes.iter().map(|c| c.action()).collect();
     assert_eq!(actions, [Action::Update, Action::Enable]);
     assert_eq!(plan.summary.update, 2);
 }
@@ -558,7 +569,7 @@ async fn a_flow_disabled_in_the_ui_is_enabled_again() {
     let plan = env.converge(&desired, false).await;
     let c = only(&plan);
     assert_eq!(
-        (c.action, c.id.as_deref()),
+        (c.action(), c.id().map(|i| i.to_string()).as_deref()),
         (Action::Enable, Some(flow_id.as_str()))
     );
 }
@@ -583,7 +594,7 @@ async fn removed_destination_left_in_place_or_pruned() {
     let kinds: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| (c.action, c.resource))
+        .map(|c| (c.action(), c.resource()))
         .collect();
     assert_eq!(
         kinds,
@@ -634,14 +645,14 @@ async fn an_interrupted_apply_is_adopted() {
     let mine: Vec<_> = plan
         .changes
         .iter()
-        .filter(|c| c.name == first.name.as_str())
+        .filter(|c| c.name() == first.name.as_str())
         .collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(
-        (mine[0].action, mine[0].resource),
+        (mine[0].action(), mine[0].resource()),
         (Action::Create, Resource::Flow)
     );
-    let body = mine[0].body.as_ref().unwrap();
+    let body = mine[0].body().unwrap();
     assert!(
         !body["sourceConnectionIds"][0]
             .as_str()
@@ -678,7 +689,7 @@ async fn a_412_is_resolved_by_re_planning_the_flow() {
     dest(&mut desired, "campaign-s3").display_name = "Mine".into();
     let (plan, _) = env.plan(&desired, false).await;
     let c = only(&plan).clone();
-    let id = EntityId(c.id.clone().unwrap());
+    let id = EntityId(c.id().unwrap().to_string());
     // someone edits the flow in the UI in between
     env.emu
         .out_of_band_edit(ORG, "prod", &id.0, OutOfBandEdit::Rename("Theirs".into()))
@@ -686,12 +697,7 @@ async fn a_412_is_resolved_by_re_planning_the_flow() {
         .unwrap();
     let err = env
         .client
-        .patch(
-            Resource::Flow,
-            &id,
-            c.etag.as_ref().unwrap(),
-            c.patch.as_ref().unwrap(),
-        )
+        .patch(Resource::Flow, &id, c.etag().unwrap(), c.patch().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(412));
@@ -704,14 +710,14 @@ async fn a_412_is_resolved_by_re_planning_the_flow() {
     )
     .unwrap()
     .unwrap();
-    assert_ne!(fresh.etag, c.etag);
+    assert_ne!(fresh.etag(), c.etag());
     assert_eq!(ops(&fresh), [(PatchOpKind::Replace, "/name".into())]);
     env.client
         .patch(
             Resource::Flow,
             &id,
-            fresh.etag.as_ref().unwrap(),
-            fresh.patch.as_ref().unwrap(),
+            fresh.etag().unwrap(),
+            fresh.patch().unwrap(),
         )
         .await
         .unwrap();
@@ -830,7 +836,7 @@ fn embedded_emulator_plan_apply_plan() {
     let kinds: Vec<_> = plan
         .changes
         .iter()
-        .map(|c| (c.action, c.resource, c.patch.as_ref().map(|p| p.len())))
+        .map(|c| (c.action(), c.resource(), c.patch().map(|p| p.len())))
         .collect();
     assert_eq!(
         kinds,

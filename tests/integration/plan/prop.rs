@@ -257,7 +257,7 @@ proptest! {
         let mut svc = live_from(&before, disturb);
         let plan = build_plan(&state(vec![after.clone()]), &svc.live(), &opts(false)).unwrap();
         for c in &plan.changes {
-            if let Some(p) = &c.patch {
+            if let Some(p) = &c.patch() {
                 // removes come after the replaces and in descending index order
                 let removes: Vec<(&str, usize)> = p
                     .iter()
@@ -274,8 +274,8 @@ proptest! {
         }
         // the patch means the same under both readings of JSON Patch indices
         let (_, live_flow) = svc.find(Resource::Flow, "partner-sftp", false);
-        if let Some(c) = plan.changes.iter().find(|c| c.resource == Resource::Flow && c.patch.is_some()) {
-            let ops = c.patch.as_ref().unwrap();
+        if let Some(c) = plan.changes.iter().find(|c| c.resource() == Resource::Flow && c.patch().is_some()) {
+            let ops = c.patch().unwrap();
             let patch: json_patch::Patch =
                 serde_json::from_value(serde_json::to_value(ops).unwrap()).unwrap();
             let mut sequential = live_flow.clone();

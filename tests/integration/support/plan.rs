@@ -259,28 +259,28 @@ impl FakeService {
             }
         };
         for c in &plan.changes {
-            match c.action {
+            match c.action() {
                 Action::Create => {
-                    let body = resolve_refs(c.body.as_ref().unwrap(), &refs);
-                    let id = self.insert(c.resource, &body);
-                    refs.insert(c.key.clone().unwrap(), id.clone());
-                    if let Some(p) = &c.patch {
+                    let body = resolve_refs(c.body().unwrap(), &refs);
+                    let id = self.insert(c.resource(), &body);
+                    refs.insert(c.key().unwrap().to_owned(), id.clone());
+                    if let Some(p) = &c.patch() {
                         self.patch(&id, None, p);
                     }
                 }
                 Action::Update => {
-                    let id = resolve(&refs, c.id.as_deref().unwrap());
+                    let id = resolve(&refs, c.id().map(|i| i.to_string()).as_deref().unwrap());
                     let etag = returned
                         .get(&id)
                         .cloned()
-                        .or_else(|| c.etag.as_ref().map(|e| e.0.clone()));
-                    self.patch(&id, etag.as_deref(), c.patch.as_ref().unwrap());
+                        .or_else(|| c.etag().as_ref().map(|e| e.0.clone()));
+                    self.patch(&id, etag.as_deref(), c.patch().unwrap());
                 }
                 Action::Enable | Action::Disable => {
-                    let id = resolve(&refs, c.id.as_deref().unwrap());
+                    let id = resolve(&refs, c.id().map(|i| i.to_string()).as_deref().unwrap());
                     let etag = self.etag();
                     let obj = &mut self.objects.get_mut(&id).unwrap().1;
-                    obj["state"] = json!(if c.action == Action::Enable {
+                    obj["state"] = json!(if c.action() == Action::Enable {
                         "enabled"
                     } else {
                         "disabled"
@@ -290,7 +290,7 @@ impl FakeService {
                 }
                 Action::Delete => {
                     self.objects
-                        .remove(c.id.as_deref().unwrap())
+                        .remove(c.id().map(|i| i.to_string()).as_deref().unwrap())
                         .expect("deleted object exists");
                 }
             }
@@ -400,7 +400,7 @@ pub fn only(plan: &Plan, action: Action, resource: Resource) -> &Change {
     let found: Vec<_> = plan
         .changes
         .iter()
-        .filter(|c| c.action == action && c.resource == resource)
+        .filter(|c| c.action() == action && c.resource() == resource)
         .collect();
     assert_eq!(found.len(), 1, "{:#?}", plan.changes);
     found[0]
