@@ -57,7 +57,10 @@ pub async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
     };
     let guard = match acquire(
         &connected.client,
-        &LockOptions::new(args.lock_timeout),
+        &LockOptions {
+            ttl: args.lock_ttl,
+            ..LockOptions::new(args.lock_timeout)
+        },
         &cancel,
         &WaitNotice,
     )

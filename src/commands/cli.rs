@@ -164,6 +164,11 @@ pub struct ApplyArgs {
     /// 0 fails at once).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
     pub lock_timeout: Duration,
+    /// How long this run's lock lasts without renewal (it is renewed every quarter of that
+    /// while the apply runs): how long a crashed run blocks the next one.
+    #[arg(long, env = "DESTCTL_LOCK_TTL", value_name = "DURATION", default_value = "60s",
+          value_parser = lock_ttl)]
+    pub lock_ttl: Duration,
     /// The Flow Service to write.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -282,6 +287,9 @@ pub enum FlagValueError {
     /// Not a duration.
     #[error("`{0}` is not a duration (e.g. 30s, 5m, 1h, 0)")]
     NotADuration(String),
+    /// A lease time under one second.
+    #[error("`{0}` is under one second")]
+    TooShort(String),
     /// Not a number.
     #[error("`{0}` is not a number")]
     NotANumber(String),
@@ -322,6 +330,15 @@ fn duration(s: &str) -> Result<Duration, FlagValueError> {
         "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return Err(FlagValueError::NotADuration(s.to_owned())),
     };
+    Ok(d)
+}
+
+/// A [`duration`] of at least one second.
+fn lock_ttl(s: &str) -> Result<Duration, FlagValueError> {
+    let d = duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(FlagValueError::TooShort(s.to_owned()));
+    }
     Ok(d)
 }
 
