@@ -74,10 +74,7 @@ impl Lease {
 
     /// Parses a lease marker (the whole description, surrounding blanks allowed).
     pub fn parse(description: &str) -> Option<Lease> {
-        let inner = description
-            .trim()
-            .strip_prefix(PREFIX)?
-            .strip_suffix(']')?;
+        let inner = description.trim().strip_prefix(PREFIX)?.strip_suffix(']')?;
         let (mut holder, mut host, mut pid, mut since, mut expires) =
             (None, None, None, None, None);
         for part in inner.split(' ') {
@@ -220,9 +217,11 @@ impl LeaseObject {
 
 /// The lease object that confers the lock: the oldest by `createdAt`, then by id.
 pub fn winner(objects: &[LeaseObject]) -> Option<&LeaseObject> {
-    objects
-        .iter()
-        .min_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
+    objects.iter().min_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    })
 }
 
 /// How to take the lock.
@@ -366,7 +365,12 @@ pub async fn acquire(
         }
         if w.lease.holder == me.holder && !w.lease.is_expired(now) {
             tracing::debug!(id = %w.id.0, "apply lock taken");
-            return Ok(LockGuard::start(client.clone(), w, opts.ttl, cancel.clone()));
+            return Ok(LockGuard::start(
+                client.clone(),
+                w,
+                opts.ttl,
+                cancel.clone(),
+            ));
         }
         if w.lease.is_expired(now) {
             let taken = me.taken(now, opts.ttl);
@@ -409,7 +413,12 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    fn start(client: Client, object: LeaseObject, ttl: Duration, on_lost: CancellationToken) -> Self {
+    fn start(
+        client: Client,
+        object: LeaseObject,
+        ttl: Duration,
+        on_lost: CancellationToken,
+    ) -> Self {
         let state = Arc::new(Mutex::new((object.etag, object.lease)));
         let lost = CancellationToken::new();
         let stop = CancellationToken::new();
@@ -609,10 +618,13 @@ mod tests {
     fn lease_objects_are_read_from_listed_connections() {
         let v = json!({"id": "c1", "etag": "\"9\"", "createdAt": 17,
                        "description": lease().to_string()});
-        assert_eq!(LeaseObject::from_value(&v), Some(object("c1", 17)).map(|mut o| {
-            o.etag = Etag("\"9\"".into());
-            o
-        }));
+        assert_eq!(
+            LeaseObject::from_value(&v),
+            Some(object("c1", 17)).map(|mut o| {
+                o.etag = Etag("\"9\"".into());
+                o
+            })
+        );
         let managed = json!({"id": "c2", "etag": "\"1\"", "description": "[destctl:x]"});
         assert_eq!(LeaseObject::from_value(&managed), None);
     }

@@ -8,8 +8,8 @@ use super::cli::ApplyArgs;
 use super::progress::TerminalObserver;
 use super::{Context, Error, Exit, show_warnings};
 use crate::apply::execute::Cancel;
-use crate::apply::secrets::Resolver;
 use crate::apply::lock::{Lease, LockObserver, LockOptions, acquire};
+use crate::apply::secrets::Resolver;
 use crate::apply::{ApplyError, Approval, Input, apply, read_plan_file};
 use crate::render::Format;
 use std::sync::Arc;
@@ -122,7 +122,9 @@ impl LockObserver for WaitNotice {
         eprintln!(
             "destctl: waiting for the apply lock, held by {} (until {} unless renewed)",
             holder.who(),
-            holder.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            holder
+                .expires
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
     }
 }

@@ -280,5 +280,10 @@ async fn cli_saved_plan_round_trip_and_stale_refusal() {
         .dir(&dir, "tmp")
         .text(emu.base_url(), "endpoint");
     insta::assert_snapshot!("stale_saved_plan", redact.apply(&stderr));
-    assert_eq!(writes(&emu), before, "zero writes");
+    // Zero writes besides the apply lock's lease (created, then deleted).
+    assert_eq!(writes(&emu), before + 2, "zero writes");
+    assert_eq!(
+        count(&emu, "DELETE /data/foundation/flowservice/connections/{id}"),
+        2
+    );
 }

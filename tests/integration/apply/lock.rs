@@ -124,7 +124,10 @@ async fn an_expired_lease_is_taken_over() {
         text(&out)
     );
     // Taken over by PATCH with If-Match, released by DELETE.
-    assert_eq!(count(&emu, "PATCH /data/foundation/flowservice/connections/{id}"), 1);
+    assert_eq!(
+        count(&emu, "PATCH /data/foundation/flowservice/connections/{id}"),
+        1
+    );
     assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
     assert_exactly_one_of_each(&emu, &desired).await;
     assert_eq!(plan_exit(&emu).await.status.code(), Some(0));
@@ -134,7 +137,9 @@ async fn an_expired_lease_is_taken_over() {
 async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     let emu = emulator(FaultConfig::default()).await;
     let lease = foreign_lease(&emu, "busy-run", TimeDelta::seconds(600)).await;
-    let since = lease.since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let since = lease
+        .since
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let before = writes(&emu);
 
     let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "2s"];
@@ -153,7 +158,10 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
         stderr.contains(&format!("{LOCK_MESSAGE}busy-run on other-host")),
         "{stderr}"
     );
-    assert!(stderr.contains("gave up after 2s (--lock-timeout)"), "{stderr}");
+    assert!(
+        stderr.contains("gave up after 2s (--lock-timeout)"),
+        "{stderr}"
+    );
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     assert_eq!(writes(&emu), before, "nothing was written");
@@ -164,7 +172,10 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     let out = destctl(&emu, &args).run().await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr.contains(&format!("{LOCK_MESSAGE}busy-run")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{LOCK_MESSAGE}busy-run")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("waiting"), "{stderr}");
     assert_eq!(writes(&emu), before);
 
@@ -177,12 +188,9 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     // `plan` takes no lock: it runs while the lock is held and does not see the lease.
     let out = destctl(&emu, &args).run().await;
     assert!(out.status.success(), "{}", text(&out));
-    let out = destctl(
-        &emu,
-        &["apply", "--plan", plan_file, "--lock-timeout", "0"],
-    )
-    .run()
-    .await;
+    let out = destctl(&emu, &["apply", "--plan", plan_file, "--lock-timeout", "0"])
+        .run()
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(LOCK_MESSAGE));
     assert_eq!(writes(&emu), before);
