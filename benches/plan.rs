@@ -24,10 +24,10 @@ use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     EmulatorState, RunningEmulator, apply_flow_patch,
 };
-use destctl::live::LiveState;
-use destctl::live::fetch::{
+use destctl::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
 };
+use destctl::live::LiveState;
 use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     DesiredState, ParamValue, ResourceName, SecretRef, SegmentId, SourceLocation,
