@@ -24,7 +24,7 @@
 
 use crate::catalog::{PROFILE_STORE_SPEC_ID, SPEC_VERSION};
 use crate::client::{Client, ClientError};
-use crate::live::fetch::profile_store_filter;
+use crate::fetch::profile_store_filter;
 use crate::wire::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
