@@ -350,10 +350,13 @@ pub async fn acquire(
                 "description": me.to_string(),
                 "connectionSpec": {"id": PROFILE_STORE_SPEC_ID, "version": SPEC_VERSION},
             });
-            client
-                .create(Resource::Connection, &body)
-                .await
-                .map_err(LockError::Client)?;
+            if let Err(e) = client.create(Resource::Connection, &body).await {
+                // The answer may have been lost after the service stored it: ours if listed.
+                let listed = list_leases(client).await.map_err(LockError::Client)?;
+                if !listed.iter().any(|o| o.lease.holder == me.holder) {
+                    return Err(LockError::Client(e));
+                }
+            }
             continue;
         };
         for o in &objects {

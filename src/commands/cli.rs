@@ -432,6 +432,33 @@ mod tests {
     }
 
     #[test]
+    fn lock_flags() {
+        let apply = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(Command::Apply(a)) => Ok((a.lock_timeout, a.lock_ttl)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(apply(&["apply"]).unwrap(), (secs(300), secs(60)));
+        for (flag, want) in [
+            ("0", secs(0)),
+            ("45", secs(45)),
+            ("30s", secs(30)),
+            ("2m", secs(120)),
+            ("1h", secs(3600)),
+            ("1500ms", Duration::from_millis(1500)),
+        ] {
+            assert_eq!(apply(&["apply", "--lock-timeout", flag]).unwrap().0, want);
+        }
+        for bad in ["", "m", "5 min", "-1", "1.5s", "3d"] {
+            assert!(apply(&["apply", "--lock-timeout", bad]).is_err(), "{bad}");
+        }
+        assert_eq!(apply(&["apply", "--lock-ttl", "2s"]).unwrap().1, secs(2));
+        assert!(apply(&["apply", "--lock-ttl", "500ms"]).is_err());
+        assert!(apply(&["apply", "--lock-ttl", "0"]).is_err());
+    }
+
+    #[test]
     fn apply_arguments() {
         let apply = |args: &[&str]| match parse(args).map(|c| c.command) {
             Ok(Command::Apply(a)) => Ok(a),
