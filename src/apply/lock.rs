@@ -322,6 +322,18 @@ async fn compare_and_swap(
     }
 }
 
+/// How many lease creates may fail transiently in one [`acquire`].
+const MAX_CREATE_FAILURES: u32 = 3;
+
+/// A failure after which the request may be sent again: no answer, 429 or 5xx.
+fn transient(e: &ClientError) -> bool {
+    match e {
+        ClientError::Transport { .. } => true,
+        ClientError::Api(a) => a.status == 429 || a.status >= 500,
+        _ => false,
+    }
+}
+
 async fn delete_quietly(client: &Client, id: &EntityId) -> Result<(), ClientError> {
     match client.delete(Resource::Connection, id).await {
         Ok(()) | Err(ClientError::NotFound(_)) => Ok(()),
@@ -340,6 +352,7 @@ pub async fn acquire(
     let started = tokio::time::Instant::now();
     let mut me = Lease::for_this_process(Utc::now(), opts.ttl);
     let mut reported: Option<String> = None;
+    let mut create_failures = 0;
     loop {
         let objects = list_leases(client).await.map_err(LockError::Client)?;
         let now = Utc::now();
@@ -351,9 +364,10 @@ pub async fn acquire(
                 "connectionSpec": {"id": PROFILE_STORE_SPEC_ID, "version": SPEC_VERSION},
             });
             if let Err(e) = client.create(Resource::Connection, &body).await {
-                // The answer may have been lost after the service stored it: ours if listed.
-                let listed = list_leases(client).await.map_err(LockError::Client)?;
-                if !listed.iter().any(|o| o.lease.holder == me.holder) {
+                // The next list tells whether the service stored it (an answer lost after
+                // the write) or not (then it is created again, a few times at most).
+                create_failures += 1;
+                if !transient(&e) || create_failures > MAX_CREATE_FAILURES {
                     return Err(LockError::Client(e));
                 }
             }

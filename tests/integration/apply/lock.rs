@@ -313,3 +313,31 @@ async fn a_held_lease_is_renewed_and_a_taken_one_is_lost() {
     // The lease is the other run's now: left alone.
     assert_eq!(list_leases(&c).await.unwrap()[0].lease.holder, "thief");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_create_without_an_answer_is_sent_again() {
+    // Request 1 lists the (no) leases; request 2, the create, gets no answer (not stored).
+    let emu = emulator(FaultConfig {
+        close_after: Some(1),
+        ..FaultConfig::default()
+    })
+    .await;
+    let c = client(&emu);
+    let guard = acquire(
+        &c,
+        &LockOptions::new(Duration::ZERO),
+        &CancellationToken::new(),
+        &(),
+    )
+    .await
+    .expect("the next list finds no lease, so it is created again");
+    assert_eq!(
+        count(&emu, "POST /data/foundation/flowservice/connections"),
+        2
+    );
+    let leases = list_leases(&c).await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(&leases[0].id, guard.id());
+    guard.release().await.unwrap();
+    assert!(list_leases(&c).await.unwrap().is_empty());
+}
