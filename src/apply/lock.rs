@@ -342,7 +342,8 @@ async fn delete_quietly(client: &Client, id: &EntityId) -> Result<(), ClientErro
 }
 
 /// Takes the apply lock of the client's sandbox, waiting up to `opts.timeout` for another
-/// holder. `lost` is cancelled if the lock is lost while held (renewal found it taken).
+/// holder. `cancel` (Ctrl-C) stops the wait; the guard cancels it if the lock is later lost
+/// (a renewal found the lease taken over or gone), so the apply sends nothing more.
 pub async fn acquire(
     client: &Client,
     opts: &LockOptions,
