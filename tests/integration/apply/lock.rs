@@ -106,7 +106,7 @@ async fn concurrent_applies_never_duplicate() {
         }
     }
     // The runs overlapped: some waited for the lock.
-    assert!(waited >= 5, "only {waited} runs waited");
+    assert!(waited >= 3, "only {waited} runs waited");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,33 +278,54 @@ async fn a_held_lease_is_renewed_and_a_taken_one_is_lost() {
     let c = client(&emu);
     let cancel = CancellationToken::new();
     let opts = LockOptions {
-        ttl: Duration::from_millis(400),
+        ttl: Duration::from_millis(800),
         ..LockOptions::new(Duration::ZERO)
     };
     let guard = acquire(&c, &opts, &cancel, &()).await.unwrap();
     let first = list_leases(&c).await.unwrap().remove(0);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let renewed = list_leases(&c).await.unwrap().remove(0);
-    assert!(renewed.lease.expires > first.lease.expires, "renewed");
+    // Renewed every 200 ms: within a few seconds even on a loaded machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let renewed = loop {
+        let now = list_leases(&c).await.unwrap().remove(0);
+        if now.lease.expires > first.lease.expires {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "never renewed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(renewed.lease.since, first.lease.since);
     assert!(!guard.is_lost() && !cancel.is_cancelled());
 
     // Another run overwrites the lease (as a takeover would): the next renewal sees it and
-    // cancels the apply.
-    let mut other = renewed.lease.clone();
-    other.holder = "thief".into();
-    c.patch(
-        Resource::Connection,
-        &renewed.id,
-        &renewed.etag,
-        &[destctl::wire::PatchOp {
-            op: destctl::wire::PatchOpKind::Replace,
-            path: "/description".into(),
-            value: Some(json!(other.to_string())),
-        }],
-    )
-    .await
-    .unwrap();
+    // cancels the apply. (A renewal landing between our list and our PATCH makes it 412: read
+    // again and retry.)
+    let mut stolen = false;
+    for _ in 0..20 {
+        let current = list_leases(&c).await.unwrap().remove(0);
+        let mut other = current.lease.clone();
+        other.holder = "thief".into();
+        let patched = c
+            .patch(
+                Resource::Connection,
+                &current.id,
+                &current.etag,
+                &[destctl::wire::PatchOp {
+                    op: destctl::wire::PatchOpKind::Replace,
+                    path: "/description".into(),
+                    value: Some(json!(other.to_string())),
+                }],
+            )
+            .await;
+        match patched {
+            Ok(_) => {
+                stolen = true;
+                break;
+            }
+            Err(destctl::client::ClientError::PreconditionFailed(_)) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(stolen, "the lease was overwritten");
     tokio::time::timeout(Duration::from_secs(5), cancel.cancelled())
         .await
         .expect("the apply is cancelled");
