@@ -162,7 +162,7 @@ pub struct ApplyArgs {
     pub format: Format,
     /// How long to wait for another apply on the same sandbox to finish (e.g. 90s, 5m, 1h;
     /// 0 fails at once).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_or_zero)]
     pub lock_timeout: Duration,
     /// How long this run's lock lasts without renewal (it is renewed every quarter of that
     /// while the apply runs): how long a crashed run blocks the next one.
@@ -207,6 +207,41 @@ pub struct TargetArgs {
     #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true,
           value_parser = secret)]
     pub access_token: Option<SecretString>,
+    /// Timeout of each request, e.g. 30s, 500ms, 2m [default: 30s]
+    #[arg(long, env = "DESTCTL_REQUEST_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub request_timeout: Option<Duration>,
+    /// Timeout of each connection (TCP and TLS) [default: 10s]
+    #[arg(long, env = "DESTCTL_CONNECT_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Time after which no request is sent and none awaited [default: 30m]
+    #[arg(long, env = "DESTCTL_TOTAL_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub total_timeout: Option<Duration>,
+    /// Retries of a request that failed with 429, 5xx or a network error [default: 10]
+    #[arg(long, env = "DESTCTL_MAX_RETRIES", value_name = "N")]
+    pub max_retries: Option<u32>,
+}
+
+/// A duration: a number with `ms`, `s` (the default), `m` or `h`; not zero.
+fn duration(value: &str) -> Result<Duration, FlagValueError> {
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| FlagValueError::NotADuration(value.to_owned()))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(FlagValueError::NotADuration(value.to_owned())),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 7.0 * 86_400.0 {
+        return Err(FlagValueError::NotADuration(value.to_owned()));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Reads a secret flag or variable straight into a [`SecretString`].
@@ -232,6 +267,10 @@ impl TargetArgs {
             org_id: self.org_id.clone(),
             scopes: self.scopes.clone(),
             access_token: self.access_token.clone(),
+            request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+            total_timeout: self.total_timeout,
+            max_retries: self.max_retries,
         }
     }
 }
@@ -266,6 +305,10 @@ pub struct EmulatorArgs {
     /// Probability (0-1) of answering 503.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_503: f64,
+    /// Probability (0-1) of a lost answer: the request is served, then its connection is closed
+    /// without the answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_lost: f64,
     /// Latency added to each Flow Service request: `MS` or `MIN..MAX` (random, milliseconds).
     #[arg(long, value_name = "MS|MIN..MAX", value_parser = latency)]
     pub fault_latency: Option<Latency>,
@@ -284,9 +327,6 @@ pub struct EmulatorArgs {
 /// Why a flag's value is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagValueError {
-    /// Not a duration.
-    #[error("`{0}` is not a duration (e.g. 30s, 5m, 1h, 0)")]
-    NotADuration(String),
     /// A lease time under one second.
     #[error("`{0}` is under one second")]
     TooShort(String),
@@ -302,6 +342,9 @@ pub enum FlagValueError {
     /// A range whose start is above its end.
     #[error("{0}: MIN is above MAX")]
     Reversed(String),
+    /// Not a positive duration of at most a week.
+    #[error("`{0}` is not a duration such as 30s, 500ms or 2m")]
+    NotADuration(String),
 }
 
 fn probability(s: &str) -> Result<f64, FlagValueError> {
@@ -315,22 +358,16 @@ fn probability(s: &str) -> Result<f64, FlagValueError> {
     }
 }
 
-/// `N` seconds, or `N` with a unit: `ms`, `s`, `m`, `h`.
-fn duration(s: &str) -> Result<Duration, FlagValueError> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| FlagValueError::NotADuration(s.to_owned()))?;
-    let d = match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(FlagValueError::NotADuration(s.to_owned())),
-    };
-    Ok(d)
+/// A [`duration`], or zero (`0`, `0s`, …).
+fn duration_or_zero(s: &str) -> Result<Duration, FlagValueError> {
+    let digits = s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty() && digits.chars().all(|c| c == '0' || c == '.') && digits.contains('0') {
+        let unit = &s.trim()[digits.len()..];
+        if matches!(unit, "" | "ms" | "s" | "m" | "h") {
+            return Ok(Duration::ZERO);
+        }
+    }
+    duration(s)
 }
 
 /// A [`duration`] of at least one second.
@@ -375,6 +412,7 @@ impl EmulatorArgs {
                 retry_after_secs: self.fault_retry_after,
                 p500: self.fault_500,
                 p503: self.fault_503,
+                p_lost: self.fault_lost,
                 latency: self.fault_latency.unwrap_or_default(),
                 close_after: self.fault_close_after,
                 edit_after: self.fault_edit_after,
@@ -397,6 +435,17 @@ mod tests {
     #[test]
     fn the_parser_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "0", "-1s", "5x", "s", "nan", "9999h"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -450,7 +499,11 @@ mod tests {
         ] {
             assert_eq!(apply(&["apply", "--lock-timeout", flag]).unwrap().0, want);
         }
-        for bad in ["", "m", "5 min", "-1", "1.5s", "3d"] {
+        assert_eq!(
+            apply(&["apply", "--lock-timeout", "0s"]).unwrap().0,
+            secs(0)
+        );
+        for bad in ["", "m", "5 min", "-1", "3d", "0x", "."] {
             assert!(apply(&["apply", "--lock-timeout", bad]).is_err(), "{bad}");
         }
         assert_eq!(apply(&["apply", "--lock-ttl", "2s"]).unwrap().1, secs(2));

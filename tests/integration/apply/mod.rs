@@ -2,5 +2,6 @@
 
 mod crash;
 mod e2e;
+mod faults;
 mod lock;
 mod prop;
