@@ -4,6 +4,7 @@
 
 pub mod execute;
 pub(crate) mod graph;
+pub mod lock;
 pub mod preflight;
 pub(crate) mod refs;
 pub mod report;
@@ -80,6 +81,10 @@ pub enum ApplyError {
     /// The current directory cannot be read (for `${file:…}` secrets).
     #[error("cannot determine the current directory")]
     CurrentDir(#[source] std::io::Error),
+    /// The apply lock was not taken (held by another run past `--lock-timeout`, or
+    /// unreachable).
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// The apply ran but did not do everything (the report on stdout says what).
     #[error("{}", incomplete_message(*.failed, *.not_run, *.interrupted))]
     Incomplete {

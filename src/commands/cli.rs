@@ -160,6 +160,15 @@ pub struct ApplyArgs {
     /// Report format.
     #[arg(long, default_value = "text", value_parser = format_parser(REPORT_FORMATS))]
     pub format: Format,
+    /// How long to wait for another apply on the same sandbox to finish (e.g. 90s, 5m, 1h;
+    /// 0 fails at once).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_or_zero)]
+    pub lock_timeout: Duration,
+    /// How long this run's lock lasts without renewal (it is renewed every quarter of that
+    /// while the apply runs): how long a crashed run blocks the next one.
+    #[arg(long, env = "DESTCTL_LOCK_TTL", value_name = "DURATION", default_value = "60s",
+          value_parser = lock_ttl)]
+    pub lock_ttl: Duration,
     /// The Flow Service to write.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -324,9 +333,12 @@ pub struct EmulatorArgs {
     pub max_body: usize,
 }
 
-/// Why an emulator flag's value is refused.
+/// Why a flag's value is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagValueError {
+    /// A lease time under one second.
+    #[error("`{0}` is under one second")]
+    TooShort(String),
     /// Not a number.
     #[error("`{0}` is not a number")]
     NotANumber(String),
@@ -353,6 +365,27 @@ fn probability(s: &str) -> Result<f64, FlagValueError> {
     } else {
         Err(FlagValueError::NotAProbability(p))
     }
+}
+
+/// A [`duration`], or zero (`0`, `0s`, …).
+fn duration_or_zero(s: &str) -> Result<Duration, FlagValueError> {
+    let digits = s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty() && digits.chars().all(|c| c == '0' || c == '.') && digits.contains('0') {
+        let unit = &s.trim()[digits.len()..];
+        if matches!(unit, "" | "ms" | "s" | "m" | "h") {
+            return Ok(Duration::ZERO);
+        }
+    }
+    duration(s)
+}
+
+/// A [`duration`] of at least one second.
+fn lock_ttl(s: &str) -> Result<Duration, FlagValueError> {
+    let d = duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(FlagValueError::TooShort(s.to_owned()));
+    }
+    Ok(d)
 }
 
 fn latency(s: &str) -> Result<Latency, FlagValueError> {
@@ -481,6 +514,37 @@ mod tests {
         assert!(parse(&["emulator", "--header-timeout", "0"]).is_err());
         assert!(parse(&["emulator", "--max-connections", "0"]).is_err());
         assert!(parse(&["emulator", "--fault-latency", "9..1"]).is_err());
+    }
+
+    #[test]
+    fn lock_flags() {
+        let apply = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(Command::Apply(a)) => Ok((a.lock_timeout, a.lock_ttl)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(apply(&["apply"]).unwrap(), (secs(300), secs(60)));
+        for (flag, want) in [
+            ("0", secs(0)),
+            ("45", secs(45)),
+            ("30s", secs(30)),
+            ("2m", secs(120)),
+            ("1h", secs(3600)),
+            ("1500ms", Duration::from_millis(1500)),
+        ] {
+            assert_eq!(apply(&["apply", "--lock-timeout", flag]).unwrap().0, want);
+        }
+        assert_eq!(
+            apply(&["apply", "--lock-timeout", "0s"]).unwrap().0,
+            secs(0)
+        );
+        for bad in ["", "m", "5 min", "-1", "3d", "0x", "."] {
+            assert!(apply(&["apply", "--lock-timeout", bad]).is_err(), "{bad}");
+        }
+        assert_eq!(apply(&["apply", "--lock-ttl", "2s"]).unwrap().1, secs(2));
+        assert!(apply(&["apply", "--lock-ttl", "500ms"]).is_err());
+        assert!(apply(&["apply", "--lock-ttl", "0"]).is_err());
     }
 
     #[test]
