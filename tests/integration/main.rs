@@ -15,6 +15,7 @@ mod cli;
 mod client;
 mod corpus;
 mod emulator;
+mod hostile;
 mod live;
 mod plan;
 mod support;
