@@ -1284,10 +1284,10 @@ impl<T: serde::de::DeserializeOwned> PageScanner<T> {
                     "_links" => Some(1),
                     _ => None,
                 };
-                if let Some(slot) = slot {
-                    if std::mem::replace(&mut self.seen[slot], true) {
-                        return Err(self.structure_error(None));
-                    }
+                if let Some(slot) = slot
+                    && std::mem::replace(&mut self.seen[slot], true)
+                {
+                    return Err(self.structure_error(None));
                 }
                 return Ok(());
             }
