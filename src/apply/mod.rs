@@ -11,7 +11,9 @@ pub mod report;
 pub mod secrets;
 
 mod run;
-pub use run::{Applied, Approval, Context, Input, LiveReplanner, Observer, Silent, apply};
+pub use run::{
+    Applied, Approval, Context, Input, LiveReplanner, Observer, Silent, apply, check_offline,
+};
 
 use crate::client::Client;
 use crate::plan::{FORMAT_VERSION, Plan};

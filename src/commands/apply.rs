@@ -68,6 +68,7 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
     } else {
         return Err(ApplyError::NoTerminal.into());
     };
+    crate::apply::check_offline(&input, &resolver)?;
     let resolved = crate::target::resolve(&args.target.options()).map_err(ApplyError::from)?;
     let sandbox = resolved.sandbox().to_owned();
     let connected = crate::target::connect(resolved)
