@@ -12,9 +12,9 @@
 
 use super::PlanError;
 use super::desired::{
-    self, MANDATORY_FIELDS, PLATFORM_SEGMENT, PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
+    self, PLATFORM_SEGMENT, PROFILE_SELECTORS, SEGMENT_SELECTORS,
 };
-use crate::catalog::{Schedule, StartTime};
+use crate::catalog::{Card, Schedule, StartTime};
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
 use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
@@ -439,24 +439,20 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
     }
 
-    let profile = flow.profile_selectors();
+    let v2 = d.platform.info().card == Card::Current;
     field_op(
         &mut out.ops,
-        profile
-            .and_then(|p| p.mandatory_fields.as_ref())
-            .map(|f| mandatory_set(Some(f))),
-        MANDATORY_FIELDS,
+        flow.mandatory_fields(v2).map(|f| mandatory_set(Some(f))),
+        desired::mandatory_fields_pointer(d.platform),
         desired::mandatory_fields(d),
         !d.mandatory_attributes.is_empty(),
     );
     field_op(
         &mut out.ops,
-        profile
-            .and_then(|p| p.primary_fields.as_ref())
-            .map(|f| primary_set(Some(f))),
-        PRIMARY_FIELDS,
+        flow.primary_fields(v2).map(|f| primary_set(Some(f))),
+        desired::primary_fields_pointer(d.platform),
         desired::primary_fields(d),
-        !d.deduplication_keys.is_empty(),
+        desired::has_primary_fields(d),
     );
     Ok(out)
 }
@@ -539,8 +535,11 @@ pub fn live_flow_view(flow: &Flow) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    let profile = flow.profile_selectors();
-    let primary = match profile.and_then(|p| p.primary_fields.as_ref()) {
+    // A flow with top-level fields is a V2 flow: read them there.
+    let v2 = flow
+        .params()
+        .is_some_and(|p| p.mandatory_fields.is_some() || p.primary_fields.is_some());
+    let primary = match flow.primary_fields(v2) {
         Some(Json::Typed(items)) => items.iter().map(live_primary_label).collect(),
         _ => BTreeSet::new(),
     };
@@ -553,7 +552,7 @@ pub fn live_flow_view(flow: &Flow) -> Value {
         flow.description.as_deref(),
         state,
         attributes,
-        mandatory_set(profile.and_then(|p| p.mandatory_fields.as_ref())),
+        mandatory_set(flow.mandatory_fields(v2)),
         primary,
         audiences,
     )
@@ -577,10 +576,10 @@ pub fn desired_flow_view(d: &DesiredDestination) -> Value {
             .iter()
             .map(|p| p.to_string())
             .collect(),
-        d.deduplication_keys
-            .iter()
-            .map(|p| primary_label(&desired::primary_field(p)))
-            .collect(),
+        desired::primary_fields(d)
+            .as_array()
+            .map(|a| a.iter().map(primary_label).collect())
+            .unwrap_or_default(),
         d.audiences
             .iter()
             .map(|a| Value::Object(desired::audience_value(a)))
@@ -603,17 +602,19 @@ mod tests {
             source: SourceLocation::default(),
             display_name: "D".into(),
             description: None,
-            platform: Platform::AmazonS3,
+            platform: Platform::AmazonS3Legacy,
             connection: DesiredConnection {
-                auth: AuthMethod::AccessKey,
+                auth: Some(AuthMethod::AccessKey),
                 params: Default::default(),
                 credentials_version: 1,
                 locations: Default::default(),
+                encryption_key: None,
             },
             location: DesiredLocation {
                 mode: LocationMode::S3,
                 params: Default::default(),
                 include_file_manifest: None,
+                files: None,
             },
             attributes: attributes
                 .iter()
@@ -621,6 +622,7 @@ mod tests {
                 .collect(),
             mandatory_attributes: vec![],
             deduplication_keys: vec![],
+            identity_deduplication_keys: vec![],
             enabled: true,
             audiences: audiences
                 .iter()
