@@ -38,6 +38,7 @@ mod store;
 mod support;
 
 pub use faults::{FaultConfig, Latency};
+pub use ims::{ImsCredential, ImsCredentialError};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};
 pub use resources::SECRET_MASK;
 pub use server::FLOW_SERVICE_BASE;
@@ -82,6 +83,9 @@ pub struct EmulatorConfig {
     pub max_connections: usize,
     /// Largest request body (default 64 MiB); above it, 413 with the Flow Service error body.
     pub max_body_bytes: usize,
+    /// The credentials IMS accepts (empty, the default: any non-empty pair); a credential
+    /// with an org gets tokens entitled to that org only.
+    pub credentials: Vec<ImsCredential>,
 }
 
 impl Default for EmulatorConfig {
@@ -95,6 +99,7 @@ impl Default for EmulatorConfig {
             header_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_body_bytes: 64 << 20,
+            credentials: Vec::new(),
         }
     }
 }
@@ -196,6 +201,7 @@ impl EmulatorState {
             config.strict_sandbox,
             config.token_lifetime,
             config.max_body_bytes,
+            config.credentials.clone(),
         ))))
     }
 
