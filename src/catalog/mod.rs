@@ -27,8 +27,8 @@ pub(crate) mod wire_enum;
 
 pub use auth::AuthMethod;
 pub use filename::{
-    KNOWN_FILENAME_MACROS, REQUIRED_FILENAME_MACROS, V2_FILENAME_MACROS,
-    check_filename_template, check_v2_filename_template,
+    KNOWN_FILENAME_MACROS, REQUIRED_FILENAME_MACROS, V2_FILENAME_MACROS, check_filename_template,
+    check_v2_filename_template,
 };
 pub use files::{
     CSV_OPTION_KEYS, Compression, CsvOptions, Delimiter, ENCRYPTION_ALGOS, ENCRYPTION_SPEC_NAME,

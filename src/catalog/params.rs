@@ -161,9 +161,8 @@ fn is_gcs_bucket_name(v: &str) -> bool {
             && &b[i + 3..i + 6] == b"gle"
     });
     (3..=63).contains(&b.len())
-        && b.iter().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c)
-        })
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c))
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
         && !v.starts_with("goog")

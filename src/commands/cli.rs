@@ -292,7 +292,10 @@ pub struct EmulatorArgs {
     pub token_lifetime: u64,
     /// Accept only these IMS credentials (repeatable); with ORG_ID, the token works for that
     /// org only (403 403025 elsewhere). Without the option any non-empty pair is accepted.
-    #[arg(long = "ims-credential", value_name = "CLIENT_ID:CLIENT_SECRET[:ORG_ID]")]
+    #[arg(
+        long = "ims-credential",
+        value_name = "CLIENT_ID:CLIENT_SECRET[:ORG_ID]"
+    )]
     pub ims_credentials: Vec<ImsCredential>,
     /// Seed of the fault generator (same seed and request order, same faults).
     #[arg(long, value_name = "N", default_value_t = 0)]

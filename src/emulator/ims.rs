@@ -226,9 +226,15 @@ mod tests {
             )
         };
         let (s, v) = grant("x", "b");
-        assert_eq!((s.as_u16(), v["error_description"].as_str()), (400, Some("invalid client_id parameter")));
+        assert_eq!(
+            (s.as_u16(), v["error_description"].as_str()),
+            (400, Some("invalid client_id parameter"))
+        );
         let (s, v) = grant("a", "c");
-        assert_eq!((s.as_u16(), v["error_description"].as_str()), (401, Some("invalid client_secret parameter")));
+        assert_eq!(
+            (s.as_u16(), v["error_description"].as_str()),
+            (401, Some("invalid client_secret parameter"))
+        );
         let (s, v) = grant("a", "b");
         assert_eq!(s, 200);
         let info = t.check(v["access_token"].as_str().unwrap()).unwrap();

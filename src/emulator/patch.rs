@@ -229,7 +229,12 @@ pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Valu
     let old_transformations = flow.get("transformations").cloned().unwrap_or(Value::Null);
     let card = flow_card(flow);
     match new.get_mut("transformations") {
-        Some(t) => errors.extend(check_transformations(t, &old_transformations, now_secs, card)),
+        Some(t) => errors.extend(check_transformations(
+            t,
+            &old_transformations,
+            now_secs,
+            card,
+        )),
         None => errors.push("`transformations` is required".to_owned()),
     }
     if errors.is_empty() {
@@ -388,7 +393,9 @@ fn check_v2_params(params: &Map<String, Value>, errors: &mut Vec<String>) {
                     errors.push("profileMapping.mappingVersion must be a whole number".into());
                 }
             }
-            None => errors.push("/transformations/0/params/profileMapping must be an object".into()),
+            None => {
+                errors.push("/transformations/0/params/profileMapping must be an object".into())
+            }
         }
     }
     for k in ["identityMapping", "attributeMapping"] {
@@ -683,8 +690,7 @@ fn check_profile_selectors(prof: &mut Map<String, Value>, card: Card, errors: &m
 fn check_primary_field(item: &Value, paths: Option<&[String]>, errors: &mut Vec<String>) {
     match item.get("fieldType").and_then(Value::as_str) {
         Some("ATTRIBUTE") => match item.get("attributePath").and_then(Value::as_str) {
-            Some(p) if paths.is_none_or(|paths| paths.iter().any(|x| x == p)) && !p.is_empty() => {
-            }
+            Some(p) if paths.is_none_or(|paths| paths.iter().any(|x| x == p)) && !p.is_empty() => {}
             Some(p) => errors.push(format!(
                 "primaryFields: {p} is not one of the flow's profile attributes"
             )),

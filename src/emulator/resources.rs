@@ -324,7 +324,11 @@ pub(crate) fn create_connection(
         })?;
         match obj.get("auth") {
             None if platform.info().auth_methods.is_empty() => {}
-            None => return Err(invalid("`auth` is required for a destination base connection")),
+            None => {
+                return Err(invalid(
+                    "`auth` is required for a destination base connection",
+                ));
+            }
             Some(_) if platform.info().auth_methods.is_empty() => {
                 return Err(invalid(format!(
                     "{} takes no `auth` (its connection spec has no auth spec)",
@@ -923,7 +927,10 @@ pub(crate) fn patch_connection(
         .pointer("/connectionSpec/id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if let Some(e) = new.get("encryption").filter(|e| Some(*e) != stored.get("encryption")) {
+    if let Some(e) = new
+        .get("encryption")
+        .filter(|e| Some(*e) != stored.get("encryption"))
+    {
         match platform_of(spec_id) {
             Some(p) => errors.extend(check_encryption(p, e).err().unwrap_or_default()),
             None => errors.push("a Profile store base connection takes no encryption".into()),

@@ -370,7 +370,10 @@ mod tests {
         let gcs = flow_spec("585c15c4-6cbf-4126-8f87-e26bff78b657").unwrap();
         assert_eq!(gcs.kind, FlowKind::Dataset);
         assert!(gcs.sources.contains(&catalog::DATA_LAKE_SPEC_ID));
-        assert_eq!(location_mode(Platform::Sftp, "FTP"), Some(LocationMode::ServerToServer));
+        assert_eq!(
+            location_mode(Platform::Sftp, "FTP"),
+            Some(LocationMode::ServerToServer)
+        );
         assert_eq!(location_mode(Platform::AmazonS3, "S3"), None);
     }
 }

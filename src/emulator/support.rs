@@ -131,7 +131,8 @@ impl Seeder<'_> {
         let mut body = json!({"name": name, "description": format!("[destctl:{name} credentials=1]"),
                               "connectionSpec": spec});
         if let Some(auth) = info.auth_methods.first() {
-            body["auth"] = json!({"specName": auth.spec_name(), "params": auth_params(info, *auth, n)});
+            body["auth"] =
+                json!({"specName": auth.spec_name(), "params": auth_params(info, *auth, n)});
         }
         let conn = self.create(Resource::Connection, &body, resources::create_connection)?;
         let tgt = self.create(

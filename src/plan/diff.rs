@@ -11,9 +11,7 @@
 //! its desired audience (strings, dates and hours in place), without allocating.
 
 use super::PlanError;
-use super::desired::{
-    self, PLATFORM_SEGMENT, PROFILE_SELECTORS, SEGMENT_SELECTORS,
-};
+use super::desired::{self, PLATFORM_SEGMENT, PROFILE_SELECTORS, SEGMENT_SELECTORS};
 use crate::catalog::{Card, Schedule, StartTime};
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;

@@ -6,9 +6,7 @@
 //! PGP public key) only on cards that take it.
 
 use super::checker::{Checker, DocRef};
-use crate::catalog::{
-    Card, Compression, FileType, LocationMode, ParamSpec, PlatformInfo,
-};
+use crate::catalog::{Card, Compression, FileType, LocationMode, ParamSpec, PlatformInfo};
 use crate::manifest::raw::{DestinationSpec, LocationSpec};
 use crate::model::{DesiredLocation, FileOptions, SecretRef, SourceLocation};
 use std::collections::BTreeMap;
@@ -96,8 +94,14 @@ fn check_legacy(
     };
     let current_only = [
         ("fileType", loc.file_type.as_ref().map(|v| ck.at(doc, v))),
-        ("compression", loc.compression.as_ref().map(|v| ck.at(doc, v))),
-        ("csvOptions", loc.csv_options.as_ref().map(|v| ck.at(doc, v))),
+        (
+            "compression",
+            loc.compression.as_ref().map(|v| ck.at(doc, v)),
+        ),
+        (
+            "csvOptions",
+            loc.csv_options.as_ref().map(|v| ck.at(doc, v)),
+        ),
         ("encryption", loc.encryption.as_ref().map(|v| ck.at(doc, v))),
     ];
     for (name, pos) in current_only {
@@ -168,7 +172,10 @@ fn check_current(
             ck.err(
                 &pos,
                 "spec.location.encryption",
-                format!("platform {} does not encrypt files; remove encryption", info.platform),
+                format!(
+                    "platform {} does not encrypt files; remove encryption",
+                    info.platform
+                ),
             );
         } else {
             match SecretRef::parse(&key.value) {
@@ -189,8 +196,15 @@ fn check_current(
             include_file_manifest: None,
             files: Some(FileOptions {
                 file_type,
-                compression: loc.compression.as_ref().map_or(Compression::None, |c| c.value),
-                csv_options: loc.csv_options.as_ref().map(|c| c.value).unwrap_or_default(),
+                compression: loc
+                    .compression
+                    .as_ref()
+                    .map_or(Compression::None, |c| c.value),
+                csv_options: loc
+                    .csv_options
+                    .as_ref()
+                    .map(|c| c.value)
+                    .unwrap_or_default(),
             }),
         },
         encryption_key,

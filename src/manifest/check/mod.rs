@@ -390,7 +390,10 @@ mod tests {
         let p = only_error(&text, "no-params");
         assert_eq!(p.field, "spec.connection");
         assert_eq!(line_col(&p), (6, 3), "the `connection:` key");
-        assert_eq!(p.label.as_deref(), Some("missing domain, username, password"));
+        assert_eq!(
+            p.label.as_deref(),
+            Some("missing domain, username, password")
+        );
     }
 
     #[test]
