@@ -391,10 +391,9 @@ fn check_encryption(platform: Platform, e: &Value) -> Result<(), Vec<String>> {
                     catalog::ENCRYPTION_ALGOS.join(", ")
                 )),
             }
-            if !p
-                .get("publicKey")
+            if p.get("publicKey")
                 .and_then(Value::as_str)
-                .is_some_and(|k| !k.trim().is_empty())
+                .is_none_or(|k| k.trim().is_empty())
             {
                 errors.push("encryption.params.publicKey is required (base64)".into());
             }
@@ -524,9 +523,8 @@ fn check_current_target_params(platform: Platform, params: &Map<String, Value>) 
     for (k, v) in params {
         match k.as_str() {
             "mode" => {
-                if !v
-                    .as_str()
-                    .is_some_and(|m| specs::location_mode(platform, m).is_some())
+                if v.as_str()
+                    .is_none_or(|m| specs::location_mode(platform, m).is_none())
                 {
                     errors.push(format!(
                         "params.mode {v} is not accepted by {}; use \"{}\"",

@@ -11,11 +11,10 @@ use destctl::wire::Resource;
 use serde_json::{Value, json};
 
 async fn get(emu: &destctl::emulator::RunningEmulator, r: Resource, id: &str) -> Value {
-    let v = client(emu)
+    client(emu)
         .get(r, &destctl::wire::EntityId(id.to_owned()))
         .await
-        .unwrap();
-    v
+        .unwrap()
 }
 
 #[tokio::test]
