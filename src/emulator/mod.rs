@@ -2,14 +2,16 @@
 //! `destctl emulator`, started in-process by tests ([`Emulator::start`]) or used without a
 //! socket ([`router`]). Its answers follow Adobe's public Flow Service documentation; where
 //! that is silent or contradicts itself, the choices made (gateway checks, error codes, list
-//! order and paging, PATCH and DELETE rules, faults, the state file) are written down in
-//! `docs/emulator.md`.
+//! order and paging, PATCH and DELETE rules, faults, the state file, the destination cards and
+//! their DOC-ERROR decisions) are written down in `docs/emulator.md`.
 //!
 //! # Routes
 //!
 //! * `POST /ims/token/v3` — OAuth server-to-server, form-encoded (body or query string):
 //!   `grant_type=client_credentials&client_id=…&client_secret=…` →
-//!   `{access_token, token_type:"bearer", expires_in}` (seconds).
+//!   `{access_token, token_type:"bearer", expires_in}` (seconds). With
+//!   [`EmulatorConfig::credentials`] only the listed pairs get a token, and a pair listed with
+//!   an org gets one entitled to that org only (403 `403025` elsewhere); see `ims.rs`.
 //! * Under `/data/foundation/flowservice`: `connectionSpecs[/{id}]`, `flowSpecs[/{id}]`,
 //!   `connections`, `sourceConnections`, `targetConnections`, `flows` (list, create, get,
 //!   PATCH, DELETE), `POST flows/{id}/action?op=enable|disable`, `runs[/{id}]`.

@@ -1,4 +1,19 @@
-//! Connection specs and flow specs, built from [`crate::catalog`].
+//! Connection specs and flow specs, built from [`crate::catalog`]: the legacy batch cards and
+//! today's cloud storage cards, each current card with an audience and a dataset flow spec.
+//!
+//! Decisions where Adobe's sources contradict each other (the full list, with the other
+//! emulator choices, is in `docs/emulator.md`, "Destination cards"):
+//! - audience vs dataset flow spec ids: destctl sends SPEC-D's audience ids; the dataset flow
+//!   specs also take the Profile store as a source, so an audience flow on the ids ASFB gives
+//!   (ADLS `17be2013…`, DLZ `cd2fc47e…`, GCS `585c15c4…`, older S3/Azure/SFTP guides alike)
+//!   is accepted too;
+//! - SFTP `mode`: `Server-to-server` (ASFB), `FTP` (MIG) and none are all accepted on the
+//!   current SFTP card ([`location_mode`]);
+//! - SSH-key spec names: the card lists `SFTP with Password` / `SFTP with SSH Key`; the names of
+//!   SPEC-D's examples, `Basic Authentication for sftp` and `SSH PublicKey Authentication for
+//!   sftp`, are accepted too ([`accepted_auths`]);
+//! - `encryptionSpecs` (ASFB request) and `encryption` (stored, MIG) are both accepted on
+//!   create, `PGPGPG` and `PGP/GPG` alike (see `resources.rs`).
 
 use crate::catalog::{
     self, AuthMethod, Card, Compression, FileType, LocationMode, ParamSpec, Platform, PlatformInfo,
