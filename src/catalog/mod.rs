@@ -7,7 +7,7 @@
 //! destination tutorial (Campaign, Eloqua, Responsys, SFMC, and the retired `*-legacy` cloud
 //! storage cards) export CSV with `mandatoryFields`/`primaryFields` inside `profileSelectors`.
 //! Today's cloud storage cards (Amazon S3, Azure Blob, SFTP, ADLS Gen2, Data Landing Zone,
-//! Google Cloud Storage) use `mode: Server-to-server`, the [`files`] options and the V2 flow
+//! Google Cloud Storage) use `mode: Server-to-server`, the file options (`files.rs`) and the V2 flow
 //! shape, with those fields directly under the transformation params.
 //!
 //! By concept: [`platform`] (spec ids and what each platform accepts), [`auth`] (auth methods
