@@ -15,7 +15,7 @@ mod auth;
 mod error;
 mod retry;
 
-pub use error::{ApiError, ClientError, ErrorShape, find_hint};
+pub use error::{ApiError, ClientError, ErrorShape, REDACTED, Redactor, find_hint};
 
 use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
@@ -330,10 +330,15 @@ impl Client {
             )));
         }
         let http = build_http(config.timeout)?;
+        let redactor = Redactor::new();
+        match &config.auth {
+            Auth::Token { access_token, .. } => redactor.add(access_token),
+            Auth::ClientCredentials { client_secret, .. } => redactor.add(client_secret),
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 tokens: TokenSource::new(config.auth.clone()),
-                retrier: Retrier::new(config.retry.clone()),
+                retrier: Retrier::new(config.retry.clone()).redacting(redactor),
                 http,
                 base,
                 config,
@@ -355,6 +360,12 @@ impl Client {
     /// The sandbox.
     pub fn sandbox(&self) -> &str {
         &self.inner.config.sandbox
+    }
+
+    /// The values this client's errors are redacted of: its client secret or ready token and
+    /// every token it minted; add the secret values of the requests it sends.
+    pub fn redactor(&self) -> &Redactor {
+        self.inner.retrier.redactor()
     }
 
     /// HTTP requests sent to the Flow Service so far, retries included (token requests not

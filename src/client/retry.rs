@@ -139,6 +139,8 @@ impl Answer {
 #[derive(Clone, Debug)]
 pub(crate) struct Retrier {
     policy: RetryPolicy,
+    /// Cleans the server text of the errors it builds.
+    redactor: super::error::Redactor,
 }
 
 /// Statuses worth retrying for idempotent requests.
@@ -148,7 +150,20 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 
 impl Retrier {
     pub(crate) fn new(policy: RetryPolicy) -> Retrier {
-        Retrier { policy }
+        Retrier {
+            policy,
+            redactor: Default::default(),
+        }
+    }
+
+    /// This retrier, redacting the errors it builds with `redactor`.
+    pub(crate) fn redacting(self, redactor: super::error::Redactor) -> Retrier {
+        Retrier { redactor, ..self }
+    }
+
+    /// The values its errors are redacted of.
+    pub(crate) fn redactor(&self) -> &super::error::Redactor {
+        &self.redactor
     }
 
     /// Runs `attempt_once` until it is done, retrying transport failures and error statuses
@@ -200,6 +215,7 @@ impl Retrier {
                             status.as_u16(),
                             &body,
                             attempt.number(),
+                            &self.redactor,
                         )));
                     }
                 },
