@@ -525,6 +525,7 @@ mod tests {
                 endpoint: "http://x".into(),
                 sandbox: "prod".into(),
             },
+            digest: None,
             summary: Summary::default(),
             changes,
             left_in_place: vec![],

@@ -243,23 +243,32 @@ impl Redactor {
         values.sort_by_key(|s| std::cmp::Reverse(s.expose_secret().len()));
     }
 
-    /// `text` with every held value, as written or JSON-escaped, replaced by [`REDACTED`].
+    /// `text` with every held value, as written or JSON-escaped (once, twice or three times: a
+    /// request body echoed inside an error message inside a JSON answer), replaced by
+    /// [`REDACTED`].
     pub fn redact(&self, text: &str) -> String {
         let values = self.values();
         let mut out = text.to_owned();
         for s in values.iter() {
-            let v = s.expose_secret();
-            if out.contains(v) {
-                out = out.replace(v, REDACTED);
+            let mut forms = vec![s.expose_secret().to_owned()];
+            for _ in 0..3 {
+                let last = forms.last().map(String::as_str).unwrap_or_default();
+                let quoted = serde_json::to_string(last).unwrap_or_default();
+                let escaped = quoted
+                    .strip_prefix('"')
+                    .and_then(|e| e.strip_suffix('"'))
+                    .unwrap_or_default()
+                    .to_owned();
+                if escaped == last {
+                    break;
+                }
+                forms.push(escaped);
             }
-            // Inside a JSON string (an echoed request body) the value appears escaped.
-            let escaped = serde_json::to_string(v).unwrap_or_default();
-            let escaped = escaped
-                .strip_prefix('"')
-                .and_then(|e| e.strip_suffix('"'))
-                .unwrap_or_default();
-            if !escaped.is_empty() && escaped != v && out.contains(escaped) {
-                out = out.replace(escaped, REDACTED);
+            // The most escaped form first: it contains the others.
+            for form in forms.iter().rev() {
+                if !form.is_empty() && out.contains(form.as_str()) {
+                    out = out.replace(form.as_str(), REDACTED);
+                }
             }
         }
         out
