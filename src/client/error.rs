@@ -264,6 +264,11 @@ impl Redactor {
                 }
                 forms.push(escaped);
             }
+            // As a form field (the IMS token request's client secret), percent-encoded.
+            let form = form_encoded(s.expose_secret());
+            if form != s.expose_secret() {
+                forms.insert(0, form);
+            }
             // The most escaped form first: it contains the others.
             for form in forms.iter().rev() {
                 if !form.is_empty() && out.contains(form.as_str()) {
@@ -277,6 +282,21 @@ impl Redactor {
     fn redact_opt(&self, text: Option<String>) -> Option<String> {
         text.map(|t| self.redact(&t))
     }
+}
+
+/// `s` as `application/x-www-form-urlencoded` writes it.
+fn form_encoded(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// The parts of an error body.
@@ -612,6 +632,11 @@ mod tests {
             }
             assert!(all.contains("<reda"), "{all}");
         }
+        let r2 = redactor(&["a+b/c d"]);
+        assert_eq!(
+            r2.redact("client_secret=a%2Bb%2Fc+d&x=a+b/c d"),
+            "client_secret=<redacted>&x=<redacted>"
+        );
         let d = decode_error_body(b"not json: Authorization: Bearer tok-123", &r);
         assert_eq!(d.message, "not json: Authorization: Bearer <redacted>");
         assert_eq!(format!("{r:?}"), "Redactor(3 values)");

@@ -7,5 +7,6 @@ mod client;
 mod emulator;
 mod live;
 mod plan;
+mod secrets;
 mod support;
 mod validate;
