@@ -13,6 +13,10 @@
 //! `DESTCTL_BENCH_EMULATOR` (`process`, the default: the emulator runs in a child process — this
 //! same binary — so the peak RSS measured is the plan side's alone; or `inprocess`).
 //! Exit status 1 when a target fails.
+// A benchmark: it prints its report and panics on a broken setup.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr, missing_docs)]
+// Thread CPU time comes from libc's clock_gettime.
+#![allow(unsafe_code)]
 
 use axum::body::Body;
 use chrono::NaiveDate;
@@ -24,10 +28,10 @@ use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     EmulatorState, RunningEmulator, apply_flow_patch,
 };
-use destctl::live::LiveState;
-use destctl::live::fetch::{
+use destctl::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
 };
+use destctl::live::LiveState;
 use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     DesiredState, ParamValue, ResourceName, SecretRef, SegmentId, SourceLocation,

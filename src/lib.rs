@@ -1,8 +1,33 @@
 //! destctl: Adobe Experience Platform batch destinations as code.
 //!
-//! Data flows one way: manifests ([`manifest`]) → desired model ([`model`]) → [`plan`] ← live
-//! state; `apply` executes a plan and nothing else. The [`catalog`] is the one source of truth
-//! for spec ids and per-destination rules.
+//! Manifests are validated into a desired model, live state is listed from the Flow Service, the
+//! pure planner diffs the two into a plan document, and `apply` executes a plan and nothing else.
+//! The [`catalog`] is the one source of truth for spec ids and per-destination rules.
+//!
+//! # Layers
+//!
+//! Bottom to top. A module may use modules of its own layer or below, never above, and two
+//! modules never use each other (the test in `layers.rs` reads every `crate::` path in `src/`
+//! against this table). The emulator is a side branch: it uses only `wire` and `catalog`, so the
+//! server and the client share nothing but the Flow Service's vocabulary.
+//!
+//! | layer | modules | role |
+//! |---|---|---|
+//! | 0 | `wire` | the Flow Service's vocabulary: ids, etags, collections, patch ops, typed flows and connections |
+//! | 1 | `catalog`, `model`, `marker` | destination cards and their rules; the desired model; the ownership marker |
+//! | 2 | `diagnostics`, `manifest` | located problems; YAML manifests → desired model, and their JSON Schemas |
+//! | 3 | `live`, `plan` | live state from list pages; the pure planner and the plan document |
+//! | 4 | `render` | plans in text, JSON and Markdown |
+//! | 5 | `client`, `fetch`, `emulator`, `target`, `apply` | HTTP client; live state read with list calls; the Flow Service emulator; which service a run talks to; the plan executor |
+//! | 6 | `commands` | clap types, one module per subcommand, printing, exit codes and hints |
+//!
+//! # Public API
+//!
+//! The binary is a thin `main` over [`commands`]. The layers below are public so that the
+//! integration tests, benchmarks and fuzz targets drive them as a library: [`manifest::load`],
+//! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`apply`], the
+//! [`emulator`] server and [`client::Client`]. Everything else is `pub(crate)`; the emulator's
+//! seeding helpers exist only with the `test-support` feature.
 
 pub mod apply;
 pub mod catalog;
@@ -10,14 +35,17 @@ pub mod client;
 pub mod commands;
 pub mod diagnostics;
 pub mod emulator;
+pub mod fetch;
 pub mod live;
 pub mod manifest;
 pub mod marker;
 pub mod model;
 pub mod plan;
 pub mod render;
-pub mod schema;
 pub mod target;
 pub mod wire;
+
+#[cfg(test)]
+mod layers;
 
 pub use commands::Error;

@@ -9,10 +9,10 @@ use super::secrets::{Resolver, SecretLocations};
 use super::{ApplyError, ExecuteOptions, Prepared};
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::client::Client;
-use crate::live::fetch::{FetchOptions, fetch};
+use crate::fetch::{FetchOptions, fetch};
 use crate::live::{LiveDestination, LiveEntity};
 use crate::model::DesiredState;
-use crate::plan::{Change, Plan, PlanDetails, PlanOptions, PlanTarget, fetch_options};
+use crate::plan::{Change, Plan, PlanDetails, PlanOptions, PlanTarget};
 use crate::wire::{EntityId, Resource};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -179,7 +179,7 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
     let (plan, prepared, mode) = match input {
         Input::Live { desired, prune } => {
             ctx.resolver.check_desired(&desired)?;
-            let live = fetch(client, &fetch_options(&desired))
+            let live = fetch(client, &FetchOptions::for_desired(&desired))
                 .await
                 .map_err(ApplyError::Fetch)?;
             let opts = PlanOptions {

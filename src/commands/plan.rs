@@ -7,9 +7,9 @@
 
 use super::cli::PlanArgs;
 use super::{Context, Error, Exit, show_warnings};
-use crate::live::fetch::fetch;
+use crate::fetch::{FetchOptions, fetch};
 use crate::manifest::load;
-use crate::plan::{PlanOptions, PlanTarget, build, fetch_options};
+use crate::plan::{PlanOptions, PlanTarget, build};
 use crate::render::{self, Format};
 use crate::target;
 
@@ -26,7 +26,11 @@ pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     if let Some(notice) = connected.notice() {
         eprintln!("{notice}");
     }
-    let live = fetch(&connected.client, &fetch_options(&loaded.desired)).await?;
+    let live = fetch(
+        &connected.client,
+        &FetchOptions::for_desired(&loaded.desired),
+    )
+    .await?;
     let endpoint = connected.endpoint.clone();
     drop(connected);
     let opts = PlanOptions {

@@ -9,7 +9,7 @@ pub fn run(args: &SchemaArgs, _ctx: &Context) -> Result<Exit, Error> {
         path: args.out.clone(),
         source,
     })?;
-    for (name, text) in crate::schema::generate() {
+    for (name, text) in crate::manifest::schema::generate() {
         let path = args.out.join(name);
         std::fs::write(&path, text).map_err(|source| Error::Io {
             path: path.clone(),

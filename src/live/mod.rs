@@ -1,7 +1,6 @@
 //! Live state: the managed objects of one sandbox, read with list calls only, and grouped by
-//! ownership marker into one [`LiveDestination`] per Destination manifest name.
-
-pub mod fetch;
+//! ownership marker into one [`LiveDestination`] per Destination manifest name. Reading them
+//! from a Flow Service is the I/O layer's job ([`crate::fetch`]).
 
 use crate::catalog::PROFILE_STORE_SPEC_ID;
 use crate::marker::Marker;

@@ -8,6 +8,7 @@
 mod check;
 mod node;
 pub mod raw;
+pub mod schema;
 pub mod source;
 
 pub use crate::diagnostics::{Problem, Severity, Sources};

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// A YAML node.
 #[derive(Debug)]
-pub enum Node {
+pub(super) enum Node {
     /// A mapping, keys in order.
     Map(Vec<(Spanned<String>, Spanned<Node>)>),
     /// A sequence.
@@ -22,7 +22,7 @@ impl<'de> Deserialize<'de> for Node {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = Node;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any YAML value")
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
@@ -82,7 +82,7 @@ fn pos(s: &Location) -> (u64, u64) {
 }
 
 /// The dotted field path (`spec.activations[0].schedule`) of the value at `(line, column)`.
-pub fn path_at(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
+pub(super) fn path_at(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
     let target = (line, column);
     let mut out = Vec::new();
     let mut node = &root.value;
@@ -119,7 +119,7 @@ pub fn path_at(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
 
 /// Where the node at `path` is named: its key in the parent mapping, or the item itself in a
 /// sequence. `None` for the root or a path that is not in the document.
-pub fn anchor<'a>(root: &'a Spanned<Node>, path: &[String]) -> Option<&'a Location> {
+pub(super) fn anchor<'a>(root: &'a Spanned<Node>, path: &[String]) -> Option<&'a Location> {
     let mut node = &root.value;
     let mut found = None;
     for seg in path {
@@ -144,7 +144,7 @@ pub fn anchor<'a>(root: &'a Spanned<Node>, path: &[String]) -> Option<&'a Locati
 /// The path of the mapping a "missing field" error at `(line, column)` is about. The parser
 /// reports such an error at the mapping's last key, or at the mapping itself when it has no
 /// key there to point at (an empty `{}`).
-pub fn missing_field_owner(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
+pub(super) fn missing_field_owner(root: &Spanned<Node>, line: u64, column: u64) -> Vec<String> {
     let mut path = path_at(root, line, column);
     if anchor(root, &path).is_some_and(|l| pos(l) == (line, column)) {
         path.pop();
@@ -153,7 +153,7 @@ pub fn missing_field_owner(root: &Spanned<Node>, line: u64, column: u64) -> Vec<
 }
 
 /// Joins path segments: keys with `.`, indexes as `[i]`.
-pub fn join(path: &[String]) -> String {
+pub(super) fn join(path: &[String]) -> String {
     let mut s = String::new();
     for seg in path {
         if !s.is_empty() && !seg.starts_with('[') {

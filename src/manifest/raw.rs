@@ -289,7 +289,7 @@ impl<'de> Deserialize<'de> for ScheduleRef {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = ScheduleRef;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a Schedule name or an inline schedule map")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ScheduleRef, E> {
@@ -330,7 +330,7 @@ impl<'de> Deserialize<'de> for SpannedMap {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = SpannedMap;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of param names to values")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpannedMap, A::Error> {

@@ -13,17 +13,6 @@ pub use document::{
     parse_ref, resource_word,
 };
 
-/// What the live read must look up for `desired`: the Adobe Campaign flow spec, when a
-/// Destination needs it.
-pub fn fetch_options(desired: &crate::model::DesiredState) -> crate::live::fetch::FetchOptions {
-    crate::live::fetch::FetchOptions {
-        campaign_flow_spec: desired
-            .destinations
-            .iter()
-            .any(|d| d.platform == Platform::AdobeCampaign),
-    }
-}
-
 use crate::catalog::Platform;
 use crate::wire::Resource;
 use serde::{Deserialize, Serialize};

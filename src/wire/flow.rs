@@ -365,7 +365,7 @@ impl<'de> Deserialize<'de> for PrimaryField {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = PrimaryField;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a primary field object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<PrimaryField, A::Error> {
@@ -417,7 +417,7 @@ impl<'de> Deserialize<'de> for SegmentSelector {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = SegmentSelector;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an audience selector object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<SegmentSelector, A::Error> {
@@ -477,7 +477,7 @@ impl<'de> Deserialize<'de> for SegmentValue {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = SegmentValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an audience selector value")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<SegmentValue, A::Error> {

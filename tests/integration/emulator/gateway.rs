@@ -113,7 +113,7 @@ async fn header_checks_in_order_with_documented_bodies() {
     let auth = format!("Bearer {}", app.token);
     let path = format!("{FS}/connections");
     type Case<'a> = (Vec<(&'a str, &'a str)>, u16, serde_json::Value);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![],
             403,

@@ -1,4 +1,4 @@
-//! End to end: the client and `live::fetch` against the in-process emulator on a random
+//! End to end: the client and `fetch` against the in-process emulator on a random
 //! loopback port — writes, typed errors, faults, paging over more than 100 objects, the
 //! destination-flow filter, sandbox isolation and the request budget read from
 //! `/_emulator/requests`; and the embedded target with its state file.
@@ -9,7 +9,7 @@ use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
     FaultConfig, RunningEmulator, SeedFlows,
 };
-use destctl::live::fetch::{FetchOptions, fetch};
+use destctl::fetch::{FetchOptions, fetch};
 use destctl::wire::{PatchOp, PatchOpKind, Resource};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -447,7 +447,7 @@ async fn list_pages_keep_the_filter_across_continuation_tokens() {
     let c = client_for(&emu, "prod");
     let filter = (
         "property",
-        destctl::live::fetch::DESTINATION_FLOW_FILTER.to_owned(),
+        destctl::fetch::DESTINATION_FLOW_FILTER.to_owned(),
     );
     let all = c
         .list("/flows", &[filter.clone(), ("limit", "30".into())])

@@ -1,9 +1,9 @@
-//! `live::fetch` against a mock Flow Service: list calls only, paged, concurrent; the
+//! `fetch` against a mock Flow Service: list calls only, paged, concurrent; the
 //! `upsToCampaign` look-up only when asked; a GET per flow only when the list omits
 //! `transformations`.
 
 use crate::support::fake_server::*;
-use destctl::live::fetch::{
+use destctl::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
 };
 use destctl::wire::Resource;

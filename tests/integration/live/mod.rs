@@ -1,4 +1,4 @@
-//! Reading live state: `live::fetch` and the target the command line resolves.
+//! Reading live state: `fetch` and the target the command line resolves.
 
 mod embedded_cli;
 mod emulator;

@@ -1,5 +1,5 @@
 //! `plan` end to end against the in-process emulator: the manifests in `manifests/`, read with
-//! the real client and `live::fetch`, every case of issue 4 point 5, and each plan executed
+//! the real client and `fetch`, every case of issue 4 point 5, and each plan executed
 //! against the emulator (by a small executor over the client, standing in for `apply`) to show
 //! the service accepts it and that planning again finds nothing.
 
@@ -7,10 +7,9 @@ use crate::support::cli::Cli;
 use crate::support::tempdir;
 use destctl::client::{Auth, Client, ClientConfig, FlowAction};
 use destctl::emulator::{Emulator, EmulatorConfig, OutOfBandEdit, RunningEmulator};
+use destctl::fetch::{FetchOptions, fetch};
 use destctl::live::LiveState;
-use destctl::live::fetch::fetch;
 use destctl::model::{DesiredDestination, DesiredState, ParamValue};
-use destctl::plan::fetch_options;
 use destctl::plan::{
     Action, Change, Plan, PlanDetails, PlanError, PlanOptions, PlanTarget, build, update_for,
 };
@@ -66,7 +65,9 @@ fn opts(prune: bool) -> PlanOptions {
 
 impl Env {
     async fn live(&self, desired: &DesiredState) -> LiveState {
-        fetch(&self.client, &fetch_options(desired)).await.unwrap()
+        fetch(&self.client, &FetchOptions::for_desired(desired))
+            .await
+            .unwrap()
     }
 
     async fn plan(&self, desired: &DesiredState, prune: bool) -> (Plan, PlanDetails) {

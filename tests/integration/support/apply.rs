@@ -9,8 +9,8 @@ use destctl::client::{Auth, Client, ClientConfig, RetryPolicy};
 use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, RunningEmulator,
 };
+use destctl::fetch::{FetchOptions, fetch};
 use destctl::live::LiveState;
-use destctl::live::fetch::{FetchOptions, fetch};
 use destctl::model::DesiredState;
 use destctl::plan::{Plan, PlanOptions, PlanTarget, build_plan};
 use std::path::PathBuf;

@@ -6,7 +6,7 @@ use std::path::Path;
 #[test]
 fn committed_schemas_match_the_generated_ones() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    let generated = destctl::schema::generate();
+    let generated = destctl::manifest::schema::generate();
     assert_eq!(generated.len(), 4);
     for (name, text) in generated {
         let committed = std::fs::read_to_string(dir.join(name))
@@ -29,7 +29,7 @@ fn the_schema_command_writes_the_files() {
         .arg(&out_dir)
         .output();
     assert_eq!(out.status.code(), Some(0));
-    for (name, text) in destctl::schema::generate() {
+    for (name, text) in destctl::manifest::schema::generate() {
         assert_eq!(std::fs::read_to_string(out_dir.join(name)).unwrap(), text);
     }
     tmp.close();

@@ -17,9 +17,10 @@
 //! `runs` — are skipped by the parser, never built, and each page's bytes live only while that
 //! page is parsed. An item without `id` or `etag` fails the list with an error naming it.
 
-use super::{LiveEntity, LiveState};
 use crate::catalog::{PROFILE_STORE_SPEC_ID, Platform};
 use crate::client::{Client, ClientError};
+use crate::live::{LiveEntity, LiveState};
+use crate::model::DesiredState;
 use crate::wire::connection::{Connection, FlowSpec};
 use crate::wire::flow::Flow;
 use crate::wire::{EntityId, Resource};
@@ -53,6 +54,19 @@ const FALLBACK_CONCURRENCY: usize = 8;
 pub struct FetchOptions {
     /// Look up the `upsToCampaign` flow spec id (needed when a manifest targets Adobe Campaign).
     pub campaign_flow_spec: bool,
+}
+
+impl FetchOptions {
+    /// What the live read must look up for `desired`: the Adobe Campaign flow spec, when a
+    /// Destination needs it.
+    pub fn for_desired(desired: &DesiredState) -> FetchOptions {
+        FetchOptions {
+            campaign_flow_spec: desired
+                .destinations
+                .iter()
+                .any(|d| d.platform == Platform::AdobeCampaign),
+        }
+    }
 }
 
 /// Lists everything destctl needs from the client's sandbox.
