@@ -7,7 +7,12 @@
 //! Run: `cargo bench --bench apply` (options: `--flows N`, `--latency-ms N`,
 //! `--parallelism N`, `--runs N`).
 // A benchmark: it prints its report and panics on a broken setup.
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    missing_docs
+)]
 
 use destctl::apply::execute::Cancel;
 use destctl::apply::secrets::Resolver;

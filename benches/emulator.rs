@@ -4,7 +4,12 @@
 //!
 //! Run: `cargo bench --bench emulator` (optional args: iterations, default 30).
 // A benchmark: it prints its report and panics on a broken setup.
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    missing_docs
+)]
 
 use destctl::emulator::{
     EMBEDDED_CLIENT_ID, EMBEDDED_ORG_ID, Emulator, EmulatorConfig, SeedFlows, apply_flow_patch,

@@ -14,7 +14,12 @@
 //! same binary — so the peak RSS measured is the plan side's alone; or `inprocess`).
 //! Exit status 1 when a target fails.
 // A benchmark: it prints its report and panics on a broken setup.
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    missing_docs
+)]
 // Thread CPU time comes from libc's clock_gettime.
 #![allow(unsafe_code)]
 

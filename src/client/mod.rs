@@ -579,7 +579,8 @@ impl Client {
             let page: Page<T> = serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
                 method: Method::GET,
                 path: url.path().to_owned(),
-                message: format!("not a list page ({e})"),
+                // serde quotes the offending value: server text, redacted like error bodies.
+                message: self.redactor().redact(&format!("not a list page ({e})")),
             })?;
             items.extend(page.items.unwrap_or_default());
             let next = page

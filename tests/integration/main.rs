@@ -2,7 +2,13 @@
 //! real `destctl` binary, and one support module with the shared fixtures.
 // Test code: panicking on a broken fixture is the point, output goes to the test log, and the
 // support module's items are shared between test modules, not an API.
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr, unreachable_pub, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    unreachable_pub,
+    missing_docs
+)]
 
 mod apply;
 mod cli;
