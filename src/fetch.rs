@@ -70,42 +70,29 @@ impl FetchOptions {
 }
 
 /// Lists everything destctl needs from the client's sandbox.
+///
+/// The connection lists run in a spawned task while this task lists the flows alone
+/// ([`Client::list_as_alone`]: the flow page, by far the largest, is parsed on this thread).
 pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, ClientError> {
-    let flow_filter = [("property", DESTINATION_FLOW_FILTER.to_owned())];
-    let campaign = async {
-        if !opts.campaign_flow_spec {
-            return Ok(None);
+    let others = tokio::spawn(list_connections(client.clone(), opts.clone()));
+    let flows = match list_flows(client, &[("property", DESTINATION_FLOW_FILTER.to_owned())]).await
+    {
+        Ok(flows) => flows,
+        Err(e) => {
+            others.abort();
+            return Err(e);
         }
-        let specs = client
-            .list_as::<FlowSpec>(
-                "/flowSpecs",
-                &[("property", format!("name=={CAMPAIGN_FLOW_SPEC_NAME}"))],
-            )
-            .await?;
-        Ok::<_, ClientError>(
-            specs
-                .into_iter()
-                .find(|s| s.name.as_deref() == Some(CAMPAIGN_FLOW_SPEC_NAME))
-                .and_then(|s| s.id),
-        )
     };
-    let profile = [("property", profile_store_filter())];
-    let destination = [("property", destination_spec_filter())];
-    let (
-        flows,
+    let Connections {
         mut base_connections,
         accounts,
         source_connections,
         target_connections,
         campaign_flow_spec_id,
-    ) = tokio::try_join!(
-        list_flows(client, &flow_filter),
-        client.list_as::<Connection>(Resource::Connection.collection(), &profile),
-        client.list_as::<Connection>(Resource::Connection.collection(), &destination),
-        client.list_as::<Connection>(Resource::SourceConnection.collection(), &profile),
-        client.list_as::<Connection>(Resource::TargetConnection.collection(), &destination),
-        campaign,
-    )?;
+    } = match others.await {
+        Ok(connections) => connections?,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
     base_connections.extend(accounts);
     let flows = complete_transformations(client, flows).await?;
     let wrap = |resource, items: Vec<Connection>| -> Vec<Arc<LiveEntity>> {
@@ -126,13 +113,62 @@ pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, Cl
     })
 }
 
-/// Lists the destination flows (`query`: the flow filter), typed.
+/// Everything [`fetch`] lists besides the flows.
+struct Connections {
+    base_connections: Vec<Connection>,
+    accounts: Vec<Connection>,
+    source_connections: Vec<Connection>,
+    target_connections: Vec<Connection>,
+    campaign_flow_spec_id: Option<String>,
+}
+
+/// The four connection lists and the Campaign flow spec lookup, concurrently.
+async fn list_connections(client: Client, opts: FetchOptions) -> Result<Connections, ClientError> {
+    let client = &client;
+    let campaign = async {
+        if !opts.campaign_flow_spec {
+            return Ok(None);
+        }
+        let specs = client
+            .list_as::<FlowSpec>(
+                "/flowSpecs",
+                &[("property", format!("name=={CAMPAIGN_FLOW_SPEC_NAME}"))],
+            )
+            .await?;
+        Ok::<_, ClientError>(
+            specs
+                .into_iter()
+                .find(|s| s.name.as_deref() == Some(CAMPAIGN_FLOW_SPEC_NAME))
+                .and_then(|s| s.id),
+        )
+    };
+    let profile = [("property", profile_store_filter())];
+    let destination = [("property", destination_spec_filter())];
+    let (base_connections, accounts, source_connections, target_connections, campaign_flow_spec_id) =
+        tokio::try_join!(
+            client.list_as::<Connection>(Resource::Connection.collection(), &profile),
+            client.list_as::<Connection>(Resource::Connection.collection(), &destination),
+            client.list_as::<Connection>(Resource::SourceConnection.collection(), &profile),
+            client.list_as::<Connection>(Resource::TargetConnection.collection(), &destination),
+            campaign,
+        )?;
+    Ok(Connections {
+        base_connections,
+        accounts,
+        source_connections,
+        target_connections,
+        campaign_flow_spec_id,
+    })
+}
+
+/// Lists the destination flows (`query`: the flow filter), typed. Nothing else in the calling
+/// task runs while a page is parsed (see [`Client::list_as_alone`]).
 pub async fn list_flows(
     client: &Client,
     query: &[(&str, String)],
 ) -> Result<Vec<Flow>, ClientError> {
     client
-        .list_as::<Flow>(Resource::Flow.collection(), query)
+        .list_as_alone::<Flow>(Resource::Flow.collection(), query)
         .await
 }
 

@@ -2,7 +2,7 @@
 //! [`destctl::commands`].
 
 use clap::Parser;
-use destctl::commands::{self, Context, cli::Cli};
+use destctl::commands::{self, Cli, Context};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

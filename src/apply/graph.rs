@@ -118,7 +118,7 @@ impl UnionFind {
 
 /// Builds the execution graph, checking that create keys are unique, that every reference
 /// names a create of the plan, and that creates do not refer to each other in a cycle.
-pub fn build(plan: &Plan) -> Result<ExecGraph, GraphError> {
+pub(crate) fn build(plan: &Plan) -> Result<ExecGraph, GraphError> {
     let changes = &plan.changes;
 
     let mut keys: HashMap<&str, usize> = HashMap::new();

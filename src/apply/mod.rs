@@ -3,9 +3,9 @@
 //! secrets resolved before the first request, and a report of what was done.
 
 pub mod execute;
-pub mod graph;
+pub(crate) mod graph;
 pub mod preflight;
-pub mod refs;
+pub(crate) mod refs;
 pub mod report;
 pub mod secrets;
 

@@ -2,13 +2,13 @@
 //! earlier in the same plan, replaced at execution time by the id the service returned.
 
 use crate::plan::IdRef;
-pub use crate::plan::parse_ref;
+pub(crate) use crate::plan::parse_ref;
 use crate::wire::{EntityId, Etag};
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// Every key referenced anywhere inside `value`, in document order (duplicates kept).
-pub fn refs_in(value: &Value) -> Vec<String> {
+pub(crate) fn refs_in(value: &Value) -> Vec<String> {
     let mut out = Vec::new();
     collect(value, &mut out);
     out
@@ -30,7 +30,7 @@ fn collect(value: &Value, out: &mut Vec<String>) {
 /// A `${ref:KEY}` whose entity has not been created (yet).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("`${{ref:{key}}}` names no entity created so far in this apply")]
-pub struct UnresolvedRef {
+pub(crate) struct UnresolvedRef {
     /// The key.
     pub key: String,
 }
@@ -39,35 +39,35 @@ pub struct UnresolvedRef {
 /// etags of entities it changed (a flow action gives the flow a new etag, which a following
 /// update of the same flow must send).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CreatedIds {
+pub(crate) struct CreatedIds {
     ids: HashMap<String, EntityId>,
     etags: HashMap<EntityId, Etag>,
 }
 
 impl CreatedIds {
     /// Records the id returned for the create of `key`.
-    pub fn insert(&mut self, key: &str, id: EntityId) {
+    pub(crate) fn insert(&mut self, key: &str, id: EntityId) {
         self.ids.insert(key.to_owned(), id);
     }
 
     /// The id created for `key`.
-    pub fn get(&self, key: &str) -> Option<&EntityId> {
+    pub(crate) fn get(&self, key: &str) -> Option<&EntityId> {
         self.ids.get(key)
     }
 
     /// Records the etag one of this apply's writes returned for `id`.
-    pub fn record_etag(&mut self, id: EntityId, etag: Etag) {
+    pub(crate) fn record_etag(&mut self, id: EntityId, etag: Etag) {
         self.etags.insert(id, etag);
     }
 
     /// The etag to send with an update of `id`: the one this apply's own last write returned,
     /// else the one the plan recorded.
-    pub fn current_etag(&self, id: &EntityId, planned: &Etag) -> Etag {
+    pub(crate) fn current_etag(&self, id: &EntityId, planned: &Etag) -> Etag {
         self.etags.get(id).unwrap_or(planned).clone()
     }
 
     /// Replaces every `${ref:KEY}` string inside `value` with its id.
-    pub fn substitute(&self, value: &mut Value) -> Result<(), UnresolvedRef> {
+    pub(crate) fn substitute(&self, value: &mut Value) -> Result<(), UnresolvedRef> {
         match value {
             Value::String(s) => {
                 if let Some(k) = parse_ref(s) {
@@ -85,7 +85,7 @@ impl CreatedIds {
     }
 
     /// A change's `id`: a live id as is, or the id created for a `${ref:KEY}`.
-    pub fn resolve_id(&self, id: &IdRef) -> Result<EntityId, UnresolvedRef> {
+    pub(crate) fn resolve_id(&self, id: &IdRef) -> Result<EntityId, UnresolvedRef> {
         match id {
             IdRef::Ref(k) => self
                 .get(k)

@@ -12,12 +12,12 @@
 //! and [`filename`] (filename template macros). Every enum with a wire string is declared with
 //! `wire_enum!` (in `catalog/wire_enum.rs`), which writes that string once.
 
-pub mod auth;
-pub mod filename;
-pub mod location;
-pub mod params;
-pub mod platform;
-pub mod schedule;
+pub(crate) mod auth;
+pub(crate) mod filename;
+pub(crate) mod location;
+pub(crate) mod params;
+pub(crate) mod platform;
+pub(crate) mod schedule;
 pub(crate) mod wire_enum;
 
 pub use auth::AuthMethod;

@@ -27,8 +27,10 @@ macro_rules! wire_enum {
             )+
         }
 
+        #[allow(unreachable_pub, reason = "some wire enums are crate-private")]
         impl $name {
             /// Every variant, in declaration order.
+            #[allow(dead_code, reason = "not every enum lists its variants")]
             pub const ALL: [$name; [$($wire),+].len()] = [$($name::$variant),+];
 
             /// The wire string.

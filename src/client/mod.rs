@@ -368,6 +368,23 @@ impl Client {
         self.inner.retrier.redactor()
     }
 
+    /// `e` with the message of a decode error redacted: serde quotes the offending value,
+    /// which is server text.
+    fn redact_decode(&self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::Decode {
+                method,
+                path,
+                message,
+            } => ClientError::Decode {
+                method,
+                path,
+                message: self.redactor().redact(&message),
+            },
+            e => e,
+        }
+    }
+
     /// HTTP requests sent to the Flow Service so far, retries included (token requests not
     /// counted).
     pub fn requests_sent(&self) -> u64 {
@@ -409,7 +426,26 @@ impl Client {
         &self,
         call: Call<'_>,
     ) -> Result<(StatusCode, axum::body::Bytes), ClientError> {
+        self.execute_with(call, |resp| async move {
+            retry::read_body(resp).await.map_err(BodyError::Transport)
+        })
+        .await
+    }
+
+    /// [`Client::execute`] with the body of a 2xx answer consumed by `read` (which may parse
+    /// it as it arrives); a transport failure while reading is retried like any other.
+    async fn execute_with<R, F, Fut>(
+        &self,
+        call: Call<'_>,
+        read: F,
+    ) -> Result<(StatusCode, R), ClientError>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<R, BodyError>>,
+        R: Default,
+    {
         let inner = &*self.inner;
+        let read = &read;
         let path = call.url.path().to_owned();
         let renewed_token = std::sync::atomic::AtomicBool::new(false);
         let (call, path_ref, renewed_token) = (&call, path.as_str(), &renewed_token);
@@ -431,23 +467,36 @@ impl Client {
                     };
                     let started = std::time::Instant::now();
                     inner.requests.fetch_add(1, Ordering::Relaxed);
-                    let answer = match Answer::exchange(req).await {
-                        Ok(a) => a,
-                        Err(e) => {
-                            tracing::debug!(method = %call.method, path = %path_ref,
-                                attempt = attempt.number(),
-                                elapsed_ms = started.elapsed().as_millis() as u64,
-                                error = %transport_message(&e), "request failed");
-                            return Outcome::Transport(e);
-                        }
+                    let failed = |e: reqwest::Error| {
+                        tracing::debug!(method = %call.method, path = %path_ref,
+                            attempt = attempt.number(),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            error = %transport_message(&e), "request failed");
+                        Outcome::Transport(e)
                     };
-                    let status = answer.status;
+                    let resp = match req.send().await {
+                        Ok(r) => r,
+                        Err(e) => return failed(e),
+                    };
+                    let status = resp.status();
+                    if status.is_success() {
+                        let body = match read(resp).await {
+                            Ok(body) => body,
+                            Err(BodyError::Transport(e)) => return failed(e),
+                            Err(BodyError::Client(e)) => return Outcome::Done(Err(e)),
+                        };
+                        tracing::debug!(method = %call.method, path = %path_ref,
+                            status = status.as_u16(), attempt = attempt.number(),
+                            elapsed_ms = started.elapsed().as_millis() as u64, "request");
+                        return Outcome::Done(Ok((status, body)));
+                    }
+                    let answer = match Answer::read(resp).await {
+                        Ok(a) => a,
+                        Err(e) => return failed(e),
+                    };
                     tracing::debug!(method = %call.method, path = %path_ref,
                         status = status.as_u16(), attempt = attempt.number(),
                         elapsed_ms = started.elapsed().as_millis() as u64, "request");
-                    if status.is_success() {
-                        return Outcome::Done(Ok((status, answer.body)));
-                    }
                     if status == StatusCode::UNAUTHORIZED
                         && !renewed_token.load(Ordering::Relaxed)
                         && inner.tokens.can_refresh()
@@ -537,10 +586,36 @@ impl Client {
     /// [`Client::list`] with each item deserialized straight from the page bytes as `T`, so
     /// an item type that skips fields never materialises them (the page body is then the
     /// only large transient).
-    pub async fn list_as<T: serde::de::DeserializeOwned>(
+    ///
+    /// Each page is parsed as it arrives, on the blocking pool; only its typed items are kept.
+    pub async fn list_as<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         query: &[(&str, String)],
+    ) -> Result<Vec<T>, ClientError> {
+        self.list_parsed(path, query, ParseOn::BlockingPool).await
+    }
+
+    /// [`Client::list_as`] with each page parsed on the calling thread (`block_in_place`) when
+    /// the runtime is multi-threaded: the items are then allocated by the caller's thread, in
+    /// its malloc arena, reusing memory it freed earlier (the manifest loader's) instead of
+    /// growing another arena — for a 21 MB flow page, about 10 MB less peak RSS.
+    ///
+    /// While a page is parsed, nothing else in the calling task runs: do not join this future
+    /// with others in one task (`join!`, `select!`); spawn those instead.
+    pub async fn list_as_alone<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ClientError> {
+        self.list_parsed(path, query, ParseOn::Caller).await
+    }
+
+    async fn list_parsed<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        parse_on: ParseOn,
     ) -> Result<Vec<T>, ClientError> {
         let (path, inline_query) = match path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -567,21 +642,20 @@ impl Client {
                     qp.append_pair(k, v);
                 }
             }
-            let (_, body) = self
-                .execute(Call {
-                    method: Method::GET,
-                    url: url.clone(),
-                    body: None,
-                    if_match: None,
-                    class: RetryClass::Idempotent,
-                })
-                .await?;
-            let page: Page<T> = serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
-                method: Method::GET,
-                path: url.path().to_owned(),
-                // serde quotes the offending value: server text, redacted like error bodies.
-                message: self.redactor().redact(&format!("not a list page ({e})")),
-            })?;
+            let page_path = url.path().to_owned();
+            let (_, page) = self
+                .execute_with(
+                    Call {
+                        method: Method::GET,
+                        url: url.clone(),
+                        body: None,
+                        if_match: None,
+                        class: RetryClass::Idempotent,
+                    },
+                    |resp| read_page::<T>(resp, page_path.clone(), parse_on),
+                )
+                .await
+                .map_err(|e| self.redact_decode(e))?;
             items.extend(page.items.unwrap_or_default());
             let next = page
                 .links
@@ -765,6 +839,114 @@ impl Client {
     }
 }
 
+/// Why reading a 2xx body failed.
+#[derive(Debug)]
+enum BodyError {
+    /// The body did not arrive whole: retried as the policy allows.
+    Transport(reqwest::Error),
+    /// It arrived but is not what the API documents.
+    Client(ClientError),
+}
+
+/// Chunks of a list page kept in flight between the socket and the parser (each up to hyper's
+/// read buffer, a few hundred KB): enough to keep the parser fed, few enough that the buffers
+/// they pin stay small.
+const PAGE_CHUNKS_IN_FLIGHT: usize = 2;
+
+/// A page announced at most this long is read whole and parsed in place, without a thread hop.
+const SMALL_PAGE_BYTES: u64 = 1024 * 1024;
+
+/// Where a list page is parsed.
+#[derive(Clone, Copy)]
+enum ParseOn {
+    /// A blocking-pool thread: safe whatever else the calling task runs.
+    BlockingPool,
+    /// The calling thread (`block_in_place`) on a multi-threaded runtime, which stalls the
+    /// rest of the calling task meanwhile; the blocking pool on a current-thread runtime,
+    /// whose only thread cannot block.
+    Caller,
+}
+
+/// One list page parsed as it arrives (one announced small is read whole first): a task
+/// passes the body's chunks through a small bounded channel to `serde_json`, so a 20 MB page
+/// is never held whole (only its typed items are).
+async fn read_page<T: serde::de::DeserializeOwned + Send + 'static>(
+    mut resp: reqwest::Response,
+    path: String,
+    parse_on: ParseOn,
+) -> Result<Page<T>, BodyError> {
+    if resp
+        .content_length()
+        .is_some_and(|len| len <= SMALL_PAGE_BYTES)
+    {
+        let body = retry::read_body(resp).await.map_err(BodyError::Transport)?;
+        return serde_json::from_slice(&body).map_err(|e| not_a_page(path, &e));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(PAGE_CHUNKS_IN_FLIGHT);
+    let producer = tokio::spawn(async move {
+        while let Some(chunk) = resp.chunk().await? {
+            if tx.send(chunk).await.is_err() {
+                // The parser stopped early: its error says why.
+                break;
+            }
+        }
+        Ok::<(), reqwest::Error>(())
+    });
+    let parse = move || {
+        let reader = std::io::BufReader::new(ChunkReader {
+            chunks: rx,
+            current: Default::default(),
+        });
+        serde_json::from_reader::<_, Page<T>>(reader)
+    };
+    let multi_thread = !matches!(
+        tokio::runtime::Handle::current().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::CurrentThread
+    );
+    let parsed = match parse_on {
+        ParseOn::Caller if multi_thread => tokio::task::block_in_place(parse),
+        _ => match tokio::task::spawn_blocking(parse).await {
+            Ok(parsed) => parsed,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        },
+    };
+    match producer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(BodyError::Transport(e)),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+    parsed.map_err(|e| not_a_page(path, &e))
+}
+
+fn not_a_page(path: String, e: &serde_json::Error) -> BodyError {
+    BodyError::Client(ClientError::Decode {
+        method: Method::GET,
+        path,
+        message: format!("not a list page ({e})"),
+    })
+}
+
+/// The chunks received on a channel as one byte stream; the end of the stream is the channel
+/// closing.
+struct ChunkReader {
+    chunks: tokio::sync::mpsc::Receiver<axum::body::Bytes>,
+    current: axum::body::Bytes,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
 /// One page of a list answer; other fields are ignored.
 #[derive(serde::Deserialize)]
 struct Page<T> {
@@ -772,6 +954,15 @@ struct Page<T> {
     items: Option<Vec<T>>,
     #[serde(default, rename = "_links")]
     links: Option<Links>,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            items: None,
+            links: None,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -862,5 +1053,91 @@ mod tests {
     #[test]
     fn user_agent_names_the_version() {
         assert_eq!(USER_AGENT, format!("destctl/{}", env!("CARGO_PKG_VERSION")));
+    }
+
+    /// A 2xx answer whose body is `body` (its length known, so `Content-Length` is set).
+    fn answer(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(
+            axum::http::Response::builder()
+                .status(200)
+                .body(body)
+                .expect("a static response builds"),
+        )
+    }
+
+    /// A list page of `n` items, each with a long field the item type skips.
+    fn big_page(n: usize) -> Vec<u8> {
+        let filler = "x".repeat(4096);
+        let items: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"lastOperation":"{filler}","id":"flow-{i}"}}"#))
+            .collect();
+        format!(
+            r#"{{"items":[{}],"_links":{{"next":{{"href":"/flows?continuationToken=t"}}}}}}"#,
+            items.join(",")
+        )
+        .into_bytes()
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Item {
+        id: String,
+    }
+
+    async fn parse_big_page(parse_on: ParseOn) {
+        let body = big_page(600);
+        assert!(
+            body.len() as u64 > SMALL_PAGE_BYTES,
+            "takes the streaming path"
+        );
+        let page = read_page::<Item>(answer(body), "/flows".into(), parse_on)
+            .await
+            .expect("a valid page parses");
+        let items = page.items.expect("items");
+        assert_eq!(items.len(), 600);
+        assert_eq!(items[599].id, "flow-599");
+        let href = page.links.and_then(|l| l.next).and_then(|n| n.href);
+        assert_eq!(href.as_deref(), Some("/flows?continuationToken=t"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_page_streams_into_the_parser_on_the_calling_thread() {
+        parse_big_page(ParseOn::Caller).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_page_streams_into_the_parser_on_the_blocking_pool() {
+        parse_big_page(ParseOn::BlockingPool).await;
+    }
+
+    #[tokio::test]
+    async fn a_current_thread_runtime_parses_a_large_page_on_the_blocking_pool() {
+        parse_big_page(ParseOn::Caller).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_body_that_is_not_a_page_is_a_decode_error() {
+        let mut body = big_page(600);
+        body.truncate(body.len() - 3);
+        for parse_on in [ParseOn::Caller, ParseOn::BlockingPool] {
+            match read_page::<Item>(answer(body.clone()), "/flows".into(), parse_on).await {
+                Err(BodyError::Client(ClientError::Decode { path, message, .. })) => {
+                    assert_eq!(path, "/flows");
+                    assert!(message.starts_with("not a list page (EOF"), "{message}");
+                }
+                Err(BodyError::Client(e)) => panic!("unexpected error: {e}"),
+                Err(BodyError::Transport(e)) => panic!("unexpected transport error: {e}"),
+                Ok(_) => panic!("a truncated page parsed"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_small_page_is_parsed_in_place() {
+        let body = br#"{"items":[{"id":"a"}]}"#.to_vec();
+        let page = read_page::<Item>(answer(body), "/flows".into(), ParseOn::Caller)
+            .await
+            .expect("a valid page parses");
+        assert_eq!(page.items.expect("items")[0].id, "a");
+        assert!(page.links.is_none());
     }
 }

@@ -93,7 +93,7 @@ const MAX_BODY_RESERVE: u64 = 256 * 1024 * 1024;
 
 /// The whole response body in one buffer reserved from `Content-Length`, filled chunk by chunk:
 /// a 20 MB list page is held once, not as its chunks plus a contiguous copy of them.
-async fn read_body(mut resp: reqwest::Response) -> Result<Bytes, reqwest::Error> {
+pub(crate) async fn read_body(mut resp: reqwest::Response) -> Result<Bytes, reqwest::Error> {
     let reserve = resp.content_length().unwrap_or(0).min(MAX_BODY_RESERVE);
     let mut buf = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
     while let Some(chunk) = resp.chunk().await? {
@@ -114,7 +114,11 @@ impl Answer {
     pub(crate) async fn exchange(
         request: reqwest::RequestBuilder,
     ) -> Result<Answer, reqwest::Error> {
-        let resp = request.send().await?;
+        Answer::read(request.send().await?).await
+    }
+
+    /// Reads the whole answer of `resp`.
+    pub(crate) async fn read(resp: reqwest::Response) -> Result<Answer, reqwest::Error> {
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
         let body = read_body(resp).await?;

@@ -13,7 +13,7 @@ use crate::render::Format;
 use std::sync::Arc;
 
 /// Runs `destctl apply`; an incomplete apply is an error (exit 1) after the report.
-pub async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
+pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
     let resolver = Resolver::process().map_err(ApplyError::CurrentDir)?;
     let input = match &args.plan {
         Some(path) => Input::Saved(read_plan_file(path)?),

@@ -5,7 +5,7 @@ use super::{Context, Error, Exit};
 use crate::emulator::{Emulator, FLOW_SERVICE_BASE};
 
 /// Runs the emulator until Ctrl-C; says where it listens on stderr.
-pub async fn run(args: &EmulatorArgs, _ctx: &Context) -> Result<Exit, Error> {
+pub(crate) async fn run(args: &EmulatorArgs, _ctx: &Context) -> Result<Exit, Error> {
     let running = Emulator::start(args.config()).await?;
     eprintln!(
         "destctl emulator listening on {} (IMS: {0}/ims/token/v3, Flow Service: {0}{}){}",

@@ -68,7 +68,7 @@ pub fn hint(err: &Error) -> Option<&'static str> {
 }
 
 /// The message of `err`: its text and each source's, joined by `: `.
-pub fn message(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn message(err: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -80,7 +80,7 @@ pub fn message(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The text [`report`] writes on stderr for `err`.
-pub fn report_text(err: &Error, ctx: &Context) -> String {
+pub(crate) fn report_text(err: &Error, ctx: &Context) -> String {
     match err {
         Error::Manifest(m) => format!("{}error: {m}\n", m.render(ctx.stderr_color)),
         other => {

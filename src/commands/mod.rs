@@ -6,14 +6,16 @@
 // The one layer that prints (the rest of the crate is held to it by these lints).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod apply;
+pub(crate) mod apply;
 pub mod cli;
-pub mod emulator;
-pub mod error;
-pub mod plan;
-pub mod progress;
-pub mod schema;
-pub mod validate;
+
+pub use cli::Cli;
+pub(crate) mod emulator;
+pub(crate) mod error;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod schema;
+pub(crate) mod validate;
 
 pub use error::{Error, exit_code, hint, report};
 
@@ -73,15 +75,27 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
     match command {
         Command::Validate(args) => validate::run(args, ctx),
         Command::Schema(args) => schema::run(args, ctx),
-        Command::Plan(args) => block_on(plan::run(args, ctx)),
-        Command::Emulator(args) => block_on(emulator::run(args, ctx)),
-        Command::Apply(args) => block_on(apply::run(args, ctx)),
+        // One worker is plenty for a plan (a handful of list calls; the flow pages are parsed
+        // on the main thread) and keeps its footprint the same on any number of cores.
+        Command::Plan(args) => block_on(plan::run(args, ctx), Some(1)),
+        Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
+        Command::Apply(args) => block_on(apply::run(args, ctx), None),
     }
 }
 
-/// Runs an async command on a fresh multi-threaded runtime.
-fn block_on(fut: impl Future<Output = Result<Exit, Error>>) -> Result<Exit, Error> {
-    tokio::runtime::Runtime::new()
+/// Runs an async command on a fresh multi-threaded runtime with `workers` worker threads
+/// (`None`: one per core).
+fn block_on(
+    fut: impl Future<Output = Result<Exit, Error>>,
+    workers: Option<usize>,
+) -> Result<Exit, Error> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder
+        .build()
         .map_err(|source| Error::Runtime { source })?
         .block_on(fut)
 }

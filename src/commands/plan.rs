@@ -8,15 +8,23 @@
 use super::cli::PlanArgs;
 use super::{Context, Error, Exit, show_warnings};
 use crate::fetch::{FetchOptions, fetch};
-use crate::manifest::load;
+use crate::manifest::{Loaded, load};
 use crate::plan::{PlanOptions, PlanTarget, build};
 use crate::render::{self, Format};
 use crate::target;
 
 /// Runs `destctl plan`: exit 2 for changes with `--detailed-exitcode`.
-pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
+pub(crate) async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     let loaded = load(&args.paths)?;
     show_warnings(&loaded, ctx);
+    // Only the desired state is needed from here on: the rest is freed before the flows are read.
+    let Loaded {
+        desired,
+        warnings,
+        files,
+        sources,
+    } = loaded;
+    drop((warnings, files, sources));
     let options = args.target.options();
     let sandbox = options
         .sandbox
@@ -26,18 +34,14 @@ pub async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     if let Some(notice) = connected.notice() {
         eprintln!("{notice}");
     }
-    let live = fetch(
-        &connected.client,
-        &FetchOptions::for_desired(&loaded.desired),
-    )
-    .await?;
+    let live = fetch(&connected.client, &FetchOptions::for_desired(&desired)).await?;
     let endpoint = connected.endpoint.clone();
     drop(connected);
     let opts = PlanOptions {
         target: PlanTarget { endpoint, sandbox },
         prune: args.prune,
     };
-    let (plan, details) = build(&loaded.desired, &live, &opts)?;
+    let (plan, details) = build(&desired, &live, &opts)?;
     for d in &plan.duplicates {
         eprintln!(
             "destctl: warning: Destination `{}`: {}",

@@ -8,7 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 
 /// The terminal side of an apply, on stderr.
-pub struct TerminalObserver {
+pub(crate) struct TerminalObserver {
     /// Colour the plan.
     color: bool,
     /// Progress bars, when stderr is a terminal.
@@ -25,7 +25,7 @@ struct Bars {
 impl TerminalObserver {
     /// An observer that colours the plan when `color` and draws progress bars when
     /// `progress`.
-    pub fn new(color: bool, progress: bool) -> TerminalObserver {
+    pub(crate) fn new(color: bool, progress: bool) -> TerminalObserver {
         let bars = progress.then(|| Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(Vec::new()),
@@ -37,7 +37,7 @@ impl TerminalObserver {
     }
 
     /// Whether a progress bar was drawn (they end without a newline).
-    pub fn drew_bars(&self) -> bool {
+    pub(crate) fn drew_bars(&self) -> bool {
         self.bars.as_ref().is_some_and(|b| {
             b.bars
                 .lock()

@@ -4,7 +4,7 @@ use super::cli::SchemaArgs;
 use super::{Context, Error, Exit};
 
 /// Writes the schemas into `args.out` (created if missing) and lists them on stdout.
-pub fn run(args: &SchemaArgs, _ctx: &Context) -> Result<Exit, Error> {
+pub(crate) fn run(args: &SchemaArgs, _ctx: &Context) -> Result<Exit, Error> {
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
         path: args.out.clone(),
         source,

@@ -7,7 +7,7 @@ use crate::diagnostics::count;
 use crate::manifest::load;
 
 /// Checks the manifests: diagnostics and a summary line on stderr.
-pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Exit, Error> {
+pub(crate) fn run(args: &ValidateArgs, ctx: &Context) -> Result<Exit, Error> {
     let loaded = load(&args.paths)?;
     let warnings = loaded.warnings.len();
     show_warnings(&loaded, ctx);

@@ -7,9 +7,9 @@
 
 mod check;
 mod node;
-pub mod raw;
+pub(crate) mod raw;
 pub mod schema;
-pub mod source;
+pub(crate) mod source;
 
 pub use crate::diagnostics::{Problem, Severity, Sources};
 use crate::diagnostics::{count, render};

@@ -13,7 +13,7 @@ use std::fmt;
 
 /// The only `apiVersion` this release reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-pub enum ApiVersion {
+pub(crate) enum ApiVersion {
     /// `destctl/v1`.
     #[serde(rename = "destctl/v1")]
     V1,
@@ -22,7 +22,7 @@ pub enum ApiVersion {
 wire_enum! {
     /// The three manifest kinds; the string is the `kind` value.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-    pub enum Kind {
+    pub(crate) enum Kind {
         /// A destination account, file location and dataflow.
         Destination = "Destination",
         /// A reusable export schedule.
@@ -35,8 +35,9 @@ wire_enum! {
 /// The first look at a document: which kind it is. Other fields are read by the kind's type.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Header {
+pub(crate) struct Header {
     /// `apiVersion`, if present.
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub api_version: Option<Spanned<String>>,
     /// `kind`, if present.
     pub kind: Option<Spanned<String>>,
@@ -44,21 +45,21 @@ pub struct Header {
 
 /// `kind: Destination` (schema only; the header already chose the kind).
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
-pub enum DestinationKind {
+pub(crate) enum DestinationKind {
     /// The only value.
     Destination,
 }
 
 /// `kind: Schedule`.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
-pub enum ScheduleKind {
+pub(crate) enum ScheduleKind {
     /// The only value.
     Schedule,
 }
 
 /// `kind: Audience`.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
-pub enum AudienceKind {
+pub(crate) enum AudienceKind {
     /// The only value.
     Audience,
 }
@@ -66,7 +67,7 @@ pub enum AudienceKind {
 /// `metadata` of every document.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     /// Unique per kind: 1-63 lower-case letters, digits and `-`, not starting or ending with `-`.
     #[schemars(
         with = "String",
@@ -79,12 +80,14 @@ pub struct Metadata {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "destctl Destination")]
-pub struct DestinationDoc {
+pub(crate) struct DestinationDoc {
     /// Always `destctl/v1`.
     #[schemars(with = "ApiVersion")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub api_version: Spanned<ApiVersion>,
     /// Always `Destination`.
     #[schemars(with = "DestinationKind")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub kind: Spanned<DestinationKind>,
     /// The manifest's name, also the ownership marker of what destctl creates for it.
     pub metadata: Metadata,
@@ -96,7 +99,7 @@ pub struct DestinationDoc {
 /// `spec` of a `Destination`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DestinationSpec {
+pub(crate) struct DestinationSpec {
     /// The flow name in AEP (default: `metadata.name`).
     #[schemars(with = "Option<String>")]
     pub display_name: Option<Spanned<String>>,
@@ -130,7 +133,7 @@ pub struct DestinationSpec {
 /// `spec.connection`: the account's auth method and params.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ConnectionSpec {
+pub(crate) struct ConnectionSpec {
     /// The auth spec name the platform accepts.
     #[schemars(with = "AuthMethod")]
     pub auth: Spanned<AuthMethod>,
@@ -146,7 +149,7 @@ pub struct ConnectionSpec {
 /// `spec.location`: the target connection's mode and params.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LocationSpec {
+pub(crate) struct LocationSpec {
     /// `S3`, `AZURE_BLOB` or `FTP`, as the platform accepts.
     #[schemars(with = "LocationMode")]
     pub mode: Spanned<LocationMode>,
@@ -168,7 +171,7 @@ pub struct LocationSpec {
 
 impl LocationSpec {
     /// The mode params written, by API name, in a fixed order.
-    pub fn params(&self) -> [(&'static str, Option<&Spanned<String>>); 4] {
+    pub(crate) fn params(&self) -> [(&'static str, Option<&Spanned<String>>); 4] {
         [
             ("bucketName", self.bucket_name.as_ref()),
             ("path", self.path.as_ref()),
@@ -182,12 +185,14 @@ impl LocationSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "destctl Schedule")]
-pub struct ScheduleDoc {
+pub(crate) struct ScheduleDoc {
     /// Always `destctl/v1`.
     #[schemars(with = "ApiVersion")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub api_version: Spanned<ApiVersion>,
     /// Always `Schedule`.
     #[schemars(with = "ScheduleKind")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub kind: Spanned<ScheduleKind>,
     /// The schedule's name, used by activations.
     pub metadata: Metadata,
@@ -198,7 +203,7 @@ pub struct ScheduleDoc {
 /// A schedule: export mode, frequency, trigger and dates.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ScheduleSpec {
+pub(crate) struct ScheduleSpec {
     /// Full files every time, or a full file then increments.
     #[schemars(with = "ExportMode")]
     pub export_mode: Spanned<ExportMode>,
@@ -225,12 +230,14 @@ pub struct ScheduleSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "destctl Audience")]
-pub struct AudienceDoc {
+pub(crate) struct AudienceDoc {
     /// Always `destctl/v1`.
     #[schemars(with = "ApiVersion")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub api_version: Spanned<ApiVersion>,
     /// Always `Audience`.
     #[schemars(with = "AudienceKind")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
     pub kind: Spanned<AudienceKind>,
     /// The manifest's name.
     pub metadata: Metadata,
@@ -241,7 +248,7 @@ pub struct AudienceDoc {
 /// `spec` of an `Audience`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AudienceSpec {
+pub(crate) struct AudienceSpec {
     /// The AEP audience (segment definition) id, usually a UUID.
     #[schemars(with = "String")]
     pub segment_id: Spanned<String>,
@@ -258,7 +265,7 @@ pub struct AudienceSpec {
 /// One activation of an audience to a destination.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Activation {
+pub(crate) struct Activation {
     /// A `Destination`'s `metadata.name`.
     #[schemars(with = "String")]
     pub destination: Spanned<String>,
@@ -272,12 +279,12 @@ pub struct Activation {
 }
 
 /// The file name template used when an activation gives none.
-pub const DEFAULT_FILENAME_TEMPLATE: &str =
+pub(crate) const DEFAULT_FILENAME_TEMPLATE: &str =
     "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%";
 
 /// An activation's schedule: a `Schedule` name or an inline schedule.
 #[derive(Debug)]
-pub enum ScheduleRef {
+pub(crate) enum ScheduleRef {
     /// A `Schedule`'s `metadata.name`.
     Name(String),
     /// A schedule written in place.
@@ -323,7 +330,7 @@ impl JsonSchema for ScheduleRef {
 /// A YAML mapping of string keys to scalars, each key and value with its location, in the
 /// order written.
 #[derive(Debug, Default)]
-pub struct SpannedMap(pub Vec<(Spanned<String>, Spanned<String>)>);
+pub(crate) struct SpannedMap(pub Vec<(Spanned<String>, Spanned<String>)>);
 
 impl<'de> Deserialize<'de> for SpannedMap {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -366,7 +373,7 @@ impl JsonSchema for ParamsSchema {
 #[serde(untagged)]
 #[schemars(title = "destctl manifest")]
 #[allow(dead_code)]
-pub enum AnyDoc {
+pub(crate) enum AnyDoc {
     /// A `Destination`.
     Destination(Box<DestinationDoc>),
     /// A `Schedule`.

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Largest manifest file read (a guard against mistakes, not a format limit).
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One manifest file's text, with a line index.
 #[derive(Clone, Debug)]
-pub struct SourceFile {
+pub(crate) struct SourceFile {
     /// The path as given on the command line or found in a directory.
     pub path: PathBuf,
     /// The text.
@@ -20,7 +20,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     /// A file with this text.
-    pub fn new(path: PathBuf, text: String) -> SourceFile {
+    pub(crate) fn new(path: PathBuf, text: String) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {
@@ -31,7 +31,7 @@ impl SourceFile {
     }
 
     /// Byte offset of a 1-based line and 1-based character column (clamped to the text).
-    pub fn offset(&self, line: usize, column: usize) -> usize {
+    pub(crate) fn offset(&self, line: usize, column: usize) -> usize {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
@@ -46,7 +46,7 @@ impl SourceFile {
 
     /// The byte range of `chars` characters starting at byte `start` (at least one character
     /// when the text has one there; never past the end of the line).
-    pub fn char_range(&self, start: usize, chars: usize) -> Range<usize> {
+    pub(crate) fn char_range(&self, start: usize, chars: usize) -> Range<usize> {
         let rest = &self.text[start.min(self.text.len())..];
         let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
         let len = line
@@ -59,7 +59,7 @@ impl SourceFile {
 
 /// One YAML document of a file.
 #[derive(Clone, Debug)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// The document's text (from its `---` line, if any, up to the next one).
     pub text: String,
     /// Lines of the file before the chunk.
@@ -70,7 +70,7 @@ pub struct Chunk {
 /// nothing or whitespace is always a document marker in YAML, even inside a block scalar, so
 /// textual splitting agrees with the parser. Each document is then parsed on its own, so an
 /// error in one does not hide the others. Documents holding only comments are dropped.
-pub fn split_documents(text: &str) -> Vec<Chunk> {
+pub(crate) fn split_documents(text: &str) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut start_line = 0;
@@ -113,7 +113,7 @@ fn has_content(doc: &str) -> bool {
 /// The manifest files under `paths`: files as given, directories read recursively for
 /// `*.yaml` / `*.yml` in sorted order. Missing paths and unreadable directories are returned
 /// as problems `(path, message)`.
-pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub(crate) fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
@@ -151,7 +151,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Strin
 }
 
 /// Reads one manifest file (UTF-8, at most [`MAX_FILE_BYTES`]).
-pub fn read(path: &Path) -> Result<SourceFile, ReadError> {
+pub(crate) fn read(path: &Path) -> Result<SourceFile, ReadError> {
     let io = |error| ReadError::Io {
         path: path.to_owned(),
         error,
@@ -171,7 +171,7 @@ pub fn read(path: &Path) -> Result<SourceFile, ReadError> {
 /// A manifest file that cannot be read as text. Its message becomes a problem of `validate`,
 /// so it holds the OS error's text itself rather than as a source.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The OS refused.
     #[error("cannot read {}: {error}", path.display())]
     Io {

@@ -13,19 +13,19 @@ use crate::model::{AttributePath, DesiredAudience, DesiredDestination};
 use crate::wire::{PatchOp, PatchOpKind, Resource};
 use serde_json::{Map, Value, json};
 
-pub use crate::wire::flow::{
+pub(crate) use crate::wire::flow::{
     MANDATORY_FIELDS, PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
 };
 /// The `type` of an audience selector.
-pub const PLATFORM_SEGMENT: &str = "PLATFORM_SEGMENT";
+pub(crate) const PLATFORM_SEGMENT: &str = "PLATFORM_SEGMENT";
 /// The `type` of a profile attribute selector.
-pub const JSON_PATH: &str = "JSON_PATH";
+pub(crate) const JSON_PATH: &str = "JSON_PATH";
 /// The text before the marker in the descriptions of the connections destctl creates.
-pub const CONNECTION_DESCRIPTION: &str = "Managed by destctl";
+pub(crate) const CONNECTION_DESCRIPTION: &str = "Managed by destctl";
 
 /// The five objects of a Destination, in creation order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
+pub(crate) enum Role {
     /// The Profile store base connection.
     ProfileConnection,
     /// The Profile store source connection.
@@ -39,17 +39,8 @@ pub enum Role {
 }
 
 impl Role {
-    /// Every role, in creation order.
-    pub const ALL: [Role; 5] = [
-        Role::ProfileConnection,
-        Role::SourceConnection,
-        Role::Connection,
-        Role::TargetConnection,
-        Role::Flow,
-    ];
-
     /// The last segment of the plan key (`campaign-s3/targetConnection`).
-    pub fn key_suffix(self) -> &'static str {
+    pub(crate) fn key_suffix(self) -> &'static str {
         match self {
             Role::ProfileConnection => "profileConnection",
             Role::SourceConnection => "sourceConnection",
@@ -60,7 +51,7 @@ impl Role {
     }
 
     /// The collection the object lives in.
-    pub fn resource(self) -> Resource {
+    pub(crate) fn resource(self) -> Resource {
         match self {
             Role::ProfileConnection | Role::Connection => Resource::Connection,
             Role::SourceConnection => Resource::SourceConnection,
@@ -71,12 +62,12 @@ impl Role {
 }
 
 /// The plan key of a Destination's object: `NAME/ROLE`.
-pub fn key(name: &str, role: Role) -> String {
+pub(crate) fn key(name: &str, role: Role) -> String {
     format!("{name}/{}", role.key_suffix())
 }
 
 /// The `${ref:KEY}` placeholder `apply` replaces with the id of an object created earlier.
-pub fn reference(key: &str) -> String {
+pub(crate) fn reference(key: &str) -> String {
     format!("${{ref:{key}}}")
 }
 
@@ -86,7 +77,7 @@ fn spec(id: &str) -> Value {
 }
 
 /// The flow spec id of a platform; Adobe Campaign's comes from the live `/flowSpecs` lookup.
-pub fn flow_spec_id(
+pub(crate) fn flow_spec_id(
     platform: Platform,
     campaign_flow_spec_id: Option<&str>,
     destination: &str,
@@ -105,24 +96,24 @@ pub fn flow_spec_id(
 }
 
 /// The description of a connection destctl creates, with its marker.
-pub fn connection_description(d: &DesiredDestination) -> String {
+pub(crate) fn connection_description(d: &DesiredDestination) -> String {
     Marker::new(d.name.as_str()).describe(Some(CONNECTION_DESCRIPTION))
 }
 
 /// The description of the destination base connection, whose marker records the credentials
 /// version.
-pub fn account_description(d: &DesiredDestination, user_text: Option<&str>) -> String {
+pub(crate) fn account_description(d: &DesiredDestination, user_text: Option<&str>) -> String {
     Marker::with_credentials(d.name.as_str(), d.connection.credentials_version)
         .describe(Some(user_text.unwrap_or(CONNECTION_DESCRIPTION)))
 }
 
 /// The flow's description: the manifest's text, then the marker.
-pub fn flow_description(d: &DesiredDestination) -> String {
+pub(crate) fn flow_description(d: &DesiredDestination) -> String {
     Marker::new(d.name.as_str()).describe(d.description.as_deref())
 }
 
 /// `POST /connections` body of the Profile store base connection.
-pub fn profile_connection_body(d: &DesiredDestination) -> Value {
+pub(crate) fn profile_connection_body(d: &DesiredDestination) -> Value {
     json!({
         "name": format!("{} profile store", d.name),
         "description": connection_description(d),
@@ -131,7 +122,7 @@ pub fn profile_connection_body(d: &DesiredDestination) -> Value {
 }
 
 /// `POST /sourceConnections` body of the Profile store source connection.
-pub fn source_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
+pub(crate) fn source_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
     json!({
         "name": format!("{} profile source", d.name),
         "description": connection_description(d),
@@ -143,7 +134,7 @@ pub fn source_connection_body(d: &DesiredDestination, base_connection_id: &str) 
 }
 
 /// The base connection's `auth.params`: literals as they are, secrets as their references.
-pub fn auth_params(d: &DesiredDestination) -> Value {
+pub(crate) fn auth_params(d: &DesiredDestination) -> Value {
     let mut params = Map::new();
     for (name, value) in &d.connection.params {
         params.insert(name.clone(), Value::String(value.to_plan_string()));
@@ -152,7 +143,7 @@ pub fn auth_params(d: &DesiredDestination) -> Value {
 }
 
 /// `POST /connections` body of the destination base connection (the account).
-pub fn connection_body(d: &DesiredDestination) -> Value {
+pub(crate) fn connection_body(d: &DesiredDestination) -> Value {
     json!({
         "name": format!("{} account", d.name),
         "description": account_description(d, None),
@@ -166,7 +157,7 @@ pub fn connection_body(d: &DesiredDestination) -> Value {
 
 /// The target connection's `params`: `mode`, the mode's params in catalog order, `format`,
 /// `includeFileManifest` when given.
-pub fn target_params(d: &DesiredDestination) -> Value {
+pub(crate) fn target_params(d: &DesiredDestination) -> Value {
     let loc = &d.location;
     let mut params = Map::new();
     params.insert("mode".into(), Value::String(loc.mode.as_str().into()));
@@ -188,7 +179,7 @@ pub fn target_params(d: &DesiredDestination) -> Value {
 }
 
 /// `POST /targetConnections` body.
-pub fn target_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
+pub(crate) fn target_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
     json!({
         "name": format!("{} location", d.name),
         "description": connection_description(d),
@@ -201,7 +192,7 @@ pub fn target_connection_body(d: &DesiredDestination, base_connection_id: &str) 
 
 /// `POST /flows` body: the flow with no audience and no attribute (they follow in the activation
 /// patch).
-pub fn flow_body(
+pub(crate) fn flow_body(
     d: &DesiredDestination,
     flow_spec_id: &str,
     source_connection_id: &str,
@@ -224,7 +215,7 @@ pub fn flow_body(
 }
 
 /// An audience's selector `value` as destctl sends it (managed keys only).
-pub fn audience_value(a: &DesiredAudience) -> Map<String, Value> {
+pub(crate) fn audience_value(a: &DesiredAudience) -> Map<String, Value> {
     let mut v = Map::new();
     v.insert("id".into(), Value::String(a.segment_id.as_str().into()));
     if let Some(n) = a.display_name.as_deref().filter(|s| !s.is_empty()) {
@@ -249,17 +240,17 @@ pub fn audience_value(a: &DesiredAudience) -> Map<String, Value> {
 }
 
 /// An audience's whole selector, as added to `…/segmentSelectors/selectors`.
-pub fn audience_selector(a: &DesiredAudience) -> Value {
+pub(crate) fn audience_selector(a: &DesiredAudience) -> Value {
     json!({"type": PLATFORM_SEGMENT, "value": Value::Object(audience_value(a))})
 }
 
 /// A profile attribute's selector, as added to `…/profileSelectors/selectors`.
-pub fn attribute_selector(path: &AttributePath) -> Value {
+pub(crate) fn attribute_selector(path: &AttributePath) -> Value {
     json!({"type": JSON_PATH, "value": {"path": path.as_str()}})
 }
 
 /// The `mandatoryFields` value.
-pub fn mandatory_fields(d: &DesiredDestination) -> Value {
+pub(crate) fn mandatory_fields(d: &DesiredDestination) -> Value {
     Value::Array(
         d.mandatory_attributes
             .iter()
@@ -269,18 +260,18 @@ pub fn mandatory_fields(d: &DesiredDestination) -> Value {
 }
 
 /// One `primaryFields` item.
-pub fn primary_field(path: &AttributePath) -> Value {
+pub(crate) fn primary_field(path: &AttributePath) -> Value {
     json!({"fieldType": "ATTRIBUTE", "attributePath": path.as_str()})
 }
 
 /// The `primaryFields` value.
-pub fn primary_fields(d: &DesiredDestination) -> Value {
+pub(crate) fn primary_fields(d: &DesiredDestination) -> Value {
     Value::Array(d.deduplication_keys.iter().map(primary_field).collect())
 }
 
 /// The patch sent right after a new flow is created: every attribute, the mandatory
 /// attributes and deduplication keys, every audience.
-pub fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
+pub(crate) fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
     let mut ops = Vec::new();
     for path in &d.attributes {
         ops.push(add(
@@ -301,7 +292,7 @@ pub fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
 }
 
 /// An `add` op.
-pub fn add(path: String, value: Value) -> PatchOp {
+pub(crate) fn add(path: String, value: Value) -> PatchOp {
     PatchOp {
         op: PatchOpKind::Add,
         path,
@@ -310,7 +301,7 @@ pub fn add(path: String, value: Value) -> PatchOp {
 }
 
 /// A `replace` op.
-pub fn replace(path: String, value: Value) -> PatchOp {
+pub(crate) fn replace(path: String, value: Value) -> PatchOp {
     PatchOp {
         op: PatchOpKind::Replace,
         path,
@@ -319,7 +310,7 @@ pub fn replace(path: String, value: Value) -> PatchOp {
 }
 
 /// A `remove` op.
-pub fn remove(path: String) -> PatchOp {
+pub(crate) fn remove(path: String) -> PatchOp {
     PatchOp {
         op: PatchOpKind::Remove,
         path,

@@ -2,7 +2,7 @@
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
-pub mod desired;
+pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
 mod document;

@@ -86,7 +86,7 @@ fn section(s: &Section<'_>, full: bool) -> String {
 }
 
 /// The Markdown plan.
-pub fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
+pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## destctl plan\n");
     let _ = writeln!(out, "**{}**", words::summary_line(plan));

@@ -2,9 +2,11 @@
 //! document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request
 //! comment).
 
-pub mod markdown;
-pub mod text;
-pub mod words;
+pub(crate) mod markdown;
+
+pub use markdown::MAX_CHARS as MARKDOWN_MAX_CHARS;
+pub(crate) mod text;
+pub(crate) mod words;
 
 use crate::plan::diff::Sign;
 use crate::plan::{Action, Change, DestinationStatus, Duplicate, Plan, PlanDetails};

@@ -99,7 +99,7 @@ fn section(out: &mut String, s: &Section<'_>, p: &Painter) {
 }
 
 /// The text plan: a section per Destination, then the summary line.
-pub fn render(plan: &Plan, details: Option<&PlanDetails>, color: bool) -> String {
+pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>, color: bool) -> String {
     let p = Painter { color };
     let mut out = String::new();
     let _ = writeln!(

@@ -16,7 +16,7 @@ fn time_words(schedule: &Value) -> Option<String> {
 
 /// A selector's schedule in words: `daily at 17:00 UTC, full export`,
 /// `every 6 hours, incremental, until 2026-03-01`.
-pub fn schedule_words(export_mode: Option<&str>, schedule: &Value) -> String {
+pub(crate) fn schedule_words(export_mode: Option<&str>, schedule: &Value) -> String {
     let freq = schedule
         .get("frequency")
         .and_then(Value::as_str)
@@ -55,7 +55,7 @@ pub fn schedule_words(export_mode: Option<&str>, schedule: &Value) -> String {
 }
 
 /// An audience selector value's name beside its id: `Mountain bikers (9f7d…)`.
-pub fn audience_label(value: &Value) -> String {
+pub(crate) fn audience_label(value: &Value) -> String {
     let id = value.get("id").and_then(Value::as_str).unwrap_or("?");
     match value
         .get("name")
@@ -68,7 +68,7 @@ pub fn audience_label(value: &Value) -> String {
 }
 
 /// An audience selector value's schedule in words.
-pub fn audience_schedule(value: &Value) -> String {
+pub(crate) fn audience_schedule(value: &Value) -> String {
     schedule_words(
         value.get("exportMode").and_then(Value::as_str),
         value.get("schedule").unwrap_or(&Value::Null),
@@ -76,7 +76,7 @@ pub fn audience_schedule(value: &Value) -> String {
 }
 
 /// The sign shown for an item change.
-pub fn sign_char(sign: &Sign) -> char {
+pub(crate) fn sign_char(sign: &Sign) -> char {
     match sign {
         Sign::Add => '+',
         Sign::Change => '~',
@@ -85,7 +85,7 @@ pub fn sign_char(sign: &Sign) -> char {
 }
 
 /// The sign shown for a change.
-pub fn action_sign(action: Action) -> Sign {
+pub(crate) fn action_sign(action: Action) -> Sign {
     match action {
         Action::Create => Sign::Add,
         Action::Update | Action::Enable | Action::Disable => Sign::Change,
@@ -94,7 +94,7 @@ pub fn action_sign(action: Action) -> Sign {
 }
 
 /// One change in words, without its sign: `flow 1234 (3 ops)`.
-pub fn change_words(c: &Change) -> String {
+pub(crate) fn change_words(c: &Change) -> String {
     let what = match c {
         Change::Create(create) => create.key.clone(),
         Change::Update(u) => u.id.to_string(),
@@ -123,7 +123,7 @@ pub fn change_words(c: &Change) -> String {
 
 /// A duplicate in words: `duplicate flow f2 (same marker as f1): left in place; --prune
 /// deletes it`.
-pub fn duplicate_words(d: &crate::plan::Duplicate) -> String {
+pub(crate) fn duplicate_words(d: &crate::plan::Duplicate) -> String {
     use crate::plan::DuplicateDisposition;
     let resource = serde_json::to_value(d.resource)
         .ok()
@@ -142,7 +142,7 @@ pub fn duplicate_words(d: &crate::plan::Duplicate) -> String {
 }
 
 /// The warning about duplicates, if there are any.
-pub fn duplicates_warning(plan: &crate::plan::Plan) -> Option<String> {
+pub(crate) fn duplicates_warning(plan: &crate::plan::Plan) -> Option<String> {
     let n = plan.duplicates.len();
     (n > 0).then(|| {
         format!(
@@ -152,7 +152,7 @@ pub fn duplicates_warning(plan: &crate::plan::Plan) -> Option<String> {
 }
 
 /// The summary line: `Plan: N to create, M to update, K to delete.`
-pub fn summary_line(plan: &crate::plan::Plan) -> String {
+pub(crate) fn summary_line(plan: &crate::plan::Plan) -> String {
     format!(
         "Plan: {} to create, {} to update, {} to delete.",
         plan.summary.create, plan.summary.update, plan.summary.delete

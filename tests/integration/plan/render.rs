@@ -5,7 +5,7 @@ use crate::support::plan::*;
 use destctl::catalog::ExportMode;
 use destctl::model::{DesiredDestination, ResourceName};
 use destctl::plan::{Plan, PlanDetails, build};
-use destctl::render::{self, Format, markdown};
+use destctl::render::{self, Format, MARKDOWN_MAX_CHARS};
 
 /// Live: campaign-s3 and old-sftp applied. Desired: campaign-s3 changed in every way, a new
 /// partner-sftp, old-sftp gone (pruned).
@@ -159,9 +159,9 @@ fn markdown_stays_under_the_comment_limit() {
     };
     let (plan, details) = build(&state(dests), &live, &opts(false)).unwrap();
     let full_text = render::render(Format::Text, &plan, Some(&details), false);
-    assert!(full_text.len() > markdown::MAX_CHARS);
+    assert!(full_text.len() > MARKDOWN_MAX_CHARS);
     let md = render::render(Format::Markdown, &plan, Some(&details), false);
-    assert!(md.chars().count() <= markdown::MAX_CHARS, "{}", md.len());
+    assert!(md.chars().count() <= MARKDOWN_MAX_CHARS, "{}", md.len());
     assert!(md.contains("truncated to stay under 65000 characters"));
     assert!(md.starts_with("## destctl plan\n\n**Plan: 300 to create"));
 }
