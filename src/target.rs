@@ -22,6 +22,7 @@ use crate::emulator::{
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The public IMS.
 pub const DEFAULT_IMS_URL: &str = "https://ims-na1.adobelogin.com";
@@ -57,6 +58,15 @@ pub struct TargetOptions {
     pub scopes: Option<String>,
     /// A ready access token (`AEP_ACCESS_TOKEN`).
     pub access_token: Option<SecretString>,
+    /// Per-request timeout (`--request-timeout`); the client's default when unset.
+    pub request_timeout: Option<Duration>,
+    /// Connection timeout (`--connect-timeout`); the client's default when unset.
+    pub connect_timeout: Option<Duration>,
+    /// Total timeout of the command's requests (`--total-timeout`); the client's default when
+    /// unset.
+    pub total_timeout: Option<Duration>,
+    /// Retries of one request (`--max-retries`); the client's default when unset.
+    pub max_retries: Option<u32>,
 }
 
 impl fmt::Debug for TargetOptions {
@@ -73,6 +83,10 @@ impl fmt::Debug for TargetOptions {
             .field("org_id", &self.org_id)
             .field("scopes", &self.scopes)
             .field("access_token", &set(&self.access_token))
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .field("max_retries", &self.max_retries)
             .finish()
     }
 }
@@ -289,7 +303,20 @@ pub fn resolve(opts: &TargetOptions) -> Result<Target, TargetError> {
             scopes: scopes.unwrap_or(DEFAULT_SCOPES).to_owned(),
         }
     };
-    Ok(Target::Remote(ClientConfig::new(endpoint, sandbox, auth)))
+    let mut config = ClientConfig::new(endpoint, sandbox, auth);
+    if let Some(t) = opts.request_timeout {
+        config.timeout = t;
+    }
+    if let Some(t) = opts.connect_timeout {
+        config.connect_timeout = t;
+    }
+    if let Some(t) = opts.total_timeout {
+        config.total_timeout = Some(t);
+    }
+    if let Some(n) = opts.max_retries {
+        config.retry.max_retries = n;
+    }
+    Ok(Target::Remote(config))
 }
 
 /// A client ready to use, and the embedded emulator behind it when there is one (dropping it

@@ -219,7 +219,9 @@ impl Executor {
                 }
                 Err(e) => {
                     let c = plan.change(step.index);
-                    if matches!(e, StepError::Interrupted) {
+                    if matches!(e, StepError::Interrupted)
+                        || matches!(&e, StepError::Client(c) if c.interrupted_before_sending())
+                    {
                         out.interrupted = true;
                         out.not_run = not_run(&group.steps[si..], NotRunReason::Interrupted, &ids);
                         break;
@@ -232,6 +234,9 @@ impl Executor {
                         kind: e.kind(),
                         error: e.to_string(),
                     });
+                    // Stopped while its answer was awaited: the outcome is unknown.
+                    out.interrupted |=
+                        matches!(&e, StepError::Client(ClientError::Interrupted { .. }));
                     out.not_run =
                         not_run(&group.steps[si + 1..], NotRunReason::EarlierFailure, &ids);
                     break;

@@ -77,6 +77,9 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// [`ClientError::Interrupted`]'s `what` for a request that was not sent.
+pub(crate) const NOT_SENT: &str = "not sent";
+
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -125,6 +128,17 @@ pub enum ClientError {
     /// The configuration cannot be used (bad endpoint URL, TLS set-up).
     #[error("client configuration: {0}")]
     Config(String),
+    /// The run was interrupted (Ctrl-C, SIGTERM): the request was not sent, not retried, or
+    /// its answer was not awaited past the grace period.
+    #[error("{method} {path}: interrupted ({what})")]
+    Interrupted {
+        /// Request method.
+        method: Method,
+        /// Request path.
+        path: String,
+        /// What was given up.
+        what: &'static str,
+    },
 }
 
 impl ClientError {
@@ -138,6 +152,11 @@ impl ClientError {
             | ClientError::Token(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// Whether the run was stopped before this request was sent (or sent again).
+    pub fn interrupted_before_sending(&self) -> bool {
+        matches!(self, ClientError::Interrupted { what, .. } if *what == NOT_SENT)
     }
 
     /// The HTTP status, for HTTP failures.

@@ -13,15 +13,17 @@
 
 mod auth;
 mod error;
+mod resolve;
 mod retry;
 
 pub use error::{ApiError, ClientError, ErrorShape, REDACTED, Redactor, find_hint};
+pub use retry::{DEFAULT_MAX_RETRIES, MAX_TIMEOUT_ATTEMPTS, RetryNotice, RetryObserver};
 
 use crate::wire::{EntityId, Etag, PatchOp, Resource};
 use auth::{AccessToken, TokenSource};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, IF_MATCH};
 use reqwest::{Method, StatusCode, Url};
-use retry::{Answer, Outcome, Retrier, RetryClass};
+use retry::{Answer, Cut, Hooks, Outcome, Retrier, RetryClass};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::fmt;
@@ -77,8 +79,12 @@ pub struct ClientConfig {
     pub sandbox: String,
     /// Credentials.
     pub auth: Auth,
-    /// Per-request timeout.
+    /// Per-request timeout (one attempt, connection included).
     pub timeout: Duration,
+    /// Connection timeout (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// Bound of everything the client sends, from its creation; `None`: unbounded.
+    pub total_timeout: Option<Duration>,
     /// Retries.
     pub retry: RetryPolicy,
 }
@@ -110,8 +116,15 @@ pub const PAGE_LIMIT: u32 = 100;
 /// `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("destctl/", env!("CARGO_PKG_VERSION"));
 
-/// Default per-request timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default per-request timeout: with [`MAX_TIMEOUT_ATTEMPTS`] and the default backoff, an
+/// endpoint that accepts and never answers fails in about 92 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default connection timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default total timeout of one command's requests.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// What redacted values print as.
 pub(crate) struct Redacted;
@@ -177,6 +190,8 @@ impl fmt::Debug for ClientConfig {
             .field("sandbox", &self.sandbox)
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("total_timeout", &self.total_timeout)
             .field("retry", &self.retry)
             .finish()
     }
@@ -194,6 +209,8 @@ impl ClientConfig {
             sandbox: sandbox.into(),
             auth,
             timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            total_timeout: Some(DEFAULT_TOTAL_TIMEOUT),
             retry: RetryPolicy::default(),
         }
     }
@@ -220,12 +237,15 @@ pub fn ensure_crypto_provider() {
 
 /// The reqwest client: rustls with the ring provider, platform certificate verification,
 /// timeouts, no redirects (credentials never follow one).
-fn build_http(timeout: Duration) -> Result<reqwest::Client, ClientError> {
+fn build_http(
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
     ensure_crypto_provider();
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .connect_timeout(connect_timeout.min(timeout))
         .pool_idle_timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -284,6 +304,17 @@ pub(crate) fn transport_error(
     }
 }
 
+/// The error of a request not sent, or cut, because the total timeout passed.
+fn total_timeout_error(method: &Method, path: &str, attempts: u32) -> ClientError {
+    ClientError::Transport {
+        method: method.clone(),
+        path: path.to_owned(),
+        message: "the total timeout passed".to_owned(),
+        timeout: true,
+        attempts,
+    }
+}
+
 struct Inner {
     config: ClientConfig,
     http: reqwest::Client,
@@ -329,7 +360,8 @@ impl Client {
                 "invalid endpoint {endpoint:?}: the scheme must be http or https"
             )));
         }
-        let http = build_http(config.timeout)?;
+        let http = build_http(config.timeout, config.connect_timeout)?;
+        let hooks = Arc::new(Hooks::new(config.total_timeout));
         let redactor = Redactor::new();
         match &config.auth {
             Auth::Token { access_token, .. } => redactor.add(access_token),
@@ -338,13 +370,25 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 tokens: TokenSource::new(config.auth.clone()),
-                retrier: Retrier::new(config.retry.clone()).redacting(redactor),
+                retrier: Retrier::with_hooks(config.retry.clone(), hooks).redacting(redactor),
                 http,
                 base,
                 config,
                 requests: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Reports every retry (and every lookup after a lost answer) to `observer`; the first
+    /// observer set stays.
+    pub fn observe_retries(&self, observer: Arc<dyn RetryObserver>) {
+        let _ = self.inner.retrier.hooks.observer.set(observer);
+    }
+
+    /// Once `stop` is cancelled, sends nothing new (no request, no retry) and waits at most
+    /// `grace` for answers in flight; the first token set stays.
+    pub fn stop_on(&self, stop: tokio_util::sync::CancellationToken, grace: Duration) {
+        let _ = self.inner.retrier.hooks.stop.set((stop, grace));
     }
 
     /// The configuration this client was built from.
@@ -456,6 +500,21 @@ impl Client {
                 &call.method,
                 path_ref,
                 |attempt| async move {
+                    let hooks = &inner.retrier.hooks;
+                    if hooks.stopped() {
+                        return Outcome::Done(Err(ClientError::Interrupted {
+                            method: call.method.clone(),
+                            path: path_ref.to_owned(),
+                            what: error::NOT_SENT,
+                        }));
+                    }
+                    if hooks.remaining().is_some_and(|left| left.is_zero()) {
+                        return Outcome::Done(Err(total_timeout_error(
+                            &call.method,
+                            path_ref,
+                            attempt.number(),
+                        )));
+                    }
                     let token: AccessToken =
                         match inner.tokens.token(&inner.http, &inner.retrier).await {
                             Ok(t) => t,
@@ -474,25 +533,46 @@ impl Client {
                             error = %transport_message(&e), "request failed");
                         Outcome::Transport(e)
                     };
-                    let resp = match req.send().await {
-                        Ok(r) => r,
-                        Err(e) => return failed(e),
-                    };
-                    let status = resp.status();
-                    if status.is_success() {
-                        let body = match read(resp).await {
-                            Ok(body) => body,
-                            Err(BodyError::Transport(e)) => return failed(e),
-                            Err(BodyError::Client(e)) => return Outcome::Done(Err(e)),
+                    // `Err`: the attempt's final outcome (a success, or a failure to retry).
+                    let exchange = async {
+                        let resp = match req.send().await {
+                            Ok(r) => r,
+                            Err(e) => return Err(failed(e)),
                         };
-                        tracing::debug!(method = %call.method, path = %path_ref,
-                            status = status.as_u16(), attempt = attempt.number(),
-                            elapsed_ms = started.elapsed().as_millis() as u64, "request");
-                        return Outcome::Done(Ok((status, body)));
-                    }
-                    let answer = match Answer::read(resp).await {
-                        Ok(a) => a,
-                        Err(e) => return failed(e),
+                        let status = resp.status();
+                        if status.is_success() {
+                            let body = match read(resp).await {
+                                Ok(body) => body,
+                                Err(BodyError::Transport(e)) => return Err(failed(e)),
+                                Err(BodyError::Client(e)) => return Err(Outcome::Done(Err(e))),
+                            };
+                            tracing::debug!(method = %call.method, path = %path_ref,
+                                status = status.as_u16(), attempt = attempt.number(),
+                                elapsed_ms = started.elapsed().as_millis() as u64, "request");
+                            return Err(Outcome::Done(Ok((status, body))));
+                        }
+                        match Answer::read(resp).await {
+                            Ok(a) => Ok((status, a)),
+                            Err(e) => Err(failed(e)),
+                        }
+                    };
+                    let (status, answer) = match hooks.bound(exchange).await {
+                        Err(Cut::Stopped) => {
+                            return Outcome::Done(Err(ClientError::Interrupted {
+                                method: call.method.clone(),
+                                path: path_ref.to_owned(),
+                                what: "the answer was not awaited",
+                            }));
+                        }
+                        Err(Cut::Deadline) => {
+                            return Outcome::Done(Err(total_timeout_error(
+                                &call.method,
+                                path_ref,
+                                attempt.number(),
+                            )));
+                        }
+                        Ok(Err(outcome)) => return outcome,
+                        Ok(Ok(answered)) => answered,
                     };
                     tracing::debug!(method = %call.method, path = %path_ref,
                         status = status.as_u16(), attempt = attempt.number(),
@@ -514,6 +594,14 @@ impl Client {
                         tracing::debug!(method = %call.method, path = %path_ref,
                             "404 after an unanswered attempt: already deleted");
                         return Outcome::Done(Ok((StatusCode::NO_CONTENT, Default::default())));
+                    }
+                    if status == StatusCode::PRECONDITION_FAILED
+                        && call.method == Method::PATCH
+                        && attempt.ambiguous
+                    {
+                        // An earlier attempt whose answer was lost may have applied the patch:
+                        // `patch` checks the entity.
+                        return Outcome::Done(Ok((status, Default::default())));
                     }
                     answer.retry_or_fail()
                 },
@@ -761,8 +849,8 @@ impl Client {
         })
     }
 
-    /// `POST {collection}`.
-    pub async fn create(
+    /// One `POST {collection}` (retried only where nothing can have been created).
+    async fn create_once(
         &self,
         resource: Resource,
         body: &Value,
@@ -781,7 +869,9 @@ impl Client {
             .await
     }
 
-    /// `PATCH {collection}/{id}` with `If-Match: etag`.
+    /// `PATCH {collection}/{id}` with `If-Match: etag`. A 412 after an attempt whose answer
+    /// was lost is checked against the entity: when it already holds the patch, that is the
+    /// result.
     pub async fn patch(
         &self,
         resource: Resource,
@@ -790,7 +880,7 @@ impl Client {
         ops: &[PatchOp],
     ) -> Result<WriteResult, ClientError> {
         let url = self.entity_url(resource, id, &[]);
-        let (_, answer) = self
+        let (status, answer) = self
             .execute(Call {
                 method: Method::PATCH,
                 url: url.clone(),
@@ -799,6 +889,11 @@ impl Client {
                 class: RetryClass::Idempotent,
             })
             .await?;
+        if status == StatusCode::PRECONDITION_FAILED {
+            return self
+                .patch_after_lost_answer(resource, id, ops, &url, &answer)
+                .await;
+        }
         self.write_result(&Method::PATCH, &url, resource, Some(id), &answer)
             .await
     }
@@ -817,8 +912,8 @@ impl Client {
         Ok(())
     }
 
-    /// `POST /flows/{id}/action?op=…`.
-    pub async fn flow_action(
+    /// One `POST /flows/{id}/action?op=…`.
+    async fn flow_action_once(
         &self,
         id: &EntityId,
         action: FlowAction,
@@ -1048,6 +1143,22 @@ mod tests {
                 ("x".into(), "1".into())
             ]
         );
+    }
+
+    #[test]
+    fn default_timeouts_fail_a_dead_endpoint_in_under_two_minutes() {
+        // An endpoint that accepts and never answers: every attempt runs to the request
+        // timeout, and a request is given up after `MAX_TIMEOUT_ATTEMPTS` of them, with at
+        // most the first backoffs between.
+        let cfg = ClientConfig::new("http://127.0.0.1:9", "prod", creds());
+        let policy = &cfg.retry;
+        let backoffs: Duration = (0..MAX_TIMEOUT_ATTEMPTS - 1)
+            .map(|k| (policy.base_delay * 2u32.pow(k)).min(policy.max_delay))
+            .sum();
+        let worst = cfg.timeout * MAX_TIMEOUT_ATTEMPTS + backoffs;
+        assert!(worst < Duration::from_secs(120), "{worst:?}");
+        assert!(cfg.connect_timeout <= cfg.timeout);
+        assert!(cfg.total_timeout.is_some());
     }
 
     #[test]

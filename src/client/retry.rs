@@ -6,11 +6,18 @@
 //! * `GET`, `DELETE`, and `PATCH` (always sent with `If-Match`, so a repeated patch cannot apply
 //!   twice: a repeat after a lost answer fails with 412) and the IMS token request are retried on
 //!   429, 500, 502, 503, 504, connection errors, closed connections and timeouts.
-//! * `POST` creates and flow actions are retried only when the request cannot have been
-//!   processed: a connection error before anything was sent, or a 429 or 503 answer. A 500,
-//!   502 or 504, a timeout or a connection closed after sending may hide a create that
-//!   happened; repeating it could make a duplicate that the ownership marker would then
-//!   adopt as an extra, so the error is reported instead and a re-run of `plan` sees the truth.
+//! * `POST` creates and flow actions are repeated by this loop only when the request cannot
+//!   have been processed: a connection error before anything was sent, or a 429 or 503 answer.
+//!   A 500, 502 or 504, a timeout or a connection closed after sending may hide a create that
+//!   happened: `client/resolve.rs` looks for the object by its ownership marker before sending
+//!   the create again.
+//! * A timeout is retried at most [`MAX_TIMEOUT_ATTEMPTS`]` - 1` times: an endpoint that accepts
+//!   and never answers fails in about `MAX_TIMEOUT_ATTEMPTS × request timeout`.
+//!
+//! Every retry is reported to the [`RetryObserver`] (attempt, reason, next delay) before the
+//! wait. A run-wide deadline (the total timeout) and a stop token (Ctrl-C, SIGTERM) bound the
+//! loop: once stopped, nothing new is sent and an answer in flight is awaited for a grace
+//! period only.
 
 //!
 //! [`Retrier::run`] is the one retry loop: the IMS token request and every Flow Service call
@@ -23,17 +30,114 @@ use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use std::future::Future;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Retries of one request after its first attempt, by default.
+pub const DEFAULT_MAX_RETRIES: u32 = 10;
+
+/// Attempts of one request that may end in a timeout before it is given up.
+pub const MAX_TIMEOUT_ATTEMPTS: u32 = 3;
 
 impl Default for RetryPolicy {
-    /// 5 retries, 500 ms first backoff, 30 s cap.
+    /// [`DEFAULT_MAX_RETRIES`] retries, 500 ms first backoff, 15 s cap.
     fn default() -> RetryPolicy {
         RetryPolicy {
-            max_retries: 5,
+            max_retries: DEFAULT_MAX_RETRIES,
             base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(15),
         }
     }
+}
+
+/// One retry about to happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryNotice {
+    /// Request method.
+    pub method: Method,
+    /// Request path (no query).
+    pub path: String,
+    /// The attempt about to be sent (2 for the first retry).
+    pub attempt: u32,
+    /// The most attempts this request may take.
+    pub max_attempts: u32,
+    /// Why the last attempt failed (`HTTP 503`, `timed out`, …).
+    pub reason: String,
+    /// The wait before the next attempt.
+    pub delay: Duration,
+}
+
+/// Told about retries and about writes whose answer was lost, for the user to see; the client
+/// itself prints nothing.
+pub trait RetryObserver: Send + Sync {
+    /// A request is about to be retried after `notice.delay`.
+    fn retrying(&self, notice: &RetryNotice);
+    /// A write may have happened without a success answer (500, timeout, connection cut): the
+    /// client checks what the service holds (`what` says what it looks for) before sending it
+    /// again.
+    fn resolving(&self, _method: &Method, _path: &str, _what: &str) {}
+}
+
+/// The run-wide bounds of a client: observer, deadline and stop token (set once).
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub(crate) observer: OnceLock<Arc<dyn RetryObserver>>,
+    pub(crate) stop: OnceLock<(CancellationToken, Duration)>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Hooks {
+    pub(crate) fn new(total: Option<Duration>) -> Hooks {
+        Hooks {
+            deadline: total.and_then(|t| Instant::now().checked_add(t)),
+            ..Hooks::default()
+        }
+    }
+
+    /// Whether the run was stopped (Ctrl-C, SIGTERM).
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.get().is_some_and(|(c, _)| c.is_cancelled())
+    }
+
+    /// Time left before the total deadline.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Runs one exchange, cut at the total deadline, or at the grace period after a stop.
+    pub(crate) async fn bound<T>(&self, fut: impl Future<Output = T>) -> Result<T, Cut> {
+        let deadline = async {
+            match self.remaining() {
+                Some(left) => tokio::time::sleep(left).await,
+                None => std::future::pending().await,
+            }
+        };
+        let stopped = async {
+            match self.stop.get() {
+                Some((token, grace)) => {
+                    token.cancelled().await;
+                    tokio::time::sleep(*grace).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            out = fut => Ok(out),
+            () = deadline => Err(Cut::Deadline),
+            () = stopped => Err(Cut::Stopped),
+        }
+    }
+}
+
+/// Why [`Hooks::bound`] cut an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The total timeout passed.
+    Deadline,
+    /// The run was stopped and the grace period passed.
+    Stopped,
 }
 
 /// How safe a request is to repeat.
@@ -46,12 +150,16 @@ pub(crate) enum RetryClass {
 }
 
 /// The attempt counter of one logical request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Attempt {
     number: u32,
     class: RetryClass,
     /// Whether an earlier attempt may have reached the server without an answer.
     pub(crate) ambiguous: bool,
+    /// Attempts that timed out.
+    timeouts: u32,
+    /// Why the last attempt failed, for the observer.
+    reason: String,
 }
 
 impl Attempt {
@@ -60,6 +168,8 @@ impl Attempt {
             number: 1,
             class,
             ambiguous: false,
+            timeouts: 0,
+            reason: String::new(),
         }
     }
 
@@ -139,12 +249,21 @@ impl Answer {
     }
 }
 
-/// Applies a [`RetryPolicy`].
-#[derive(Clone, Debug)]
+/// Applies a [`RetryPolicy`] within the client's [`Hooks`].
+#[derive(Clone)]
 pub(crate) struct Retrier {
     policy: RetryPolicy,
     /// Cleans the server text of the errors it builds.
     redactor: super::error::Redactor,
+    pub(crate) hooks: Arc<Hooks>,
+}
+
+impl std::fmt::Debug for Retrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retrier")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Statuses worth retrying for idempotent requests.
@@ -153,9 +272,15 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 }
 
 impl Retrier {
+    #[cfg(test)]
     pub(crate) fn new(policy: RetryPolicy) -> Retrier {
+        Retrier::with_hooks(policy, Arc::new(Hooks::default()))
+    }
+
+    pub(crate) fn with_hooks(policy: RetryPolicy, hooks: Arc<Hooks>) -> Retrier {
         Retrier {
             policy,
+            hooks,
             redactor: Default::default(),
         }
     }
@@ -168,6 +293,32 @@ impl Retrier {
     /// The values its errors are redacted of.
     pub(crate) fn redactor(&self) -> &super::error::Redactor {
         &self.redactor
+    }
+
+    /// The most attempts of one request.
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.policy.max_retries.saturating_add(1)
+    }
+
+    /// Tells the observer about a retry.
+    fn notify(&self, method: &Method, path: &str, attempt: &Attempt, delay: Duration) {
+        tracing::debug!(method = %method, path = %path, attempt = attempt.number(),
+            reason = %attempt.reason, wait_ms = delay.as_millis() as u64, "retrying");
+        if let Some(observer) = self.hooks.observer.get() {
+            observer.retrying(&RetryNotice {
+                method: method.clone(),
+                path: path.to_owned(),
+                attempt: attempt.number(),
+                max_attempts: self.max_attempts(),
+                reason: attempt.reason.clone(),
+                delay,
+            });
+        }
+    }
+
+    /// Whether a wait of `wait` would end before the total deadline.
+    fn may_wait(&self, wait: Duration) -> bool {
+        self.hooks.remaining().is_none_or(|left| wait < left)
     }
 
     /// Runs `attempt_once` until it is done, retrying transport failures and error statuses
@@ -188,10 +339,13 @@ impl Retrier {
     {
         let mut attempt = Attempt::new(class);
         loop {
-            let wait = match attempt_once(attempt).await {
+            let wait = match attempt_once(attempt.clone()).await {
                 Outcome::Done(result) => return result,
                 Outcome::Again => continue,
-                Outcome::Transport(e) => match self.after_transport_error(&mut attempt, &e) {
+                Outcome::Transport(e) => match self
+                    .after_transport_error(&mut attempt, &e)
+                    .filter(|w| self.may_wait(*w))
+                {
                     Some(wait) => wait,
                     None => {
                         return Err(super::transport_error(
@@ -206,12 +360,11 @@ impl Retrier {
                     status,
                     retry_after,
                     body,
-                } => match self.after_status(&mut attempt, status, retry_after) {
-                    Some(wait) => {
-                        tracing::debug!(method = %method, path = %path, status = status.as_u16(),
-                            wait_ms = wait.as_millis() as u64, "retrying");
-                        wait
-                    }
+                } => match self
+                    .after_status(&mut attempt, status, retry_after)
+                    .filter(|w| self.may_wait(*w))
+                {
+                    Some(wait) => wait,
                     None => {
                         return Err(fail(super::error::api_error(
                             method.clone(),
@@ -224,6 +377,14 @@ impl Retrier {
                     }
                 },
             };
+            if self.hooks.stopped() {
+                return Err(ClientError::Interrupted {
+                    method: method.clone(),
+                    path: path.to_owned(),
+                    what: super::error::NOT_SENT,
+                });
+            }
+            self.notify(method, path, &attempt, wait);
             tokio::time::sleep(wait).await;
         }
     }
@@ -238,6 +399,14 @@ impl Retrier {
         if tls_rejected(err) {
             // A certificate the client refuses will not change on a retry.
             return None;
+        }
+        attempt.reason = super::transport_message(err);
+        if err.is_timeout() {
+            attempt.timeouts += 1;
+            if attempt.timeouts >= MAX_TIMEOUT_ATTEMPTS {
+                attempt.ambiguous = true;
+                return None;
+            }
         }
         let retryable = match attempt.class {
             RetryClass::Idempotent => {
@@ -262,6 +431,14 @@ impl Retrier {
         status: StatusCode,
         retry_after: Option<Duration>,
     ) -> Option<Duration> {
+        attempt.reason = format!(
+            "HTTP {}{}",
+            status.as_u16(),
+            status
+                .canonical_reason()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default()
+        );
         let retryable = match attempt.class {
             RetryClass::Idempotent => is_retryable_status(status),
             RetryClass::NotIdempotent => matches!(status.as_u16(), 429 | 503),
@@ -482,6 +659,63 @@ mod tests {
         )
         .await;
         assert_eq!((result.ok(), calls), (Some(201), 4));
+    }
+
+    #[tokio::test]
+    async fn once_stopped_nothing_is_sent_again() {
+        let hooks = Arc::new(Hooks::default());
+        let stop = CancellationToken::new();
+        let _ = hooks.stop.set((stop.clone(), Duration::from_millis(10)));
+        let r = Retrier::with_hooks(
+            RetryPolicy {
+                max_retries: 5,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+            },
+            hooks.clone(),
+        );
+        stop.cancel();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let result: Result<(), ClientError> = r
+            .run(
+                RetryClass::Idempotent,
+                &Method::GET,
+                "/flows",
+                |_| {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async {
+                        Outcome::Status {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            retry_after: None,
+                            body: Bytes::new(),
+                        }
+                    }
+                },
+                ClientError::from_api,
+            )
+            .await;
+        assert!(matches!(result, Err(ClientError::Interrupted { .. })));
+        assert_eq!(calls.into_inner(), 1);
+        // An answer in flight is awaited for the grace period only.
+        let cut = hooks.bound(std::future::pending::<()>()).await;
+        assert_eq!(cut, Err(Cut::Stopped));
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_would_end_past_the_deadline_is_not_made() {
+        let hooks = Arc::new(Hooks::new(Some(Duration::from_millis(50))));
+        let r = Retrier::with_hooks(
+            RetryPolicy {
+                max_retries: 5,
+                base_delay: Duration::from_secs(10),
+                max_delay: Duration::from_secs(10),
+            },
+            hooks,
+        );
+        let (result, calls) = run_with(&r, RetryClass::Idempotent, &[Some(503)]).await;
+        // Full jitter may draw a wait shorter than the deadline; most draws are longer.
+        assert!(calls <= 3, "{calls}");
+        assert_eq!(result.expect_err("gives up").status(), Some(503));
     }
 
     #[test]

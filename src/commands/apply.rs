@@ -1,16 +1,47 @@
 //! `destctl apply [PATH...] | --plan PLAN.json`: loads the manifests or reads the saved plan,
 //! connects, applies (showing the plan, asking, drawing progress through a
-//! [`TerminalObserver`]), and prints the report on stdout. Ctrl-C cancels a
-//! [`CancellationToken`](tokio_util::sync::CancellationToken): no new request is sent.
+//! [`TerminalObserver`]), and prints the report on stdout. Ctrl-C or SIGTERM cancels a
+//! [`CancellationToken`](tokio_util::sync::CancellationToken): no new request (nor retry) is
+//! sent, answers in flight are awaited for [`STOP_GRACE`] at most, the report is printed and
+//! the exit status is 1. Retries are printed on stderr as they happen.
 
 use super::cli::ApplyArgs;
-use super::progress::TerminalObserver;
+use super::progress::{RetryPrinter, TerminalObserver};
 use super::{Context, Error, Exit, show_warnings};
 use crate::apply::execute::Cancel;
 use crate::apply::secrets::Resolver;
 use crate::apply::{ApplyError, Approval, Input, apply, read_plan_file};
 use crate::render::Format;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long requests in flight are awaited after Ctrl-C or SIGTERM.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Resolves at the first Ctrl-C or SIGTERM, with the signal's name; never when neither can
+/// be listened to.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = int => "interrupted",
+        () = term => "terminated (SIGTERM)",
+    }
+}
 
 /// Runs `destctl apply`; an incomplete apply is an error (exit 1) after the report.
 pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
@@ -42,15 +73,17 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
         eprintln!("{notice}");
     }
     let cancel = Cancel::new();
+    connected.client.observe_retries(Arc::new(RetryPrinter));
+    connected.client.stop_on(cancel.clone(), STOP_GRACE);
     let on_signal = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ndestctl: interrupted; no new request is sent, waiting for those in flight"
-                );
-                cancel.cancel();
-            }
+            let what = stop_signal().await;
+            eprintln!(
+                "\ndestctl: {what}; no new request is sent, waiting up to {}s for those in flight",
+                STOP_GRACE.as_secs()
+            );
+            cancel.cancel();
         })
     };
     let observer = Arc::new(TerminalObserver::new(ctx.stderr_color, ctx.stderr_terminal));

@@ -198,6 +198,41 @@ pub struct TargetArgs {
     #[arg(long, env = "AEP_ACCESS_TOKEN", hide = true, hide_env_values = true,
           value_parser = secret)]
     pub access_token: Option<SecretString>,
+    /// Timeout of each request, e.g. 30s, 500ms, 2m [default: 30s]
+    #[arg(long, env = "DESTCTL_REQUEST_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub request_timeout: Option<Duration>,
+    /// Timeout of each connection (TCP and TLS) [default: 10s]
+    #[arg(long, env = "DESTCTL_CONNECT_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Time after which no request is sent and none awaited [default: 30m]
+    #[arg(long, env = "DESTCTL_TOTAL_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub total_timeout: Option<Duration>,
+    /// Retries of a request that failed with 429, 5xx or a network error [default: 10]
+    #[arg(long, env = "DESTCTL_MAX_RETRIES", value_name = "N")]
+    pub max_retries: Option<u32>,
+}
+
+/// A duration: a number with `ms`, `s` (the default), `m` or `h`; not zero.
+fn duration(value: &str) -> Result<Duration, FlagValueError> {
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| FlagValueError::NotADuration(value.to_owned()))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(FlagValueError::NotADuration(value.to_owned())),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 7.0 * 86_400.0 {
+        return Err(FlagValueError::NotADuration(value.to_owned()));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Reads a secret flag or variable straight into a [`SecretString`].
@@ -223,6 +258,10 @@ impl TargetArgs {
             org_id: self.org_id.clone(),
             scopes: self.scopes.clone(),
             access_token: self.access_token.clone(),
+            request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+            total_timeout: self.total_timeout,
+            max_retries: self.max_retries,
         }
     }
 }
@@ -257,6 +296,10 @@ pub struct EmulatorArgs {
     /// Probability (0-1) of answering 503.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_503: f64,
+    /// Probability (0-1) of a lost answer: the request is served, then its connection is closed
+    /// without the answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_lost: f64,
     /// Latency added to each Flow Service request: `MS` or `MIN..MAX` (random, milliseconds).
     #[arg(long, value_name = "MS|MIN..MAX", value_parser = latency)]
     pub fault_latency: Option<Latency>,
@@ -287,6 +330,9 @@ pub enum FlagValueError {
     /// A range whose start is above its end.
     #[error("{0}: MIN is above MAX")]
     Reversed(String),
+    /// Not a positive duration of at most a week.
+    #[error("`{0}` is not a duration such as 30s, 500ms or 2m")]
+    NotADuration(String),
 }
 
 fn probability(s: &str) -> Result<f64, FlagValueError> {
@@ -333,6 +379,7 @@ impl EmulatorArgs {
                 retry_after_secs: self.fault_retry_after,
                 p500: self.fault_500,
                 p503: self.fault_503,
+                p_lost: self.fault_lost,
                 latency: self.fault_latency.unwrap_or_default(),
                 close_after: self.fault_close_after,
                 edit_after: self.fault_edit_after,
@@ -355,6 +402,17 @@ mod tests {
     #[test]
     fn the_parser_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "0", "-1s", "5x", "s", "nan", "9999h"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub(crate) async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
         .clone()
         .unwrap_or_else(|| target::DEFAULT_SANDBOX.into());
     let connected = target::connect(target::resolve(&options)?).await?;
+    connected
+        .client
+        .observe_retries(std::sync::Arc::new(super::progress::RetryPrinter));
     if let Some(notice) = connected.notice() {
         eprintln!("{notice}");
     }

@@ -3,9 +3,32 @@
 
 use crate::apply::execute::{BoxFuture, Cancel, Progress};
 use crate::apply::{ApplyError, Observer, confirm};
+use crate::client::{RetryNotice, RetryObserver};
 use crate::plan::{Plan, PlanDetails};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
+
+/// Prints each retry, and each check after a lost answer, as one line on stderr.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RetryPrinter;
+
+impl RetryObserver for RetryPrinter {
+    fn retrying(&self, n: &RetryNotice) {
+        eprintln!(
+            "destctl: {} {}: {}; retrying (attempt {} of {}) in {:.1}s",
+            n.method,
+            n.path,
+            n.reason,
+            n.attempt,
+            n.max_attempts,
+            n.delay.as_secs_f64()
+        );
+    }
+
+    fn resolving(&self, method: &reqwest::Method, path: &str, what: &str) {
+        eprintln!("destctl: {method} {path}: outcome unknown; {what}");
+    }
+}
 
 /// The terminal side of an apply, on stderr.
 pub(crate) struct TerminalObserver {

@@ -1,5 +1,6 @@
-//! Fault injection, seeded and reproducible: 429 with `Retry-After`, 500, 503, latency, and a
-//! connection closed without a response. Faults apply to Flow Service requests only (not to
+//! Fault injection, seeded and reproducible: 429 with `Retry-After`, 500, 503, latency, a
+//! connection closed without a response, and lost answers (the request is served and its
+//! write committed, then the connection is closed before the answer is sent). Faults apply to Flow Service requests only (not to
 //! IMS or `/_emulator`).
 
 use rand::rngs::SmallRng;
@@ -45,6 +46,9 @@ pub struct FaultConfig {
     pub p500: f64,
     /// Probability of 503.
     pub p503: f64,
+    /// Probability of a lost answer: the request is served (a write is committed), then the
+    /// connection is closed instead of answering.
+    pub p_lost: f64,
     /// Latency added before answering.
     pub latency: Latency,
     /// Serve this many Flow Service requests, then close the connection of the next one
@@ -64,6 +68,7 @@ impl Default for FaultConfig {
             retry_after_secs: 1,
             p500: 0.0,
             p503: 0.0,
+            p_lost: 0.0,
             latency: Latency::None,
             close_after: None,
             edit_after: None,
@@ -88,6 +93,8 @@ pub(crate) enum Outcome {
     Serve,
     Status(u16),
     Close,
+    /// Serve, then close the connection instead of answering.
+    ServeThenClose,
 }
 
 /// The live fault state.
@@ -137,6 +144,8 @@ impl Faults {
                 Outcome::Status(503)
             } else if r < cfg.p429 + cfg.p503 + cfg.p500 {
                 Outcome::Status(500)
+            } else if r < cfg.p429 + cfg.p503 + cfg.p500 + cfg.p_lost {
+                Outcome::ServeThenClose
             } else {
                 Outcome::Serve
             }
@@ -274,6 +283,36 @@ mod tests {
         assert_eq!(a[3], Outcome::Close);
         assert_eq!(a.iter().filter(|o| **o == Outcome::Close).count(), 1);
         assert!(a.contains(&Outcome::Status(429)) && a.contains(&Outcome::Serve));
+    }
+
+    #[test]
+    fn lost_answers_are_drawn_after_the_statuses() {
+        let f = Faults::new(FaultConfig {
+            seed: 3,
+            p500: 0.2,
+            p_lost: 0.3,
+            ..FaultConfig::default()
+        });
+        let outcomes: Vec<Outcome> = (0..200).map(|_| f.decide().outcome).collect();
+        let lost = outcomes
+            .iter()
+            .filter(|o| **o == Outcome::ServeThenClose)
+            .count();
+        assert!((30..=90).contains(&lost), "{lost} lost answers in 200");
+        assert!(outcomes.contains(&Outcome::Status(500)));
+        // Without `p_lost`, the same seed gives the same statuses as before.
+        let g = Faults::new(FaultConfig {
+            seed: 3,
+            p500: 0.2,
+            ..FaultConfig::default()
+        });
+        for o in outcomes {
+            let d = g.decide().outcome;
+            match o {
+                Outcome::ServeThenClose => assert_eq!(d, Outcome::Serve),
+                o => assert_eq!(d, o),
+            }
+        }
     }
 
     #[test]

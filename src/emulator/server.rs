@@ -659,6 +659,14 @@ async fn fault_layer(st: St, req: Request, next: Next) -> Response {
     }
     let resp = match d.outcome {
         Outcome::Serve => next.run(req).await,
+        Outcome::ServeThenClose => {
+            let handle = req.extensions().get::<ConnectInfo<ConnHandle>>().cloned();
+            let resp = next.run(req).await;
+            if let Some(ConnectInfo(h)) = handle {
+                h.kill();
+            }
+            resp
+        }
         Outcome::Close => {
             if let Some(ConnectInfo(h)) = req.extensions().get::<ConnectInfo<ConnHandle>>() {
                 h.kill();

@@ -2,4 +2,5 @@
 
 mod crash;
 mod e2e;
+mod faults;
 mod prop;

@@ -559,3 +559,103 @@ async fn a_delete_whose_first_answer_was_lost_accepts_the_404_of_its_retry() {
         .unwrap_err();
     assert!(matches!(err, ClientError::NotFound(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_create_that_may_have_happened_is_looked_for_by_its_marker() {
+    let body = json!({"name": "out", "description": "Export [destctl:out credentials=1]",
+        "connectionSpec": {"id": "spec-1", "version": "1.0"}});
+    // 500 on the POST, and the object is there: adopted, not sent again.
+    let mock = Mock::start(|s, _| match s.method.as_str() {
+        "POST" => Reply::json(500, json!({"errorMessage": "boom"})),
+        _ => ok_items(json!([
+            {"id": "other", "etag": "\"9\"", "name": "out",
+             "description": "[destctl:out credentials=1]", "connectionSpec": {"id": "spec-2"}},
+            {"id": "mine", "etag": "\"3\"", "name": "out",
+             "description": "Export [destctl:out credentials=1]", "connectionSpec": {"id": "spec-1"}},
+        ])),
+    })
+    .await;
+    let c = client(&mock.url(), ready_token(), 3);
+    let w = c.create(Resource::Connection, &body).await.unwrap();
+    assert_eq!((w.id.0.as_str(), w.etag.0.as_str()), ("mine", "\"3\""));
+    let calls = mock.api_calls();
+    assert_eq!(calls.len(), 2, "one POST, one look-up");
+    assert_eq!(calls[1].method, "GET");
+    assert_eq!(calls[1].params("property"), vec!["name==out"]);
+
+    // Not there: the POST is sent again, once.
+    let mock = Mock::start(|s, i| match (s.method.as_str(), i) {
+        ("POST", 0) => Reply::json(504, json!({"errorMessage": "gateway timeout"})),
+        ("POST", _) => Reply::json(201, json!({"id": "new", "etag": "\"1\""})),
+        _ => ok_items(json!([])),
+    })
+    .await;
+    let c = client(&mock.url(), ready_token(), 3);
+    let w = c.create(Resource::Connection, &body).await.unwrap();
+    assert_eq!(w.id.0, "new");
+    let methods: Vec<_> = mock
+        .api_calls()
+        .iter()
+        .map(|s| s.method.to_string())
+        .collect();
+    assert_eq!(methods, ["POST", "GET", "POST"]);
+
+    // A 400 is not a write that may have happened: no look-up.
+    let mock = Mock::start(|_, _| Reply::json(400, json!({"errorMessage": "bad"}))).await;
+    let c = client(&mock.url(), ready_token(), 3);
+    assert!(c.create(Resource::Connection, &body).await.is_err());
+    assert_eq!(mock.api_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_412_after_a_lost_patch_answer_is_checked_against_the_entity() {
+    let op = PatchOp {
+        op: PatchOpKind::Replace,
+        path: "/name".into(),
+        value: Some(json!("renamed")),
+    };
+    for (name_now, applied) in [("renamed", true), ("someone else's", false)] {
+        let mock = Mock::start(move |s, i| match (s.method.as_str(), i) {
+            ("PATCH", 0) => Reply::json(502, json!({"message": "bad gateway"})),
+            ("PATCH", _) => Reply::json(412, json!({"errorMessage": "etag mismatch"})),
+            _ => ok_items(json!([{"id": "f1", "etag": "\"7\"", "name": name_now}])),
+        })
+        .await;
+        let c = client(&mock.url(), ready_token(), 3);
+        let r = c
+            .patch(
+                Resource::Flow,
+                &EntityId("f1".into()),
+                &Etag("\"5\"".into()),
+                std::slice::from_ref(&op),
+            )
+            .await;
+        if applied {
+            assert_eq!(r.unwrap().etag.0, "\"7\"");
+        } else {
+            assert!(
+                matches!(r, Err(ClientError::PreconditionFailed(_))),
+                "{r:?}"
+            );
+        }
+        let methods: Vec<_> = mock
+            .api_calls()
+            .iter()
+            .map(|s| s.method.to_string())
+            .collect();
+        assert_eq!(methods, ["PATCH", "PATCH", "GET"]);
+    }
+    // A 412 at the first attempt is an ordinary conflict: no read.
+    let mock = Mock::start(|_, _| Reply::json(412, json!({"errorMessage": "etag mismatch"}))).await;
+    let c = client(&mock.url(), ready_token(), 3);
+    let r = c
+        .patch(
+            Resource::Flow,
+            &EntityId("f1".into()),
+            &Etag("\"5\"".into()),
+            std::slice::from_ref(&op),
+        )
+        .await;
+    assert!(matches!(r, Err(ClientError::PreconditionFailed(_))));
+    assert_eq!(mock.api_calls().len(), 1);
+}
