@@ -72,7 +72,8 @@ impl FetchOptions {
 /// Lists everything destctl needs from the client's sandbox.
 ///
 /// The connection lists run in a spawned task while this task lists the flows alone
-/// ([`Client::list_as_alone`]: the flow page, by far the largest, is parsed on this thread).
+/// ([`Client::list_as`] parses each page on the calling task: the flow page, by far the
+/// largest, is parsed on this thread).
 pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, ClientError> {
     let others = tokio::spawn(list_connections(client.clone(), opts.clone()));
     let flows = match list_flows(client, &[("property", DESTINATION_FLOW_FILTER.to_owned())]).await
@@ -161,14 +162,13 @@ async fn list_connections(client: Client, opts: FetchOptions) -> Result<Connecti
     })
 }
 
-/// Lists the destination flows (`query`: the flow filter), typed. Nothing else in the calling
-/// task runs while a page is parsed (see [`Client::list_as_alone`]).
+/// Lists the destination flows (`query`: the flow filter), typed.
 pub async fn list_flows(
     client: &Client,
     query: &[(&str, String)],
 ) -> Result<Vec<Flow>, ClientError> {
     client
-        .list_as_alone::<Flow>(Resource::Flow.collection(), query)
+        .list_as::<Flow>(Resource::Flow.collection(), query)
         .await
 }
 

@@ -4,13 +4,16 @@
 
 pub mod execute;
 pub(crate) mod graph;
+pub mod lock;
 pub mod preflight;
 pub(crate) mod refs;
 pub mod report;
 pub mod secrets;
 
 mod run;
-pub use run::{Applied, Approval, Context, Input, LiveReplanner, Observer, Silent, apply};
+pub use run::{
+    Applied, Approval, Context, Input, LiveReplanner, Observer, Silent, apply, check_offline,
+};
 
 use crate::client::Client;
 use crate::plan::{FORMAT_VERSION, Plan};
@@ -23,13 +26,14 @@ use std::sync::Arc;
 /// Why an apply stopped before or while sending.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The plan file cannot be read.
+    /// The plan file cannot be read: missing, not a regular file, larger than
+    /// [`MAX_PLAN_FILE_BYTES`], or not UTF-8.
     #[error("cannot read the plan file `{}`", path.display())]
     ReadPlan {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: crate::manifest::FileError,
     },
     /// The plan file is not a plan.
     #[error("`{}` is not a destctl plan", path.display())]
@@ -87,6 +91,10 @@ pub enum ApplyError {
     /// The current directory cannot be read (for `${file:…}` secrets).
     #[error("cannot determine the current directory")]
     CurrentDir(#[source] std::io::Error),
+    /// The apply lock was not taken (held by another run past `--lock-timeout`, or
+    /// unreachable).
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// The apply ran but did not do everything (the report on stdout says what).
     #[error("{}", incomplete_message(*.failed, *.not_run, *.interrupted))]
     Incomplete {
@@ -122,12 +130,25 @@ fn incomplete_message(failed: usize, not_run: usize, interrupted: bool) -> Strin
     s
 }
 
-/// Reads a saved plan file: strictly typed (no unknown field, secret references only in a
+/// Largest saved plan file read, 64 MiB (a guard against a wrong path such as a device, not a
+/// format limit).
+pub const MAX_PLAN_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a saved plan file: a regular file (never a FIFO, device or `/proc` entry) of at most
+/// [`MAX_PLAN_FILE_BYTES`], strictly typed (no unknown field, secret references only in a
 /// connection's auth params), and with a digest that matches its changes.
 pub fn read_plan_file(path: &Path) -> Result<Plan, ApplyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ApplyError::ReadPlan {
+    let read_plan = |source| ApplyError::ReadPlan {
         path: path.to_owned(),
         source,
+    };
+    let bytes =
+        crate::manifest::source::read_regular(path, MAX_PLAN_FILE_BYTES).map_err(read_plan)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read_plan(crate::manifest::FileError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        )))
     })?;
     let version: Option<u32> = serde_json::from_str::<serde_json::Value>(&text)
         .ok()

@@ -147,7 +147,7 @@ impl ApplyReport {
         serde_json::to_string_pretty(self).expect("report serializes")
     }
 
-    /// The report as text for people.
+    /// The report as text for people (control characters escaped).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let mut names: Vec<&str> = Vec::new();
@@ -248,7 +248,9 @@ impl ApplyReport {
             let _ = write!(out, ", {} not attempted", s.not_run);
         }
         let _ = writeln!(out, " in {:.2} s.", self.elapsed_ms as f64 / 1000.0);
-        out
+        // Names, ids and error messages come from manifests and the server: no control
+        // character reaches the terminal.
+        crate::render::escape_lines(&out)
     }
 }
 

@@ -173,6 +173,18 @@ impl Replanner for LiveReplanner {
     }
 }
 
+/// The checks that need no Flow Service, run before connecting so that bad input sends
+/// nothing (not even the apply lock's lease): every secret of the manifests (live) or of the
+/// saved plan resolves to a non-blank value.
+pub fn check_offline(input: &Input, resolver: &Resolver) -> Result<(), ApplyError> {
+    match input {
+        Input::Live { desired, .. } => resolver.check_desired(desired).map_err(Into::into),
+        Input::Saved(plan) => {
+            Prepared::new(plan, resolver, &SecretLocations::default()).map(|_| ())
+        }
+    }
+}
+
 /// Applies `input` through `client`. Nothing is written before the plan is built, every secret
 /// is resolved and (saved plans) the pre-flight passed, or (live) the plan was approved.
 pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Applied, ApplyError> {

@@ -5,6 +5,7 @@
 //! ([`Secrets::expose`]); no `Debug` shows them.
 
 use crate::client::Redactor;
+use crate::manifest::source::{FileError, read_regular};
 use crate::model::{DesiredState, SecretRef, SourceLocation};
 use crate::plan::{Action, Change, Plan, describe};
 use crate::wire::{PatchOp, Resource};
@@ -15,6 +16,10 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Largest `${file:…}` secret read, 64 KiB (credentials are far smaller; a guard against a
+/// wrong path, not a format limit).
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// Where a secret reference was written, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +97,8 @@ pub enum SecretError {
         /// The variable.
         name: String,
     },
-    /// The file cannot be read (or is not UTF-8).
+    /// The file cannot be read: missing, not a regular file, larger than
+    /// [`MAX_SECRET_FILE_BYTES`], or not UTF-8.
     #[error("secret {reference} at {origin}: cannot read `{}`", path.display())]
     UnreadableFile {
         /// The reference as written.
@@ -101,8 +107,19 @@ pub enum SecretError {
         origin: Box<SecretOrigin>,
         /// The file, relative paths taken from the current directory.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// What is wrong.
+        source: FileError,
+    },
+    /// The value is only whitespace (an empty file, or a variable holding spaces): sending it
+    /// would fail half-way through the apply.
+    #[error("secret {reference} at {origin}: the {what} is empty or only whitespace")]
+    Blank {
+        /// The reference as written.
+        reference: String,
+        /// Where.
+        origin: Box<SecretOrigin>,
+        /// `environment variable `NAME`` or `file `PATH``.
+        what: String,
     },
     /// Written like a reference but malformed.
     #[error("at {origin}: {message}")]
@@ -237,42 +254,70 @@ impl Resolver {
         r: &SecretRef,
         origin: Box<SecretOrigin>,
     ) -> Result<SecretString, SecretError> {
-        match r {
+        let (value, what) = match r {
             SecretRef::Env(name) => match (self.env)(name) {
-                None => Err(SecretError::MissingEnv {
-                    reference: r.to_string(),
-                    origin,
-                    name: name.clone(),
-                }),
-                Some(v) if v.is_empty() => Err(SecretError::MissingEnv {
-                    reference: r.to_string(),
-                    origin,
-                    name: name.clone(),
-                }),
-                Some(v) => v.into_string().map(SecretString::from).map_err(|_| {
-                    SecretError::NotUnicodeEnv {
+                None => {
+                    return Err(SecretError::MissingEnv {
                         reference: r.to_string(),
                         origin,
                         name: name.clone(),
+                    });
+                }
+                Some(v) if v.is_empty() => {
+                    return Err(SecretError::MissingEnv {
+                        reference: r.to_string(),
+                        origin,
+                        name: name.clone(),
+                    });
+                }
+                Some(v) => match v.into_string() {
+                    Ok(v) => (
+                        SecretString::from(v),
+                        format!("environment variable `{name}`"),
+                    ),
+                    Err(_) => {
+                        return Err(SecretError::NotUnicodeEnv {
+                            reference: r.to_string(),
+                            origin,
+                            name: name.clone(),
+                        });
                     }
-                }),
+                },
             },
             SecretRef::File(p) => {
                 let path = self.cwd.join(p);
-                match std::fs::read_to_string(&path) {
+                let text = read_regular(&path, MAX_SECRET_FILE_BYTES).and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| {
+                        FileError::Io(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "it is not UTF-8 text",
+                        ))
+                    })
+                });
+                match text {
                     Ok(mut s) => {
                         s.truncate(s.trim_end_matches(['\n', '\r']).len());
-                        Ok(SecretString::from(s))
+                        (SecretString::from(s), format!("file `{p}`"))
                     }
-                    Err(source) => Err(SecretError::UnreadableFile {
-                        reference: r.to_string(),
-                        origin,
-                        path: PathBuf::from(p),
-                        source,
-                    }),
+                    Err(source) => {
+                        return Err(SecretError::UnreadableFile {
+                            reference: r.to_string(),
+                            origin,
+                            path: PathBuf::from(p),
+                            source,
+                        });
+                    }
                 }
             }
+        };
+        if value.expose_secret().trim().is_empty() {
+            return Err(SecretError::Blank {
+                reference: r.to_string(),
+                origin,
+                what,
+            });
         }
+        Ok(value)
     }
 
     /// Reads the secrets one change (at `index` in its plan) refers to in its body and patch

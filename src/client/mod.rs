@@ -672,38 +672,14 @@ impl Client {
     }
 
     /// [`Client::list`] with each item deserialized straight from the page bytes as `T`, so
-    /// an item type that skips fields never materialises them (the page body is then the
-    /// only large transient).
+    /// an item type that skips fields never materialises them.
     ///
-    /// Each page is parsed as it arrives, on the blocking pool; only its typed items are kept.
+    /// Each page is parsed as it arrives, one item at a time on the calling task (so in the
+    /// calling thread's malloc arena); only one item's bytes and the typed items are held.
     pub async fn list_as<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<Vec<T>, ClientError> {
-        self.list_parsed(path, query, ParseOn::BlockingPool).await
-    }
-
-    /// [`Client::list_as`] with each page parsed on the calling thread (`block_in_place`) when
-    /// the runtime is multi-threaded: the items are then allocated by the caller's thread, in
-    /// its malloc arena, reusing memory it freed earlier (the manifest loader's) instead of
-    /// growing another arena — for a 21 MB flow page, about 10 MB less peak RSS.
-    ///
-    /// While a page is parsed, nothing else in the calling task runs: do not join this future
-    /// with others in one task (`join!`, `select!`); spawn those instead.
-    pub async fn list_as_alone<T: serde::de::DeserializeOwned + Send + 'static>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Vec<T>, ClientError> {
-        self.list_parsed(path, query, ParseOn::Caller).await
-    }
-
-    async fn list_parsed<T: serde::de::DeserializeOwned + Send + 'static>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-        parse_on: ParseOn,
     ) -> Result<Vec<T>, ClientError> {
         let (path, inline_query) = match path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -740,7 +716,7 @@ impl Client {
                         if_match: None,
                         class: RetryClass::Idempotent,
                     },
-                    |resp| read_page::<T>(resp, page_path.clone(), parse_on),
+                    |resp| read_page::<T>(resp, page_path.clone()),
                 )
                 .await
                 .map_err(|e| self.redact_decode(e))?;
@@ -943,32 +919,18 @@ enum BodyError {
     Client(ClientError),
 }
 
-/// Chunks of a list page kept in flight between the socket and the parser (each up to hyper's
-/// read buffer, a few hundred KB): enough to keep the parser fed, few enough that the buffers
-/// they pin stay small.
-const PAGE_CHUNKS_IN_FLIGHT: usize = 2;
-
-/// A page announced at most this long is read whole and parsed in place, without a thread hop.
+/// A page announced at most this long is read whole and parsed in place.
 const SMALL_PAGE_BYTES: u64 = 1024 * 1024;
 
-/// Where a list page is parsed.
-#[derive(Clone, Copy)]
-enum ParseOn {
-    /// A blocking-pool thread: safe whatever else the calling task runs.
-    BlockingPool,
-    /// The calling thread (`block_in_place`) on a multi-threaded runtime, which stalls the
-    /// rest of the calling task meanwhile; the blocking pool on a current-thread runtime,
-    /// whose only thread cannot block.
-    Caller,
-}
+/// An item buffer that grew beyond this (one unusually large item) is released after use.
+const ITEM_BUFFER_KEPT: usize = 4 * 1024 * 1024;
 
-/// One list page parsed as it arrives (one announced small is read whole first): a task
-/// passes the body's chunks through a small bounded channel to `serde_json`, so a 20 MB page
-/// is never held whole (only its typed items are).
-async fn read_page<T: serde::de::DeserializeOwned + Send + 'static>(
+/// One list page parsed as it arrives (one announced small is read whole first): the body's
+/// chunks go through a [`PageScanner`] on this task, which holds one item's bytes at a time,
+/// so a 20 MB page is never held whole (only its typed items are).
+async fn read_page<T: serde::de::DeserializeOwned>(
     mut resp: reqwest::Response,
     path: String,
-    parse_on: ParseOn,
 ) -> Result<Page<T>, BodyError> {
     if resp
         .content_length()
@@ -977,43 +939,16 @@ async fn read_page<T: serde::de::DeserializeOwned + Send + 'static>(
         let body = retry::read_body(resp).await.map_err(BodyError::Transport)?;
         return serde_json::from_slice(&body).map_err(|e| not_a_page(path, &e));
     }
-    let (tx, rx) = tokio::sync::mpsc::channel(PAGE_CHUNKS_IN_FLIGHT);
-    let producer = tokio::spawn(async move {
-        while let Some(chunk) = resp.chunk().await? {
-            if tx.send(chunk).await.is_err() {
-                // The parser stopped early: its error says why.
-                break;
-            }
-        }
-        Ok::<(), reqwest::Error>(())
-    });
-    let parse = move || {
-        let reader = std::io::BufReader::new(ChunkReader {
-            chunks: rx,
-            current: Default::default(),
-        });
-        serde_json::from_reader::<_, Page<T>>(reader)
-    };
-    let multi_thread = !matches!(
-        tokio::runtime::Handle::current().runtime_flavor(),
-        tokio::runtime::RuntimeFlavor::CurrentThread
-    );
-    let parsed = match parse_on {
-        ParseOn::Caller if multi_thread => tokio::task::block_in_place(parse),
-        _ => match tokio::task::spawn_blocking(parse).await {
-            Ok(parsed) => parsed,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        },
-    };
-    match producer.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(BodyError::Transport(e)),
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    let mut scanner = PageScanner::<T>::default();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        scanner
+            .feed(&chunk)
+            .map_err(|e| not_a_page(path.clone(), &e))?;
     }
-    parsed.map_err(|e| not_a_page(path, &e))
+    scanner.finish().map_err(|e| not_a_page(path, &e))
 }
 
-fn not_a_page(path: String, e: &serde_json::Error) -> BodyError {
+fn not_a_page(path: String, e: &dyn fmt::Display) -> BodyError {
     BodyError::Client(ClientError::Decode {
         method: Method::GET,
         path,
@@ -1021,24 +956,452 @@ fn not_a_page(path: String, e: &serde_json::Error) -> BodyError {
     })
 }
 
-/// The chunks received on a channel as one byte stream; the end of the stream is the channel
-/// closing.
-struct ChunkReader {
-    chunks: tokio::sync::mpsc::Receiver<axum::body::Bytes>,
-    current: axum::body::Bytes,
+/// A parse error of the page as a whole, worded as `serde_json` words it.
+#[derive(Debug)]
+struct PageError(String);
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-impl std::io::Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => self.current = chunk,
-                None => return Ok(0),
+/// A line and column as `serde_json` counts them: 1-based lines, bytes since the last newline.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pos {
+    line: usize,
+    column: usize,
+}
+
+impl Pos {
+    fn start() -> Pos {
+        Pos { line: 1, column: 0 }
+    }
+
+    fn advance(&mut self, b: u8) {
+        if b == b'\n' {
+            self.line += 1;
+            self.column = 0;
+        } else {
+            self.column += 1;
+        }
+    }
+
+    /// The position `rel` (counted within a fragment that starts right after `self`) in the
+    /// whole stream.
+    fn then(self, rel: Pos) -> Pos {
+        if rel.line <= 1 {
+            Pos {
+                line: self.line,
+                column: self.column + rel.column,
+            }
+        } else {
+            Pos {
+                line: self.line + rel.line - 1,
+                column: rel.column,
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
+    }
+}
+
+/// `e` (from parsing a fragment that starts right after `base`) reworded with its position in
+/// the whole stream.
+fn relocate(e: &serde_json::Error, base: Pos) -> PageError {
+    reword(
+        e,
+        base.then(Pos {
+            line: e.line(),
+            column: e.column(),
+        }),
+    )
+}
+
+/// `e` reworded as raised at `at`.
+fn reword(e: &serde_json::Error, at: Pos) -> PageError {
+    let text = e.to_string();
+    if e.line() == 0 {
+        return PageError(text);
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let what = text.strip_suffix(&suffix).unwrap_or(&text);
+    PageError(format!("{what} at line {} column {}", at.line, at.column))
+}
+
+/// The page's shape alone (its values stood in for by `0`): parsing what was seen of it words a
+/// structural error exactly as parsing the whole page would.
+#[derive(serde::Deserialize)]
+#[serde(rename = "Page")]
+#[allow(dead_code)]
+struct Skeleton {
+    #[serde(default)]
+    items: Option<Vec<serde::de::IgnoredAny>>,
+    #[serde(default, rename = "_links")]
+    links: Option<serde::de::IgnoredAny>,
+}
+
+/// Where the scanner is in the page's top-level object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum At {
+    /// Before the opening `{`.
+    Start,
+    /// After `{`: a key or `}`.
+    KeyOrEnd,
+    /// After `,`: a key.
+    Key,
+    /// After a key: `:`.
+    Colon,
+    /// After `:`: the value.
+    Value,
+    /// After a value: `,` or `}`.
+    CommaOrEnd,
+    /// After `"items":[`: an item or `]`.
+    ItemOrEnd,
+    /// After an item's `,`: an item.
+    Item,
+    /// After an item: `,` or `]`.
+    ItemCommaOrEnd,
+    /// After the closing `}`: whitespace only.
+    Done,
+}
+
+/// What the buffered value is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Buffered {
+    Key,
+    Item,
+    Items,
+    Links,
+    Other,
+}
+
+/// The bytes of one JSON value as they arrive, with enough state (nesting, strings, escapes) to
+/// tell where it ends.
+#[derive(Default)]
+struct ValueBuf {
+    bytes: Vec<u8>,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// A number, `true`, `false` or `null`: ends before a delimiter.
+    scalar: bool,
+    /// The delimiter that ended a scalar.
+    delimiter: Option<u8>,
+}
+
+impl ValueBuf {
+    fn begin(&mut self, first: u8) {
+        self.bytes.clear();
+        self.depth = 0;
+        self.in_string = false;
+        self.escaped = false;
+        self.scalar = !matches!(first, b'{' | b'[' | b'"');
+        self.delimiter = None;
+    }
+
+    /// The value parsed as `U`; a scalar cut short by its delimiter fails on the delimiter, as
+    /// it does when the page is parsed whole.
+    fn parse<U: serde::de::DeserializeOwned>(&self) -> Result<U, serde_json::Error> {
+        match (serde_json::from_slice(&self.bytes), self.delimiter) {
+            (Err(e), Some(d)) if e.is_eof() => {
+                let mut with = self.bytes.clone();
+                with.push(d);
+                match serde_json::from_slice::<U>(&with) {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(e),
+                }
+            }
+            (parsed, _) => parsed,
+        }
+    }
+
+    /// Takes bytes of `input` until the value ends; returns how many were taken and whether it
+    /// ended. A scalar's terminating delimiter is not taken.
+    fn take(&mut self, input: &[u8], pos: &mut Pos) -> (usize, bool) {
+        if self.scalar {
+            let n = input
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(input.len());
+            self.bytes.extend_from_slice(&input[..n]);
+            pos.column += n;
+            self.delimiter = input.get(n).copied();
+            return (n, n < input.len());
+        }
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        pos.advance(b);
+                        self.bytes.extend_from_slice(&input[..=i]);
+                        return (i + 1, true);
+                    }
+                } else {
+                    // The rest of a plain run inside the string.
+                    let run = input[i..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
+                        .unwrap_or(input.len() - i);
+                    if run > 0 {
+                        pos.column += run;
+                        i += run;
+                        continue;
+                    }
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth = self.depth.saturating_sub(1);
+                        if self.depth == 0 {
+                            pos.advance(b);
+                            self.bytes.extend_from_slice(&input[..=i]);
+                            return (i + 1, true);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            pos.advance(b);
+            i += 1;
+        }
+        self.bytes.extend_from_slice(input);
+        (input.len(), false)
+    }
+}
+
+/// Cuts a streamed list page (`{"items":[{…},{…}],"_links":{…},…}`) into its top-level
+/// values, holding one value's bytes at a time, and parses each with `serde_json::from_slice`
+/// (much faster than its reader-based parser); errors are worded and placed as parsing the
+/// whole page would.
+struct PageScanner<T> {
+    at: At,
+    /// Where the stream is: after the last byte taken.
+    pos: Pos,
+    /// The value being buffered, what it is, and where it started (just before its first byte).
+    value: Option<(Buffered, Pos)>,
+    buf: ValueBuf,
+    /// The last key read.
+    key: String,
+    skeleton: Vec<u8>,
+    items: Option<Vec<T>>,
+    links: Option<Links>,
+    /// `items` / `_links` keys already read.
+    seen: [bool; 2],
+    /// The body does not open an object: kept whole and parsed as one, for its error.
+    whole: Option<Vec<u8>>,
+}
+
+impl<T> Default for PageScanner<T> {
+    fn default() -> Self {
+        PageScanner {
+            at: At::Start,
+            pos: Pos::start(),
+            value: None,
+            buf: ValueBuf::default(),
+            key: String::new(),
+            skeleton: Vec::new(),
+            items: None,
+            links: None,
+            seen: [false; 2],
+            whole: None,
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> PageScanner<T> {
+    /// Takes the next chunk of the body.
+    fn feed(&mut self, mut input: &[u8]) -> Result<(), PageError> {
+        if let Some(whole) = &mut self.whole {
+            whole.extend_from_slice(input);
+            return Ok(());
+        }
+        while !input.is_empty() {
+            if let Some((kind, start)) = self.value {
+                let (n, done) = self.buf.take(input, &mut self.pos);
+                input = &input[n..];
+                if done {
+                    self.value = None;
+                    self.value_done(kind, start)?;
+                }
+                continue;
+            }
+            let b = input[0];
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                let n = input
+                    .iter()
+                    .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(input.len());
+                for &w in &input[..n] {
+                    self.pos.advance(w);
+                }
+                input = &input[n..];
+                continue;
+            }
+            if self.at == At::Start && b != b'{' {
+                // Whitespace standing in for what was skipped keeps positions as they were.
+                let mut whole = vec![b'\n'; self.pos.line - 1];
+                whole.resize(whole.len() + self.pos.column, b' ');
+                whole.extend_from_slice(input);
+                self.whole = Some(whole);
+                return Ok(());
+            }
+            let start = self.pos;
+            let begin = |kind| Some((kind, start));
+            let next = match (self.at, b) {
+                (At::Start, b'{') => At::KeyOrEnd,
+                (At::KeyOrEnd | At::Key, b'"') => {
+                    self.value = begin(Buffered::Key);
+                    At::Colon
+                }
+                (At::KeyOrEnd | At::CommaOrEnd, b'}') => At::Done,
+                (At::Colon, b':') => At::Value,
+                (At::ItemOrEnd | At::ItemCommaOrEnd, b']') => {
+                    self.items.get_or_insert_with(Vec::new);
+                    At::CommaOrEnd
+                }
+                (At::Value | At::ItemOrEnd | At::Item, b',' | b'}' | b']' | b':') => {
+                    return Err(self.structure_error(Some(b)));
+                }
+                (At::Value, b'[') if self.key == "items" => At::ItemOrEnd,
+                (At::Value, _) => {
+                    self.value = begin(match self.key.as_str() {
+                        "items" => Buffered::Items,
+                        "_links" => Buffered::Links,
+                        _ => Buffered::Other,
+                    });
+                    At::CommaOrEnd
+                }
+                (At::CommaOrEnd, b',') => At::Key,
+                (At::ItemOrEnd | At::Item, _) => {
+                    self.items.get_or_insert_with(Vec::new);
+                    self.value = begin(Buffered::Item);
+                    At::ItemCommaOrEnd
+                }
+                (At::ItemCommaOrEnd, b',') => At::Item,
+                _ => return Err(self.structure_error(Some(b))),
+            };
+            self.at = next;
+            if self.value.is_some() {
+                self.buf.begin(b);
+            } else {
+                self.skeleton.push(b);
+                self.pos.advance(b);
+                input = &input[1..];
+            }
+        }
+        Ok(())
+    }
+
+    /// A value ended: parses it.
+    fn value_done(&mut self, kind: Buffered, start: Pos) -> Result<(), PageError> {
+        let buf = &self.buf;
+        let err = |e: serde_json::Error| relocate(&e, start);
+        match kind {
+            Buffered::Key => {
+                self.key = buf.parse().map_err(err)?;
+                self.skeleton.extend_from_slice(&buf.bytes);
+                let slot = match self.key.as_str() {
+                    "items" => Some(0),
+                    "_links" => Some(1),
+                    _ => None,
+                };
+                if let Some(slot) = slot
+                    && std::mem::replace(&mut self.seen[slot], true)
+                {
+                    return Err(self.structure_error(None));
+                }
+                return Ok(());
+            }
+            Buffered::Item => {
+                let item = buf.parse().map_err(err)?;
+                self.items.get_or_insert_with(Vec::new).push(item);
+            }
+            Buffered::Items => self.items = buf.parse().map_err(err)?,
+            Buffered::Links => self.links = buf.parse().map_err(err)?,
+            Buffered::Other => {
+                buf.parse::<serde::de::IgnoredAny>().map_err(err)?;
+            }
+        }
+        if kind == Buffered::Items {
+            self.skeleton.extend_from_slice(b"null");
+        } else {
+            self.skeleton.push(b'0');
+        }
+        if self.buf.bytes.capacity() > ITEM_BUFFER_KEPT {
+            self.buf.bytes = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// The error parsing the whole page gives at the current position, on byte `b` (`None`:
+    /// right after the bytes taken, or at the end of the body).
+    fn structure_error(&mut self, b: Option<u8>) -> PageError {
+        let mut skeleton = std::mem::take(&mut self.skeleton);
+        let mut at = self.pos;
+        if let Some(b) = b {
+            if skeleton.last().is_some_and(u8::is_ascii_alphanumeric) {
+                // Not read as part of the stand-in number.
+                skeleton.push(b' ');
+            }
+            skeleton.push(b);
+            at.advance(b);
+        }
+        match serde_json::from_slice::<Skeleton>(&skeleton) {
+            // The skeleton is one line, whose end is `at`.
+            Err(e) => {
+                let column = (at.column + e.column()).saturating_sub(skeleton.len());
+                reword(
+                    &e,
+                    Pos {
+                        line: at.line,
+                        column,
+                    },
+                )
+            }
+            Ok(_) => PageError(format!(
+                "EOF while parsing an object at line {} column {}",
+                at.line, at.column
+            )),
+        }
+    }
+
+    /// The page once the body has ended.
+    fn finish(mut self) -> Result<Page<T>, PageError> {
+        if let Some(whole) = self.whole.take() {
+            return serde_json::from_slice(&whole).map_err(|e| PageError(e.to_string()));
+        }
+        if let Some((kind, start)) = self.value.take() {
+            if self.buf.scalar {
+                self.value_done(kind, start)?;
+            } else {
+                let e = match kind {
+                    Buffered::Key => serde_json::from_slice::<String>(&self.buf.bytes).err(),
+                    Buffered::Item => serde_json::from_slice::<T>(&self.buf.bytes).err(),
+                    _ => serde_json::from_slice::<serde::de::IgnoredAny>(&self.buf.bytes).err(),
+                };
+                if let Some(e) = e {
+                    return Err(relocate(&e, start));
+                }
+            }
+        }
+        if self.at == At::Start {
+            return serde_json::from_slice::<Page<T>>(b"").map_err(|e| relocate(&e, self.pos));
+        }
+        if self.at != At::Done {
+            return Err(self.structure_error(None));
+        }
+        Ok(Page {
+            items: self.items,
+            links: self.links,
+        })
     }
 }
 
@@ -1194,13 +1557,14 @@ mod tests {
         id: String,
     }
 
-    async fn parse_big_page(parse_on: ParseOn) {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_large_page_streams_into_the_parser() {
         let body = big_page(600);
         assert!(
             body.len() as u64 > SMALL_PAGE_BYTES,
             "takes the streaming path"
         );
-        let page = read_page::<Item>(answer(body), "/flows".into(), parse_on)
+        let page = read_page::<Item>(answer(body), "/flows".into())
             .await
             .expect("a valid page parses");
         let items = page.items.expect("items");
@@ -1210,42 +1574,169 @@ mod tests {
         assert_eq!(href.as_deref(), Some("/flows?continuationToken=t"));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_large_page_streams_into_the_parser_on_the_calling_thread() {
-        parse_big_page(ParseOn::Caller).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_large_page_streams_into_the_parser_on_the_blocking_pool() {
-        parse_big_page(ParseOn::BlockingPool).await;
-    }
-
     #[tokio::test]
-    async fn a_current_thread_runtime_parses_a_large_page_on_the_blocking_pool() {
-        parse_big_page(ParseOn::Caller).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_large_body_that_is_not_a_page_is_a_decode_error() {
         let mut body = big_page(600);
         body.truncate(body.len() - 3);
-        for parse_on in [ParseOn::Caller, ParseOn::BlockingPool] {
-            match read_page::<Item>(answer(body.clone()), "/flows".into(), parse_on).await {
-                Err(BodyError::Client(ClientError::Decode { path, message, .. })) => {
-                    assert_eq!(path, "/flows");
-                    assert!(message.starts_with("not a list page (EOF"), "{message}");
-                }
-                Err(BodyError::Client(e)) => panic!("unexpected error: {e}"),
-                Err(BodyError::Transport(e)) => panic!("unexpected transport error: {e}"),
-                Ok(_) => panic!("a truncated page parsed"),
+        let whole = serde_json::from_slice::<Page<Item>>(&body)
+            .err()
+            .expect("a truncated page does not parse");
+        match read_page::<Item>(answer(body), "/flows".into()).await {
+            Err(BodyError::Client(ClientError::Decode { path, message, .. })) => {
+                assert_eq!(path, "/flows");
+                assert_eq!(message, format!("not a list page ({whole})"));
+                assert!(message.starts_with("not a list page (EOF"), "{message}");
             }
+            Err(BodyError::Client(e)) => panic!("unexpected error: {e}"),
+            Err(BodyError::Transport(e)) => panic!("unexpected transport error: {e}"),
+            Ok(_) => panic!("a truncated page parsed"),
+        }
+    }
+
+    /// An item with braces, brackets, quotes and escapes inside strings, and nested arrays.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Tricky {
+        id: String,
+        #[serde(default)]
+        tags: Vec<Vec<String>>,
+    }
+
+    /// `body` fed to a scanner in the pieces `cuts` makes, then finished.
+    fn scan<T: serde::de::DeserializeOwned>(
+        body: &[u8],
+        cuts: &[usize],
+    ) -> Result<Page<T>, String> {
+        let mut scanner = PageScanner::<T>::default();
+        let mut from = 0;
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+        cuts.sort_unstable();
+        for cut in cuts.into_iter().chain([body.len()]) {
+            scanner.feed(&body[from..cut]).map_err(|e| e.to_string())?;
+            from = cut;
+        }
+        scanner.finish().map_err(|e| e.to_string())
+    }
+
+    /// What parsing `body` whole gives, in the scanner's terms.
+    fn whole<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Page<T>, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+
+    const TRICKY: &str = r#" {"count": 2, "items" : [
+  {"id":"a{b}[c]\"}","tags":[["x]","{y"],[]],"skip":{"s":"\\\"","n":[1,[2,{"z":null}]]}},
+  {"skip":"\u0041}","id":"\"q\""} ],
+ "_links": {"next": {"href": "/flows?continuationToken=a%7Bb"}}, "x": [true, -1.5e3]}
+"#;
+
+    fn same<T: serde::de::DeserializeOwned + PartialEq + fmt::Debug>(
+        a: Result<Page<T>, String>,
+        b: Result<Page<T>, String>,
+    ) {
+        let flat = |p: Result<Page<T>, String>| {
+            p.map(|p| (p.items, p.links.and_then(|l| l.next).and_then(|n| n.href)))
+        };
+        assert_eq!(flat(a), flat(b));
+    }
+
+    #[test]
+    fn strings_with_braces_quotes_and_escapes_and_nested_arrays() {
+        let page = scan::<Tricky>(TRICKY.as_bytes(), &[]).expect("parses");
+        let items = page.items.expect("items");
+        assert_eq!(items[0].id, "a{b}[c]\"}");
+        assert_eq!(
+            items[0].tags,
+            vec![vec!["x]".to_owned(), "{y".to_owned()], vec![]]
+        );
+        assert_eq!(items[1].id, "\"q\"");
+        same(
+            scan::<Tricky>(TRICKY.as_bytes(), &[]),
+            whole(TRICKY.as_bytes()),
+        );
+    }
+
+    #[test]
+    fn empty_and_missing_items() {
+        for body in [
+            r#"{"items":[]}"#,
+            r#"{"items":[ ] , "_links":{}}"#,
+            r#"{}"#,
+            r#"{"items":null}"#,
+            r#"{"_links":{"next":{"href":"/x?continuationToken=1"}}}"#,
+        ] {
+            same(
+                scan::<Tricky>(body.as_bytes(), &[3]),
+                whole(body.as_bytes()),
+            );
+        }
+        assert_eq!(
+            scan::<Tricky>(b"{\"items\":[]}", &[])
+                .expect("parses")
+                .items,
+            Some(vec![])
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_pages_fail_as_parsing_them_whole_does() {
+        for body in [
+            "",
+            "  ",
+            "[1,2]",
+            "\n  \"items\"",
+            "null",
+            r#"{"items":{"id":"a"}}"#,
+            r#"{"items":[{"id":1}]}"#,
+            r#"{"items":[{"id":"a"} {"id":"b"}]}"#,
+            r#"{"items":[{"id":"a"},]}"#,
+            r#"{"items":[{"id":"a"}],}"#,
+            r#"{"items":[,]}"#,
+            r#"{"items":[] "x":1}"#,
+            r#"{"items":[], "items":[]}"#,
+            r#"{"items":null, "items":[]}"#,
+            r#"{"_links":{}, "_links":{}}"#,
+            r#"{"_links":5}"#,
+            r#"{"x":}"#,
+            r#"{"x"::1}"#,
+            r#"{"x":tru}"#,
+            r#"{"x":1}  x"#,
+            r#"{"items":[{"id":"a"}]}]"#,
+            r#"{1:2}"#,
+            "{\n\"items\": [\n {\"id\": \"a\"},\n {\"id\": 2}]}",
+            "{\n\"items\": [\n {\"id\": \"a\"},\n 7 ]}",
+        ] {
+            let expected = whole::<Tricky>(body.as_bytes());
+            assert!(expected.is_err(), "{body}");
+            same(scan::<Tricky>(body.as_bytes(), &[]), expected);
+        }
+    }
+
+    #[test]
+    fn truncated_pages_fail_as_parsing_them_whole_does() {
+        let body = TRICKY.trim_end().as_bytes();
+        for len in 0..body.len() {
+            let expected = whole::<Tricky>(&body[..len]);
+            assert!(expected.is_err(), "{len}");
+            same(scan::<Tricky>(&body[..len], &[len / 2]), expected);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_chunking_gives_what_parsing_whole_gives(
+            cuts in proptest::collection::vec(0usize..400, 0..12),
+            len in 0usize..400,
+        ) {
+            let body = TRICKY.as_bytes();
+            same(scan::<Tricky>(body, &cuts), whole(body));
+            let cut = &body[..len.min(body.len())];
+            same(scan::<Tricky>(cut, &cuts), whole(cut));
         }
     }
 
     #[tokio::test]
     async fn a_small_page_is_parsed_in_place() {
         let body = br#"{"items":[{"id":"a"}]}"#.to_vec();
-        let page = read_page::<Item>(answer(body), "/flows".into(), ParseOn::Caller)
+        let page = read_page::<Item>(answer(body), "/flows".into())
             .await
             .expect("a valid page parses");
         assert_eq!(page.items.expect("items")[0].id, "a");

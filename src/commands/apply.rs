@@ -1,16 +1,20 @@
 //! `destctl apply [PATH...] | --plan PLAN.json`: loads the manifests or reads the saved plan,
-//! connects, applies (showing the plan, asking, drawing progress through a
-//! [`TerminalObserver`]), and prints the report on stdout. Ctrl-C or SIGTERM cancels a
-//! [`CancellationToken`](tokio_util::sync::CancellationToken): no new request (nor retry) is
-//! sent, answers in flight are awaited for [`STOP_GRACE`] at most, the report is printed and
-//! the exit status is 1. Retries are printed on stderr as they happen.
+//! connects, takes the sandbox's apply lock ([`crate::apply::lock`], waiting up to
+//! `--lock-timeout`), applies (showing the plan, asking, drawing progress through a
+//! [`TerminalObserver`]), releases the lock and prints the report on stdout. Ctrl-C or SIGTERM
+//! cancels a [`CancellationToken`](tokio_util::sync::CancellationToken): no new request (nor
+//! retry) is sent, answers in flight are awaited for [`STOP_GRACE`] at most, the lock is
+//! released, the report is printed and the exit status is 1. Retries are printed on stderr as
+//! they happen.
 
 use super::cli::ApplyArgs;
 use super::progress::{RetryPrinter, TerminalObserver};
 use super::{Context, Error, Exit, show_warnings};
 use crate::apply::execute::Cancel;
+use crate::apply::lock::{Lease, LockError, LockObserver, LockOptions, acquire};
 use crate::apply::secrets::Resolver;
 use crate::apply::{ApplyError, Approval, Input, apply, read_plan_file};
+use crate::client::{Client, ClientConfig};
 use crate::render::Format;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +68,7 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
     } else {
         return Err(ApplyError::NoTerminal.into());
     };
+    crate::apply::check_offline(&input, &resolver)?;
     let resolved = crate::target::resolve(&args.target.options()).map_err(ApplyError::from)?;
     let sandbox = resolved.sandbox().to_owned();
     let connected = crate::target::connect(resolved)
@@ -86,6 +91,31 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
             cancel.cancel();
         })
     };
+    // The lease has a client of its own: after Ctrl-C or SIGTERM the apply's client sends
+    // nothing new, but the lease is still renewed until the end and then released. The
+    // apply's client bounds the run (`--total-timeout`); this one only its requests.
+    let lock_client = Client::new(ClientConfig {
+        total_timeout: None,
+        ..connected.client.config().clone()
+    })
+    .map_err(|e| ApplyError::from(LockError::Client(e)))?;
+    let guard = match acquire(
+        &lock_client,
+        &LockOptions {
+            ttl: args.lock_ttl,
+            ..LockOptions::new(args.lock_timeout)
+        },
+        &cancel,
+        &WaitNotice,
+    )
+    .await
+    {
+        Ok(guard) => guard,
+        Err(e) => {
+            on_signal.abort();
+            return Err(ApplyError::from(e).into());
+        }
+    };
     let observer = Arc::new(TerminalObserver::new(ctx.stderr_color, ctx.stderr_terminal));
     let apply_ctx = crate::apply::Context {
         endpoint: connected.endpoint.clone(),
@@ -96,8 +126,17 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
         parallelism: usize::from(args.parallelism),
         observer: observer.clone(),
     };
+    // Planned (live) or pre-flighted (saved) only now, from live state read under the lock.
     let applied = apply(input, &connected.client, &apply_ctx).await;
     on_signal.abort();
+    if guard.is_lost() {
+        eprintln!(
+            "destctl: the apply lock was taken over by another run (renewal failed for too long); no new request was sent after that"
+        );
+    }
+    if let Err(e) = guard.release().await {
+        eprintln!("destctl: warning: {e}; the lease expires by itself");
+    }
     if observer.drew_bars() {
         // The progress bars end without a newline; the report starts on a line of its own.
         eprintln!();
@@ -116,5 +155,20 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
             interrupted: report.interrupted,
         }
         .into())
+    }
+}
+
+/// Says on stderr who holds the apply lock while this run waits for it.
+struct WaitNotice;
+
+impl LockObserver for WaitNotice {
+    fn waiting(&self, holder: &Lease) {
+        eprintln!(
+            "destctl: waiting for the apply lock, held by {} (until {} unless renewed)",
+            holder.who(),
+            holder
+                .expires
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
     }
 }

@@ -160,6 +160,15 @@ pub struct ApplyArgs {
     /// Report format.
     #[arg(long, default_value = "text", value_parser = format_parser(REPORT_FORMATS))]
     pub format: Format,
+    /// How long to wait for another apply on the same sandbox to finish (e.g. 90s, 5m, 1h;
+    /// 0 fails at once).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_or_zero)]
+    pub lock_timeout: Duration,
+    /// How long this run's lock lasts without renewal (it is renewed every quarter of that
+    /// while the apply runs): how long a crashed run blocks the next one.
+    #[arg(long, env = "DESTCTL_LOCK_TTL", value_name = "DURATION", default_value = "60s",
+          value_parser = lock_ttl)]
+    pub lock_ttl: Duration,
     /// The Flow Service to write.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -313,11 +322,23 @@ pub struct EmulatorArgs {
     /// Probability (0-1), per Flow Service request, of such an out-of-band rename.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_edit_probability: f64,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Largest request body in bytes; a larger one is answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_body: usize,
 }
 
-/// Why an emulator flag's value is refused.
+/// Why a flag's value is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagValueError {
+    /// A lease time under one second.
+    #[error("`{0}` is under one second")]
+    TooShort(String),
     /// Not a number.
     #[error("`{0}` is not a number")]
     NotANumber(String),
@@ -344,6 +365,27 @@ fn probability(s: &str) -> Result<f64, FlagValueError> {
     } else {
         Err(FlagValueError::NotAProbability(p))
     }
+}
+
+/// A [`duration`], or zero (`0`, `0s`, …).
+fn duration_or_zero(s: &str) -> Result<Duration, FlagValueError> {
+    let digits = s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty() && digits.chars().all(|c| c == '0' || c == '.') && digits.contains('0') {
+        let unit = &s.trim()[digits.len()..];
+        if matches!(unit, "" | "ms" | "s" | "m" | "h") {
+            return Ok(Duration::ZERO);
+        }
+    }
+    duration(s)
+}
+
+/// A [`duration`] of at least one second.
+fn lock_ttl(s: &str) -> Result<Duration, FlagValueError> {
+    let d = duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(FlagValueError::TooShort(s.to_owned()));
+    }
+    Ok(d)
 }
 
 fn latency(s: &str) -> Result<Latency, FlagValueError> {
@@ -385,6 +427,9 @@ impl EmulatorArgs {
                 edit_after: self.fault_edit_after,
                 p_edit: self.fault_edit_probability,
             },
+            header_timeout: Duration::from_secs(self.header_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_body_bytes: self.max_body,
         }
     }
 }
@@ -444,7 +489,62 @@ mod tests {
         assert!(matches!(c.faults.latency, Latency::Random { .. }));
         assert!(parse(&["emulator", "--fault-edit-probability", "1.5"]).is_err());
         assert!(parse(&["emulator", "--fault-500", "2"]).is_err());
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 256);
+        assert_eq!(c.max_body_bytes, 64 << 20);
+        let Command::Emulator(a) = parse(&[
+            "emulator",
+            "--header-timeout",
+            "3",
+            "--max-connections",
+            "8",
+            "--max-body",
+            "1024",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not the emulator")
+        };
+        let c = a.config();
+        assert_eq!(
+            (c.header_timeout, c.max_connections, c.max_body_bytes),
+            (Duration::from_secs(3), 8, 1024)
+        );
+        assert!(parse(&["emulator", "--header-timeout", "0"]).is_err());
+        assert!(parse(&["emulator", "--max-connections", "0"]).is_err());
         assert!(parse(&["emulator", "--fault-latency", "9..1"]).is_err());
+    }
+
+    #[test]
+    fn lock_flags() {
+        let apply = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(Command::Apply(a)) => Ok((a.lock_timeout, a.lock_ttl)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(apply(&["apply"]).unwrap(), (secs(300), secs(60)));
+        for (flag, want) in [
+            ("0", secs(0)),
+            ("45", secs(45)),
+            ("30s", secs(30)),
+            ("2m", secs(120)),
+            ("1h", secs(3600)),
+            ("1500ms", Duration::from_millis(1500)),
+        ] {
+            assert_eq!(apply(&["apply", "--lock-timeout", flag]).unwrap().0, want);
+        }
+        assert_eq!(
+            apply(&["apply", "--lock-timeout", "0s"]).unwrap().0,
+            secs(0)
+        );
+        for bad in ["", "m", "5 min", "-1", "3d", "0x", "."] {
+            assert!(apply(&["apply", "--lock-timeout", bad]).is_err(), "{bad}");
+        }
+        assert_eq!(apply(&["apply", "--lock-ttl", "2s"]).unwrap().1, secs(2));
+        assert!(apply(&["apply", "--lock-ttl", "500ms"]).is_err());
+        assert!(apply(&["apply", "--lock-ttl", "0"]).is_err());
     }
 
     #[test]

@@ -84,7 +84,8 @@ pub(crate) fn report_text(err: &Error, ctx: &Context) -> String {
     match err {
         Error::Manifest(m) => format!("{}error: {m}\n", m.render(ctx.stderr_color)),
         other => {
-            let mut text = format!("error: {}\n", message(other));
+            // The message may quote the server or a manifest: control characters escaped.
+            let mut text = format!("error: {}\n", crate::render::escape_lines(&message(other)));
             if let Some(hint) = hint(other) {
                 text.push_str(&format!("hint: {hint}\n"));
             }
@@ -134,7 +135,7 @@ mod tests {
             Error::Target(TargetError::CurrentDir(io())),
             Error::Apply(ApplyError::ReadPlan {
                 path: "plan.json".into(),
-                source: io(),
+                source: io().into(),
             }),
             Error::Apply(ApplyError::ParsePlan {
                 path: "plan.json".into(),
@@ -165,7 +166,7 @@ mod tests {
                 location: Default::default(),
             }),
             path: "secrets/key".into(),
-            source: io(),
+            source: io().into(),
         }
     }
 

@@ -21,6 +21,7 @@ fn title(status: StatusCode) -> &'static str {
         404 => "Resource not found",
         405 => "Method Not Allowed",
         412 => "Precondition Failed",
+        413 => "Payload Too Large",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         503 => "Service Unavailable",

@@ -75,6 +75,13 @@ pub struct EmulatorConfig {
     pub token_lifetime: Duration,
     /// Faults to inject.
     pub faults: FaultConfig,
+    /// Time a client has to send a request's headers (from the connection's start or the end
+    /// of its previous response); then the connection is closed (default 10 s).
+    pub header_timeout: Duration,
+    /// Connections served at once (default 256); more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request body (default 64 MiB); above it, 413 with the Flow Service error body.
+    pub max_body_bytes: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -85,6 +92,9 @@ impl Default for EmulatorConfig {
             strict_sandbox: false,
             token_lifetime: Duration::from_secs(24 * 3600),
             faults: FaultConfig::default(),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -185,6 +195,7 @@ impl EmulatorState {
             faults::Faults::new(config.faults.clone()),
             config.strict_sandbox,
             config.token_lifetime,
+            config.max_body_bytes,
         ))))
     }
 
@@ -277,15 +288,15 @@ impl Emulator {
                 source,
             })?;
         let addr = listener.local_addr().map_err(EmulatorError::Serve)?;
-        let app = router(state.clone()).into_make_service_with_connect_info::<faults::ConnHandle>();
+        let app = router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(faults::KillableListener(listener), app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(
+            faults::KillableListener(listener),
+            app,
+            config.header_timeout,
+            config.max_connections.max(1),
+            rx,
+        ));
         Ok(RunningEmulator {
             addr,
             state,
@@ -293,6 +304,54 @@ impl Emulator {
             task,
         })
     }
+}
+
+/// The accept loop: at most `max_connections` served at once (the next accept waits for a
+/// slot), each over HTTP/1 with a header-read timeout, the connection's [`faults::ConnHandle`]
+/// given to handlers as `ConnectInfo`. On `stop`, no more accepts; idle connections close and
+/// in-flight requests finish (waited for at most the header timeout).
+async fn serve(
+    mut listener: faults::KillableListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    max_connections: usize,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use axum::serve::Listener as _;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            accepted = async {
+                let slot = slots.clone().acquire_owned().await;
+                (slot, listener.accept().await)
+            } => accepted,
+        };
+        let (Ok(slot), (io, handle)) = accepted else {
+            break;
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(handle.clone()));
+            tower_service::Service::call(&mut app.clone(), req)
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Idle connections close at once and in-flight requests finish; a client still sending
+    // its headers is not waited for beyond the header timeout.
+    let _ = tokio::time::timeout(header_timeout, graceful.shutdown()).await;
+    Ok(())
 }
 
 /// A running emulator.

@@ -25,8 +25,6 @@ use std::time::Duration;
 /// Base path of the Flow Service.
 pub const FLOW_SERVICE_BASE: &str = "/data/foundation/flowservice";
 
-const MAX_BODY: usize = 64 << 20;
-
 /// Everything the server holds.
 #[derive(Debug)]
 pub(crate) struct AppState {
@@ -37,6 +35,8 @@ pub(crate) struct AppState {
     pub counts: Mutex<BTreeMap<String, u64>>,
     pub strict_sandbox: bool,
     pub token_lifetime: Duration,
+    /// Largest request body accepted; above it, 413.
+    pub max_body_bytes: usize,
     conn_specs: Vec<Entity>,
     flow_specs: Vec<Entity>,
 }
@@ -48,6 +48,7 @@ impl AppState {
         faults: Faults,
         strict_sandbox: bool,
         token_lifetime: Duration,
+        max_body_bytes: usize,
     ) -> AppState {
         // Specs list in catalog order: the first is the "newest created".
         let wrap = |v: Vec<Value>| {
@@ -65,6 +66,7 @@ impl AppState {
             counts: Mutex::new(BTreeMap::new()),
             strict_sandbox,
             token_lifetime,
+            max_body_bytes,
             conn_specs: wrap(specs::connection_specs()),
             flow_specs: wrap(specs::flow_specs()),
         }
@@ -160,9 +162,31 @@ async fn enter(
     req: Request,
 ) -> Result<(axum::http::request::Parts, Bytes, Caller), ApiError> {
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|e| ApiError::bad_request(1405, format!("cannot read request body: {e}")))?;
+    let limit = st.max_body_bytes;
+    let too_large = || {
+        ApiError::flow(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            1405,
+            format!("Request body is larger than {limit} bytes"),
+            None,
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes = to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            too_large()
+        } else {
+            ApiError::bad_request(1405, format!("cannot read request body: {inner}"))
+        }
+    })?;
     let caller = gateway::check(
         &parts.headers,
         &parts.method,
@@ -606,7 +630,7 @@ async fn get_run(st: St, Path(id): Path<String>, req: Request) -> Response {
 
 async fn ims_token(st: St, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let bytes = to_bytes(body, st.max_body_bytes).await.unwrap_or_default();
     let (status, v) = super::ims::token_response(
         &st.tokens,
         st.token_lifetime,

@@ -14,6 +14,8 @@ pub(crate) mod source;
 pub use crate::diagnostics::{Problem, Severity, Sources};
 use crate::diagnostics::{count, render};
 use crate::model::DesiredState;
+/// Why a manifest or `${file:}` secret was not read (named in `apply::secrets::SecretError`).
+pub use source::{FileError, FileKind};
 use std::path::PathBuf;
 
 /// The default manifest path.

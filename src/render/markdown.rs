@@ -1,7 +1,7 @@
 //! The plan as a pull-request comment: summary first, a section per Destination, raw patches
 //! in `<details>`, a warning above any delete, under [`MAX_CHARS`] characters.
 
-use super::{Section, flow_diff, layout, sections, words};
+use super::{Section, escape_controls, escape_lines, flow_diff, layout, sections, words};
 use crate::plan::{Action, DestinationStatus, Plan, PlanDetails};
 use std::fmt::Write;
 
@@ -93,7 +93,9 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
     let _ = writeln!(
         out,
         "\nTarget: `{}`, sandbox `{}`; {} Destination(s) unchanged.\n",
-        plan.target.endpoint, plan.target.sandbox, plan.summary.unchanged
+        escape_controls(&plan.target.endpoint),
+        escape_controls(&plan.target.sandbox),
+        plan.summary.unchanged
     );
     if plan.summary.delete > 0 {
         let _ = writeln!(
@@ -119,12 +121,13 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
             omitted += 1;
             continue;
         }
-        let full = section(s, true);
+        // Every string of a section comes from a manifest or the server: escaped.
+        let full = escape_lines(&section(s, true));
         if out.len() + full.len() + TRUNCATED_ROOM <= MAX_CHARS {
             out.push_str(&full);
             continue;
         }
-        let short = section(s, false);
+        let short = escape_lines(&section(s, false));
         if out.len() + short.len() + TRUNCATED_ROOM <= MAX_CHARS {
             out.push_str(&short);
         } else {

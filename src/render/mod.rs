@@ -8,6 +8,11 @@ pub use markdown::MAX_CHARS as MARKDOWN_MAX_CHARS;
 pub(crate) mod text;
 pub(crate) mod words;
 
+/// The one escaping function for strings from a manifest or a server shown on a terminal
+/// (defined with the diagnostics, the lowest layer that shows text, and used by every
+/// renderer, the diagnostics and the apply report).
+pub use crate::diagnostics::{escape_controls, escape_lines};
+
 use crate::plan::diff::Sign;
 use crate::plan::{Action, Change, DestinationStatus, Duplicate, Plan, PlanDetails};
 use crate::wire::Resource;

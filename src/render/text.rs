@@ -1,6 +1,6 @@
 //! The default, human-readable plan.
 
-use super::{Section, flow_diff, layout, sections, words};
+use super::{Section, escape_controls, flow_diff, layout, sections, words};
 use crate::plan::diff::Sign;
 use crate::plan::{DestinationStatus, Plan, PlanDetails};
 use std::fmt::Write;
@@ -17,11 +17,13 @@ struct Painter {
 }
 
 impl Painter {
+    /// `s` escaped (see [`escape_controls`]), in colour when asked.
     fn paint(&self, code: &str, s: &str) -> String {
+        let s = escape_controls(s);
         if self.color {
             format!("{code}{s}{RESET}")
         } else {
-            s.to_owned()
+            s.into_owned()
         }
     }
 
@@ -44,7 +46,7 @@ impl Painter {
         } else if line.starts_with("@@") {
             CYAN
         } else {
-            return line.to_owned();
+            return escape_controls(line).into_owned();
         };
         self.paint(code, line)
     }
@@ -76,11 +78,11 @@ fn section(out: &mut String, s: &Section<'_>, p: &Painter) {
                 out,
                 "    {} {}",
                 p.sign(&words::action_sign(c.action())),
-                words::change_words(c)
+                escape_controls(&words::change_words(c))
             );
         }
         for (sign, text) in &items {
-            let _ = writeln!(out, "      {} {text}", p.sign(sign));
+            let _ = writeln!(out, "      {} {}", p.sign(sign), escape_controls(text));
         }
     }
     for d in &s.duplicates {
@@ -105,7 +107,8 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>, color: bool) ->
     let _ = writeln!(
         out,
         "Target: {} (sandbox {})\n",
-        plan.target.endpoint, plan.target.sandbox
+        escape_controls(&plan.target.endpoint),
+        escape_controls(&plan.target.sandbox)
     );
     let all = sections(plan, details);
     for s in &all {

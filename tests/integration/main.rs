@@ -14,6 +14,7 @@ mod apply;
 mod cli;
 mod client;
 mod emulator;
+mod hostile;
 mod live;
 mod plan;
 mod secrets;

@@ -52,10 +52,11 @@ async fn a_connection_lost_at_any_request_is_resolved_in_the_same_run() {
     }
 }
 
-/// `destctl` in the repository root, signed in to `emu` with the embedded credentials.
+/// `destctl` in the repository root, signed in to `emu` with the embedded credentials; a
+/// killed run's apply lock lasts 2 s (the re-run waits that long for it, then takes it over).
 fn destctl(emu: &RunningEmulator) -> Cli {
     let mut c = Cli::in_repo();
-    c.emulator(&emu.base_url());
+    c.emulator(&emu.base_url()).env("DESTCTL_LOCK_TTL", "2s");
     c
 }
 
@@ -75,7 +76,8 @@ async fn wait_for_writes(emu: &RunningEmulator, n: u64) {
 async fn killed_process_then_rerun_converges() {
     let desired = load(&seed_paths());
     let seed_args = ["manifests/campaign-s3.yaml", "manifests/schedules.yaml"];
-    // Six writes: five creates and the activation patch. Kill while write k is in flight.
+    // Six writes: five creates and the activation patch, after the lease create of the apply
+    // lock. Kill while write k is in flight.
     for k in 1..=6u64 {
         let emu = emulator(FaultConfig {
             latency: Latency::Fixed(Duration::from_millis(80)),
@@ -89,7 +91,7 @@ async fn killed_process_then_rerun_converges() {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
-        wait_for_writes(&emu, k).await;
+        wait_for_writes(&emu, k + 1).await;
         child.kill().unwrap();
         let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
             .await
@@ -152,8 +154,9 @@ async fn ctrl_c_stops_new_requests_reports_and_exits_1() {
         "not-attempted changes listed: {stdout}"
     );
     assert!(stderr.contains("interrupted"), "{stderr}");
-    // Only the requests in flight (one per running Destination) finish after the signal.
-    assert!(after <= at_signal + 2, "{at_signal} then {after}");
+    // Only the requests in flight (one per running Destination) finish after the signal, then
+    // the apply lock is released (one DELETE).
+    assert!(after <= at_signal + 3, "{at_signal} then {after}");
     let planned = 6 * desired.destinations.len() as u64;
     assert!(after < planned);
 
@@ -276,5 +279,10 @@ async fn cli_saved_plan_round_trip_and_stale_refusal() {
         .dir(&dir, "tmp")
         .text(emu.base_url(), "endpoint");
     insta::assert_snapshot!("stale_saved_plan", redact.apply(&stderr));
-    assert_eq!(writes(&emu), before, "zero writes");
+    // Zero writes besides the apply lock's lease (created, then deleted).
+    assert_eq!(writes(&emu), before + 2, "zero writes");
+    assert_eq!(
+        count(&emu, "DELETE /data/foundation/flowservice/connections/{id}"),
+        2
+    );
 }

@@ -206,10 +206,10 @@ async fn retries_are_shown_on_stderr() {
     );
     emu.shutdown().await;
 
-    // Six list calls, then the first create's connection is closed: the create is looked for
-    // by its marker, not found, and sent again.
+    // The apply lock (list, lease create, list), six list calls, then the first create's
+    // connection is closed: the create is looked for by its marker, not found, and sent again.
     let emu = emulator(FaultConfig {
-        close_after: Some(6),
+        close_after: Some(9),
         ..FaultConfig::default()
     })
     .await;
@@ -273,7 +273,15 @@ async fn sigterm_stops_new_requests_reports_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("Apply interrupted"), "{stdout}");
     assert!(stderr.contains("terminated (SIGTERM)"), "{stderr}");
-    assert!(after <= at_signal + 2, "{at_signal} then {after}");
+    // The requests in flight, then the apply lock's release (one DELETE of the lease).
+    assert!(after <= at_signal + 3, "{at_signal} then {after}");
+    assert!(
+        destctl::apply::lock::list_leases(&client(&emu))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the lock was released"
+    );
 
     emu.set_faults(FaultConfig::default());
     let mut cmd = destctl(&emu);

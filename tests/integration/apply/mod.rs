@@ -3,4 +3,5 @@
 mod crash;
 mod e2e;
 mod faults;
+mod lock;
 mod prop;

@@ -4,4 +4,5 @@ mod conformance;
 mod gateway;
 mod patch;
 mod resources;
+mod robustness;
 mod socket;
