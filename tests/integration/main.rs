@@ -13,6 +13,7 @@
 mod apply;
 mod cli;
 mod client;
+mod corpus;
 mod emulator;
 mod hostile;
 mod live;

@@ -272,6 +272,14 @@ fn user_message(m: &str) -> String {
     if let Some(rest) = m.strip_prefix("alias replay limit exceeded: ") {
         return format!("too many alias expansions ({rest}); manifests need no YAML aliases");
     }
+    if let Some(depth) = m
+        .strip_prefix("budget breached: Depth { depth: ")
+        .and_then(|r| r.strip_suffix(" }"))
+    {
+        return format!(
+            "values are nested too deeply (depth {depth}); manifests need only a few levels"
+        );
+    }
     if let Some(rest) = m.strip_prefix("budget breached: ") {
         return format!(
             "the document is too large or expands too many aliases (limit: {rest}); manifests need no YAML aliases"
@@ -303,6 +311,10 @@ mod tests {
         assert_eq!(
             user_message("unknown variant `X`, expected one of A, B"),
             "unknown value `X`; allowed: A, B"
+        );
+        assert_eq!(
+            user_message("budget breached: Depth { depth: 65 }"),
+            "values are nested too deeply (depth 65); manifests need only a few levels"
         );
         assert_eq!(
             user_message("missing field `spec`"),

@@ -4,8 +4,10 @@
 
 use super::{Dir, root, tempdir};
 use std::ffi::OsStr;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Variables that change what `destctl` does and must come only from the test.
 const INHERITED_PREFIXES: [&str; 2] = ["AEP_", "DESTCTL_"];
@@ -132,6 +134,79 @@ impl Cli {
         tokio::task::spawn_blocking(move || self.output())
             .await
             .expect("the blocking task finishes")
+    }
+
+    /// Runs to completion within `timeout` and an address-space cap of `max_memory` bytes
+    /// (an allocation beyond it fails), capturing stdout and stderr; returns the output and
+    /// the process's peak resident memory in bytes. Panics, killing the process, when the
+    /// time is up.
+    // Capping the child's address space (setrlimit before exec) and reading its peak memory
+    // (wait4's rusage) have no safe std API: the two calls below are the only unsafe code.
+    #[allow(unsafe_code)]
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the child is reaped by wait4, which also gives its peak memory"
+    )]
+    pub fn output_bounded(&mut self, timeout: Duration, max_memory: u64) -> (Output, u64) {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        let limit = libc::rlimit {
+            rlim_cur: max_memory,
+            rlim_max: max_memory,
+        };
+        // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("destctl runs");
+        let drain = |r: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut r) = r {
+                    r.read_to_end(&mut buf).expect("the pipe reads");
+                }
+                buf
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|r| Box::new(r) as _));
+        let stderr = drain(child.stderr.take().map(|r| Box::new(r) as _));
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+        let deadline = Instant::now() + timeout;
+        let mut status = 0;
+        // SAFETY: rusage is plain data, filled in by wait4.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: waits only for our own child, with valid out-pointers.
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            if r == pid {
+                break;
+            }
+            assert!(r == 0, "wait4: {}", std::io::Error::last_os_error());
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("destctl ran longer than {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let output = Output {
+            status: std::process::ExitStatus::from_raw(status),
+            stdout: stdout.join().expect("stdout is read"),
+            stderr: stderr.join().expect("stderr is read"),
+        };
+        // ru_maxrss is in KiB on Linux.
+        let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+        (output, peak)
     }
 
     /// Starts the process; the caller waits for it while this `Cli` (its `HOME`) is alive.
