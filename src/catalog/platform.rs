@@ -409,12 +409,78 @@ impl Platform {
 mod tests {
     use super::*;
 
+    fn names(params: &[ParamSpec]) -> Vec<&str> {
+        params.iter().map(|p| p.name).collect()
+    }
+
+    #[test]
+    fn auth_and_location_params_depend_on_the_card() {
+        let sftp = Platform::Sftp.info();
+        assert_eq!(
+            names(sftp.auth_params(AuthMethod::SftpWithPassword)),
+            ["domain", "username", "password", "port"]
+        );
+        assert_eq!(
+            names(sftp.auth_params(AuthMethod::SftpSshPublicKey)),
+            ["domain", "username", "sshKey", "port"]
+        );
+        let eloqua = Platform::OracleEloqua.info();
+        assert_eq!(
+            names(eloqua.auth_params(AuthMethod::SftpWithPassword)),
+            ["domain", "host", "username", "password"]
+        );
+        assert_eq!(
+            names(
+                Platform::AzureBlob
+                    .info()
+                    .location_params(LocationMode::ServerToServer)
+            ),
+            ["container", "path"]
+        );
+        assert_eq!(
+            names(
+                Platform::AmazonS3Legacy
+                    .info()
+                    .location_params(LocationMode::S3)
+            ),
+            ["bucketName", "path"]
+        );
+        assert_eq!(
+            Platform::GoogleCloudStorage
+                .info()
+                .accepted_audience_flow_specs(),
+            [
+                "976d663b-80b4-4193-be6b-2d0487516623",
+                "585c15c4-6cbf-4126-8f87-e26bff78b657"
+            ]
+        );
+        assert_eq!(
+            Platform::SftpLegacy.info().accepted_audience_flow_specs(),
+            [CLOUD_STORAGE_FLOW_SPEC_ID]
+        );
+        assert!(Platform::DataLandingZone.info().auth_methods.is_empty());
+        assert!(!Platform::DataLandingZone.info().encryption);
+    }
+
     #[test]
     fn every_platform_has_an_entry_and_unique_spec() {
         let ids: std::collections::BTreeSet<_> = Platform::all()
             .map(|p| p.info().connection_spec_id)
             .collect();
         assert_eq!(ids.len(), 13);
+        let current: Vec<_> = Platform::all()
+            .filter(|p| p.info().card == Card::Current)
+            .collect();
+        assert_eq!(current.len(), 6);
+        let retired: Vec<_> = Platform::all().filter(|p| p.info().retired).collect();
+        assert_eq!(
+            retired,
+            [
+                Platform::AmazonS3Legacy,
+                Platform::AzureBlobLegacy,
+                Platform::SftpLegacy
+            ]
+        );
         for p in Platform::all() {
             assert_eq!(
                 Platform::by_connection_spec(p.info().connection_spec_id),
