@@ -256,13 +256,18 @@ fn primary_set(live: Option<&Json<Vec<Json<PrimaryField>>>>) -> BTreeSet<String>
     }
 }
 
-/// A deduplication key in words: its path, or the canonical item when it is not an attribute.
+/// A deduplication key in words: its path, `identity NAMESPACE` for an identity key made of
+/// exactly those two fields, or the canonical item otherwise.
 fn primary_label(item: &Value) -> String {
+    let field = |k: &str| item.get(k).and_then(Value::as_str);
+    let keys = item.as_object().map_or(0, serde_json::Map::len);
     match (
-        item.get("fieldType").and_then(Value::as_str),
-        item.get("attributePath").and_then(Value::as_str),
+        field("fieldType"),
+        field("attributePath"),
+        field("identityNamespace"),
     ) {
-        (Some("ATTRIBUTE"), Some(path)) => path.to_owned(),
+        (Some("ATTRIBUTE"), Some(path), _) => path.to_owned(),
+        (Some("IDENTITY"), _, Some(ns)) if keys == 2 => format!("identity {ns}"),
         _ => canonical(item),
     }
 }
@@ -274,7 +279,7 @@ fn live_primary_label(item: &Json<PrimaryField>) -> String {
     {
         return path.to_owned();
     }
-    canonical(&primary_value(item))
+    primary_label(&primary_value(item))
 }
 
 /// The op for `mandatoryFields` or `primaryFields` (`pointer`), if one is due: `live_set` is
