@@ -267,7 +267,8 @@ impl Shaped for Transformation {
     const SHAPE: Shape = Shape::Object;
 }
 
-/// The `params` of the legacy transformation.
+/// The `params` of the transformation: the legacy fields, and the V2 (current cards')
+/// `mandatoryFields`/`primaryFields` directly under the params.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransformationParams {
