@@ -93,6 +93,8 @@ pub struct PlatformInfo {
     pub card: Card,
     /// Whether AEP retired this card (`validate` warns).
     pub retired: bool,
+    /// The current card that replaced a retired one.
+    pub replaced_by: Option<Platform>,
     /// The target connection params of a current card (besides `mode` and the file options).
     pub file_location: &'static [ParamSpec],
     /// Whether the card takes PGP encryption of the exported files.
@@ -142,7 +144,7 @@ const fn legacy(
     flow_spec: FlowSpecRef,
     auth_methods: &'static [AuthMethod],
     location_modes: &'static [LocationMode],
-    retired: bool,
+    replaced_by: Option<Platform>,
 ) -> PlatformInfo {
     PlatformInfo {
         platform,
@@ -153,7 +155,8 @@ const fn legacy(
         auth_methods,
         location_modes,
         card: Card::Legacy,
-        retired,
+        retired: replaced_by.is_some(),
+        replaced_by,
         file_location: &[],
         encryption: false,
     }
@@ -178,6 +181,7 @@ const fn current(
         location_modes: CURRENT_MODES,
         card: Card::Current,
         retired: false,
+        replaced_by: None,
         file_location,
         encryption,
     }
@@ -196,7 +200,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
             AuthMethod::AzureBlob,
         ],
         &[LocationMode::S3, LocationMode::AzureBlob, LocationMode::Ftp],
-        false,
+        None,
     ),
     legacy(
         Platform::OracleEloqua,
@@ -205,7 +209,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
         FlowSpecRef::Id(CLOUD_STORAGE_FLOW_SPEC_ID),
         SFTP_AUTHS,
         &[LocationMode::S3, LocationMode::Ftp],
-        false,
+        None,
     ),
     legacy(
         Platform::OracleResponsys,
@@ -214,7 +218,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
         FlowSpecRef::Id("51d675ce-e270-408d-91fc-22717bdf2148"),
         SFTP_AUTHS,
         &[LocationMode::S3, LocationMode::Ftp],
-        false,
+        None,
     ),
     legacy(
         Platform::SalesforceMarketingCloud,
@@ -223,7 +227,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
         FlowSpecRef::Id("493b2bd6-26e4-4167-ab3b-5e910bba44f0"),
         SFTP_AUTHS,
         &[LocationMode::S3, LocationMode::Ftp],
-        false,
+        None,
     ),
     current(
         Platform::AmazonS3,
@@ -304,7 +308,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
         FlowSpecRef::Id(CLOUD_STORAGE_FLOW_SPEC_ID),
         &[AuthMethod::AccessKey],
         &[LocationMode::S3],
-        true,
+        Some(Platform::AmazonS3),
     ),
     legacy(
         Platform::AzureBlobLegacy,
@@ -313,7 +317,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
         FlowSpecRef::Id(CLOUD_STORAGE_FLOW_SPEC_ID),
         &[AuthMethod::ConnectionString],
         &[LocationMode::AzureBlob],
-        true,
+        Some(Platform::AzureBlob),
     ),
     legacy(
         Platform::SftpLegacy,
@@ -322,7 +326,7 @@ static PLATFORMS: [PlatformInfo; 13] = [
         FlowSpecRef::Id(CLOUD_STORAGE_FLOW_SPEC_ID),
         &[AuthMethod::SftpBasic, AuthMethod::SftpWithSshKey],
         &[LocationMode::Ftp],
-        true,
+        Some(Platform::Sftp),
     ),
 ];
 
@@ -394,6 +398,14 @@ impl Platform {
             .iter()
             .find(|p| p.platform == self)
             .expect("every platform is in the catalog")
+    }
+
+    /// The retired card a current card replaced, if any.
+    pub fn retired_predecessor(self) -> Option<Platform> {
+        PLATFORMS
+            .iter()
+            .find(|p| p.replaced_by == Some(self))
+            .map(|p| p.platform)
     }
 
     /// The platform whose destination connection spec has this id.

@@ -5,7 +5,7 @@ use super::attributes::check_attributes;
 use super::checker::{Checker, DocRef};
 use super::connection::check_connection;
 use super::location::check_location;
-use crate::catalog::{Card, Platform};
+use crate::catalog::Card;
 use crate::manifest::raw::{DestinationDoc, DestinationSpec};
 use crate::model::{DesiredDestination, ResourceName};
 
@@ -20,15 +20,14 @@ pub(super) fn check_destination(
     let spec = &d.spec.value;
     let platform = spec.platform.value;
     let info = platform.info();
-    if info.retired {
+    if let Some(current) = info.replaced_by {
         let pos = ck.at(doc, &spec.platform);
         ck.warn(
             &pos,
             "spec.platform",
             format!(
                 "AEP retired the {} card (its flows were migrated to the current card by 2023-07-26); use platform {} instead",
-                info.display_name,
-                current_equivalent(platform)
+                info.display_name, current
             ),
         );
     }
@@ -72,16 +71,6 @@ pub(super) fn check_destination(
         enabled: spec.enabled.unwrap_or(true),
         audiences: Vec::new(),
     })
-}
-
-/// The current card that replaced a retired one.
-fn current_equivalent(p: Platform) -> Platform {
-    match p {
-        Platform::AmazonS3Legacy => Platform::AmazonS3,
-        Platform::AzureBlobLegacy => Platform::AzureBlob,
-        Platform::SftpLegacy => Platform::Sftp,
-        other => other,
-    }
 }
 
 /// `spec.identityDeduplicationKeys`: identity namespaces (letters, digits, `_`, `-`), each

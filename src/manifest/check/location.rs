@@ -137,11 +137,17 @@ fn check_current(
         .filter(|m| m.value != LocationMode::ServerToServer)
     {
         let pos = ck.at(doc, m);
+        let hint = info
+            .platform
+            .retired_predecessor()
+            .filter(|old| old.info().location_modes.contains(&m.value))
+            .map(|old| format!("; mode {} is the retired card's: platform {old}", m.value))
+            .unwrap_or_default();
         ck.err(
             &pos,
             "spec.location.mode",
             format!(
-                "location mode {} is not accepted by platform {}; allowed: {} (the default: omit mode)",
+                "location mode {} is not accepted by platform {}; allowed: {} (the default: omit mode){hint}",
                 m.value,
                 info.platform,
                 LocationMode::ServerToServer

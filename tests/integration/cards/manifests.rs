@@ -130,6 +130,13 @@ fn current_card_location_rules_are_located() {
 }
 
 #[test]
+fn a_legacy_mode_on_a_current_card_points_at_the_retired_card() {
+    let (code, err) = validate(&s3("    mode: S3\n    bucketName: acme\n    path: /x\n"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("retired card's: platform amazon-s3-legacy"), "{err}");
+}
+
+#[test]
 fn cards_without_credentials_or_encryption() {
     // The Data Landing Zone takes no connection and no encryption.
     let dlz = "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: d}\nspec:\n  platform: data-landing-zone\n  location: {path: x}\n";
