@@ -133,7 +133,10 @@ fn current_card_location_rules_are_located() {
 fn a_legacy_mode_on_a_current_card_points_at_the_retired_card() {
     let (code, err) = validate(&s3("    mode: S3\n    bucketName: acme\n    path: /x\n"));
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("retired card's: platform amazon-s3-legacy"), "{err}");
+    assert!(
+        err.contains("retired card's: platform amazon-s3-legacy"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -187,3 +187,33 @@ async fn file_option_and_identity_key_edits_plan_one_op_each_and_converge() {
     apply_live(&emu, &desired, false).await.unwrap();
     assert!(plan_now(&emu, &desired, false).await.changes.is_empty());
 }
+
+/// The PGP key is read like a credential: a missing key file stops `apply` before its first
+/// request, naming where the manifest refers to it.
+#[test]
+fn a_missing_pgp_key_stops_apply_before_any_request() {
+    use crate::support::cli::Cli;
+    let dir = crate::support::tempdir();
+    for sub in ["manifests", "secrets/example"] {
+        crate::support::copy_dir(&crate::support::root().join(sub), &dir.join(sub));
+    }
+    std::fs::remove_file(dir.join("secrets/example/pgp-public-key.asc")).unwrap();
+    let out = Cli::in_dir(&dir).args(["apply", "--auto-approve"]).output();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("pgp-public-key.asc"), "{err}");
+    assert!(err.contains("manifests/amazon-s3.yaml:"), "{err}");
+    assert!(err.contains("publicKey"), "{err}");
+    // Nothing was created: the next plan still creates everything.
+    std::fs::write(
+        dir.join("secrets/example/pgp-public-key.asc"),
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\nfake\n-----END PGP PUBLIC KEY BLOCK-----\n",
+    )
+    .unwrap();
+    let out = Cli::in_dir(&dir).args(["plan"]).output();
+    let plan = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        plan.contains("Plan: 95 to create, 0 to update, 0 to delete."),
+        "{plan}"
+    );
+}
