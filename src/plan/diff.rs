@@ -18,7 +18,7 @@ use crate::wire::PatchOp;
 use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
 use crate::wire::json::{Json, Word};
 use chrono::NaiveDate;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 /// What happened to one audience or attribute in a flow patch.
@@ -308,9 +308,15 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     let live_segments = flow
         .segment_selectors()
         .ok_or_else(|| shape_error(flow, SEGMENT_SELECTORS))?;
-    let live_profiles = flow
-        .profile_selector_list()
-        .ok_or_else(|| shape_error(flow, PROFILE_SELECTORS))?;
+    let v2 = d.platform.info().card == Card::Current;
+    // A V2 flow (current card) may have no `profileSelectors` at all (created with
+    // `transformations: []`): no attribute yet, the container is added with the first one.
+    let no_profile_container = v2 && flow.params().is_some_and(|p| p.profile_selectors.is_none());
+    let live_profiles = match flow.profile_selector_list() {
+        Some(list) => list,
+        None if no_profile_container => &[],
+        None => return Err(shape_error(flow, PROFILE_SELECTORS)),
+    };
 
     if flow.name.as_deref() != Some(d.display_name.as_str()) {
         out.ops.push(desired::replace(
@@ -434,6 +440,15 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     let mut added: BTreeSet<&str> = BTreeSet::new();
     for p in &d.attributes {
         if !seen_paths.contains(p.as_str()) && added.insert(p.as_str()) {
+            if no_profile_container && added.len() == 1 {
+                out.ops.push(desired::add(
+                    PROFILE_SELECTORS
+                        .strip_suffix("/selectors")
+                        .unwrap_or(PROFILE_SELECTORS)
+                        .into(),
+                    json!({"selectors": []}),
+                ));
+            }
             out.ops.push(desired::add(
                 format!("{PROFILE_SELECTORS}/-"),
                 desired::attribute_selector(p),
@@ -442,7 +457,6 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
     }
 
-    let v2 = d.platform.info().card == Card::Current;
     field_op(
         &mut out.ops,
         flow.mandatory_fields(v2).map(|f| mandatory_set(Some(f))),
@@ -597,7 +611,6 @@ mod tests {
     use crate::model::{
         AttributePath, DesiredConnection, DesiredLocation, ResourceName, SegmentId, SourceLocation,
     };
-    use serde_json::json;
 
     fn dest(audiences: &[&str], attributes: &[&str]) -> DesiredDestination {
         DesiredDestination {
@@ -673,6 +686,51 @@ mod tests {
         ops.iter()
             .map(|o| format!("{:?} {}", o.op, o.path))
             .collect()
+    }
+
+    /// A V2 flow created with `transformations: []` has no `profileSelectors`: the first
+    /// attribute adds the container, then every attribute; the V2 fields go directly under
+    /// the params, identity keys included.
+    #[test]
+    fn a_v2_flow_without_profile_selectors_gets_the_container_first() {
+        let mut d = dest(&[], &["a.b", "c.d"]);
+        d.platform = Platform::AmazonS3;
+        d.mandatory_attributes = vec![AttributePath::parse("a.b").unwrap()];
+        d.identity_deduplication_keys = vec!["ECID".into()];
+        let live = json!({"id": "f", "etag": "\"1\"", "name": "D", "description": "[destctl:d]",
+            "state": "enabled", "flowSpec": {"id": "1a0514a6-33d4-4c7f-aff8-594799c47549"},
+            "transformations": [{"name": "GeneralTransform",
+                "params": {"segmentSelectors": {"selectors": []}}}]});
+        let fd = flow_diff(&d, &typed(&live)).unwrap();
+        assert_eq!(
+            paths(&fd.ops),
+            [
+                "Add /transformations/0/params/profileSelectors",
+                "Add /transformations/0/params/profileSelectors/selectors/-",
+                "Add /transformations/0/params/profileSelectors/selectors/-",
+                "Add /transformations/0/params/mandatoryFields",
+                "Add /transformations/0/params/primaryFields",
+            ]
+        );
+        // The flow as the service holds it after that patch.
+        let after = json!({"id": "f", "etag": "\"2\"", "name": "D", "description": "[destctl:d]",
+            "state": "enabled", "flowSpec": {"id": "1a0514a6-33d4-4c7f-aff8-594799c47549"},
+            "transformations": [{"name": "GeneralTransform", "params": {
+                "segmentSelectors": {"selectors": []},
+                "profileSelectors": {"selectors": [
+                    {"type": "JSON_PATH", "value": {"path": "a.b", "operator": "EXISTS"}},
+                    {"type": "JSON_PATH", "value": {"path": "c.d", "operator": "EXISTS"}}]},
+                "mandatoryFields": ["a.b"],
+                "primaryFields": [{"fieldType": "IDENTITY", "identityNamespace": "ECID"}]}}]});
+        let after = typed(&after);
+        assert!(flow_diff(&d, &after).unwrap().ops.is_empty());
+        assert_eq!(
+            live_flow_view(&after)["primaryFields"],
+            json!(["identity ECID"])
+        );
+        // A legacy flow without them is still an error.
+        d.platform = Platform::AmazonS3Legacy;
+        assert!(flow_diff(&d, &typed(&live)).is_err());
     }
 
     #[test]

@@ -202,8 +202,26 @@ async fn every_current_card_create_chain_patch_and_invalid_param() {
             )
             .await;
         assert_eq!(r.status, 200, "{p}: {}", r.text);
+        // Attributes by path (destctl's interim until mapping sets): the container first, as
+        // the planner sends it for a flow created without one.
+        let etag = r.body["etag"].as_str().unwrap().to_owned();
+        let r = app
+            .patch(
+                &format!("/flows/{flow}"),
+                &etag,
+                json!([
+                    {"op": "add", "path": "/transformations/0/params/profileSelectors", "value": {"selectors": []}},
+                    {"op": "add", "path": PROF_PATH, "value": attribute("personalEmail.address")}
+                ]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{p}: {}", r.text);
         let f = app.entity(&format!("/flows/{flow}")).await;
         let params = &f["transformations"][0]["params"];
+        assert_eq!(
+            params["profileSelectors"]["selectors"][0]["value"]["operator"], "EXISTS",
+            "{p}"
+        );
         assert_eq!(
             params["mandatoryFields"],
             json!(["personalEmail.address"]),
