@@ -217,3 +217,45 @@ fn a_missing_pgp_key_stops_apply_before_any_request() {
         "{plan}"
     );
 }
+
+/// Moving a Destination from a retired card to its current card is a connection spec change,
+/// which the Flow Service refuses: the plan says so and names both platforms.
+#[tokio::test]
+async fn moving_a_retired_card_to_the_current_card_is_refused_with_a_clear_error() {
+    let emu = emulator(FaultConfig::default()).await;
+    let mut desired = load(&all_paths());
+    desired
+        .destinations
+        .retain(|d| d.name.as_str() == "amazon-s3-legacy");
+    apply_live(&emu, &desired, false).await.unwrap();
+    let current = load(&all_paths())
+        .destinations
+        .into_iter()
+        .find(|d| d.name.as_str() == "amazon-s3")
+        .unwrap();
+    let d = &mut desired.destinations[0];
+    d.platform = Platform::AmazonS3;
+    d.location = current.location;
+    d.connection = current.connection;
+    let err = destctl::plan::build_plan(
+        &desired,
+        &live(&emu).await,
+        &destctl::plan::PlanOptions {
+            target: destctl::plan::PlanTarget {
+                endpoint: emu.base_url(),
+                sandbox: "prod".into(),
+            },
+            prune: false,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("uses the connection spec of amazon-s3-legacy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the manifest says platform amazon-s3"),
+        "{err}"
+    );
+}
