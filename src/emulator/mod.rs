@@ -26,6 +26,7 @@
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
 
+mod datasets;
 mod error;
 mod faults;
 mod gateway;

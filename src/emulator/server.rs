@@ -429,6 +429,10 @@ async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
                     _ => resources::patch_connection(r, &e.value, &body, &actor),
                 }
                 .map_err(rejection)?;
+                if r == Resource::Flow && super::datasets::is_dataset_flow(&e.value) {
+                    super::datasets::relink_sources(sb, &mut new)
+                        .map_err(|errors| rejection(PatchRejection::Rules(errors)))?;
+                }
                 let etag = resources::touch(&mut new, &actor);
                 if r == Resource::Flow {
                     new["lastOperation"] = resources::last_operation(&actor, "update", body);

@@ -2,6 +2,7 @@
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
+mod dataset;
 pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
@@ -194,6 +195,26 @@ pub enum PlanError {
         live: String,
         /// The manifest's auth method (its spec name).
         desired: String,
+    },
+    /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
+    /// built from another desired model may still meet it).
+    #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
+    NoDatasetFlowSpec {
+        /// The DatasetExport's name.
+        export: String,
+        /// The platform of its Destination.
+        platform: Platform,
+    },
+    /// A DatasetExport's Destination has no account live and the plan creates none (its flow
+    /// exists without a managed base connection, e.g. imported).
+    #[error(
+        "DatasetExport `{export}`: Destination `{destination}` has no managed account (base connection) to export to; apply the Destination first"
+    )]
+    DatasetExportNoAccount {
+        /// The DatasetExport's name.
+        export: String,
+        /// Its Destination's name.
+        destination: String,
     },
     /// A managed flow lacks the legacy transformation destctl patches.
     #[error(
