@@ -123,10 +123,7 @@ pub(crate) fn check_schedule_params(sp: &mut Value, now_secs: i64) -> Vec<String
     }
     match o.get("endTime") {
         None => {
-            o.insert(
-                "endTime".into(),
-                json!(now_secs + DEFAULT_END_SECS),
-            );
+            o.insert("endTime".into(), json!(now_secs + DEFAULT_END_SECS));
         }
         Some(e) => match (e.as_i64(), start) {
             (Some(e), Some(s)) if e > s => {}
@@ -214,12 +211,19 @@ mod tests {
 
     #[test]
     fn source_params_rules() {
-        assert!(check_source_params(Some(&json!({"datasets": [{"dataSetId": "a", "name": "A"}]}))).is_empty());
+        assert!(
+            check_source_params(Some(
+                &json!({"datasets": [{"dataSetId": "a", "name": "A"}]})
+            ))
+            .is_empty()
+        );
         assert!(!check_source_params(Some(&json!({"datasets": []}))).is_empty());
         assert!(!check_source_params(None).is_empty());
         assert!(
-            !check_source_params(Some(&json!({"datasets": [{"dataSetId": "a"}, {"dataSetId": "a"}]})))
-                .is_empty()
+            !check_source_params(Some(
+                &json!({"datasets": [{"dataSetId": "a"}, {"dataSetId": "a"}]})
+            ))
+            .is_empty()
         );
     }
 }

@@ -445,7 +445,9 @@ pub(crate) fn create_source_connection(
     let data_lake = spec_id == catalog::DATA_LAKE_SPEC_ID;
     if data_lake {
         if obj.get("baseConnectionId").is_some_and(|b| !b.is_null()) {
-            return Err(invalid("a Data Lake source connection takes no `baseConnectionId`"));
+            return Err(invalid(
+                "a Data Lake source connection takes no `baseConnectionId`",
+            ));
         }
         let errors = datasets::check_source_params(obj.get("params"));
         if !errors.is_empty() {
@@ -844,11 +846,19 @@ pub(crate) fn create_flow(
             return Err(invalid_all(errors));
         }
         return Ok(dataset_flow(
-            &checked, id, actor, sb, (&spec_id, &version), &source, &target,
+            &checked,
+            id,
+            actor,
+            sb,
+            (&spec_id, &version),
+            &source,
+            &target,
         ));
     }
     if obj.contains_key("scheduleParams") {
-        return Err(invalid("`scheduleParams` is for dataset flows (a Data Lake source)"));
+        return Err(invalid(
+            "`scheduleParams` is for dataset flows (a Data Lake source)",
+        ));
     }
     let card = patch::flow_card(&json!({"flowSpec": {"id": spec_id}}));
     let mut transformations = obj
@@ -947,7 +957,10 @@ fn dataset_flow(
     }
     let mut m = header_fields(id, actor, sb);
     copy(obj, &mut m, &["name", "description"]);
-    m.insert("flowSpec".into(), json!({"id": spec_id, "version": version}));
+    m.insert(
+        "flowSpec".into(),
+        json!({"id": spec_id, "version": version}),
+    );
     m.insert("state".into(), json!("enabled"));
     finish(&mut m, actor);
     m.insert("sourceConnectionIds".into(), json!([source_id]));

@@ -317,7 +317,9 @@ pub(crate) fn plan_dataset_export(
                     have.get("datasetFileType")
                         .and_then(Value::as_str)
                         .unwrap_or("?"),
-                    have.get("compression").and_then(Value::as_str).unwrap_or("?"),
+                    have.get("compression")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
                     e.file_type.as_str(),
                     e.compression.as_str()
                 ),
@@ -488,7 +490,11 @@ pub(crate) fn plan_dataset_export(
         if used_elsewhere {
             continue;
         }
-        changes.push(Change::delete(Resource::SourceConnection, name, on_entity(s)));
+        changes.push(Change::delete(
+            Resource::SourceConnection,
+            name,
+            on_entity(s),
+        ));
         detail.entity_notes.push((
             Resource::SourceConnection,
             Sign::Remove,

@@ -3,8 +3,8 @@
 //! `PARQUET`, and the schedule is one AEP accepts (`interval` 1 by `day`, 3/6/9/12 by `hour`,
 //! 0 by `day` for a one-off `DAILY_FULL_EXPORT`; RFC 3339 times, the end after the start).
 
-use super::checker::{Checker, DocRef};
 use super::check_name;
+use super::checker::{Checker, DocRef};
 use crate::catalog::{Card, Compression, FileType};
 use crate::manifest::raw::{DatasetExportDoc, DatasetScheduleSpec, Kind};
 use crate::model::{
@@ -179,7 +179,11 @@ fn check_schedule(
         && *en <= st
     {
         let pos = ck.at(doc, e);
-        ck.err(&pos, "spec.schedule.endTime", "the end is not after startTime");
+        ck.err(
+            &pos,
+            "spec.schedule.endTime",
+            "the end is not after startTime",
+        );
     }
     let mode = sp.export_mode.as_ref().map(|m| m.value);
     let full = mode == Some(DatasetExportMode::DailyFullExport);
@@ -204,7 +208,11 @@ fn check_schedule(
         && t.trim().is_empty()
     {
         let pos = ck.at(doc, s);
-        ck.err(&pos, "spec.schedule.folderNameTemplate", "the template is empty");
+        ck.err(
+            &pos,
+            "spec.schedule.folderNameTemplate",
+            "the template is empty",
+        );
     }
     Some(DatasetSchedule {
         export_mode: mode,

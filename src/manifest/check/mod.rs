@@ -237,8 +237,7 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
         schedules: &schedules,
     };
     let mut audiences = check_audiences(ck, &docs.audiences, &targets);
-    let dataset_exports =
-        dataset::check_dataset_exports(ck, &docs.dataset_exports, &destinations);
+    let dataset_exports = dataset::check_dataset_exports(ck, &docs.dataset_exports, &destinations);
 
     let mut out = Vec::new();
     for (doc, d) in &docs.destinations {

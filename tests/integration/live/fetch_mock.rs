@@ -184,7 +184,10 @@ async fn lists_everything_with_list_calls_only() {
     assert_eq!(with("/connections", &profile), pages(F));
     assert_eq!(with("/connections", &destination), pages(F + 1));
     // Source connections: the Profile store's and the Data Lake's (dataset exports).
-    assert_eq!(with("/sourceConnections", &source_connection_filter()), pages(F));
+    assert_eq!(
+        with("/sourceConnections", &source_connection_filter()),
+        pages(F)
+    );
     assert_eq!(with("/targetConnections", &destination), pages(F));
     assert!(
         live.connections
