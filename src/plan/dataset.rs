@@ -188,13 +188,17 @@ pub(crate) fn schedule_words(v: &Value) -> String {
             .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
             .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
     };
-    let mut s = if v.get("exportMode").and_then(Value::as_str) == Some("DAILY_FULL_EXPORT")
-        && interval == "0"
-    {
-        "once, full export".to_owned()
-    } else {
-        format!("every {interval} {unit}")
+    let mut s = match (interval.as_str(), unit) {
+        ("0", _) => "once, full export".to_owned(),
+        ("1", "day") => "daily".to_owned(),
+        (n, "hour") => format!("every {n} hours"),
+        (n, u) => format!("every {n} {u}"),
     };
+    if interval != "0"
+        && v.get("exportMode").and_then(Value::as_str) == Some("DAILY_FULL_EXPORT")
+    {
+        s.push_str(", full export");
+    }
     if let Some(t) = time("startTime") {
         s.push_str(&format!(" from {t}"));
     }
