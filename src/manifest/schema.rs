@@ -21,7 +21,7 @@ pub fn generate() -> Vec<(&'static str, String)> {
         ("destination.json", one::<DestinationDoc>()),
         ("schedule.json", one::<ScheduleDoc>()),
         ("audience.json", one::<AudienceDoc>()),
-        ("dataset-export.json", one::<DatasetExportDoc>()),
+        ("datasetexport.json", one::<DatasetExportDoc>()),
         ("manifest.json", one::<AnyDoc>()),
     ]
 }

@@ -277,6 +277,21 @@ pub fn update_for(
         .find(|c| c.action() == Action::Update && c.resource() == resource))
 }
 
+/// [`update_for`] of a DatasetExport: the fresh `update` of its flow or target connection
+/// after a 412, from its re-read live objects `live` (`account`: its Destination's base
+/// connection id, when live).
+pub fn dataset_update_for(
+    e: &DesiredDatasetExport,
+    live: &LiveDestination,
+    resource: Resource,
+    account: Option<String>,
+) -> Result<Option<Change>, PlanError> {
+    let (changes, _) = dataset::plan_dataset_export(e, live, &LiveState::default(), account)?;
+    Ok(changes
+        .into_iter()
+        .find(|c| c.action() == Action::Update && c.resource() == resource))
+}
+
 fn on_entity(e: &LiveEntity) -> IdRef {
     IdRef::Live(e.id.clone())
 }

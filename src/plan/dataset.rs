@@ -194,9 +194,7 @@ pub(crate) fn schedule_words(v: &Value) -> String {
         (n, "hour") => format!("every {n} hours"),
         (n, u) => format!("every {n} {u}"),
     };
-    if interval != "0"
-        && v.get("exportMode").and_then(Value::as_str) == Some("DAILY_FULL_EXPORT")
-    {
+    if interval != "0" && v.get("exportMode").and_then(Value::as_str) == Some("DAILY_FULL_EXPORT") {
         s.push_str(", full export");
     }
     if let Some(t) = time("startTime") {
@@ -360,6 +358,8 @@ pub(crate) fn plan_dataset_export(
             desired::key(name, Role::SourceConnection),
             source_body(e),
         ));
+    }
+    if matching.is_none() && l.flow.is_some() {
         detail.entity_notes.push((
             Resource::SourceConnection,
             Sign::Add,

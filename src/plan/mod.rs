@@ -8,7 +8,9 @@ pub mod diff;
 pub mod digest;
 mod document;
 
-pub use build::{build, build_plan, location_words, plan_destination, update_for};
+pub use build::{
+    build, build_plan, dataset_update_for, location_words, plan_destination, update_for,
+};
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,

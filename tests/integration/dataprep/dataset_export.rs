@@ -298,3 +298,63 @@ async fn an_interrupted_swap_is_finished_without_a_second_source_connection() {
     let again = plan_now(&emu, &d, false).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 }
+
+#[tokio::test]
+async fn a_412_on_a_dataset_flow_is_replanned_from_the_dataset_export() {
+    use destctl::apply::execute::{Cancel, Mode, NoProgress};
+    use destctl::apply::secrets::{Resolver, SecretLocations};
+    use destctl::apply::{ExecuteOptions, LiveReplanner, Prepared};
+    use destctl::emulator::{EMBEDDED_ORG_ID, OutOfBandEdit};
+    use std::sync::Arc;
+
+    let mut d = desired();
+    let (emu, flow_id) = created(&d).await;
+    d.dataset_exports[0].schedule.start_time += 3600;
+    let before = crate::support::apply::live(&emu).await;
+    let plan = plan_now(&emu, &d, false).await;
+    assert_eq!(plan.changes.len(), 1);
+    let resolver = Resolver::new(|_| None, root());
+    let prepared = Prepared::new(&plan, &resolver, &SecretLocations::default()).unwrap();
+    // Someone renames the flow in the UI between plan and apply: the PATCH gets 412.
+    emu.out_of_band_edit(
+        EMBEDDED_ORG_ID,
+        "prod",
+        &flow_id,
+        OutOfBandEdit::Rename("UI name".into()),
+    )
+    .await
+    .unwrap();
+    let c = client(&emu);
+    let replanner = LiveReplanner::new(c.clone(), d.clone(), &before);
+    let patches = count(&emu, PATCH_FLOW);
+    let report = prepared
+        .execute(
+            &c,
+            &ExecuteOptions {
+                parallelism: 1,
+                mode: Mode::Live(Arc::new(replanner)),
+                cancel: Cancel::new(),
+                progress: Arc::new(NoProgress),
+                resolver: Resolver::new(|_| None, root()),
+                locations: SecretLocations::default(),
+            },
+        )
+        .await;
+    assert!(report.is_success(), "{}", report.to_text());
+    assert_eq!(
+        count(&emu, PATCH_FLOW) - patches,
+        2,
+        "the 412 and the retry"
+    );
+    let flow = get(&emu, Resource::Flow, &flow_id).await;
+    assert_eq!(
+        flow["scheduleParams"]["startTime"],
+        1_796_104_800_i64 + 3600
+    );
+    assert_eq!(
+        flow["name"], "web-events-daily",
+        "the re-plan restores the manifest's name"
+    );
+    let again = plan_now(&emu, &d, false).await;
+    assert!(again.changes.is_empty(), "{:#?}", again.changes);
+}
