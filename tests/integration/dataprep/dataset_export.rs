@@ -55,7 +55,7 @@ fn ops(c: &Change) -> Vec<(PatchOpKind, String, Option<Value>)> {
         .collect()
 }
 
-fn of_export<'a>(plan: &'a Plan) -> Vec<&'a Change> {
+fn of_export(plan: &Plan) -> Vec<&Change> {
     plan.changes
         .iter()
         .filter(|c| c.name() == "web-events-daily")
@@ -357,4 +357,35 @@ async fn a_412_on_a_dataset_flow_is_replanned_from_the_dataset_export() {
     );
     let again = plan_now(&emu, &d, false).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
+}
+
+#[tokio::test]
+async fn a_removed_dataset_export_is_left_in_place_then_pruned_flow_first() {
+    let mut d = desired();
+    let (emu, _) = created(&d).await;
+    d.dataset_exports.clear();
+    let kept = plan_now(&emu, &d, false).await;
+    assert!(kept.changes.is_empty(), "{:#?}", kept.changes);
+    assert_eq!(kept.left_in_place.len(), 1);
+    assert_eq!(kept.left_in_place[0].name, "web-events-daily");
+    let pruned = plan_now(&emu, &d, true).await;
+    let shape: Vec<(Action, Resource)> = pruned
+        .changes
+        .iter()
+        .map(|c| (c.action(), c.resource()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (Action::Delete, Resource::Flow),
+            (Action::Delete, Resource::TargetConnection),
+            (Action::Delete, Resource::SourceConnection),
+        ]
+    );
+    apply_live(&emu, &d, true).await.unwrap();
+    let live = crate::support::apply::live(&emu).await;
+    assert!(!live.managed().contains_key("web-events-daily"));
+    // The Destination (and the account the export used) stays.
+    assert!(live.managed()["amazon-s3"].connection.is_some());
+    assert!(plan_now(&emu, &d, true).await.changes.is_empty());
 }
