@@ -3,7 +3,8 @@
 //! the two PATCHes a dataset flow takes (`replace /sourceConnectionIds`,
 //! `replace /scheduleParams`).
 //!
-//! Decisions (recorded in `docs/emulator.md`, "Dataset exports"):
+//! Decisions (recorded in `docs/emulator.md`, "Dataset exports"), after the reference's
+//! flow-service-api.md §5.5 and data-prep-and-file-exports.md §6:
 //! - A Data Lake source connection takes no base connection; `params.datasets` is a non-empty
 //!   array of `{dataSetId, name?}` and cannot be changed after creation (SPEC-D): a PATCH of
 //!   its `params` is refused with 400 `1455`.

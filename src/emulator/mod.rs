@@ -3,7 +3,7 @@
 //! socket ([`router`]). Its answers follow Adobe's public Flow Service documentation; where
 //! that is silent or contradicts itself, the choices made (gateway checks, error codes, list
 //! order and paging, PATCH and DELETE rules, faults, the state file, the destination cards and
-//! their DOC-ERROR decisions) are written down in `docs/emulator.md`.
+//! their DOC-ERROR decisions, dataset exports) are written down in `docs/emulator.md`.
 //!
 //! # Routes
 //!
