@@ -2,7 +2,8 @@
 //! Destination's account, flow with the card's dataset flow spec and `scheduleParams`), its
 //! schedule changed with one `replace /scheduleParams`, its dataset list changed as a new source
 //! connection + `replace /sourceConnectionIds` + deletion of the old one, an interrupted swap
-//! finished by the next run, and every run converging to an empty plan. Each write is checked
+//! finished by the next run, an interrupted create adopted, a saved swap plan read back and
+//! applied, and every run converging to an empty plan. Each write is checked
 //! against the emulator's request counts.
 
 use crate::support::apply::{
@@ -388,4 +389,55 @@ async fn a_removed_dataset_export_is_left_in_place_then_pruned_flow_first() {
     // The Destination (and the account the export used) stays.
     assert!(live.managed()["amazon-s3"].connection.is_some());
     assert!(plan_now(&emu, &d, true).await.changes.is_empty());
+}
+
+#[tokio::test]
+async fn an_interrupted_create_is_adopted_and_a_saved_swap_plan_round_trips() {
+    let mut d = desired();
+    let emu = emulator(FaultConfig::default()).await;
+    // A first run that stops after the export's source and target connections.
+    let mut plan = plan_now(&emu, &d, false).await;
+    let flow_at = plan
+        .changes
+        .iter()
+        .position(|c| c.name() == "web-events-daily" && c.resource() == Resource::Flow)
+        .unwrap();
+    plan.changes.truncate(flow_at);
+    plan.summary = Plan::count(&plan.changes, 0);
+    plan.seal();
+    let ctx = crate::support::apply::ctx(&emu);
+    apply(Input::Saved(plan), &client(&emu), &ctx)
+        .await
+        .unwrap();
+    let again = plan_now(&emu, &d, false).await;
+    let mine = of_export(&again);
+    assert_eq!(mine.len(), 1, "only the flow is left to create: {mine:#?}");
+    assert_eq!(
+        (mine[0].action(), mine[0].resource()),
+        (Action::Create, Resource::Flow)
+    );
+    let body = mine[0].body().unwrap();
+    assert!(
+        !body["sourceConnectionIds"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("${ref:")
+    );
+    apply_live(&emu, &d, false).await.unwrap();
+    assert_eq!(
+        count(&emu, POST_SOURCE),
+        2,
+        "no second Data Lake source connection"
+    );
+
+    // The swap as a saved plan: written, read back strictly, applied.
+    with_more_datasets(&mut d);
+    let plan = plan_now(&emu, &d, false).await;
+    let text = serde_json::to_string_pretty(&plan).unwrap();
+    let read: Plan = serde_json::from_str(&text).unwrap();
+    read.verify_digest().unwrap();
+    apply(Input::Saved(read), &client(&emu), &ctx)
+        .await
+        .unwrap();
+    assert!(plan_now(&emu, &d, false).await.changes.is_empty());
 }
