@@ -524,3 +524,86 @@ pub(crate) fn is_dataset_group(l: &LiveDestination) -> bool {
         .chain(&l.extras)
         .any(|e| e.connection_spec_id() == Some(DATA_LAKE_SPEC_ID))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Compression, FileType, LocationMode, Platform};
+    use crate::model::{
+        DatasetSchedule, DatasetTimeUnit, DesiredDataset, ResourceName, SourceLocation,
+    };
+
+    fn export(end_time: Option<i64>) -> DesiredDatasetExport {
+        DesiredDatasetExport {
+            name: ResourceName::parse("e").unwrap(),
+            source: SourceLocation::default(),
+            display_name: "E".into(),
+            description: None,
+            destination: ResourceName::parse("d").unwrap(),
+            platform: Platform::AmazonS3,
+            location: [("bucketName".to_owned(), "b".to_owned())].into(),
+            mode: LocationMode::ServerToServer,
+            datasets: vec![DesiredDataset {
+                id: "x".into(),
+                name: None,
+            }],
+            file_type: FileType::Json,
+            compression: Compression::None,
+            schedule: DatasetSchedule {
+                export_mode: None,
+                start_time: 100,
+                end_time,
+                interval: 6,
+                time_unit: DatasetTimeUnit::Hour,
+                folder_name_template: None,
+            },
+        }
+    }
+
+    fn live(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_live_end_time_counts_only_when_the_manifest_gives_one() {
+        let aep_default =
+            live(json!({"startTime": 100, "interval": 6, "timeUnit": "hour", "endTime": 999}));
+        assert!(schedule_matches(&export(None), Some(&aep_default)));
+        assert!(!schedule_matches(&export(Some(500)), Some(&aep_default)));
+        assert!(schedule_matches(&export(Some(999)), Some(&aep_default)));
+        let other_interval = live(json!({"startTime": 100, "interval": 3, "timeUnit": "hour"}));
+        assert!(!schedule_matches(&export(None), Some(&other_interval)));
+        assert!(!schedule_matches(&export(None), None));
+    }
+
+    #[test]
+    fn bodies_and_words() {
+        let e = export(None);
+        let target = target_params(&e);
+        assert_eq!(
+            target,
+            json!({"mode": "Server-to-server", "bucketName": "b", "datasetFileType": "JSON", "compression": "NONE"})
+        );
+        assert_eq!(
+            source_body(&e)["params"],
+            json!({"datasets": [{"dataSetId": "x"}]})
+        );
+        assert_eq!(
+            schedule_words(&json!({"startTime": 0, "interval": 6, "timeUnit": "hour"})),
+            "every 6 hours from 1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            schedule_words(
+                &json!({"exportMode": "DAILY_FULL_EXPORT", "interval": 0, "timeUnit": "day"})
+            ),
+            "once, full export"
+        );
+        assert_eq!(
+            dataset_set(&json!([{"dataSetId": "b"}, {"dataSetId": "a", "name": "A"}])),
+            vec![
+                ("a".to_owned(), Some("A".to_owned())),
+                ("b".to_owned(), None)
+            ]
+        );
+    }
+}

@@ -441,3 +441,69 @@ async fn an_interrupted_create_is_adopted_and_a_saved_swap_plan_round_trips() {
         .unwrap();
     assert!(plan_now(&emu, &d, false).await.changes.is_empty());
 }
+
+#[tokio::test]
+async fn the_swap_reads_in_order_in_text_markdown_and_json() {
+    use destctl::plan::{PlanOptions, PlanTarget, build};
+    use destctl::render::{Format, render};
+    let mut d = desired();
+    let (emu, _) = created(&d).await;
+    with_more_datasets(&mut d);
+    let (plan, details) = build(
+        &d,
+        &crate::support::apply::live(&emu).await,
+        &PlanOptions {
+            target: PlanTarget {
+                endpoint: "http://emulator".into(),
+                sandbox: "prod".into(),
+            },
+            prune: false,
+        },
+    )
+    .unwrap();
+    let position = |text: &str, needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing in:\n{text}"))
+    };
+    for format in [Format::Text, Format::Markdown] {
+        let text = render(format, &plan, Some(&details), false);
+        let create = position(
+            &text,
+            "create sourceConnection web-events-daily/sourceConnection",
+        );
+        let update = position(&text, "update flow");
+        let delete = position(&text, "delete sourceConnection");
+        assert!(create < update && update < delete, "{text}");
+        assert!(
+            text.contains("datasets cannot change on a source connection"),
+            "{text}"
+        );
+        assert!(text.contains("Orders (6a0d3b2c4d5e6f7a8b9c0d1e)"), "{text}");
+        assert!(!text.contains("Exports to this destination stop"), "{text}");
+    }
+    let json: Value = serde_json::from_str(&render(Format::Json, &plan, None, false)).unwrap();
+    let actions: Vec<(&str, &str)> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["resource"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("create", "sourceConnection"),
+            ("update", "flow"),
+            ("delete", "sourceConnection")
+        ]
+    );
+    assert_eq!(
+        json["changes"][1]["patch"],
+        json!([{"op": "replace", "path": "/sourceConnectionIds",
+                "value": ["${ref:web-events-daily/sourceConnection}"]}])
+    );
+}
