@@ -507,3 +507,45 @@ async fn the_swap_reads_in_order_in_text_markdown_and_json() {
                 "value": ["${ref:web-events-daily/sourceConnection}"]}])
     );
 }
+
+/// A DatasetExport on every current card of the example repository applies on the card's
+/// dataset flow spec and converges.
+#[tokio::test]
+async fn a_dataset_export_on_every_current_card_applies_and_converges() {
+    use destctl::catalog::Card;
+    let mut d = load(&[root().join("manifests")]);
+    let dir = tempdir();
+    let mut text = String::new();
+    let current: Vec<String> = d
+        .destinations
+        .iter()
+        .filter(|x| x.platform.info().card == Card::Current)
+        .map(|x| x.name.to_string())
+        .collect();
+    assert!(current.len() >= 6, "{current:?}");
+    for name in &current {
+        text.push_str(&format!(
+            "---\napiVersion: destctl/v1\nkind: DatasetExport\nmetadata: {{name: export-of-{name}}}\nspec:\n  destination: {name}\n  datasets: [{{id: ds-{name}}}]\n  fileType: JSON\n  schedule: {{interval: 3, timeUnit: hour, startTime: 2026-12-01T06:00:00Z}}\n"
+        ));
+    }
+    let extra = write(dir.path(), "exports.yaml", &text);
+    d = load(&[root().join("manifests"), extra]);
+    let emu = emulator(FaultConfig::default()).await;
+    let applied = apply_live(&emu, &d, false).await.unwrap();
+    assert!(applied.report.is_success(), "{}", applied.report.to_text());
+    crate::support::apply::assert_exactly_one_of_each(&emu, &d).await;
+    let live = crate::support::apply::live(&emu).await;
+    let managed = live.managed();
+    for e in &d.dataset_exports {
+        let flow = managed[e.name.as_str()].flow.as_ref().unwrap();
+        let spec = flow.flow().unwrap().flow_spec.as_ref().unwrap().id.clone();
+        assert_eq!(
+            spec.as_deref(),
+            e.platform.info().dataset_flow_spec_id,
+            "{}",
+            e.name
+        );
+    }
+    let again = plan_now(&emu, &d, false).await;
+    assert!(again.changes.is_empty(), "{:#?}", again.changes);
+}
