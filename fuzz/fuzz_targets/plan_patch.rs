@@ -197,6 +197,7 @@ impl Dest {
             mandatory_attributes: mandatory,
             deduplication_keys: dedup,
             identity_deduplication_keys: vec![],
+            columns: vec![],
             enabled: self.enabled,
             audiences,
         })

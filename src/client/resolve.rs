@@ -137,8 +137,14 @@ impl Client {
         resource: Resource,
         body: &Value,
     ) -> Result<WriteResult, ClientError> {
-        let key = CreatedKey::of(body);
-        let path = self.url(resource.collection())?.path().to_owned();
+        // A mapping set is not looked for here (the Data Prep list has no marker filter): a
+        // lost answer fails the apply, and the next plan adopts the set by its marker.
+        let key = if resource == Resource::MappingSet {
+            None
+        } else {
+            CreatedKey::of(body)
+        };
+        let path = self.collection_url(resource).path().to_owned();
         let mut round = 1;
         loop {
             let err = match self.create_once(resource, body).await {

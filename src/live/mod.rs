@@ -123,6 +123,57 @@ fn marker_of(description: Option<&str>) -> Option<Marker> {
     description.and_then(Marker::parse).map(|(m, _)| m)
 }
 
+/// One version of a Data Prep mapping set (the exported columns of a current card's flow),
+/// as read from the Data Prep API. It has no etag: a version never changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveMappingSet {
+    /// Its id (32 hex characters).
+    pub id: String,
+    /// This version.
+    pub version: u64,
+    /// The ownership marker at the end of its `name`, if any.
+    pub marker: Option<Marker>,
+    /// Its mappings as `(source, destination)`, in order.
+    pub mappings: Vec<(String, String)>,
+    /// `createdDate` in ms (0 when absent).
+    pub created_at: i64,
+}
+
+impl LiveMappingSet {
+    /// Reads a mapping set (a `GET /mappingSets/{id}` answer or a list item); `None` without
+    /// `id`.
+    pub fn from_value(v: &Value) -> Option<LiveMappingSet> {
+        let id = v.get("id")?.as_str()?.to_owned();
+        let mappings = v
+            .get("mappings")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|m| {
+                        let s = m.get("source").or_else(|| m.get("sourceAttribute"))?;
+                        let d = m
+                            .get("destination")
+                            .or_else(|| m.get("destinationXdmPath"))?;
+                        Some((s.as_str()?.to_owned(), d.as_str()?.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(LiveMappingSet {
+            id,
+            version: v.get("version").and_then(Value::as_u64).unwrap_or(0),
+            marker: v
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(Marker::parse)
+                .map(|(m, _)| m),
+            mappings,
+            created_at: v.get("createdDate").and_then(Value::as_i64).unwrap_or(0),
+        })
+    }
+}
+
 /// Everything listed in one sandbox. Entities are shared handles, so grouping them
 /// ([`LiveState::managed`]) never copies them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -137,6 +188,9 @@ pub struct LiveState {
     pub target_connections: Vec<Arc<LiveEntity>>,
     /// The id of the `upsToCampaign` flow spec, when it was looked up.
     pub campaign_flow_spec_id: Option<String>,
+    /// Data Prep mapping sets: the versions managed flows reference, and the managed ones
+    /// (ownership marker in their `name`) of the newest listed ([`crate::fetch`]).
+    pub mapping_sets: Vec<Arc<LiveMappingSet>>,
 }
 
 /// The managed objects of one Destination manifest name. Any of them may be missing (never
@@ -157,6 +211,11 @@ pub struct LiveDestination {
     pub target_connection: Option<Arc<LiveEntity>>,
     /// Further managed objects with the same name and role (never expected): left alone.
     pub extras: Vec<Arc<LiveEntity>>,
+    /// The mapping set version the flow's `profileMapping` names, when it was read.
+    pub mapping_set: Option<Arc<LiveMappingSet>>,
+    /// Mapping sets carrying this name's marker (e.g. created by an apply interrupted before
+    /// the flow pointed at it), newest first.
+    pub mapping_set_candidates: Vec<Arc<LiveMappingSet>>,
 }
 
 impl LiveState {
@@ -191,12 +250,35 @@ impl LiveState {
                     &mut dest.profile_connection
                 }
                 Resource::Connection => &mut dest.connection,
+                Resource::MappingSet => continue,
             };
             if slot.is_none() {
                 *slot = Some(Arc::clone(e));
             } else {
                 dest.extras.push(Arc::clone(e));
             }
+        }
+        for dest in out.values_mut() {
+            let pinned = dest
+                .flow
+                .as_ref()
+                .and_then(|f| f.flow())
+                .and_then(|f| f.profile_mapping());
+            dest.mapping_set = pinned.and_then(|(id, version)| {
+                self.mapping_sets
+                    .iter()
+                    .find(|m| m.id == id && m.version == version)
+                    .cloned()
+            });
+            let mut candidates: Vec<Arc<LiveMappingSet>> = self
+                .mapping_sets
+                .iter()
+                .filter(|m| m.marker.as_ref().is_some_and(|k| k.name == dest.name))
+                .cloned()
+                .collect();
+            candidates.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+            candidates.dedup_by(|a, b| a.id == b.id && a.version == b.version);
+            dest.mapping_set_candidates = candidates;
         }
         out
     }

@@ -21,6 +21,7 @@
 use super::dataset;
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
+use super::mapping;
 use super::{
     Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
     FORMAT_VERSION, IdRef, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions,
@@ -563,12 +564,22 @@ fn destination(
         ));
     }
 
+    // The exported columns' mapping set is created before the flow that points at it.
+    let columns = mapping::plan_mapping(d, live);
+    if let Some(c) = columns.create {
+        changes.push(c);
+    }
+    if let Some(note) = columns.note {
+        detail.notes.push((Sign::Change, note));
+    }
+
     match &live.flow {
         None => {
             let spec = desired::flow_spec_id(d.platform, campaign_flow_spec_id, name)?;
             let source = id_or_ref(&live.source_connection, name, Role::SourceConnection);
             let target = id_or_ref(&live.target_connection, name, Role::TargetConnection);
-            let activation = desired::activation_patch(d);
+            let mut activation = desired::activation_patch(d);
+            activation.extend(columns.op);
             let mut c = create(
                 name,
                 Role::Flow,
@@ -591,11 +602,14 @@ fn destination(
                     after: Some(Value::Object(desired::audience_value(a))),
                 })
                 .collect();
-            detail.attributes = d
-                .attributes
-                .iter()
-                .map(|p| (Sign::Add, p.to_string()))
-                .collect();
+            detail.attributes = if d.columns.is_empty() {
+                d.attributes
+                    .iter()
+                    .map(|p| (Sign::Add, p.to_string()))
+                    .collect()
+            } else {
+                columns.columns
+            };
             if !d.enabled {
                 changes.push(Change::disable(
                     name,
@@ -658,8 +672,10 @@ fn destination(
                     _ => {}
                 }
             }
-            if !fd.ops.is_empty() {
-                changes.push(update(flow, name, fd.ops));
+            let mut ops = fd.ops;
+            ops.extend(columns.op);
+            if !ops.is_empty() {
+                changes.push(update(flow, name, ops));
             }
             if d.enabled && !live_enabled {
                 changes.push(Change::enable(name, on_entity(flow)));
@@ -667,6 +683,7 @@ fn destination(
             }
             detail.audiences = fd.audiences;
             detail.attributes = fd.attributes;
+            detail.attributes.extend(columns.columns);
             if !changes.is_empty() {
                 detail.status = DestinationStatus::Update;
             }
@@ -757,6 +774,7 @@ fn delete_rank(r: Resource) -> u8 {
         Resource::TargetConnection => 1,
         Resource::SourceConnection => 2,
         Resource::Connection => 3,
+        Resource::MappingSet => 4,
     }
 }
 
@@ -789,6 +807,7 @@ fn kept_of<'a>(l: &'a LiveDestination, e: &LiveEntity) -> Option<&'a LiveEntity>
             l.profile_connection.as_deref()
         }
         Resource::Connection => l.connection.as_deref(),
+        Resource::MappingSet => None,
     }
 }
 

@@ -287,6 +287,7 @@ pub fn resource_word(r: Resource) -> &'static str {
         Resource::SourceConnection => "sourceConnection",
         Resource::TargetConnection => "targetConnection",
         Resource::Flow => "flow",
+        Resource::MappingSet => "mappingSet",
     }
 }
 
@@ -367,6 +368,9 @@ pub enum ShapeError {
         /// What is wrong.
         message: String,
     },
+    /// An update, delete or toggle of a mapping set, which destctl only creates.
+    #[error("a mapping set is only ever created (the Data Prep API has no patch or delete)")]
+    MappingSetCreateOnly,
     /// Enable or disable of something that is not a flow.
     #[error("only flows can be enabled or disabled")]
     NotAFlow,
@@ -462,6 +466,9 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
     *what = Some(describe(action, resource, &name));
     if let Some(unknown) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ShapeError::Unknown(unknown.clone()));
+    }
+    if resource == Resource::MappingSet && action != Action::Create {
+        return Err(ShapeError::MappingSetCreateOnly);
     }
     let allowed: &[&str] = match action {
         Action::Create => &["key", "body", "patch"],

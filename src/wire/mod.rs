@@ -21,7 +21,7 @@ pub struct EntityId(pub String);
 #[serde(transparent)]
 pub struct Etag(pub String);
 
-/// A Flow Service collection.
+/// A Flow Service collection (and the Data Prep API's mapping sets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Resource {
@@ -33,6 +33,9 @@ pub enum Resource {
     TargetConnection,
     /// `/flows`.
     Flow,
+    /// `/mappingSets` of the Data Prep API (`/data/foundation/conversion`): the exported
+    /// columns of a current card's flow. Created only; never patched or deleted.
+    MappingSet,
 }
 
 impl Resource {
@@ -43,6 +46,7 @@ impl Resource {
             Resource::SourceConnection => "/sourceConnections",
             Resource::TargetConnection => "/targetConnections",
             Resource::Flow => "/flows",
+            Resource::MappingSet => "/mappingSets",
         }
     }
 }

@@ -19,6 +19,7 @@ mod dataprep;
 mod emulator;
 mod hostile;
 mod live;
+mod mapping;
 mod plan;
 mod secrets;
 mod support;
