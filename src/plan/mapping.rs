@@ -134,10 +134,7 @@ pub(crate) fn plan_mapping(d: &DesiredDestination, live: &LiveDestination) -> Ma
                 key(name),
                 mapping_set_body(d),
             ));
-            out.note = Some(format!(
-                "exported columns: new mapping set ({})",
-                want.iter().map(words).collect::<Vec<_>>().join(", ")
-            ));
+            out.note = Some("exported columns: new mapping set".into());
             json!({"mappingId": desired::reference(&key(name)), "mappingVersion": 0})
         }
     };
