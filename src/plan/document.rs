@@ -785,6 +785,25 @@ mod tests {
         change
     }
 
+    /// A mapping set is only ever created: its create reads back, an update or delete of one
+    /// is refused naming the change.
+    #[test]
+    fn mapping_sets_are_create_only() {
+        let create = json!({"action": "create", "resource": "mappingSet", "name": "a",
+                            "key": "a/mappingSet",
+                            "body": {"name": "a exported columns [destctl:a]",
+                                     "mappings": [{"source": "x.y", "destination": "x_y"}]}});
+        let plan = read(&file(json!([create]), json!({}))).unwrap();
+        assert_eq!(plan.changes[0].resource(), Resource::MappingSet);
+        let update = with(update(), "resource", json!("mappingSet"));
+        assert_eq!(
+            refused(update),
+            "plan change #1 (update mappingSet of `campaign-s3`): a mapping set is only ever created (the Data Prep API has no patch or delete) at line 1 column 296"
+        );
+        let delete = json!({"action": "delete", "resource": "mappingSet", "name": "a", "id": "m"});
+        assert!(refused(delete).contains("only ever created"));
+    }
+
     /// Every wrong shape is refused with the change's position, action, resource and name, and
     /// the field.
     #[test]

@@ -356,3 +356,30 @@ async fn the_cli_applies_a_column_change_and_replans_to_exit_0() {
     );
     assert_eq!(count(&emu, POST_MAPPING_SET), 2);
 }
+
+#[tokio::test]
+async fn a_saved_column_change_reads_back_and_applies_with_its_digest() {
+    let emu = created().await;
+    let d = desired("    - {path: personalEmail.address, column: mail}", "");
+    let plan = plan_now(&emu, &d, false).await;
+    let text = serde_json::to_string_pretty(&plan).unwrap();
+    assert!(text.contains("\"resource\": \"mappingSet\""), "{text}");
+    let read: Plan = serde_json::from_str(&text).unwrap();
+    assert_eq!(read, plan);
+    read.verify_digest().unwrap();
+    let ctx = crate::support::apply::ctx(&emu);
+    let posts = count(&emu, POST_MAPPING_SET);
+    apply(Input::Saved(read), &client(&emu), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(count(&emu, POST_MAPPING_SET), posts + 1);
+    assert_eq!(
+        columns_of(&emu).await,
+        pairs(&[("personalEmail.address", "mail")])
+    );
+    // An edited column in the saved plan no longer matches its digest.
+    let mut edited: Value = serde_json::from_str(&text).unwrap();
+    edited["changes"][0]["body"]["mappings"][0]["destination"] = json!("other");
+    let edited: Plan = serde_json::from_value(edited).unwrap();
+    assert!(edited.verify_digest().is_err());
+}

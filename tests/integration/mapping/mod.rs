@@ -6,3 +6,4 @@
 //! set's create converges on the next run without a second mapping set.
 
 mod columns;
+mod manifests;
