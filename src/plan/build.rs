@@ -707,6 +707,32 @@ fn add_views(detail: &mut DestinationDetail, d: &DesiredDestination, live: &Live
         .and_then(|f| f.flow())
         .map(diff::live_flow_view);
     detail.after = Some(diff::desired_flow_view(d));
+    // Exported columns (current cards) are the mapping set's, not profile selectors: both
+    // views show them as `column ← source`.
+    if !d.columns.is_empty() {
+        let words = |pairs: &[(String, String)]| -> Value {
+            Value::Array(
+                pairs
+                    .iter()
+                    .map(|(source, column)| Value::String(format!("{column} ← {source}")))
+                    .collect(),
+            )
+        };
+        let live_columns = live
+            .mapping_set
+            .as_ref()
+            .map(|m| words(&m.mappings))
+            .unwrap_or_else(|| Value::Array(Vec::new()));
+        for (view, columns) in [
+            (&mut detail.before, live_columns),
+            (&mut detail.after, words(&mapping::wanted(d))),
+        ] {
+            if let Some(Value::Object(o)) = view {
+                o.remove("attributes");
+                o.insert("columns".into(), columns);
+            }
+        }
+    }
 }
 
 fn list_words(items: &[crate::model::AttributePath]) -> String {
