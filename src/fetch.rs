@@ -9,7 +9,11 @@
 //! `GET /flowSpecs?property=name==upsToCampaign` when asked. With at most 100 destination flows
 //! per sandbox (the guardrail) and one chain per flow, that is 5 requests (+1), within the
 //! budget of 4·⌈F/100⌉+4. A flow listed without `transformations` is read again with one GET
-//! (said at info level); nothing else is read one by one.
+//! (said at info level). When a managed target connection is of a current card, the Data Prep
+//! mapping sets of exported columns are read too: one list of the newest
+//! [`MAPPING_SET_PAGE`] sets and one GET per mapping set version a managed flow names that the
+//! list did not return (1 + M requests, see `read_mapping_sets`); nothing else is read one by
+//! one.
 //!
 //! Every list item is deserialized straight from the page bytes into its typed wire struct
 //! ([`Flow`], [`Connection`], [`FlowSpec`]): the fields destctl does not read — above all a
