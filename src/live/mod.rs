@@ -283,3 +283,55 @@ impl LiveState {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mapping_sets_are_read_and_grouped_by_the_flow_and_the_marker() {
+        let set = |id: &str, version: u64, name: &str, created: i64| {
+            Arc::new(
+                LiveMappingSet::from_value(&json!({
+                    "id": id, "version": version, "name": name, "createdDate": created,
+                    "mappings": [{"sourceType": "text/x.schema-path", "source": "a.b", "destination": "a_b"},
+                                 {"sourceAttribute": "c", "destinationXdmPath": "c"}],
+                }))
+                .unwrap(),
+            )
+        };
+        let pinned = set("m1", 1, "d exported columns [destctl:d]", 1);
+        assert_eq!(
+            pinned.mappings,
+            [("a.b".into(), "a_b".into()), ("c".into(), "c".into())]
+        );
+        let flow = LiveEntity::from_raw(
+            Resource::Flow,
+            json!({"id": "f", "etag": "\"e\"", "description": "[destctl:d]",
+                   "transformations": [{"name": "GeneralTransform", "params": {
+                       "segmentSelectors": {"selectors": []},
+                       "profileMapping": {"mappingId": "m1", "mappingVersion": "1"}}}]}),
+        )
+        .unwrap();
+        let live = LiveState {
+            flows: vec![Arc::new(flow)],
+            mapping_sets: vec![
+                set("m1", 0, "d exported columns [destctl:d]", 1),
+                pinned.clone(),
+                set("m2", 0, "d exported columns [destctl:d]", 5),
+                set("m3", 0, "someone else's", 9),
+            ],
+            ..LiveState::default()
+        };
+        let d = &live.managed()["d"];
+        assert_eq!(d.mapping_set.as_deref(), Some(&*pinned));
+        let ids: Vec<(&str, u64)> = d
+            .mapping_set_candidates
+            .iter()
+            .map(|m| (m.id.as_str(), m.version))
+            .collect();
+        assert_eq!(ids, [("m2", 0), ("m1", 0), ("m1", 1)]);
+        assert!(LiveMappingSet::from_value(&json!({"version": 0})).is_none());
+    }
+}

@@ -383,3 +383,65 @@ async fn a_saved_column_change_reads_back_and_applies_with_its_digest() {
     let edited: Plan = serde_json::from_value(edited).unwrap();
     assert!(edited.verify_digest().is_err());
 }
+
+#[tokio::test]
+async fn a_flow_repointed_out_of_band_is_pointed_back_at_the_managed_mapping_set() {
+    let emu = created().await;
+    let d = desired(BASE_ATTRIBUTES, "");
+    let ours = flow_of(&emu).await["transformations"][0]["params"]["profileMapping"].clone();
+    // Someone maps other columns in the UI: a new (unmanaged) mapping set, the flow on it.
+    let c = client(&emu);
+    let theirs = c
+        .create(
+            Resource::MappingSet,
+            &json!({"outputSchema": {"schemaRef": {"id": "https://ns.adobe.com/x", "contentType": "application/vnd.adobe.xed-full+json;version=1"}},
+                    "mappings": [{"source": "person.name.lastName", "destination": "last"}]}),
+        )
+        .await
+        .unwrap();
+    let live = crate::support::apply::live(&emu).await;
+    let flow = live.managed()["s3-columns"].flow.clone().unwrap();
+    c.patch(
+        Resource::Flow,
+        &flow.id,
+        &flow.etag,
+        &[destctl::wire::PatchOp {
+            op: PatchOpKind::Replace,
+            path: PROFILE_MAPPING.into(),
+            value: Some(json!({"mappingId": theirs.id.0, "mappingVersion": 0})),
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        columns_of(&emu).await,
+        pairs(&[("person.name.lastName", "last")])
+    );
+
+    let plan = plan_now(&emu, &d, false).await;
+    assert_eq!(
+        shape(&plan),
+        [(Action::Update, Resource::Flow)],
+        "{:#?}",
+        plan.changes
+    );
+    let patch = plan.changes[0].patch().unwrap();
+    assert_eq!(patch.len(), 1);
+    assert_eq!(patch[0].op, PatchOpKind::Replace);
+    assert_eq!(
+        patch[0].value.as_ref(),
+        Some(&ours),
+        "the managed set is adopted again"
+    );
+    apply_live(&emu, &d, false).await.unwrap();
+    assert_eq!(count(&emu, POST_MAPPING_SET), 2, "no new mapping set");
+    assert_eq!(
+        columns_of(&emu).await,
+        pairs(&[
+            ("person.name.firstName", "person_name_firstName"),
+            ("personalEmail.address", "email"),
+        ])
+    );
+    let again = plan_now(&emu, &d, false).await;
+    assert!(again.changes.is_empty(), "{:#?}", again.changes);
+}
