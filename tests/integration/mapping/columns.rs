@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 const POST_MAPPING_SET: &str = "POST /data/foundation/conversion/mappingSets";
 const PATCH_FLOW: &str = "PATCH /data/foundation/flowservice/flows/{id}";
 const POST_FLOW: &str = "POST /data/foundation/flowservice/flows";
+const LIST_MAPPING_SETS: &str = "GET /data/foundation/conversion/mappingSets";
+/// The emulator's request log keys a Data Prep GET by its literal path.
+const GET_MAPPING_SET: &str = "GET /data/foundation/conversion/mappingSets/";
 const PROFILE_MAPPING: &str = "/transformations/0/params/profileMapping";
 
 /// An Amazon S3 (current card) Destination exporting `attributes` (YAML list items) and
@@ -90,6 +93,15 @@ async fn columns_of(emu: &RunningEmulator) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `GET /mappingSets/{id}` requests so far.
+fn gets_by_id(emu: &RunningEmulator) -> u64 {
+    emu.request_counts()
+        .iter()
+        .filter(|(k, _)| k.starts_with(GET_MAPPING_SET))
+        .map(|(_, n)| n)
+        .sum()
+}
+
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -165,8 +177,18 @@ async fn created() -> RunningEmulator {
             ("personalEmail.address", "email"),
         ])
     );
+    // The live read's mapping set budget: one list of the newest sets, which holds the one
+    // the flow names (so no GET by id).
+    let (lists, gets) = (count(&emu, LIST_MAPPING_SETS), gets_by_id(&emu));
+    assert!(
+        lists >= 1 && gets >= 1,
+        "route keys: {:?}",
+        emu.request_counts()
+    );
     let again = plan_now(&emu, &d, false).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
+    assert_eq!(count(&emu, LIST_MAPPING_SETS), lists + 1);
+    assert_eq!(gets_by_id(&emu), gets);
     emu
 }
 
@@ -418,7 +440,10 @@ async fn a_flow_repointed_out_of_band_is_pointed_back_at_the_managed_mapping_set
         pairs(&[("person.name.lastName", "last")])
     );
 
+    // The set the flow names carries no marker, so the newest-sets list skips it: one GET.
+    let gets = gets_by_id(&emu);
     let plan = plan_now(&emu, &d, false).await;
+    assert_eq!(gets_by_id(&emu), gets + 1);
     assert_eq!(
         shape(&plan),
         [(Action::Update, Resource::Flow)],
