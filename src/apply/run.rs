@@ -46,8 +46,8 @@ pub enum Approval {
 /// What an apply shows its user: the plan before it is approved, the question, and the
 /// progress of the execution. Every method defaults to showing nothing.
 pub trait Observer: Progress {
-    /// A live plan has no changes; nothing will be sent.
-    fn no_changes(&self) {}
+    /// A live plan (for `plan.target`) has no changes; nothing will be sent.
+    fn no_changes(&self, _plan: &Plan) {}
 
     /// A live plan with changes, before it is approved.
     fn planned(&self, _plan: &Plan, _details: &PlanDetails) {}
@@ -205,7 +205,7 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
             let locations = SecretLocations::from_desired(&desired);
             let prepared = Prepared::new(&plan, &ctx.resolver, &locations)?;
             if !plan.has_changes() {
-                ctx.observer.no_changes();
+                ctx.observer.no_changes(&plan);
                 let mut report = ApplyReport::default();
                 report.finish(Duration::ZERO);
                 return Ok(Applied { plan, report });
@@ -285,7 +285,7 @@ mod tests {
     }
 
     impl Observer for Recorder {
-        fn no_changes(&self) {
+        fn no_changes(&self, _plan: &Plan) {
             self.push("no changes".into());
         }
 

@@ -15,12 +15,17 @@ pub(crate) fn run(args: &ValidateArgs, ctx: &Context) -> Result<Exit, Error> {
         return Err(Error::StrictWarnings { warnings });
     }
     let d = &loaded.desired.destinations;
-    let audiences: usize = d.iter().map(|d| d.audiences.len()).sum();
+    let activations: usize = d.iter().map(|d| d.audiences.len()).sum();
+    let audiences: std::collections::BTreeSet<&str> = d
+        .iter()
+        .flat_map(|d| d.audiences.iter().map(|a| a.manifest.as_str()))
+        .collect();
     eprintln!(
-        "valid: {} with {} and {} activated ({})",
+        "valid: {} with {}, {} and {} ({})",
         count(loaded.files.len(), "file"),
         count(d.len(), "destination"),
-        count(audiences, "audience"),
+        count(audiences.len(), "audience"),
+        count(activations, "activation"),
         count(warnings, "warning"),
     );
     Ok(Exit::Success)

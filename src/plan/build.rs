@@ -615,15 +615,22 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
             .map(diff::live_flow_view);
     }
     let changes = [
-        &l.flow,
-        &l.target_connection,
-        &l.source_connection,
-        &l.connection,
-        &l.profile_connection,
+        (&l.flow, Role::Flow),
+        (&l.target_connection, Role::TargetConnection),
+        (&l.source_connection, Role::SourceConnection),
+        (&l.connection, Role::Connection),
+        (&l.profile_connection, Role::ProfileConnection),
     ]
     .into_iter()
-    .flatten()
-    .map(|e| Change::delete(e.resource, &l.name, on_entity(e)))
+    .filter_map(|(e, role)| e.as_ref().map(|e| (e, role)))
+    .map(|(e, role)| {
+        Change::delete_keyed(
+            e.resource,
+            &l.name,
+            desired::key(&l.name, role),
+            on_entity(e),
+        )
+    })
     .collect();
     (changes, detail)
 }

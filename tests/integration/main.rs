@@ -15,6 +15,7 @@ mod cli;
 mod client;
 mod corpus;
 mod emulator;
+mod envs;
 mod hostile;
 mod live;
 mod plan;
