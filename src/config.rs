@@ -215,7 +215,11 @@ pub fn find(explicit: Option<&Path>) -> Result<Option<Config>, ConfigError> {
         Some(p) => read(p).map(Some),
         None => {
             let p = Path::new(DEFAULT_FILE);
-            if p.exists() { read(p).map(Some) } else { Ok(None) }
+            if p.exists() {
+                read(p).map(Some)
+            } else {
+                Ok(None)
+            }
         }
     }
 }
@@ -351,8 +355,7 @@ fn valid_name(s: &str, dashes: bool) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && !s.starts_with(|c: char| c.is_ascii_digit() && !dashes)
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || (dashes && c == '-'))
 }
 
@@ -454,6 +457,9 @@ mod tests {
         let e = parse(Path::new("c.yaml"), &TEXT.replace("n: 3", "3n: 3"))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("c.yaml:6:5: environments.dev.vars.3n:"), "{e}");
+        assert!(
+            e.starts_with("c.yaml:6:5: environments.dev.vars.3n:"),
+            "{e}"
+        );
     }
 }

@@ -290,7 +290,8 @@ impl Executor {
                         return Err(StepError::Interrupted);
                     }
                     let t = Instant::now();
-                    let note = format!("activation, {}", crate::diagnostics::count(ops.len(), "op"));
+                    let note =
+                        format!("activation, {}", crate::diagnostics::count(ops.len(), "op"));
                     let patch = Patch {
                         resource: c.resource,
                         id: &w.id,

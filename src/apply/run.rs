@@ -83,6 +83,8 @@ pub struct Context {
     pub parallelism: usize,
     /// What the user sees.
     pub observer: Arc<dyn Observer>,
+    /// The Destinations a live plan may touch (`--only`); saved plans are already scoped.
+    pub scope: crate::model::Scope,
 }
 
 /// The result of [`apply`].
@@ -190,10 +192,12 @@ pub fn check_offline(input: &Input, resolver: &Resolver) -> Result<(), ApplyErro
 pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Applied, ApplyError> {
     let (plan, prepared, mode) = match input {
         Input::Live { desired, prune } => {
+            let desired = desired.scoped(&ctx.scope);
             ctx.resolver.check_desired(&desired)?;
             let live = fetch(client, &FetchOptions::for_desired(&desired))
                 .await
-                .map_err(ApplyError::Fetch)?;
+                .map_err(ApplyError::Fetch)?
+                .scoped(&ctx.scope);
             let opts = PlanOptions {
                 target: PlanTarget {
                     endpoint: ctx.endpoint.clone(),
@@ -339,6 +343,7 @@ mod tests {
             approval: Approval::Ask,
             parallelism: 2,
             observer,
+            scope: crate::model::Scope::all(),
         };
         let live = || Input::Live {
             desired: desired.clone(),

@@ -11,6 +11,7 @@ pub mod cli;
 
 pub use cli::Cli;
 pub(crate) mod emulator;
+pub(crate) mod envs;
 pub(crate) mod error;
 pub(crate) mod plan;
 pub(crate) mod progress;

@@ -96,9 +96,9 @@ fn check_param(
     let parsed = match reference {
         Some(Ok(SecretRef::File(path))) => {
             let manifest = &ck.files[doc.file].path;
-            Some(ParamValue::Secret(SecretRef::File(super::vars::rebase_file(
-                manifest, &path,
-            ))))
+            Some(ParamValue::Secret(SecretRef::File(
+                super::vars::rebase_file(manifest, &path),
+            )))
         }
         Some(Ok(r)) => Some(ParamValue::Secret(r)),
         Some(Err(e)) => {

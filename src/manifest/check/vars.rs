@@ -139,9 +139,21 @@ fn plain(
 }
 
 fn schedule(ck: &mut Checker, env: Env<'_>, doc: DocRef, s: &mut ScheduleSpec, field: &str) {
-    spanned(ck, env, doc, &mut s.start_date, &format!("{field}.startDate"));
+    spanned(
+        ck,
+        env,
+        doc,
+        &mut s.start_date,
+        &format!("{field}.startDate"),
+    );
     opt(ck, env, doc, &mut s.end_date, &format!("{field}.endDate"));
-    opt(ck, env, doc, &mut s.start_time, &format!("{field}.startTime"));
+    opt(
+        ck,
+        env,
+        doc,
+        &mut s.start_time,
+        &format!("{field}.startTime"),
+    );
 }
 
 /// Substitutes every document's values and reports misplaced secret references.
@@ -173,10 +185,22 @@ pub(super) fn substitute(ck: &mut Checker, docs: &mut Docs, env: Env<'_>) {
             }
         }
         let loc = &mut spec.location.value;
-        opt(ck, env, doc, &mut loc.bucket_name, "spec.location.bucketName");
+        opt(
+            ck,
+            env,
+            doc,
+            &mut loc.bucket_name,
+            "spec.location.bucketName",
+        );
         opt(ck, env, doc, &mut loc.path, "spec.location.path");
         opt(ck, env, doc, &mut loc.container, "spec.location.container");
-        opt(ck, env, doc, &mut loc.remote_path, "spec.location.remotePath");
+        opt(
+            ck,
+            env,
+            doc,
+            &mut loc.remote_path,
+            "spec.location.remotePath",
+        );
         if let Some(list) = &mut spec.attributes {
             for (i, a) in list.value.iter_mut().enumerate() {
                 spanned(ck, env, doc, a, &format!("spec.attributes[{i}]"));

@@ -114,7 +114,10 @@ fn plan_and_apply_count_the_same_work_the_same_way() {
     let p = last_line(&plan, "Plan:");
     let a = last_line(&applied, "Apply complete:");
     assert_eq!(p, "Plan: 70 to create, 0 to update, 0 to delete.");
-    assert!(a.starts_with("Apply complete: 70 created, 0 updated, 0 deleted"), "{a}");
+    assert!(
+        a.starts_with("Apply complete: 70 created, 0 updated, 0 deleted"),
+        "{a}"
+    );
 
     // A rename (update), a disable, and one audience less on a third Destination.
     edit(
@@ -161,9 +164,7 @@ fn delete_lines_name_the_destination_and_the_role() {
             role
         };
         assert!(
-            plan.contains(&format!(
-                "- delete {resource} sftp-password/{role} "
-            )),
+            plan.contains(&format!("- delete {resource} sftp-password/{role} ")),
             "{role}:\n{plan}"
         );
     }

@@ -1,4 +1,5 @@
 //! Issue 10: environments (`destctl.yaml`, `${var:}`), where secret references may be written,
 //! scoped runs, the CI examples, and the first-user findings.
 
+mod environments;
 mod findings;
