@@ -15,12 +15,14 @@ fn one<T: JsonSchema>() -> String {
     text
 }
 
-/// The schema files: one per kind and a combined one, as `(file name, JSON text)`.
+/// The schema files: one per kind, a combined one and the config file's (`destctl.yaml`), as
+/// `(file name, JSON text)`.
 pub fn generate() -> Vec<(&'static str, String)> {
     vec![
         ("destination.json", one::<DestinationDoc>()),
         ("schedule.json", one::<ScheduleDoc>()),
         ("audience.json", one::<AudienceDoc>()),
         ("manifest.json", one::<AnyDoc>()),
+        ("config.json", one::<crate::config::ConfigDoc>()),
     ]
 }
