@@ -378,6 +378,25 @@ fn id_or_ref(live: &Option<std::sync::Arc<LiveEntity>>, name: &str, role: Role) 
     }
 }
 
+/// `Basic Authentication for sftp (host sftp.example.com, username aep)`: the auth method and
+/// its literal params (secrets are references, never shown here).
+fn account_words(d: &DesiredDestination) -> String {
+    let literals: Vec<String> = d
+        .connection
+        .params
+        .iter()
+        .filter_map(|(k, v)| match v {
+            crate::model::ParamValue::Literal(s) => Some(format!("{k} {s}")),
+            crate::model::ParamValue::Secret(_) => None,
+        })
+        .collect();
+    if literals.is_empty() {
+        d.connection.auth.to_string()
+    } else {
+        format!("{} ({})", d.connection.auth, literals.join(", "))
+    }
+}
+
 fn destination(
     d: &DesiredDestination,
     live: &LiveDestination,
@@ -396,6 +415,8 @@ fn destination(
         name: name.to_owned(),
         display_name: Some(d.display_name.clone()),
         platform: Some(d.platform),
+        account: Some(account_words(d)),
+        location: Some(location_words(&desired::target_params(d))),
         status: DestinationStatus::Unchanged,
         audiences: Vec::new(),
         attributes: Vec::new(),
@@ -595,6 +616,13 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
         name: l.name.clone(),
         display_name: l.flow.as_ref().and_then(|f| f.name().map(str::to_owned)),
         platform,
+        account: None,
+        location: l
+            .target_connection
+            .as_ref()
+            .and_then(|e| e.connection())
+            .and_then(|c| c.params.as_ref())
+            .map(|p| location_words(&Value::Object(p.clone()))),
         status: DestinationStatus::LeftInPlace,
         audiences: Vec::new(),
         attributes: Vec::new(),

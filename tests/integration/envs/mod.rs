@@ -3,3 +3,4 @@
 
 mod environments;
 mod findings;
+mod pr_comment;
