@@ -50,6 +50,26 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Execute a plan (computed now, or a saved one) with If-Match etags.
     Apply(ApplyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `destctl man > destctl.1`.
+    Man(ManArgs),
+}
+
+/// Arguments of `destctl man`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write destctl.1 and one page per subcommand into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `destctl completions`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Global options.

@@ -65,7 +65,8 @@ fn overview(shown: &[&Section<'_>]) -> Vec<String> {
         .collect()
 }
 
-const OVERVIEW_HEAD: &str = "| | Destination | Platform | Account | Location | Audiences |\n|---|---|---|---|---|---|\n";
+const OVERVIEW_HEAD: &str =
+    "| | Destination | Platform | Account | Location | Audiences |\n|---|---|---|---|---|---|\n";
 
 /// The part of a section always shown: its heading, the delete warning, the audiences with
 /// their schedules (a table), and the change lines.
@@ -82,7 +83,13 @@ fn compact(s: &Section<'_>) -> String {
     if !s.audiences.is_empty() {
         out.push_str("| | Audience | Schedule |\n|---|---|---|\n");
         for (sign, label, schedule) in &s.audiences {
-            let _ = writeln!(out, "| {} | {} | {} |", sign_cell(sign), cell(label), cell(schedule));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                sign_cell(sign),
+                cell(label),
+                cell(schedule)
+            );
         }
         out.push('\n');
     }
@@ -232,7 +239,9 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
             out.push_str(&raws[i]);
         }
     }
-    let dropped = (0..fits).filter(|&i| !with_raw[i] && !raws[i].is_empty()).count();
+    let dropped = (0..fits)
+        .filter(|&i| !with_raw[i] && !raws[i].is_empty())
+        .count();
     if dropped > 0 {
         let _ = writeln!(
             out,

@@ -108,7 +108,11 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                         (Some(b), Some(after)) => {
                             let (wb, wa) =
                                 (words::audience_schedule(b), words::audience_schedule(after));
-                            if wb == wa { wa } else { format!("{wb} → {wa}") }
+                            if wb == wa {
+                                wa
+                            } else {
+                                format!("{wb} → {wa}")
+                            }
                         }
                         (_, Some(v)) | (Some(v), None) => words::audience_schedule(v),
                         (None, None) => String::new(),

@@ -27,10 +27,17 @@ fn the_first_plan_of_manifests_fits_and_shows_every_destination() {
     let out = run(&dir, &["plan", "--format", "markdown"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let md = text(&out.stdout);
-    assert!(md.chars().count() <= 65_000, "{} characters", md.chars().count());
+    assert!(
+        md.chars().count() <= 65_000,
+        "{} characters",
+        md.chars().count()
+    );
     let shown = visible(&md);
     assert!(!shown.contains("```"), "raw bodies outside <details>");
-    assert!(md.contains("<details>"), "the budget leaves room for some raw bodies");
+    assert!(
+        md.contains("<details>"),
+        "the budget leaves room for some raw bodies"
+    );
 
     let desired = destctl::manifest::load(&[dir.join("manifests")])
         .unwrap()
@@ -51,7 +58,10 @@ fn the_first_plan_of_manifests_fits_and_shows_every_destination() {
             }
         }
         for v in d.location.params.values() {
-            assert!(row.contains(v.as_str()), "{name}: location {v} not in {row}");
+            assert!(
+                row.contains(v.as_str()),
+                "{name}: location {v} not in {row}"
+            );
         }
         let section = shown
             .split("\n### ")
@@ -68,7 +78,12 @@ fn the_first_plan_of_manifests_fits_and_shows_every_destination() {
                 .lines()
                 .find(|l| l.contains(&label))
                 .unwrap_or_else(|| panic!("{name}: no audience row for {label}"));
-            let schedule = line.trim_end_matches('|').rsplit('|').next().unwrap().trim();
+            let schedule = line
+                .trim_end_matches('|')
+                .rsplit('|')
+                .next()
+                .unwrap()
+                .trim();
             assert!(!schedule.is_empty(), "{name}: no schedule in {line}");
             if let Some(end) = a.schedule.end_date.as_ref() {
                 assert!(line.contains(&end.to_string()), "{line}");
