@@ -3,5 +3,6 @@
 
 mod docs;
 mod environments;
+mod examples;
 mod findings;
 mod pr_comment;
