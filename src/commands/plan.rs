@@ -197,8 +197,10 @@ async fn run_envs(
             }
             Format::Json => out.push_str(&render::json(&plan)),
             Format::Markdown => {
+                // One comment for every environment: each gets an equal share of the budget.
+                let share = (render::MARKDOWN_MAX_CHARS / environments.len()).saturating_sub(100);
                 let _ = writeln!(out, "# Environment `{}`\n", env.name);
-                out.push_str(&render::render(args.format, &plan, Some(&details), false));
+                out.push_str(&render::markdown_within(&plan, Some(&details), share));
                 out.push('\n');
             }
             Format::Text => {

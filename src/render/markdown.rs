@@ -166,6 +166,16 @@ fn raw(s: &Section<'_>) -> String {
 /// and patches in `<details>` for as many sections as the budget leaves room for (they are
 /// what is dropped first; only when even the compact sections do not fit are sections cut).
 pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
+    render_within(plan, details, MAX_CHARS)
+}
+
+/// [`render`] in at most `max_chars` characters (a share of [`MAX_CHARS`] when one comment
+/// holds several environments' plans).
+pub(crate) fn render_within(
+    plan: &Plan,
+    details: Option<&PlanDetails>,
+    max_chars: usize,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## destctl plan\n");
     let _ = writeln!(out, "**{}**", words::summary_line(plan));
@@ -198,7 +208,7 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
     let rows: Vec<String> = overview(&shown).iter().map(|r| escape_lines(r)).collect();
     let compacts: Vec<String> = shown.iter().map(|s| escape_lines(&compact(s))).collect();
     let raws: Vec<String> = shown.iter().map(|s| escape_lines(&raw(s))).collect();
-    let budget = MAX_CHARS - TRUNCATED_ROOM;
+    let budget = max_chars.saturating_sub(TRUNCATED_ROOM);
     let len = |s: &str| s.chars().count();
 
     if !rows.is_empty() {
@@ -245,14 +255,14 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>) -> String {
     if dropped > 0 {
         let _ = writeln!(
             out,
-            "_Raw bodies and patches of {dropped} Destination(s) left out to stay under {MAX_CHARS} characters; `destctl plan --format json` has them all._\n"
+            "_Raw bodies and patches of {dropped} Destination(s) left out to stay under {max_chars} characters; `destctl plan --format json` has them all._\n"
         );
     }
     let omitted = shown.len() - fits;
     if omitted > 0 {
         let _ = writeln!(
             out,
-            "_… {omitted} more Destination section(s) truncated to stay under {MAX_CHARS} characters; run `destctl plan` for the full plan._"
+            "_… {omitted} more Destination section(s) truncated to stay under {max_chars} characters; run `destctl plan` for the full plan._"
         );
     }
     out

@@ -40,6 +40,13 @@ pub fn render(format: Format, plan: &Plan, details: Option<&PlanDetails>, color:
     }
 }
 
+/// The Markdown plan in at most `max_chars` characters: what one environment's section of a
+/// multi-environment comment gets (the comment as a whole stays under
+/// [`MARKDOWN_MAX_CHARS`]).
+pub fn markdown_within(plan: &Plan, details: Option<&PlanDetails>, max_chars: usize) -> String {
+    markdown::render_within(plan, details, max_chars)
+}
+
 /// The plan JSON: pretty, deterministic, newline-terminated.
 pub fn json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).expect("a plan serializes");

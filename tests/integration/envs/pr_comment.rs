@@ -92,3 +92,24 @@ fn the_first_plan_of_manifests_fits_and_shows_every_destination() {
     }
     assert_eq!(audiences, 15, "every activation is shown");
 }
+
+#[test]
+fn one_comment_for_every_environment_stays_under_the_limit() {
+    let dir = example_repo();
+    crate::support::write(
+        &dir,
+        "destctl.yaml",
+        "apiVersion: destctl/v1\nkind: Config\nenvironments:\n  dev: {sandbox: dev}\n  prod: {sandbox: prod}\n",
+    );
+    let out = run(&dir, &["plan", "--all-envs", "--format", "markdown"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    assert!(
+        md.chars().count() <= 65_000,
+        "{} characters",
+        md.chars().count()
+    );
+    assert!(md.contains("# Environment `dev`") && md.contains("# Environment `prod`"));
+    // Both environments still show every Destination's overview row.
+    assert_eq!(md.matches("| `+` | `sftp-ssh-key` ").count(), 2);
+}
