@@ -68,9 +68,13 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
     let mut invalid = 0;
     if args.plan.is_none() {
         for env in &environments {
-            if let Err(e) = load_for(&args.paths, env) {
-                invalid += 1;
-                super::report(&e.into(), ctx);
+            match load_for(&args.paths, env) {
+                Ok(_) => {}
+                Err(e) if environments.len() == 1 => return Err(e.into()),
+                Err(e) => {
+                    invalid += 1;
+                    super::report(&e.into(), ctx);
+                }
             }
         }
     }

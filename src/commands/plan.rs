@@ -126,6 +126,7 @@ async fn run_envs(
     for env in environments {
         match load_for(&args.paths, env) {
             Ok(loaded) => desired.push(desired_of(loaded, ctx, scope)),
+            Err(e) if environments.len() == 1 => return Err(e.into()),
             Err(e) => {
                 invalid += 1;
                 super::report(&e.into(), ctx);
@@ -169,14 +170,15 @@ async fn run_envs(
         let (plan, details) = match result {
             Ok(p) => p,
             Err(e) => {
+                let e = Error::Environment {
+                    name: env.name.clone(),
+                    source: Box::new(e),
+                };
+                if environments.len() == 1 {
+                    return Err(e);
+                }
                 failed += 1;
-                super::report(
-                    &Error::Environment {
-                        name: env.name.clone(),
-                        source: Box::new(e),
-                    },
-                    ctx,
-                );
+                super::report(&e, ctx);
                 continue;
             }
         };

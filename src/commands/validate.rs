@@ -14,6 +14,10 @@ pub(crate) fn run(args: &ValidateArgs, ctx: &Context) -> Result<Exit, Error> {
     let Some(environments) = envs::select(&args.env, WhenNoneNamed::All)? else {
         return check(load(&args.paths)?, args, ctx, "");
     };
+    if let [env] = environments.as_slice() {
+        let label = format!(" [environment {}]", env.name);
+        return check(load_for(&args.paths, env)?, args, ctx, &label);
+    }
     let total = environments.len();
     let mut failed = 0;
     for env in &environments {

@@ -51,6 +51,8 @@ pub struct ManifestError {
     pub files: Vec<PathBuf>,
     /// The files' text (secret literals masked), for rendering.
     pub sources: Sources,
+    /// The environment the manifests were loaded for ([`load_for`]).
+    pub environment: Option<String>,
 }
 
 impl ManifestError {
@@ -74,7 +76,13 @@ impl ManifestError {
     pub fn summary(&self) -> String {
         let e = self.errors().count();
         let w = self.warnings().count();
-        let mut s = format!("manifests are invalid: {}", count(e, "error"));
+        let mut s = match &self.environment {
+            Some(env) => format!(
+                "[environment {env}] manifests are invalid: {}",
+                count(e, "error")
+            ),
+            None => format!("manifests are invalid: {}", count(e, "error")),
+        };
         if w > 0 {
             s.push_str(&format!(" and {}", count(w, "warning")));
         }
@@ -119,6 +127,7 @@ pub fn load_for(
         for p in &mut e.problems {
             p.message = format!("[environment {}] {}", env.name, p.message);
         }
+        e.environment = Some(env.name.clone());
         e
     })
 }

@@ -136,6 +136,7 @@ fn finish(
             problems,
             files: read_files,
             sources,
+            environment: None,
         });
     }
     Ok(Loaded {
