@@ -458,7 +458,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("c.yaml:6:5: environments.dev.vars.3n:"),
+            e.starts_with("c.yaml:6:30: environments.dev.vars.3n:"),
             "{e}"
         );
     }
