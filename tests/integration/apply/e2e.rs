@@ -440,11 +440,11 @@ async fn a_missing_secret_names_reference_and_location_and_sends_nothing() {
     let text = std::fs::read_to_string(root().join("manifests/campaign-s3.yaml"))
         .unwrap()
         .replace(
-            "${file:secrets/example/campaign-s3-access-id}",
+            "${file:../secrets/example/campaign-s3-access-id}",
             "${env:DESTCTL_TEST_UNSET_ACCESS_ID}",
         )
         .replace(
-            "${file:secrets/example/campaign-s3-secret-key}",
+            "${file:../secrets/example/campaign-s3-secret-key}",
             "${file:no/such/file}",
         );
     let manifest = write(&dir, "campaign-s3.yaml", &text);
@@ -468,8 +468,9 @@ async fn a_missing_secret_names_reference_and_location_and_sends_nothing() {
         emu.request_counts()
     );
 
-    // A saved plan with a secret that cannot be read: named by change, nothing sent.
-    let desired = load(&seed_paths());
+    // A saved plan with a secret that cannot be read: named by change, nothing sent. (The
+    // plan of the same manifests: relative `${file:}` references are taken from the
+    // manifest's directory, so the seed manifests' would be found from anywhere.)
     let plan = plan_now(&emu, &desired, false).await;
     let before = emu.request_counts();
     let err = apply(
