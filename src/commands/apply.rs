@@ -183,7 +183,7 @@ async fn run_one(
     let apply_ctx = crate::apply::Context {
         endpoint: connected.endpoint.clone(),
         sandbox,
-        resolver,
+        resolver: resolver.redacting(connected.client.redactor()),
         cancel,
         approval,
         parallelism: usize::from(args.parallelism),

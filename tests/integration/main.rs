@@ -11,6 +11,7 @@
 )]
 
 mod apply;
+mod cards;
 mod cli;
 mod client;
 mod corpus;
@@ -19,5 +20,6 @@ mod envs;
 mod hostile;
 mod live;
 mod plan;
+mod secrets;
 mod support;
 mod validate;

@@ -1,6 +1,7 @@
 //! `${var:NAME}` substitution and the placement rule of secret references, run on the
 //! documents as read, before any other rule: every text value of a document except the
-//! credential params (`connection.params` the catalog marks secret) has its `${var:NAME}`
+//! credential params (`connection.params` the catalog marks secret, and the PGP public key
+//! `location.encryption.publicKey`, a `${file:}` reference) has its `${var:NAME}`
 //! references replaced by the selected environment's values, and may not hold `${env:…}` or
 //! `${file:…}` (secrets are resolved only where they are sent as credentials, never into a
 //! flow name or a path). Credential params keep their references as written.
@@ -171,8 +172,10 @@ pub(super) fn substitute(ck: &mut Checker, docs: &mut Docs, env: Env<'_>) {
             &["spec", "description"],
             &start,
         );
-        let auth = spec.connection.value.auth.value;
-        if let Some(params) = &mut spec.connection.value.params {
+        if let Some(conn) = &mut spec.connection
+            && let Some(params) = &mut conn.value.params
+        {
+            let auth = conn.value.auth.value;
             for (key, value) in &mut params.value.0 {
                 let secret = auth
                     .params()
@@ -211,6 +214,10 @@ pub(super) fn substitute(ck: &mut Checker, docs: &mut Docs, env: Env<'_>) {
         }
         for (i, a) in spec.deduplication_keys.iter_mut().enumerate() {
             spanned(ck, env, doc, a, &format!("spec.deduplicationKeys[{i}]"));
+        }
+        for (i, a) in spec.identity_deduplication_keys.iter_mut().enumerate() {
+            let field = format!("spec.identityDeduplicationKeys[{i}]");
+            spanned(ck, env, doc, a, &field);
         }
     }
     for (doc, s) in &mut docs.schedules {

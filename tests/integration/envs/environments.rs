@@ -49,13 +49,13 @@ fn two_sandboxes_with_different_vars_plan_apply_and_settle() {
     let (c, _, err) = code(&dir, &["validate"]);
     assert_eq!(c, Some(1), "{err}");
     assert!(err.contains("needs an environment"), "{err}");
-    assert!(err.contains("manifests/amazon-s3.yaml:16:"), "{err}");
+    assert!(err.contains("manifests/amazon-s3.yaml:15:"), "{err}");
 
     write(&dir, "destctl.yaml", CONFIG);
     let (c, _, err) = code(&dir, &["validate"]);
     assert_eq!(c, Some(0), "{err}");
-    assert!(err.contains("valid [environment dev]: 16 files"), "{err}");
-    assert!(err.contains("valid [environment prod]: 16 files"), "{err}");
+    assert!(err.contains("valid [environment dev]: 21 files"), "{err}");
+    assert!(err.contains("valid [environment prod]: 21 files"), "{err}");
 
     // plan and apply need a choice when a config file exists.
     let (c, _, err) = code(&dir, &["plan"]);
@@ -70,12 +70,12 @@ fn two_sandboxes_with_different_vars_plan_apply_and_settle() {
         out.contains("(sandbox dev)") && out.contains("(sandbox prod)"),
         "{out}"
     );
-    assert_eq!(out.matches("Plan: 70 to create").count(), 2, "{out}");
+    assert_eq!(out.matches("Plan: 95 to create").count(), 2, "{out}");
 
     let (c, out, err) = code(&dir, &["apply", "--all-envs", "--auto-approve"]);
     assert_eq!(c, Some(0), "{out}\n{err}");
     assert_eq!(
-        out.matches("Apply complete: 70 created").count(),
+        out.matches("Apply complete: 95 created").count(),
         2,
         "{out}"
     );
@@ -152,7 +152,7 @@ fn a_secret_reference_outside_a_credential_param_fails_validation() {
     assert_eq!(err.matches("is a secret reference").count(), 2, "{err}");
     assert!(err.contains("use ${var:NAME}"), "{err}");
     assert!(err.contains("manifests/amazon-s3.yaml:7:"), "{err}");
-    assert!(err.contains("manifests/amazon-s3.yaml:16:"), "{err}");
+    assert!(err.contains("manifests/amazon-s3.yaml:15:"), "{err}");
     // Nothing is sent: plan fails the same way before any request.
     let (c, _, err) = code(&dir, &["plan"]);
     assert_eq!(c, Some(1), "{err}");

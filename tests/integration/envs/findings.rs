@@ -64,7 +64,7 @@ fn a_typo_in_a_destination_reports_only_the_real_error() {
     assert_eq!(err.matches("  × ").count(), 1, "{err}");
     assert!(err.contains("unknown field `atributes`"), "{err}");
     assert!(
-        err.contains("manifests are invalid: 1 error in 1 of 16 files"),
+        err.contains("manifests are invalid: 1 error and 1 warning in 1 of 21 files"),
         "{err}"
     );
 }
@@ -76,7 +76,7 @@ fn summary_counts_say_what_they_count() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("valid: 16 files with 14 destinations, 4 audiences and 15 activations"),
+        err.contains("valid: 21 files with 19 destinations, 5 audiences and 23 activations"),
         "{err}"
     );
     let out = run(&dir, &["validate", "no-such-dir"]);
@@ -113,9 +113,9 @@ fn plan_and_apply_count_the_same_work_the_same_way() {
     let (plan, applied) = (text(&plan.stdout), text(&applied.stdout));
     let p = last_line(&plan, "Plan:");
     let a = last_line(&applied, "Apply complete:");
-    assert_eq!(p, "Plan: 70 to create, 0 to update, 0 to delete.");
+    assert_eq!(p, "Plan: 95 to create, 0 to update, 0 to delete.");
     assert!(
-        a.starts_with("Apply complete: 70 created, 0 updated, 0 deleted"),
+        a.starts_with("Apply complete: 95 created, 0 updated, 0 deleted"),
         "{a}"
     );
 
@@ -176,8 +176,13 @@ fn delete_lines_name_the_destination_and_the_role() {
 fn one_op_is_one_op_and_a_run_without_changes_names_its_target() {
     let dir = example_repo();
     assert!(run(&dir, &["apply", "--auto-approve"]).status.success());
-    // One audience less on one flow: a patch of one op.
-    drop_activations(&dir, "sftp-ssh-key");
+    // A new flow name: a patch of one op.
+    edit(
+        &dir,
+        "manifests/sftp-ssh-key.yaml",
+        "displayName: SFTP exports (SSH key)",
+        "displayName: SFTP exports (SSH key) v2",
+    );
     let out = run(&dir, &["apply", "--auto-approve"]);
     let report = text(&out.stdout);
     assert!(out.status.success(), "{report}");
