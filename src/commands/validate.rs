@@ -50,8 +50,14 @@ fn check(loaded: Loaded, args: &ValidateArgs, ctx: &Context, label: &str) -> Res
         .iter()
         .flat_map(|d| d.audiences.iter().map(|a| a.manifest.as_str()))
         .collect();
+    let exports = loaded.desired.dataset_exports.len();
+    let exports = if exports == 0 {
+        String::new()
+    } else {
+        format!(", {}", count(exports, "dataset export"))
+    };
     eprintln!(
-        "valid{label}: {} with {}, {} and {} ({})",
+        "valid{label}: {} with {}, {} and {}{exports} ({})",
         count(loaded.files.len(), "file"),
         count(d.len(), "destination"),
         count(audiences.len(), "audience"),

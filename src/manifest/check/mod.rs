@@ -5,18 +5,22 @@
 //! The rule families live in submodules: [`schedule`], [`destination`] (with [`connection`],
 //! [`location`] and [`attributes`]) and [`audience`] (activations and their references);
 //! [`checker`] holds positions and problem recording. Documents are checked in this order:
-//! schedules, destinations, audiences (activations refer to the first two).
+//! schedules, destinations, audiences (activations refer to the first two), dataset exports
+//! ([`dataset`]; they refer to destinations).
 
 mod attributes;
 mod audience;
 mod checker;
 mod connection;
+mod dataset;
 mod destination;
 mod location;
 mod schedule;
 mod vars;
 
-use super::raw::{AudienceDoc, DestinationDoc, Header, Kind, NameOnly, ScheduleDoc};
+use super::raw::{
+    AudienceDoc, DatasetExportDoc, DestinationDoc, Header, Kind, NameOnly, ScheduleDoc,
+};
 use super::source;
 use super::{Loaded, ManifestError, Severity, Sources};
 use crate::catalog::{ExportMode, MAX_AUDIENCES_PER_FLOW, MAX_DESTINATIONS_PER_SANDBOX, Schedule};
@@ -34,6 +38,7 @@ struct Docs {
     destinations: Vec<(DocRef, DestinationDoc)>,
     schedules: Vec<(DocRef, ScheduleDoc)>,
     audiences: Vec<(DocRef, AudienceDoc)>,
+    dataset_exports: Vec<(DocRef, DatasetExportDoc)>,
     /// Names of documents whose structure has an error (reported at the document): they are
     /// defined, so references to them are not reported again.
     broken: Vec<(Kind, String)>,
@@ -87,6 +92,7 @@ fn read_documents(ck: &mut Checker) -> Docs {
         destinations: Vec::new(),
         schedules: Vec::new(),
         audiences: Vec::new(),
+        dataset_exports: Vec::new(),
         broken: Vec::new(),
     };
     for i in 0..ck.files.len() {
@@ -152,7 +158,7 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
     let Some(header) = ck.parse::<Header>(doc, text) else {
         return;
     };
-    let allowed = "allowed: Destination, Schedule, Audience";
+    let allowed = "allowed: Destination, Schedule, Audience, DatasetExport";
     let kind = match &header.kind {
         None => {
             let pos = ck.doc_start(doc);
@@ -187,6 +193,9 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
         Kind::Audience => ck
             .parse::<AudienceDoc>(doc, text)
             .map(|d| docs.audiences.push((doc, d))),
+        Kind::DatasetExport => ck
+            .parse::<DatasetExportDoc>(doc, text)
+            .map(|d| docs.dataset_exports.push((doc, d))),
     };
     if parsed.is_none()
         && let Ok(n) = serde_saphyr::from_str::<NameOnly>(text)
@@ -243,7 +252,7 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
             Kind::Schedule => {
                 schedules.entry(name.clone()).or_insert(None);
             }
-            Kind::Audience => {}
+            Kind::Audience | Kind::DatasetExport => {}
         }
     }
     let targets = Targets {
@@ -251,6 +260,7 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
         schedules: &schedules,
     };
     let mut audiences = check_audiences(ck, &docs.audiences, &targets);
+    let dataset_exports = dataset::check_dataset_exports(ck, &docs.dataset_exports, &destinations);
 
     let mut out = Vec::new();
     for (doc, d) in &docs.destinations {
@@ -274,7 +284,10 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
         out.push(dest);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    DesiredState { destinations: out }
+    DesiredState {
+        destinations: out,
+        dataset_exports,
+    }
 }
 
 /// Checks every `Schedule`; returns them by name (`None` for one with errors).

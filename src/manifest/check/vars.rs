@@ -223,6 +223,41 @@ pub(super) fn substitute(ck: &mut Checker, docs: &mut Docs, env: Env<'_>) {
     for (doc, s) in &mut docs.schedules {
         schedule(ck, env, *doc, &mut s.spec, "spec");
     }
+    for (doc, e) in &mut docs.dataset_exports {
+        let doc = *doc;
+        let start = ck.doc_start(doc);
+        let spec = &mut e.spec;
+        plain(
+            ck,
+            env,
+            doc,
+            &mut spec.display_name,
+            &["spec", "displayName"],
+            &start,
+        );
+        plain(
+            ck,
+            env,
+            doc,
+            &mut spec.description,
+            &["spec", "description"],
+            &start,
+        );
+        spanned(ck, env, doc, &mut spec.destination, "spec.destination");
+        for (i, d) in spec.datasets.value.iter_mut().enumerate() {
+            let field = format!("spec.datasets[{i}].id");
+            spanned(ck, env, doc, &mut d.value.id, &field);
+        }
+        let sched = &mut spec.schedule.value;
+        spanned(
+            ck,
+            env,
+            doc,
+            &mut sched.start_time,
+            "spec.schedule.startTime",
+        );
+        opt(ck, env, doc, &mut sched.end_time, "spec.schedule.endTime");
+    }
     for (doc, a) in &mut docs.audiences {
         let doc = *doc;
         let start = ck.doc_start(doc);
