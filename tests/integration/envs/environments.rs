@@ -54,8 +54,8 @@ fn two_sandboxes_with_different_vars_plan_apply_and_settle() {
     write(&dir, "destctl.yaml", CONFIG);
     let (c, _, err) = code(&dir, &["validate"]);
     assert_eq!(c, Some(0), "{err}");
-    assert!(err.contains("valid [environment dev]: 21 files"), "{err}");
-    assert!(err.contains("valid [environment prod]: 21 files"), "{err}");
+    assert!(err.contains("valid [environment dev]: 22 files"), "{err}");
+    assert!(err.contains("valid [environment prod]: 22 files"), "{err}");
 
     // plan and apply need a choice when a config file exists.
     let (c, _, err) = code(&dir, &["plan"]);
@@ -70,12 +70,12 @@ fn two_sandboxes_with_different_vars_plan_apply_and_settle() {
         out.contains("(sandbox dev)") && out.contains("(sandbox prod)"),
         "{out}"
     );
-    assert_eq!(out.matches("Plan: 95 to create").count(), 2, "{out}");
+    assert_eq!(out.matches("Plan: 98 to create").count(), 2, "{out}");
 
     let (c, out, err) = code(&dir, &["apply", "--all-envs", "--auto-approve"]);
     assert_eq!(c, Some(0), "{out}\n{err}");
     assert_eq!(
-        out.matches("Apply complete: 95 created").count(),
+        out.matches("Apply complete: 98 created").count(),
         2,
         "{out}"
     );

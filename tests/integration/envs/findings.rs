@@ -64,7 +64,7 @@ fn a_typo_in_a_destination_reports_only_the_real_error() {
     assert_eq!(err.matches("  × ").count(), 1, "{err}");
     assert!(err.contains("unknown field `atributes`"), "{err}");
     assert!(
-        err.contains("manifests are invalid: 1 error and 1 warning in 1 of 21 files"),
+        err.contains("manifests are invalid: 1 error and 1 warning in 1 of 22 files"),
         "{err}"
     );
 }
@@ -76,7 +76,7 @@ fn summary_counts_say_what_they_count() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("valid: 21 files with 19 destinations, 5 audiences and 23 activations"),
+        err.contains("valid: 22 files with 19 destinations, 5 audiences and 23 activations, 1 dataset export"),
         "{err}"
     );
     let out = run(&dir, &["validate", "no-such-dir"]);
@@ -113,9 +113,9 @@ fn plan_and_apply_count_the_same_work_the_same_way() {
     let (plan, applied) = (text(&plan.stdout), text(&applied.stdout));
     let p = last_line(&plan, "Plan:");
     let a = last_line(&applied, "Apply complete:");
-    assert_eq!(p, "Plan: 95 to create, 0 to update, 0 to delete.");
+    assert_eq!(p, "Plan: 98 to create, 0 to update, 0 to delete.");
     assert!(
-        a.starts_with("Apply complete: 95 created, 0 updated, 0 deleted"),
+        a.starts_with("Apply complete: 98 created, 0 updated, 0 deleted"),
         "{a}"
     );
 
