@@ -76,7 +76,9 @@ fn summary_counts_say_what_they_count() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("valid: 22 files with 19 destinations, 5 audiences and 23 activations, 1 dataset export"),
+        err.contains(
+            "valid: 22 files with 19 destinations, 5 audiences and 23 activations, 1 dataset export"
+        ),
         "{err}"
     );
     let out = run(&dir, &["validate", "no-such-dir"]);
