@@ -29,12 +29,13 @@ spec:
   connection:
     auth: Access Key
     params:
-      s3AccessKey: ${{file:secrets/example/s3-access-key}}
-      s3SecretKey: ${{file:secrets/example/s3-secret-key}}
+      s3AccessKey: ${{file:{root}/secrets/example/s3-access-key}}
+      s3SecretKey: ${{file:{root}/secrets/example/s3-secret-key}}
   location: {{bucketName: acme-aep-exports, path: columns, fileType: CSV}}
   attributes:
 {attributes}
-{identities}"
+{identities}",
+        root = crate::support::root().display()
     )
 }
 
