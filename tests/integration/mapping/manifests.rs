@@ -113,3 +113,46 @@ spec:
     );
     assert_eq!(d.destinations[0].attributes.len(), 2);
 }
+
+#[test]
+fn columns_take_environment_variables() {
+    let dir = tempdir();
+    let path = write(
+        dir.path(),
+        "cols.yaml",
+        "apiVersion: destctl/v1
+kind: Destination
+metadata: {name: cols}
+spec:
+  platform: amazon-s3
+  connection:
+    auth: Access Key
+    params: {s3AccessKey: \"${env:A}\", s3SecretKey: \"${env:B}\"}
+  location: {bucketName: acme-bucket, path: p}
+  attributes: [{path: personalEmail.address, column: \"${var:emailColumn}\"}]
+  identities: [{namespace: \"${var:ns}\"}]
+",
+    );
+    let env = destctl::config::Environment {
+        name: "dev".into(),
+        sandbox: "dev".into(),
+        endpoint: None,
+        vars: [("emailColumn", "mail_dev"), ("ns", "ECID")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    };
+    let d = destctl::manifest::load_for(std::slice::from_ref(&path), &env)
+        .unwrap()
+        .desired;
+    let cols: Vec<&str> = d.destinations[0]
+        .columns
+        .iter()
+        .map(|c| c.column.as_str())
+        .collect();
+    assert_eq!(cols, ["mail_dev", "ECID"]);
+    // Without an environment the reference is a located error.
+    let e = destctl::manifest::load(&[path]).unwrap_err().render(false);
+    assert!(e.contains("spec.attributes[0].column"), "{e}");
+    assert!(e.contains("cols.yaml:10"), "{e}");
+}
