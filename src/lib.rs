@@ -16,7 +16,7 @@
 //! | 0 | `wire` | the Flow Service's vocabulary: ids, etags, collections, patch ops, typed flows and connections |
 //! | 1 | `catalog`, `model`, `marker` | destination cards and their rules; the desired model; the ownership marker |
 //! | 2 | `diagnostics`, `manifest` | located problems; YAML manifests → desired model, and their JSON Schemas |
-//! | 3 | `live`, `plan` | live state from list pages; the pure planner and the plan document |
+//! | 3 | `live`, `plan`, `health`, `import` | live state from list pages; the pure planner and the plan document; export health from runs (`status`); live flows → manifests (`import`) |
 //! | 4 | `render` | plans in text, JSON and Markdown |
 //! | 5 | `client`, `fetch`, `emulator`, `target`, `apply` | HTTP client; live state read with list calls; the Flow Service emulator; which service a run talks to; the plan executor |
 //! | 6 | `commands` | clap types, one module per subcommand, printing, exit codes and hints |
@@ -36,6 +36,8 @@ pub mod commands;
 pub mod diagnostics;
 pub mod emulator;
 pub mod fetch;
+pub mod health;
+pub mod import;
 pub mod live;
 pub mod manifest;
 pub mod marker;

@@ -12,9 +12,11 @@ pub mod cli;
 pub use cli::Cli;
 pub(crate) mod emulator;
 pub(crate) mod error;
+pub(crate) mod import;
 pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod schema;
+pub(crate) mod status;
 pub(crate) mod validate;
 
 pub use error::{Error, exit_code, hint, report};
@@ -80,6 +82,8 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Plan(args) => block_on(plan::run(args, ctx), Some(1)),
         Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
+        Command::Status(args) => block_on(status::run(args, ctx), Some(1)),
+        Command::Import(args) => block_on(import::run(args, ctx), Some(1)),
     }
 }
 

@@ -24,6 +24,7 @@
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
 
+mod clock;
 mod error;
 mod faults;
 mod gateway;
@@ -31,6 +32,7 @@ mod ims;
 mod patch;
 mod query;
 mod resources;
+mod runs;
 mod server;
 mod specs;
 mod store;
@@ -82,6 +84,9 @@ pub struct EmulatorConfig {
     pub max_connections: usize,
     /// Largest request body (default 64 MiB); above it, 413 with the Flow Service error body.
     pub max_body_bytes: usize,
+    /// Where the simulated clock starts, epoch milliseconds (default: the real time); it then
+    /// ticks with real time and moves forward with `POST /_emulator/clock`.
+    pub clock_start_ms: Option<i64>,
 }
 
 impl Default for EmulatorConfig {
@@ -95,6 +100,7 @@ impl Default for EmulatorConfig {
             header_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_body_bytes: 64 << 20,
+            clock_start_ms: None,
         }
     }
 }
@@ -196,6 +202,7 @@ impl EmulatorState {
             config.strict_sandbox,
             config.token_lifetime,
             config.max_body_bytes,
+            config.clock_start_ms,
         ))))
     }
 
@@ -207,6 +214,30 @@ impl EmulatorState {
     /// The current fault configuration.
     pub fn faults(&self) -> FaultConfig {
         self.0.faults.config()
+    }
+
+    /// The simulated time, epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.0.now_ms()
+    }
+
+    /// Moves the simulated clock forward by `by` and produces the runs due meanwhile; returns
+    /// how many runs were made.
+    pub async fn advance_clock(&self, by: Duration) -> Result<usize, EmulatorError> {
+        self.0.clock.advance(by);
+        Ok(self.0.produce_runs().await?)
+    }
+
+    /// Makes the next `runs` runs of flow `flow_id` fail with the default error (0: none).
+    pub fn fail_runs(&self, flow_id: &str, runs: u32) {
+        self.0.runs.fail(
+            flow_id,
+            runs::Failure {
+                remaining: runs,
+                code: runs::DEFAULT_FAILURE_CODE.into(),
+                message: runs::DEFAULT_FAILURE_MESSAGE.into(),
+            },
+        );
     }
 
     /// Requests received, by `"METHOD /route/template"`.
@@ -233,7 +264,7 @@ impl EmulatorState {
             flow_id: flow_id.into(),
         };
         self.0.store.existing(org, sandbox).ok_or_else(missing)?;
-        let actor = Actor::ui(server::now_ms());
+        let actor = Actor::ui(self.0.now_ms());
         self.0
             .mutate(org, sandbox, |sb| {
                 let e = sb.get(Resource::Flow, flow_id).ok_or_else(missing)?;

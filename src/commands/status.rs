@@ -1,0 +1,120 @@
+//! `destctl status [PATH...] [--format text|json|markdown] [--window DURATION]`.
+//!
+//! Export health of the Destinations in the manifests: one list of the destination flows
+//! (their marker, state and `lastRunDetails`), then the runs of the managed ones started in the
+//! window (`GET /runs?property=flowId==<id>,<id>…&property=createdAt>=<start>`, up to 40 flows
+//! per request). "Now" is the service's time (the `Date` of its answers; the emulator sends its
+//! simulated clock there), so the window means the same on both sides. Read-only, no lock.
+//! Exit 2 when a Destination is unhealthy (failing, stale or missing), 0 when none is.
+
+use super::cli::StatusArgs;
+use super::{Context, Error, Exit, show_warnings};
+use crate::fetch::DESTINATION_FLOW_FILTER;
+use crate::health::{self, FlowFacts};
+use crate::manifest::load;
+use crate::marker::Marker;
+use crate::render::Format;
+use crate::target;
+use crate::wire::run::{FlowRunInfo, Run};
+use std::collections::BTreeMap;
+
+/// Flow ids per `GET /runs` (keeps the URL short).
+const FLOWS_PER_RUNS_REQUEST: usize = 40;
+
+/// Runs `destctl status`.
+pub(crate) async fn run(args: &StatusArgs, ctx: &Context) -> Result<Exit, Error> {
+    let loaded = load(&args.paths)?;
+    show_warnings(&loaded, ctx);
+    let names: Vec<String> = loaded
+        .desired
+        .destinations
+        .iter()
+        .map(|d| d.name.to_string())
+        .collect();
+    drop(loaded);
+    let connected = target::connect(target::resolve(&args.target.options())?).await?;
+    connected
+        .client
+        .observe_retries(std::sync::Arc::new(super::progress::RetryPrinter));
+    if let Some(notice) = connected.notice() {
+        eprintln!("{notice}");
+    }
+    let client = &connected.client;
+    let flows: Vec<FlowRunInfo> = client
+        .list_as(
+            "/flows",
+            &[("property", DESTINATION_FLOW_FILTER.to_owned())],
+        )
+        .await?;
+    // The oldest flow carrying a name's marker is the managed one (as in `plan`).
+    let mut managed: BTreeMap<String, FlowRunInfo> = BTreeMap::new();
+    let mut sorted = flows;
+    sorted.sort_by(|a, b| {
+        a.created_at
+            .unwrap_or(0)
+            .cmp(&b.created_at.unwrap_or(0))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    for f in sorted {
+        if let Some((m, _)) = f.description.as_deref().and_then(Marker::parse) {
+            managed.entry(m.name).or_insert(f);
+        }
+    }
+    let now = client
+        .server_time_ms()
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let window_ms = i64::try_from(args.window.as_millis()).unwrap_or(i64::MAX / 4);
+    let since = now - window_ms;
+    let ids: Vec<&str> = names
+        .iter()
+        .filter_map(|n| managed.get(n))
+        .map(|f| f.id.as_str())
+        .collect();
+    let mut runs: BTreeMap<String, Vec<Run>> = BTreeMap::new();
+    for chunk in ids.chunks(FLOWS_PER_RUNS_REQUEST) {
+        let listed: Vec<Run> = client
+            .list_as(
+                "/runs",
+                &[
+                    ("property", format!("flowId=={}", chunk.join(","))),
+                    ("property", format!("createdAt>={since}")),
+                ],
+            )
+            .await?;
+        for r in listed {
+            if let Some(f) = r.flow_id.clone() {
+                runs.entry(f).or_default().push(r);
+            }
+        }
+    }
+    let entries = names
+        .iter()
+        .map(|name| {
+            let facts = managed.get(name).map(|f| FlowFacts {
+                id: f.id.clone(),
+                name: f.name.clone(),
+                enabled: f.state.as_deref() == Some("enabled"),
+                created_at: f.created_at,
+                last_run: f.last_run_details.as_ref().map(|d| d.to_run(&f.id)),
+            });
+            let flow_runs = facts
+                .as_ref()
+                .and_then(|f| runs.get(&f.id))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            health::evaluate(name, facts.as_ref(), flow_runs, now, window_ms)
+        })
+        .collect();
+    let report = health::report(entries, now, window_ms);
+    let text = match args.format {
+        Format::Json => health::render_json(&report),
+        Format::Markdown => health::render_markdown(&report),
+        Format::Text => health::render_text(&report),
+    };
+    print!("{text}");
+    Ok(if report.has_unhealthy() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
+}

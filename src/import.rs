@@ -1,0 +1,1 @@
+//! Live destination flows → manifest documents (`destctl import`).

@@ -1,0 +1,1 @@
+//! Issue 9, point 4: `destctl import` (filled below).
