@@ -302,4 +302,6 @@ pub struct DesiredDestination {
 pub struct DesiredState {
     /// The destinations.
     pub destinations: Vec<DesiredDestination>,
+    /// Live flows to adopt (`spec.adopt.flowId`), by Destination name.
+    pub adoptions: BTreeMap<ResourceName, crate::wire::EntityId>,
 }

@@ -98,6 +98,9 @@ pub struct ReportSummary {
     pub disabled: usize,
     /// Entities deleted.
     pub deleted: usize,
+    /// Unmanaged entities adopted (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopted: usize,
     /// Failed steps (one per failed Destination).
     pub failed: usize,
     /// Changes not attempted.
@@ -131,6 +134,7 @@ impl ApplyReport {
             enabled: count(Action::Enable),
             disabled: count(Action::Disable),
             deleted: count(Action::Delete),
+            adopted: count(Action::Adopt),
             failed: self.failures.len(),
             not_run: self.not_run.len(),
         };
@@ -241,6 +245,9 @@ impl ApplyReport {
             "{head}: {} created, {} updated, {} enabled, {} disabled, {} deleted",
             s.created, s.updated, s.enabled, s.disabled, s.deleted
         );
+        if s.adopted > 0 {
+            let _ = write!(out, ", {} adopted", s.adopted);
+        }
         if s.failed > 0 {
             let _ = write!(out, ", {} failed", s.failed);
         }
@@ -254,6 +261,10 @@ impl ApplyReport {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn past(a: Action) -> &'static str {
     match a {
         Action::Create => "created",
@@ -261,6 +272,7 @@ fn past(a: Action) -> &'static str {
         Action::Delete => "deleted",
         Action::Enable => "enabled",
         Action::Disable => "disabled",
+        Action::Adopt => "adopted",
     }
 }
 
@@ -332,6 +344,7 @@ mod tests {
                 enabled: 1,
                 disabled: 0,
                 deleted: 0,
+                adopted: 0,
                 failed: 1,
                 not_run: 1
             }

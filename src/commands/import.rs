@@ -1,8 +1,143 @@
-//! `destctl import`.
+//! `destctl import [--out DIR] [--id ID]... [--name GLOB]... [--platform P]...`.
+//!
+//! Lists the sandbox's destination flows and connections (the same list calls as `plan`),
+//! writes a Destination manifest per selected unmanaged flow plus the Audience and Schedule
+//! documents they need ([`crate::import`]) into `--out` (new files only), prints what was
+//! written on stdout and the environment variables to set for the credentials on stderr.
+//! Read-only on the service: the objects are adopted by the next `apply`. A flow named with
+//! `--id` that destctl already manages is refused with the Destination's name.
+
 use super::cli::ImportArgs;
 use super::{Context, Error, Exit};
+use crate::catalog::Platform;
+use crate::fetch::{FetchOptions, fetch};
+use crate::import::{self, ImportError, Selection, Taken};
+use crate::plan::adopt::left_words;
+use crate::target;
 
 /// Runs `destctl import`.
-pub(crate) async fn run(_args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error> {
+pub(crate) async fn run(args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error> {
+    let mut platforms = Vec::new();
+    for p in &args.platforms {
+        let platform = Platform::parse(p).ok_or_else(|| {
+            let all: Vec<&str> = Platform::all().map(Platform::as_str).collect();
+            ImportError::UnknownPlatform(p.clone(), all.join(", "))
+        })?;
+        platforms.push(platform);
+    }
+    let selection = Selection {
+        ids: args.ids.clone(),
+        name_globs: args.names.clone(),
+        platforms,
+    };
+    let mut taken = existing_names(&args.out);
+    let connected = target::connect(target::resolve(&args.target.options())?).await?;
+    connected
+        .client
+        .observe_retries(std::sync::Arc::new(super::progress::RetryPrinter));
+    if let Some(notice) = connected.notice() {
+        eprintln!("{notice}");
+    }
+    let live = fetch(
+        &connected.client,
+        &FetchOptions {
+            campaign_flow_spec: true,
+        },
+    )
+    .await?;
+    drop(connected);
+    taken.destinations.extend(live.managed().into_keys());
+    let imported = import::import(&live, &selection, &taken)?;
+    for s in &imported.skipped {
+        let why = if s.pending {
+            format!("already imported as `{}` (adoption pending)", s.destination)
+        } else {
+            format!("already managed by Destination `{}`", s.destination)
+        };
+        eprintln!(
+            "destctl: skipped flow {} ({:?}): {why}",
+            s.id,
+            crate::render::escape_controls(&s.flow_name).as_ref()
+        );
+    }
+    if imported.flows.is_empty() {
+        println!("No unmanaged destination flow to import.");
+        return Ok(Exit::Success);
+    }
+    for (name, _) in &imported.files {
+        let path = args.out.join(name);
+        if path.exists() {
+            return Err(ImportError::FileExists(path.display().to_string()).into());
+        }
+    }
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
+        path: args.out.clone(),
+        source,
+    })?;
+    for (name, text) in &imported.files {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })?;
+    }
+    let n = imported.flows.len();
+    println!(
+        "Imported {n} flow{} into {}:",
+        if n == 1 { "" } else { "s" },
+        args.out.display()
+    );
+    for f in &imported.flows {
+        println!(
+            "  {}  <- flow {} {:?} ({})",
+            f.name,
+            f.flow_id,
+            crate::render::escape_controls(&f.flow_name).as_ref(),
+            f.file
+        );
+        for l in &f.left {
+            println!("      {}", left_words(l));
+        }
+    }
+    for (name, _) in imported
+        .files
+        .iter()
+        .filter(|(n, _)| n == import::AUDIENCES_FILE || n == import::SCHEDULES_FILE)
+    {
+        println!("  {name}");
+    }
+    println!(
+        "Next: `destctl validate {0}`, then `destctl plan {0}` shows one adopt per object and `destctl apply {0}` adopts them.",
+        args.out.display()
+    );
+    if !imported.env.is_empty() {
+        eprintln!(
+            "destctl: the credentials are write-only (the API never returns them): set these variables before `destctl apply`:"
+        );
+        for v in &imported.env {
+            eprintln!("  {}   ({} {})", v.name, v.destination, v.param);
+        }
+    }
     Ok(Exit::Success)
+}
+
+/// The names the manifests already in `dir` use (none when it has none or they do not load).
+fn existing_names(dir: &std::path::Path) -> Taken {
+    let mut taken = Taken::default();
+    if !dir.is_dir() {
+        return taken;
+    }
+    let Ok(loaded) = crate::manifest::load(&[dir.to_path_buf()]) else {
+        return taken;
+    };
+    for (name, id) in &loaded.desired.adoptions {
+        taken.adopting.insert(id.0.clone(), name.to_string());
+    }
+    for d in &loaded.desired.destinations {
+        taken.destinations.insert(d.name.to_string());
+        for a in &d.audiences {
+            taken.audiences.insert(a.manifest.to_string());
+            if let Some(s) = &a.schedule_name {
+                taken.schedules.insert(s.to_string());
+            }
+        }
+    }
+    taken
 }

@@ -76,6 +76,8 @@ fn status_from_changes(changes: &[&Change]) -> DestinationStatus {
         DestinationStatus::Delete
     } else if changes.is_empty() {
         DestinationStatus::Unchanged
+    } else if changes.iter().any(|c| c.action() == Action::Adopt) {
+        DestinationStatus::Adopt
     } else {
         DestinationStatus::Update
     }

@@ -185,7 +185,10 @@ pub fn sftp() -> DesiredDestination {
 pub fn state(dests: Vec<DesiredDestination>) -> DesiredState {
     let mut destinations = dests;
     destinations.sort_by(|a, b| a.name.cmp(&b.name));
-    DesiredState { destinations }
+    DesiredState {
+        destinations,
+        ..DesiredState::default()
+    }
 }
 
 /// Applies a flow patch exactly as the server does: the emulator's patch engine, rules and
@@ -268,7 +271,7 @@ impl FakeService {
                         self.patch(&id, None, p);
                     }
                 }
-                Action::Update => {
+                Action::Update | Action::Adopt => {
                     let id = resolve(&refs, c.id().map(|i| i.to_string()).as_deref().unwrap());
                     let etag = returned
                         .get(&id)
