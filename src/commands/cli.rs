@@ -23,7 +23,8 @@ Environment (commands that talk to a Flow Service):
   DESTCTL_IMS_URL    IMS base URL (--ims-url)
   NO_COLOR           no colour; RUST_LOG: log filter (see -v)
 
-Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)";
+Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)
+            or an unhealthy flow (status)";
 
 /// Adobe Experience Platform batch destinations as code.
 #[derive(Debug, Parser)]

@@ -3,6 +3,8 @@
 //! connection, one with objects of its own) → `validate` → `plan` shows only adopts → `apply`
 //! → `plan --detailed-exitcode` exits 0; an already managed flow is refused with its name.
 
+mod plan;
+
 use crate::status::raw::{CLOUD_FLOW_SPEC, PROFILE, Raw, S3};
 use crate::status::{ACCESS_KEY, SECRET_KEY, cli, emulator_at_dec_1};
 use crate::support::snapshot::Redact;
