@@ -19,6 +19,7 @@ mod hostile;
 mod import;
 mod live;
 mod plan;
+mod secrets;
 mod status;
 mod support;
 mod validate;
