@@ -260,6 +260,15 @@ type ScheduleKey = (
     Option<String>,
 );
 
+/// An Audience document being written: its name, the live name and description, and one
+/// activation (YAML lines) per imported flow that exports it.
+struct AudienceOut {
+    name: String,
+    display_name: Option<String>,
+    description: Option<String>,
+    activations: Vec<String>,
+}
+
 fn audiences_of(flow: &Flow) -> Vec<LiveAudience> {
     let Some(selectors) = flow.segment_selectors() else {
         return Vec::new();
@@ -389,9 +398,7 @@ pub fn import(
     let mut audience_names = taken.audiences.clone();
     let mut schedule_names = taken.schedules.clone();
     let mut schedules: BTreeMap<ScheduleKey, String> = BTreeMap::new();
-    // Audience id → (name, displayName, description, activations).
-    let mut audiences: BTreeMap<String, (String, Option<String>, Option<String>, Vec<String>)> =
-        BTreeMap::new();
+    let mut audiences: BTreeMap<String, AudienceOut> = BTreeMap::new();
     let mut audience_order: Vec<String> = Vec::new();
 
     for f in picked {
@@ -550,14 +557,14 @@ pub fn import(
                     .as_deref()
                     .map(|n| slugify(n, "audience"))
                     .unwrap_or_else(|| slugify(&format!("audience {}", &a.id), "audience"));
-                (
-                    unique(base, &mut audience_names),
-                    a.name.clone(),
-                    a.description.clone(),
-                    Vec::new(),
-                )
+                AudienceOut {
+                    name: unique(base, &mut audience_names),
+                    display_name: a.name.clone(),
+                    description: a.description.clone(),
+                    activations: Vec::new(),
+                }
             });
-            entry.3.push(activation);
+            entry.activations.push(activation);
         }
         out.files.push((file.clone(), y));
         out.flows.push(ImportedFlow {
@@ -573,7 +580,12 @@ pub fn import(
         let mut y =
             String::from("# Imported by `destctl import`: the audiences of the imported flows.\n");
         for (i, id) in audience_order.iter().enumerate() {
-            let (name, display, description, activations) = &audiences[id];
+            let AudienceOut {
+                name,
+                display_name: display,
+                description,
+                activations,
+            } = &audiences[id];
             if i > 0 {
                 y.push_str("---\n");
             }

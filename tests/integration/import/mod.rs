@@ -236,7 +236,10 @@ async fn import_round_trip_of_flows_made_with_curl_adopts_and_converges() {
     let out = run(&["plan", "m"]).await;
     insta::assert_snapshot!("plan_adopts", redact.apply(&text(&out.stdout)));
 
-    let out = run(&["apply", "m", "--auto-approve"]).await;
+    // Reviewed as a saved plan, then applied exactly (pre-flight and digest included).
+    let out = run(&["plan", "m", "--out", "plan.json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["apply", "--plan", "plan.json", "--auto-approve"]).await;
     assert!(
         out.status.success(),
         "{}{}",
