@@ -23,6 +23,11 @@
 //!   `{"patch": [ops]}` → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
+//! * `GET /_emulator/clock` (`{now, nowMs}`) and `POST /_emulator/clock` with
+//!   `{"advance": "36h"}` or `{"set": "<RFC 3339>"}`: the simulated clock (`clock.rs`) moves
+//!   forward and the runs due meanwhile are produced (`runs.rs`); `{now, nowMs, runsCreated}`.
+//!   `POST /_emulator/flows/{id}/fail` (`{"org"?, "sandbox"?, "runs"?, "code"?,
+//!   "message"?}`): the flow's next runs fail. Every answer's `Date` is the simulated clock.
 
 mod clock;
 mod error;
