@@ -13,6 +13,7 @@ use crate::catalog::{AuthMethod, Platform};
 use crate::live::{LiveEntity, LiveState};
 use crate::plan::adopt::{LeftUnmanaged, takeover};
 use crate::plan::diff::project_audience_value;
+use crate::wire::connection::Connection;
 use crate::wire::flow::Flow;
 use crate::wire::json::Json;
 use serde_json::Value;
@@ -142,6 +143,8 @@ pub struct Imported {
     pub skipped: Vec<Skipped>,
     /// The variables to set before `apply`.
     pub env: Vec<EnvVar>,
+    /// Flows a filter (or "all") picked that cannot be written as manifests, and why.
+    pub unsupported: Vec<ImportError>,
 }
 
 /// The file holding the imported Audience documents.
@@ -331,6 +334,35 @@ fn entity<'a>(list: &'a [std::sync::Arc<LiveEntity>], id: Option<&str>) -> Optio
     list.iter().find(|e| e.id.0 == id).map(|e| &**e)
 }
 
+/// The platform, location, account and auth method of a flow destctl can write as a
+/// manifest, or why it cannot.
+fn supported<'a>(
+    live: &'a LiveState,
+    flow: &Flow,
+) -> Result<(Platform, &'a Connection, &'a Connection, AuthMethod), String> {
+    let platform = platform_of(live, flow).ok_or(
+        "its target connection is missing or of a connection spec destctl does not know (only the legacy batch cards are supported)",
+    )?;
+    let target = entity(
+        &live.target_connections,
+        flow.target_connection_ids.first().map(String::as_str),
+    )
+    .and_then(LiveEntity::connection)
+    .ok_or("its target connection was not listed")?;
+    let account = entity(&live.connections, target.base_connection_id.as_deref())
+        .and_then(LiveEntity::connection)
+        .ok_or("its account (base connection) was not listed")?;
+    let auth_name = account
+        .auth
+        .as_ref()
+        .and_then(|a| a.spec_name.as_deref())
+        .unwrap_or_default();
+    let auth = AuthMethod::from_spec_name(auth_name).ok_or_else(|| {
+        format!("its account's auth method {auth_name:?} is not one destctl knows")
+    })?;
+    Ok((platform, target, account, auth))
+}
+
 /// Writes the manifests for the flows of `live` that `selection` picks.
 pub fn import(
     live: &LiveState,
@@ -404,36 +436,22 @@ pub fn import(
     for f in picked {
         let flow = f.flow().expect("picked flows are flows");
         let flow_name = flow.name.clone().unwrap_or_default();
-        let unsupported = |why: String| ImportError::Unsupported {
-            id: f.id.0.clone(),
-            flow_name: flow_name.clone(),
-            why,
+        let (platform, target, account, auth) = match supported(live, flow) {
+            Ok(parts) => parts,
+            Err(why) => {
+                let e = ImportError::Unsupported {
+                    id: f.id.0.clone(),
+                    flow_name: flow_name.clone(),
+                    why,
+                };
+                // Named with --id: an error; picked by a filter or "all": skipped and said.
+                if selection.ids.contains(&f.id.0) {
+                    return Err(e);
+                }
+                out.unsupported.push(e);
+                continue;
+            }
         };
-        let platform = platform_of(live, flow).ok_or_else(|| {
-            unsupported(
-                "its target connection is missing or of a connection spec destctl does not know"
-                    .into(),
-            )
-        })?;
-        let target = entity(
-            &live.target_connections,
-            flow.target_connection_ids.first().map(String::as_str),
-        )
-        .and_then(LiveEntity::connection)
-        .ok_or_else(|| unsupported("its target connection was not listed".into()))?;
-        let account = entity(&live.connections, target.base_connection_id.as_deref())
-            .and_then(LiveEntity::connection)
-            .ok_or_else(|| unsupported("its account (base connection) was not listed".into()))?;
-        let auth_name = account
-            .auth
-            .as_ref()
-            .and_then(|a| a.spec_name.as_deref())
-            .unwrap_or_default();
-        let auth = AuthMethod::from_spec_name(auth_name).ok_or_else(|| {
-            unsupported(format!(
-                "its account's auth method {auth_name:?} is not one destctl knows"
-            ))
-        })?;
         let params = target.params.clone().unwrap_or_default();
         let mode = params
             .get("mode")
@@ -639,6 +657,94 @@ pub fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Resource;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn live() -> LiveState {
+        let e = |r, v: Value| Arc::new(LiveEntity::parse(r, &v).unwrap());
+        let flow = |id: &str, target: &str| {
+            json!({"id": id, "etag": "\"1\"", "name": format!("Flow {id}"), "state": "enabled",
+                   "sourceConnectionIds": ["s1"], "targetConnectionIds": [target],
+                   "transformations": [{"name": "GeneralTransform", "params": {
+                       "profileSelectors": {"selectors": [
+                           {"type": "JSON_PATH", "value": {"path": "personalEmail.address"}}]},
+                       "segmentSelectors": {"selectors": [
+                           {"type": "PLATFORM_SEGMENT", "value": {"id": "seg-1", "name": "VIP",
+                            "exportMode": "FIRST_FULL_THEN_INCREMENTAL",
+                            "schedule": {"frequency": "EVERY_6_HOURS", "startDate": "2026-12-01",
+                                         "endDate": "2026-12-31"}}}]}}}]})
+        };
+        LiveState {
+            flows: vec![
+                e(Resource::Flow, flow("f1", "t1")),
+                e(Resource::Flow, flow("f2", "t2")),
+            ],
+            connections: vec![e(
+                Resource::Connection,
+                json!({"id": "a1", "etag": "\"1\"", "connectionSpec": {"id": "64ef4b8b-a6e0-41b5-9677-3805d1ee5dd0"},
+                       "auth": {"specName": "Basic Authentication for sftp",
+                                "params": {"host": "sftp.acme.test", "username": "exports", "password": "***"}}}),
+            )],
+            source_connections: vec![],
+            target_connections: vec![
+                e(
+                    Resource::TargetConnection,
+                    json!({"id": "t1", "etag": "\"1\"", "baseConnectionId": "a1",
+                           "connectionSpec": {"id": "64ef4b8b-a6e0-41b5-9677-3805d1ee5dd0"},
+                           "params": {"mode": "FTP", "remotePath": "/out", "format": "CSV"}}),
+                ),
+                e(
+                    Resource::TargetConnection,
+                    json!({"id": "t2", "etag": "\"1\"", "baseConnectionId": "a1",
+                           "connectionSpec": {"id": "0000-not-a-known-spec"},
+                           "params": {"mode": "Server-to-server"}}),
+                ),
+            ],
+            campaign_flow_spec_id: None,
+        }
+    }
+
+    #[test]
+    fn unsupported_flows_are_skipped_unless_named() {
+        let live = live();
+        let out = import(&live, &Selection::default(), &Taken::default()).unwrap();
+        assert_eq!(out.flows.len(), 1);
+        assert_eq!(out.flows[0].name, "flow-f1");
+        assert_eq!(out.unsupported.len(), 1);
+        assert!(out.unsupported[0].to_string().contains("flow f2"));
+        let (_, doc) = &out.files[0];
+        assert!(doc.contains("platform: sftp"), "{doc}");
+        assert!(doc.contains("host: sftp.acme.test"), "{doc}");
+        assert!(doc.contains("password: '${env:FLOW_F1_PASSWORD}'"), "{doc}");
+        assert!(doc.contains("remotePath: \"/out\""), "{doc}");
+        assert!(!doc.contains("***"), "{doc}");
+        let schedules = &out
+            .files
+            .iter()
+            .find(|(n, _)| n == SCHEDULES_FILE)
+            .unwrap()
+            .1;
+        assert!(
+            schedules.contains("name: incremental-every-6-hours-from-2026-12-01"),
+            "{schedules}"
+        );
+        assert!(schedules.contains("endDate: 2026-12-31"), "{schedules}");
+        let named = Selection {
+            ids: vec!["f2".into()],
+            ..Selection::default()
+        };
+        assert!(matches!(
+            import(&live, &named, &Taken::default()),
+            Err(ImportError::Unsupported { .. })
+        ));
+        let taken = Taken {
+            destinations: ["flow-f1".to_owned()].into(),
+            ..Taken::default()
+        };
+        let out = import(&live, &Selection::default(), &taken).unwrap();
+        assert_eq!(out.flows[0].name, "flow-f1-2");
+    }
 
     #[test]
     fn names_globs_and_scalars() {

@@ -60,6 +60,12 @@ pub(crate) async fn run(args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error
             crate::render::escape_controls(&s.flow_name).as_ref()
         );
     }
+    for u in &imported.unsupported {
+        eprintln!(
+            "destctl: warning: {}; skipped",
+            crate::render::escape_controls(&u.to_string())
+        );
+    }
     if imported.flows.is_empty() {
         println!("No unmanaged destination flow to import.");
         return Ok(Exit::Success);
