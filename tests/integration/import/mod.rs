@@ -236,6 +236,14 @@ async fn import_round_trip_of_flows_made_with_curl_adopts_and_converges() {
     let out = run(&["plan", "m"]).await;
     insta::assert_snapshot!("plan_adopts", redact.apply(&text(&out.stdout)));
 
+    let out = run(&["plan", "m", "--format", "markdown"]).await;
+    let md = text(&out.stdout);
+    assert!(md.contains("11 to adopt"), "{md}");
+    assert!(
+        md.contains("adopt (objects made outside destctl taken over)"),
+        "{md}"
+    );
+
     // Reviewed as a saved plan, then applied exactly (pre-flight and digest included).
     let out = run(&["plan", "m", "--out", "plan.json"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -334,5 +334,53 @@ async fn the_runs_api_filters_by_flow_pages_and_reads_one_run() {
     assert_eq!(s, 400);
     let (s, _) = raw.hook("/_emulator/flows/nope/fail", json!({})).await;
     assert_eq!(s, 404);
+
+    // The same from the library: a failure for one run, a day later.
+    emu.state().fail_runs(id, 1);
+    let made = emu
+        .state()
+        .advance_clock(std::time::Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    assert_eq!(made, 2);
+    let (_, page) = raw
+        .call(
+            Method::GET,
+            &format!("/runs?property=flowId=={id}&limit=1"),
+            None,
+        )
+        .await;
+    let newest = &page["items"][0]["metrics"];
+    assert_eq!(newest["statusSummary"]["status"], "failed");
+    assert_eq!(newest["recordSummary"]["outputRecordCount"], 0);
+    assert_eq!(
+        newest["statusSummary"]["errors"][0]["code"],
+        "EXPORT-2001-500"
+    );
     emu.shutdown().await;
+}
+
+#[test]
+fn the_emulator_command_starts_its_clock_where_told() {
+    let emu =
+        crate::support::emulator::EmulatorProcess::spawn(&["--clock", "2026-12-01T00:00:00Z"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let body: Value = rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::get(format!("{}/_emulator/clock", emu.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(
+        body["now"].as_str().unwrap().starts_with("2026-12-01T00:0"),
+        "{body}"
+    );
+    let out = Cli::new()
+        .args(["emulator", "--clock", "tomorrow"])
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an RFC 3339 instant"));
 }
