@@ -26,7 +26,8 @@
 //! The binary is a thin `main` over [`commands`]. The layers below are public so that the
 //! integration tests, benchmarks and fuzz targets drive them as a library: [`manifest::load`],
 //! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`apply`], the
-//! [`emulator`] server and [`client::Client`]. Everything else is `pub(crate)`; the emulator's
+//! [`emulator`] server and [`client::Client`]; [`import::import`] (live flows → manifests) and
+//! [`health::evaluate`] (export health from runs) are pure functions for the same use. Everything else is `pub(crate)`; the emulator's
 //! seeding helpers exist only with the `test-support` feature.
 
 pub mod apply;

@@ -384,3 +384,93 @@ fn the_emulator_command_starts_its_clock_where_told() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an RFC 3339 instant"));
 }
+
+/// A service that refuses the `createdAt` filter on runs (Adobe documents only `id`, `flowId`
+/// and `state` as filterable): `status` lists by flow and applies the window itself, in the
+/// service's time (its `Date`).
+#[tokio::test]
+async fn a_refused_time_filter_falls_back_to_the_flow_filter() {
+    use crate::support::fake_server::{Mock, Reply, token_reply};
+    const H: i64 = 3_600_000;
+    // Thu, 03 Dec 2026 18:00:00 GMT.
+    let now = DEC_1 + (2 * 24 + 18) * H;
+    let date = "Thu, 03 Dec 2026 18:00:00 GMT";
+    let mock = Mock::start(move |req, _| {
+        let path = req.path.as_str();
+        let reply = if path.ends_with("/ims/token/v3") {
+            token_reply("t", 86_399)
+        } else if path.ends_with("/flows") {
+            let flow = |name: &str| {
+                json!({"id": format!("flow-{name}"), "etag": "\"1\"", "name": name,
+                       "description": format!("[destctl:{name}]"), "state": "enabled",
+                       "createdAt": DEC_1})
+            };
+            Reply::json(
+                200,
+                json!({"items": [flow("exports-a"), flow("exports-b")], "_links": {}}),
+            )
+        } else if path.ends_with("/runs") && req.params("property").len() > 1 {
+            Reply::json(
+                400,
+                json!({"type": "https://ns.adobe.com/aep/errors/FLOW-1449-400", "title": "Bad Request",
+                       "status": 400, "errorMessage": "Invalid filter field createdAt"}),
+            )
+        } else if path.ends_with("/runs") {
+            let run = |flow: &str, at: i64, status: &str| {
+                json!({"id": format!("{flow}-{at}"), "flowId": flow, "createdAt": at,
+                       "metrics": {"durationSummary": {"startedAtUTC": at, "completedAtUTC": at + 60_000},
+                                   "recordSummary": {"outputRecordCount": 10},
+                                   "fileSummary": {"outputFileCount": 1},
+                                   "statusSummary": {"status": status, "errors": []}}})
+            };
+            Reply::json(
+                200,
+                json!({"items": [run("flow-exports-a", now - H, "Success"),
+                                 run("flow-exports-b", now - 30 * H, "Success"),
+                                 run("flow-exports-a", now - 48 * H, "Failed")],
+                       "_links": {}}),
+            )
+        } else {
+            Reply::json(404, json!({}))
+        };
+        reply.header("date", date)
+    })
+    .await;
+    let dir = tempdir();
+    manifests(&dir);
+    let mut c = Cli::in_dir(&dir);
+    c.target(
+        &mock.url(),
+        "client",
+        "secret",
+        "0000000000000000DE57C711@AdobeOrg",
+    )
+    .args(["status", "m", "--format", "json"]);
+    let out = c.run().await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["as_of"], "2026-12-03T18:00:00Z",
+        "the service's time"
+    );
+    let a = &report["destinations"][0];
+    assert_eq!(a["health"], "healthy");
+    assert_eq!(
+        a["runs_in_window"], 1,
+        "the 48-hour-old failure is outside the window"
+    );
+    assert_eq!(report["destinations"][1]["health"], "stale");
+    let runs_calls: Vec<usize> = mock
+        .api_calls()
+        .iter()
+        .filter(|s| s.path.ends_with("/runs"))
+        .map(|s| s.params("property").len())
+        .collect();
+    assert_eq!(runs_calls, vec![2, 1]);
+}
