@@ -556,6 +556,30 @@ mod tests {
     }
 
     #[test]
+    fn status_windows_and_clock_instants() {
+        assert_eq!(window("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(window("2d").unwrap(), Duration::from_secs(2 * 86_400));
+        assert_eq!(window("1w").unwrap(), Duration::from_secs(7 * 86_400));
+        for bad in ["", "30s", "91d", "1.5h", "h", "2 d", "soon"] {
+            assert!(window(bad).is_err(), "{bad}");
+        }
+        assert_eq!(instant("2026-12-01T17:00:00Z").unwrap(), 1_796_144_400_000);
+        assert!(instant("2026-12-01").is_err());
+        let Command::Status(s) = parse(&["status", "m", "--window", "36h"]).unwrap().command else {
+            panic!("status");
+        };
+        assert_eq!(s.window, Duration::from_secs(36 * 3600));
+        let Command::Import(i) = parse(&["import", "--id", "a", "--id", "b", "--name", "x*"])
+            .unwrap()
+            .command
+        else {
+            panic!("import");
+        };
+        assert_eq!((i.ids.len(), i.names.len()), (2, 1));
+        assert!(parse(&["status", "--format", "openmetrics"]).is_err());
+    }
+
+    #[test]
     fn emulator_flags() {
         let Command::Emulator(a) = parse(&[
             "emulator",
