@@ -366,3 +366,98 @@ async fn import_selects_by_name_and_platform_and_never_overwrites() {
     assert!(text(&out.stderr).contains("is not a platform"));
     emu.shutdown().await;
 }
+
+/// Adobe Campaign over SFTP with a password, made with curl: the flow spec found by name, the
+/// non-secret auth params (domain, host, username) copied, the password an `${env:}`; the
+/// round trip converges too.
+#[tokio::test]
+async fn a_campaign_sftp_flow_round_trips_with_its_literal_auth_params() {
+    const CAMPAIGN: &str = "0b23e41a-cb4a-4321-a78f-3b654f5d7d97";
+    let emu = emulator_at_dec_1().await;
+    let raw = Raw::new(&emu.base_url()).await;
+    let p = profile_base(&raw).await;
+    let account = raw
+        .create(
+            "/connections",
+            json!({"name": "Campaign SFTP", "connectionSpec": {"id": CAMPAIGN, "version": "1.0"},
+                   "auth": {"specName": "SFTP with Password",
+                            "params": {"domain": "sftp.campaign.test", "host": "sftp.campaign.test",
+                                       "username": "aep", "password": "hunter2-not-shown"}}}),
+        )
+        .await;
+    let src = raw
+        .create(
+            "/sourceConnections",
+            json!({"name": "src", "baseConnectionId": p,
+                   "connectionSpec": {"id": PROFILE, "version": "1.0"}}),
+        )
+        .await;
+    let tgt = raw
+        .create(
+            "/targetConnections",
+            json!({"name": "tgt", "baseConnectionId": account,
+                   "connectionSpec": {"id": CAMPAIGN, "version": "1.0"},
+                   "params": {"mode": "FTP", "remotePath": "/incoming", "format": "CSV"}}),
+        )
+        .await;
+    let flow = raw
+        .create(
+            "/flows",
+            json!({"name": "Campaign: weekly newsletter", "flowSpec":
+                       {"id": destctl::catalog::EMULATOR_CAMPAIGN_FLOW_SPEC_ID, "version": "1.0"},
+                   "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
+                   "transformations": [{"name": "GeneralTransform", "params": {
+                       "segmentSelectors": {"selectors": []},
+                       "profileSelectors": {"selectors": []}}}]}),
+        )
+        .await;
+    raw.patch(
+        &format!("/flows/{flow}"),
+        json!([{"op": "add", "path": SEG, "value": audience(
+            "22222222-aaaa-4bbb-8ccc-000000000001", "Newsletter", "08:00")}]),
+    )
+    .await;
+
+    let dir = tempdir();
+    let out = cli(
+        &dir,
+        &emu,
+        &["import", "--out", "m", "--platform", "adobe-campaign"],
+    )
+    .run()
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("CAMPAIGN_WEEKLY_NEWSLETTER_PASSWORD"),
+        "{stderr}"
+    );
+    let doc = std::fs::read_to_string(dir.join("m/campaign-weekly-newsletter.yaml")).unwrap();
+    for line in [
+        "platform: adobe-campaign",
+        "auth: \"SFTP with Password\"",
+        "domain: sftp.campaign.test",
+        "username: aep",
+        "password: '${env:CAMPAIGN_WEEKLY_NEWSLETTER_PASSWORD}'",
+        "mode: FTP",
+        "remotePath: \"/incoming\"",
+    ] {
+        assert!(doc.contains(line), "{line} in {doc}");
+    }
+    assert!(!doc.contains("***") && !doc.contains("hunter2"));
+    let run = |args: &[&str]| {
+        let mut c = cli(&dir, &emu, args);
+        c.env("CAMPAIGN_WEEKLY_NEWSLETTER_PASSWORD", "hunter2-not-shown");
+        c.run()
+    };
+    let out = run(&["plan", "m", "--format", "json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["summary"]["adopt"], 5, "{plan:#}");
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 5, "{plan:#}");
+    let out = run(&["apply", "m", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["plan", "m", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    emu.shutdown().await;
+}
