@@ -466,7 +466,7 @@ pub fn import(
         let _ = writeln!(
             y,
             "# Imported by `destctl import` from flow {} ({}).",
-            f.id.0,
+            scalar(&f.id.0),
             scalar(&flow_name)
         );
         y.push_str("apiVersion: destctl/v1\nkind: Destination\n");

@@ -54,11 +54,8 @@ pub(crate) async fn run(args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error
         } else {
             format!("already managed by Destination `{}`", s.destination)
         };
-        eprintln!(
-            "destctl: skipped flow {} ({:?}): {why}",
-            s.id,
-            crate::render::escape_controls(&s.flow_name).as_ref()
-        );
+        let line = format!("destctl: skipped flow {} ({:?}): {why}", s.id, s.flow_name);
+        eprintln!("{}", crate::render::escape_controls(&line));
     }
     for u in &imported.unsupported {
         eprintln!(
@@ -90,16 +87,18 @@ pub(crate) async fn run(args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error
         if n == 1 { "" } else { "s" },
         args.out.display()
     );
+    // Ids and names come from the server: no control character reaches the terminal.
+    let safe = |s: &str| crate::render::escape_controls(s).into_owned();
     for f in &imported.flows {
         println!(
             "  {}  <- flow {} {:?} ({})",
             f.name,
-            f.flow_id,
-            crate::render::escape_controls(&f.flow_name).as_ref(),
+            safe(&f.flow_id),
+            safe(&f.flow_name),
             f.file
         );
         for l in &f.left {
-            println!("      {}", left_words(l));
+            println!("      {}", safe(&left_words(l)));
         }
     }
     for (name, _) in imported
