@@ -461,3 +461,42 @@ async fn a_campaign_sftp_flow_round_trips_with_its_literal_auth_params() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     emu.shutdown().await;
 }
+
+#[test]
+fn a_bad_adopt_is_located_and_sends_nothing() {
+    let dir = tempdir();
+    let doc = "apiVersion: destctl/v1
+kind: Destination
+metadata: {name: d}
+spec:
+  platform: sftp
+  connection:
+    auth: Basic Authentication for sftp
+    params: {host: h, username: u, password: '${env:PW}'}
+  location: {mode: FTP, remotePath: /x}
+  adopt:
+    flowId: \"not a/flow id\"
+";
+    crate::support::write(&dir, "m/d.yaml", doc);
+    let out = crate::support::cli::Cli::in_dir(&dir)
+        .args(["validate", "m"])
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("spec.adopt.flowId"), "{err}");
+    assert!(err.contains("d.yaml:11"), "{err}");
+    crate::support::write(
+        &dir,
+        "m/d.yaml",
+        &doc.replace("flowId: \"not a/flow id\"", "flowId: f1\n    from: ui"),
+    );
+    let out = crate::support::cli::Cli::in_dir(&dir)
+        .args(["validate", "m"])
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown field `from`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
