@@ -58,7 +58,7 @@ impl Context {
 pub enum Exit {
     /// Exit 0.
     Success,
-    /// Exit 2: `plan --detailed-exitcode` found changes.
+    /// Exit 2: `plan --detailed-exitcode` found changes, or `status` an unhealthy flow.
     Changes,
 }
 
