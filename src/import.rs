@@ -9,7 +9,10 @@
 //! auth params as the live values. Pure: reading the flows and writing files is the command's
 //! job.
 
-use crate::catalog::{AuthMethod, Platform};
+use crate::catalog::{AuthMethod, Card, Platform};
+
+/// The `params.mode` of today's cards.
+const SERVER_TO_SERVER: &str = "Server-to-server";
 use crate::live::{LiveEntity, LiveState};
 use crate::plan::adopt::{LeftUnmanaged, takeover};
 use crate::plan::diff::project_audience_value;
@@ -339,10 +342,9 @@ fn entity<'a>(list: &'a [std::sync::Arc<LiveEntity>], id: Option<&str>) -> Optio
 fn supported<'a>(
     live: &'a LiveState,
     flow: &Flow,
-) -> Result<(Platform, &'a Connection, &'a Connection, AuthMethod), String> {
-    let platform = platform_of(live, flow).ok_or(
-        "its target connection is missing or of a connection spec destctl does not know (only the legacy batch cards are supported)",
-    )?;
+) -> Result<(Platform, &'a Connection, &'a Connection, Option<AuthMethod>), String> {
+    let platform = platform_of(live, flow)
+        .ok_or("its target connection is missing or of a connection spec destctl does not know")?;
     let target = entity(
         &live.target_connections,
         flow.target_connection_ids.first().map(String::as_str),
@@ -352,14 +354,22 @@ fn supported<'a>(
     let account = entity(&live.connections, target.base_connection_id.as_deref())
         .and_then(LiveEntity::connection)
         .ok_or("its account (base connection) was not listed")?;
-    let auth_name = account
-        .auth
-        .as_ref()
-        .and_then(|a| a.spec_name.as_deref())
-        .unwrap_or_default();
-    let auth = AuthMethod::from_spec_name(auth_name).ok_or_else(|| {
-        format!("its account's auth method {auth_name:?} is not one destctl knows")
-    })?;
+    let auth_name = account.auth.as_ref().and_then(|a| a.spec_name.as_deref());
+    let auth = match auth_name {
+        // A card without credentials (the Data Landing Zone).
+        None if platform.info().auth_methods.is_empty() => None,
+        name => Some(
+            name.and_then(AuthMethod::from_spec_name)
+                .filter(|m| platform.info().auth_methods.contains(m))
+                .ok_or_else(|| {
+                    format!(
+                        "its account's auth method {:?} is not one destctl knows for {}",
+                        name.unwrap_or_default(),
+                        platform.as_str()
+                    )
+                })?,
+        ),
+    };
     Ok((platform, target, account, auth))
 }
 
@@ -481,10 +491,12 @@ pub fn import(
             let _ = writeln!(y, "  description: {}", scalar(d));
         }
         let _ = writeln!(y, "  platform: {}", platform.as_str());
-        let _ = writeln!(y, "  connection:\n    auth: {}", scalar(auth.spec_name()));
         let live_params = account.auth.as_ref().and_then(|a| a.params.as_ref());
         let mut param_lines = String::new();
-        for p in auth.params() {
+        if let Some(auth) = auth {
+            let _ = writeln!(y, "  connection:\n    auth: {}", scalar(auth.spec_name()));
+        }
+        for p in auth.map(AuthMethod::params).unwrap_or_default() {
             if p.secret {
                 let var = format!("{upper}_{}", screaming(p.name));
                 let _ = writeln!(param_lines, "      {}: '${{env:{var}}}'", p.name);
@@ -505,11 +517,37 @@ pub fn import(
             y.push_str("    params:\n");
             y.push_str(&param_lines);
         }
-        y.push_str("    credentialsVersion: 1\n");
-        let _ = writeln!(y, "  location:\n    mode: {}", scalar(&mode));
+        if auth.is_some() {
+            y.push_str("    credentialsVersion: 1\n");
+        }
+        y.push_str("  location:\n");
+        let current = platform.info().card == Card::Current;
+        // Current cards are `Server-to-server`, the manifest's default.
+        if !(current && mode == SERVER_TO_SERVER) {
+            let _ = writeln!(y, "    mode: {}", scalar(&mode));
+        }
         for k in ["bucketName", "path", "container", "remotePath"] {
             if let Some(v) = params.get(k).and_then(Value::as_str) {
                 let _ = writeln!(y, "    {k}: {}", scalar(v));
+            }
+        }
+        if current {
+            for k in ["fileType", "compression"] {
+                if let Some(v) = params.get(k).and_then(Value::as_str) {
+                    let _ = writeln!(y, "    {k}: {}", scalar(v));
+                }
+            }
+            if let Some(o) = params
+                .get("csvOptions")
+                .and_then(Value::as_object)
+                .filter(|o| !o.is_empty())
+            {
+                y.push_str("    csvOptions:\n");
+                for (k, v) in o {
+                    if let Some(v) = v.as_str() {
+                        let _ = writeln!(y, "      {k}: {}", Value::String(v.to_owned()));
+                    }
+                }
             }
         }
         if let Some(b) = params.get("includeFileManifest").and_then(Value::as_bool) {
@@ -523,15 +561,18 @@ pub fn import(
                     .collect()
             })
             .unwrap_or_default();
-        let profile = flow.profile_selectors();
-        let mandatory: Vec<String> = match profile.and_then(|p| p.mandatory_fields.as_ref()) {
+        // A flow with these fields at the top of its params is a V2 flow (current cards).
+        let v2 = flow
+            .params()
+            .is_some_and(|p| p.mandatory_fields.is_some() || p.primary_fields.is_some());
+        let mandatory: Vec<String> = match flow.mandatory_fields(v2) {
             Some(Json::Typed(v)) => v
                 .iter()
                 .filter_map(|s| s.as_str().map(str::to_owned))
                 .collect(),
             _ => Vec::new(),
         };
-        let dedup: Vec<String> = match profile.and_then(|p| p.primary_fields.as_ref()) {
+        let dedup: Vec<String> = match flow.primary_fields(v2) {
             Some(Json::Typed(v)) => v
                 .iter()
                 .filter_map(|p| {
@@ -714,7 +755,11 @@ mod tests {
         assert_eq!(out.unsupported.len(), 1);
         assert!(out.unsupported[0].to_string().contains("flow f2"));
         let (_, doc) = &out.files[0];
-        assert!(doc.contains("platform: sftp"), "{doc}");
+        assert!(doc.contains("platform: sftp-legacy\n"), "{doc}");
+        assert!(
+            doc.contains("mode: FTP\n"),
+            "legacy cards keep their mode: {doc}"
+        );
         assert!(doc.contains("host: sftp.acme.test"), "{doc}");
         assert!(doc.contains("password: '${env:FLOW_F1_PASSWORD}'"), "{doc}");
         assert!(doc.contains("remotePath: \"/out\""), "{doc}");

@@ -2,14 +2,16 @@
 //! `destctl emulator`, started in-process by tests ([`Emulator::start`]) or used without a
 //! socket ([`router`]). Its answers follow Adobe's public Flow Service documentation; where
 //! that is silent or contradicts itself, the choices made (gateway checks, error codes, list
-//! order and paging, PATCH and DELETE rules, faults, the state file) are written down in
-//! `docs/emulator.md`.
+//! order and paging, PATCH and DELETE rules, faults, the state file, the destination cards and
+//! their DOC-ERROR decisions) are written down in `docs/emulator.md`.
 //!
 //! # Routes
 //!
 //! * `POST /ims/token/v3` — OAuth server-to-server, form-encoded (body or query string):
 //!   `grant_type=client_credentials&client_id=…&client_secret=…` →
-//!   `{access_token, token_type:"bearer", expires_in}` (seconds).
+//!   `{access_token, token_type:"bearer", expires_in}` (seconds). With
+//!   [`EmulatorConfig::credentials`] only the listed pairs get a token, and a pair listed with
+//!   an org gets one entitled to that org only (403 `403025` elsewhere); see `ims.rs`.
 //! * Under `/data/foundation/flowservice`: `connectionSpecs[/{id}]`, `flowSpecs[/{id}]`,
 //!   `connections`, `sourceConnections`, `targetConnections`, `flows` (list, create, get,
 //!   PATCH, DELETE), `POST flows/{id}/action?op=enable|disable`, `runs[/{id}]`.
@@ -45,6 +47,7 @@ mod store;
 mod support;
 
 pub use faults::{FaultConfig, Latency};
+pub use ims::{ImsCredential, ImsCredentialError};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};
 pub use resources::SECRET_MASK;
 pub use server::FLOW_SERVICE_BASE;
@@ -92,6 +95,9 @@ pub struct EmulatorConfig {
     /// Where the simulated clock starts, epoch milliseconds (default: the real time); it then
     /// ticks with real time and moves forward with `POST /_emulator/clock`.
     pub clock_start_ms: Option<i64>,
+    /// The credentials IMS accepts (empty, the default: any non-empty pair); a credential
+    /// with an org gets tokens entitled to that org only.
+    pub credentials: Vec<ImsCredential>,
 }
 
 impl Default for EmulatorConfig {
@@ -106,6 +112,7 @@ impl Default for EmulatorConfig {
             max_connections: 256,
             max_body_bytes: 64 << 20,
             clock_start_ms: None,
+            credentials: Vec::new(),
         }
     }
 }
@@ -208,6 +215,7 @@ impl EmulatorState {
             config.token_lifetime,
             config.max_body_bytes,
             config.clock_start_ms,
+            config.credentials.clone(),
         ))))
     }
 

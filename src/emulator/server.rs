@@ -56,6 +56,7 @@ impl AppState {
         token_lifetime: Duration,
         max_body_bytes: usize,
         clock_start_ms: Option<i64>,
+        credentials: Vec<super::ImsCredential>,
     ) -> AppState {
         // Specs list in catalog order: the first is the "newest created".
         let wrap = |v: Vec<Value>| {
@@ -69,7 +70,7 @@ impl AppState {
         AppState {
             store,
             persister,
-            tokens: Tokens::default(),
+            tokens: Tokens::with_credentials(credentials),
             faults,
             counts: Mutex::new(BTreeMap::new()),
             strict_sandbox,

@@ -5,7 +5,7 @@
 
 mod plan;
 
-use crate::status::raw::{CLOUD_FLOW_SPEC, PROFILE, Raw, S3};
+use crate::status::raw::{PROFILE, Raw, S3, S3_FLOW_SPEC};
 use crate::status::{ACCESS_KEY, SECRET_KEY, cli, emulator_at_dec_1};
 use crate::support::snapshot::Redact;
 use crate::support::tempdir;
@@ -65,16 +65,17 @@ async fn flow(
             "/targetConnections",
             json!({"name": format!("{name} target"), "baseConnectionId": account,
                    "connectionSpec": {"id": S3, "version": "1.0"},
-                   "data": {"format": "CSV", "schema": null},
-                   "params": {"mode": "S3", "bucketName": "acme-exports", "path": path,
-                              "format": "CSV", "includeFileManifest": true}}),
+                   "params": {"mode": "Server-to-server", "bucketName": "acme-exports",
+                              "path": path, "fileType": "CSV", "compression": "GZIP",
+                              "csvOptions": {"delimiter": ";"},
+                              "includeFileManifest": true}}),
         )
         .await;
     let id = raw
         .create(
             "/flows",
             json!({"name": name, "description": "Built with curl by the data team",
-                   "flowSpec": {"id": CLOUD_FLOW_SPEC, "version": "1.0"},
+                   "flowSpec": {"id": S3_FLOW_SPEC, "version": "1.0"},
                    "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
                    "transformations": [{"name": "GeneralTransform", "params": {
                        "segmentSelectors": {"selectors": []},
@@ -84,9 +85,10 @@ async fn flow(
     let mut ops = vec![
         json!({"op": "add", "path": PROF, "value": {"type": "JSON_PATH", "value": {"path": "personalEmail.address"}}}),
         json!({"op": "add", "path": PROF, "value": {"type": "JSON_PATH", "value": {"path": "person.name.firstName"}}}),
-        json!({"op": "add", "path": "/transformations/0/params/profileSelectors/mandatoryFields",
+        // Today's cards keep these directly under the params (the V2 flow shape).
+        json!({"op": "add", "path": "/transformations/0/params/mandatoryFields",
                "value": ["personalEmail.address"]}),
-        json!({"op": "add", "path": "/transformations/0/params/profileSelectors/primaryFields",
+        json!({"op": "add", "path": "/transformations/0/params/primaryFields",
                "value": [{"fieldType": "ATTRIBUTE", "attributePath": "personalEmail.address"}]}),
     ];
     for a in audiences {
@@ -469,11 +471,8 @@ fn a_bad_adopt_is_located_and_sends_nothing() {
 kind: Destination
 metadata: {name: d}
 spec:
-  platform: sftp
-  connection:
-    auth: Basic Authentication for sftp
-    params: {host: h, username: u, password: '${env:PW}'}
-  location: {mode: FTP, remotePath: /x}
+  platform: data-landing-zone
+  location: {path: audiences, fileType: JSON}
   adopt:
     flowId: \"not a/flow id\"
 ";
@@ -484,7 +483,7 @@ spec:
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("spec.adopt.flowId"), "{err}");
-    assert!(err.contains("d.yaml:11"), "{err}");
+    assert!(err.contains("d.yaml:8"), "{err}");
     crate::support::write(
         &dir,
         "m/d.yaml",

@@ -38,7 +38,7 @@ spec:
   connection:
     auth: Access Key
     params: {{s3AccessKey: '${{env:S3_KEY}}', s3SecretKey: '${{env:S3_SECRET}}'}}
-  location: {{mode: S3, bucketName: {bucket}, path: /exports}}
+  location: {{bucketName: {bucket}, path: exports, fileType: CSV}}
   attributes: [personalEmail.address]
 ---
 "

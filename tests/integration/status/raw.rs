@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 pub const FS: &str = "/data/foundation/flowservice";
 pub const PROFILE: &str = "8a9c3494-9708-43d7-ae3f-cda01e5030e1";
-/// The Amazon S3 connection spec of the catalog.
-pub const S3: &str = "4890fc95-5a1f-4983-94bb-e060c08e3f81";
-/// The cloud storage flow spec.
-pub const CLOUD_FLOW_SPEC: &str = "71471eba-b620-49e4-90fd-23f1fa0174d8";
+/// The Amazon S3 connection spec (today's card).
+pub const S3: &str = "4fce964d-3f37-408f-9778-e597338a21ee";
+/// Its audience flow spec.
+pub const S3_FLOW_SPEC: &str = "1a0514a6-33d4-4c7f-aff8-594799c47549";
 
 /// A client of one emulator, sandbox `prod`.
 pub struct Raw {
