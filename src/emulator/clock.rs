@@ -37,12 +37,20 @@ fn real_now_ms() -> i64 {
 
 impl Clock {
     /// A clock that reads `start_ms` now (`None`: the real time).
+    #[cfg(test)]
     pub(crate) fn starting_at(start_ms: Option<i64>) -> Clock {
         let clock = Clock::default();
         if let Some(s) = start_ms {
-            clock.offset_ms.store(s - real_now_ms(), Ordering::SeqCst);
+            clock.jump_to(s);
         }
         clock
+    }
+
+    /// Makes the clock read `at_ms` now, forward or back (at start-up only: [`Clock::set`]
+    /// never goes back).
+    pub(crate) fn jump_to(&self, at_ms: i64) {
+        self.offset_ms
+            .store(at_ms - real_now_ms(), Ordering::SeqCst);
     }
 
     /// The simulated time, epoch milliseconds.

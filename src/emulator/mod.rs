@@ -207,16 +207,19 @@ impl EmulatorState {
             }
             None => (store::Store::default(), None),
         };
-        Ok(EmulatorState(Arc::new(AppState::new(
+        let state = AppState::new(
             store,
             persister,
             faults::Faults::new(config.faults.clone()),
             config.strict_sandbox,
             config.token_lifetime,
             config.max_body_bytes,
-            config.clock_start_ms,
             config.credentials.clone(),
-        ))))
+        );
+        if let Some(start) = config.clock_start_ms {
+            state.start_clock_at(start);
+        }
+        Ok(EmulatorState(Arc::new(state)))
     }
 
     /// Replaces the fault configuration (the generator is reseeded).

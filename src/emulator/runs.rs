@@ -112,6 +112,11 @@ impl Runs {
         inner.failing.clear();
     }
 
+    /// Makes `now_ms` the start of run generation (the clock was started elsewhere).
+    pub(crate) fn restart_at(&self, now_ms: i64) {
+        self.inner.lock().expect("lock").generated_until = Some(now_ms);
+    }
+
     /// Marks `now_ms` as the start of run generation when nothing was generated yet.
     pub(crate) fn start_at(&self, now_ms: i64) {
         let mut inner = self.inner.lock().expect("lock");

@@ -55,7 +55,6 @@ impl AppState {
         strict_sandbox: bool,
         token_lifetime: Duration,
         max_body_bytes: usize,
-        clock_start_ms: Option<i64>,
         credentials: Vec<super::ImsCredential>,
     ) -> AppState {
         // Specs list in catalog order: the first is the "newest created".
@@ -66,7 +65,7 @@ impl AppState {
                 .map(|(i, s)| Entity::new(n - i, s))
                 .collect()
         };
-        let clock = Clock::starting_at(clock_start_ms);
+        let clock = Clock::default();
         AppState {
             store,
             persister,
@@ -129,6 +128,12 @@ impl AppState {
     /// The simulated time, epoch milliseconds.
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Starts the simulated clock at `start_ms` (before serving): runs are due from there.
+    pub(crate) fn start_clock_at(&self, start_ms: i64) {
+        self.clock.jump_to(start_ms);
+        self.runs.restart_at(self.now_ms());
     }
 
     /// Produces the runs due up to the clock's current time (see [`runs`]) and records each
