@@ -345,6 +345,13 @@ fn supported<'a>(
 ) -> Result<(Platform, &'a Connection, &'a Connection, Option<AuthMethod>), String> {
     let platform = platform_of(live, flow)
         .ok_or("its target connection is missing or of a connection spec destctl does not know")?;
+    let flow_spec = flow.flow_spec.as_ref().and_then(|s| s.id.as_deref());
+    if flow_spec.is_some() && flow_spec == platform.info().dataset_flow_spec_id {
+        return Err(
+            "it is a dataset export flow; import writes Destinations for audience flows only"
+                .into(),
+        );
+    }
     let target = entity(
         &live.target_connections,
         flow.target_connection_ids.first().map(String::as_str),
@@ -744,6 +751,41 @@ mod tests {
             ],
             campaign_flow_spec_id: None,
         }
+    }
+
+    #[test]
+    fn dataset_export_flows_are_not_written_as_destinations() {
+        let mut live = live();
+        let e = |r, v: Value| Arc::new(LiveEntity::parse(r, &v).unwrap());
+        live.flows.push(e(
+            Resource::Flow,
+            json!({"id": "f3", "etag": "\"1\"", "name": "Datasets", "state": "enabled",
+                   "flowSpec": {"id": "269ba276-16fc-47db-92b0-c1049a3c131f", "version": "1.0"},
+                   "sourceConnectionIds": ["s3"], "targetConnectionIds": ["t3"],
+                   "transformations": []}),
+        ));
+        live.connections.push(e(
+            Resource::Connection,
+            json!({"id": "a3", "etag": "\"1\"", "connectionSpec": {"id": "4fce964d-3f37-408f-9778-e597338a21ee"},
+                   "auth": {"specName": "Access Key", "params": {"s3AccessKey": "***", "s3SecretKey": "***"}}}),
+        ));
+        live.target_connections.push(e(
+            Resource::TargetConnection,
+            json!({"id": "t3", "etag": "\"1\"", "baseConnectionId": "a3",
+                   "connectionSpec": {"id": "4fce964d-3f37-408f-9778-e597338a21ee"},
+                   "params": {"mode": "Server-to-server", "bucketName": "b", "path": "p",
+                              "datasetFileType": "PARQUET", "compression": "GZIP"}}),
+        ));
+        let out = import(&live, &Selection::default(), &Taken::default()).unwrap();
+        assert!(out.flows.iter().all(|f| f.flow_id != "f3"));
+        assert!(
+            out.unsupported
+                .iter()
+                .any(|u| u.to_string().contains("flow f3")
+                    && u.to_string().contains("dataset export")),
+            "{:?}",
+            out.unsupported
+        );
     }
 
     #[test]

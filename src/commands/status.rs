@@ -1,6 +1,7 @@
 //! `destctl status [PATH...] [--format text|json|markdown] [--window DURATION]`.
 //!
-//! Export health of the Destinations in the manifests: one list of the destination flows
+//! Export health of the Destinations and DatasetExports in the manifests (each has one flow
+//! carrying its marker): one list of the destination flows
 //! (their marker, state and `lastRunDetails`), then the runs of the managed ones started in the
 //! window (`GET /runs?property=flowId==<id>,<id>…&property=createdAt>=<start>`, up to 40 flows
 //! per request; when the service refuses the `createdAt` filter with 400 — Adobe documents only
@@ -27,11 +28,19 @@ const FLOWS_PER_RUNS_REQUEST: usize = 40;
 pub(crate) async fn run(args: &StatusArgs, ctx: &Context) -> Result<Exit, Error> {
     let loaded = load(&args.paths)?;
     show_warnings(&loaded, ctx);
+    // Destinations, then DatasetExports: each has one flow carrying its marker.
     let names: Vec<String> = loaded
         .desired
         .destinations
         .iter()
         .map(|d| d.name.to_string())
+        .chain(
+            loaded
+                .desired
+                .dataset_exports
+                .iter()
+                .map(|e| e.name.to_string()),
+        )
         .collect();
     drop(loaded);
     let connected = target::connect(target::resolve(&args.target.options())?).await?;

@@ -2,7 +2,8 @@
 //!
 //! Runs are produced when the clock is moved (`POST /_emulator/clock`): every enabled flow gets
 //! one run per instant its audience schedules fall on between the previous move and the new
-//! time (never before the flow's `createdAt`), covering the audiences due then. A run is
+//! time (never before the flow's `createdAt`), covering the audiences due then; a dataset flow
+//! runs on its `scheduleParams` (`startTime`, every `interval` `timeUnit`s, until `endTime`). A run is
 //! complete when it appears (status `success`, or `failed` while a failure is injected for its
 //! flow with `POST /_emulator/flows/{id}/fail`), with the shape of the Flow Service's runs:
 //! `metrics.durationSummary`, `sizeSummary`, `recordSummary` (per audience
@@ -230,6 +231,17 @@ fn last_run_details(run: &Value) -> Value {
 /// audiences due then.
 pub(crate) fn due_instants(flow: &Value, from_ms: i64, to_ms: i64) -> BTreeMap<i64, Vec<String>> {
     let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    if let Some(params) = flow.get("scheduleParams").filter(|p| p.is_object()) {
+        // A dataset flow: one entity, its datasets' source connection.
+        let source = flow
+            .pointer("/sourceConnectionIds/0")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        for at in dataset_instants(params, from_ms, to_ms) {
+            out.entry(at).or_default().push(format!("dataset:{source}"));
+        }
+        return out;
+    }
     let selectors = flow
         .pointer("/transformations/0/params/segmentSelectors/selectors")
         .and_then(Value::as_array)
@@ -304,6 +316,41 @@ fn schedule_instants(schedule: &Value, from_ms: i64, to_ms: i64) -> Vec<i64> {
     out
 }
 
+/// The instants of a dataset flow's `scheduleParams` in `(from_ms, to_ms]`: `startTime`
+/// (epoch seconds), then every `interval` `timeUnit`s (`hour` or `day`; 0: once), not after
+/// `endTime`.
+fn dataset_instants(params: &Value, from_ms: i64, to_ms: i64) -> Vec<i64> {
+    let Some(start) = params["startTime"].as_i64().map(|s| s * 1000) else {
+        return Vec::new();
+    };
+    let unit = match params["timeUnit"].as_str() {
+        Some("hour") => 3_600_000,
+        Some("day") => 86_400_000,
+        _ => return Vec::new(),
+    };
+    let upper = params["endTime"]
+        .as_i64()
+        .map_or(to_ms, |e| to_ms.min(e * 1000));
+    let step = params["interval"].as_i64().unwrap_or(1) * unit;
+    if step <= 0 {
+        return if start > from_ms && start <= upper {
+            vec![start]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut t = start;
+    if from_ms >= start {
+        t = start + ((from_ms - start) / step + 1) * step;
+    }
+    let mut out = Vec::new();
+    while t <= upper {
+        out.push(t);
+        t += step;
+    }
+    out
+}
+
 fn monthly(start: NaiveDate, time: NaiveTime, from_ms: i64, upper: i64) -> Vec<i64> {
     let mut out = Vec::new();
     for months in 0u32..1200 {
@@ -354,8 +401,13 @@ fn run_value(due: &Due<'_>, failure: Option<&Failure>) -> Value {
         if !failed {
             files += records.div_ceil(ROWS_PER_FILE);
         }
-        entities_in.push(json!({"id": format!("segment:{a}"), "inputRecordCount": records}));
-        entities_out.push(json!({"id": format!("segment:{a}"), "outputRecordCount": out}));
+        let entity = if a.starts_with("dataset:") {
+            a.clone()
+        } else {
+            format!("segment:{a}")
+        };
+        entities_in.push(json!({"id": entity, "inputRecordCount": records}));
+        entities_out.push(json!({"id": entity, "outputRecordCount": out}));
     }
     let source = flow
         .pointer("/sourceConnectionIds/0")
@@ -458,6 +510,20 @@ mod tests {
         let due = due_instants(&f, DEC1 - DAY, DEC1 + 60 * DAY);
         let hours: Vec<i64> = due.keys().map(|t| (t - DEC1) / 3_600_000).collect();
         assert_eq!(hours, vec![0, 6, 12, 18, 14 * 24 + 1, 45 * 24 + 1]);
+    }
+
+    #[test]
+    fn dataset_flows_run_on_their_schedule_params() {
+        let f = json!({"id": "d1", "state": "enabled", "sourceConnectionIds": ["s9"],
+            "scheduleParams": {"startTime": DEC1 / 1000 + 6 * 3600, "interval": 12,
+                               "timeUnit": "hour", "endTime": DEC1 / 1000 + 2 * 86_400}});
+        let due = due_instants(&f, DEC1, DEC1 + 3 * DAY);
+        let hours: Vec<i64> = due.keys().map(|t| (t - DEC1) / 3_600_000).collect();
+        assert_eq!(hours, vec![6, 18, 30, 42]);
+        assert_eq!(due[&(DEC1 + 6 * 3_600_000)], vec!["dataset:s9".to_owned()]);
+        let once = json!({"scheduleParams": {"startTime": DEC1 / 1000 + 3600, "interval": 0,
+                                             "timeUnit": "day"}});
+        assert_eq!(due_instants(&once, DEC1, DEC1 + 3 * DAY).len(), 1);
     }
 
     #[test]

@@ -3,12 +3,15 @@
 
 pub mod adopt;
 mod build;
+mod dataset;
 pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
 mod document;
 
-pub use build::{build, build_plan, location_words, plan_destination, update_for};
+pub use build::{
+    build, build_plan, dataset_update_for, location_words, plan_destination, update_for,
+};
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,
@@ -241,6 +244,26 @@ pub enum PlanError {
         id: String,
         /// The Destination whose marker it carries.
         owner: String,
+    },
+    /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
+    /// built from another desired model may still meet it).
+    #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
+    NoDatasetFlowSpec {
+        /// The DatasetExport's name.
+        export: String,
+        /// The platform of its Destination.
+        platform: Platform,
+    },
+    /// A DatasetExport's Destination has no account live and the plan creates none (its flow
+    /// exists without a managed base connection, e.g. imported).
+    #[error(
+        "DatasetExport `{export}`: Destination `{destination}` has no managed account (base connection) to export to; apply the Destination first"
+    )]
+    DatasetExportNoAccount {
+        /// The DatasetExport's name.
+        export: String,
+        /// Its Destination's name.
+        destination: String,
     },
     /// A managed flow lacks the legacy transformation destctl patches.
     #[error(
