@@ -474,3 +474,38 @@ async fn a_refused_time_filter_falls_back_to_the_flow_filter() {
         .collect();
     assert_eq!(runs_calls, vec![2, 1]);
 }
+
+/// The example repository (Destinations and a DatasetExport) applied, two simulated days:
+/// the dataset export's flow ran daily at 06:00 on its `scheduleParams`.
+#[tokio::test]
+async fn a_dataset_export_is_reported_from_its_runs() {
+    use crate::support::apply::{all_paths, apply_live, load};
+    let emu = emulator_at_dec_1().await;
+    let desired = load(&all_paths());
+    let applied = apply_live(&emu, &desired, false).await.unwrap();
+    assert!(applied.report.is_success(), "{}", applied.report.to_text());
+    let made = emu
+        .state()
+        .advance_clock(std::time::Duration::from_secs(2 * 86_400))
+        .await
+        .unwrap();
+    assert!(made >= 2, "{made}");
+    let mut c = Cli::in_repo();
+    c.emulator(&emu.base_url())
+        .args(["status", "manifests", "--format", "json"]);
+    let out = c.run().await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(matches!(out.status.code(), Some(0 | 2)), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let export = report["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "web-events-daily")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(export["health"], "healthy", "{export:#}");
+    assert_eq!(export["runs_in_window"], 1);
+    assert_eq!(export["last_run"]["started_at"], "2026-12-02T06:00:00Z");
+    assert_eq!(export["last_run"]["status"], "success");
+    emu.shutdown().await;
+}
