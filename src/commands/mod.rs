@@ -8,9 +8,11 @@
 
 pub(crate) mod apply;
 pub mod cli;
+pub(crate) mod docs;
 
 pub use cli::Cli;
 pub(crate) mod emulator;
+pub(crate) mod envs;
 pub(crate) mod error;
 pub(crate) mod import;
 pub(crate) mod plan;
@@ -84,6 +86,8 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
         Command::Status(args) => block_on(status::run(args, ctx), Some(1)),
         Command::Import(args) => block_on(import::run(args, ctx), Some(1)),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

@@ -17,6 +17,7 @@ mod client;
 mod corpus;
 mod dataprep;
 mod emulator;
+mod envs;
 mod hostile;
 mod import;
 mod live;
