@@ -63,6 +63,9 @@ pub enum ImportError {
         /// The Destination whose marker it carries.
         destination: String,
     },
+    /// More than one environment selected.
+    #[error("import reads one sandbox: choose one environment with --env NAME ({0} selected)")]
+    OneEnvironment(usize),
     /// `--platform` names no platform of the catalog.
     #[error("`{0}` is not a platform; use one of: {1}")]
     UnknownPlatform(String, String),

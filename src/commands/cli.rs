@@ -277,6 +277,9 @@ pub struct StatusArgs {
     /// A flow with no successful run in this window is flagged (e.g. 36h, 2d, 1w; at most 90d).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = window)]
     pub window: Duration,
+    /// Environments.
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// The Flow Service to read.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -299,6 +302,9 @@ pub struct ImportArgs {
     /// Import the flows of this platform (e.g. amazon-s3, adobe-campaign; repeatable).
     #[arg(long = "platform", value_name = "P")]
     pub platforms: Vec<String>,
+    /// Environments (one: import reads one sandbox).
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// The Flow Service to read.
     #[command(flatten)]
     pub target: TargetArgs,

@@ -8,8 +8,10 @@
 //! `--id` that destctl already manages is refused with the Destination's name.
 
 use super::cli::ImportArgs;
+use super::envs::{self, WhenNoneNamed};
 use super::{Context, Error, Exit};
 use crate::catalog::Platform;
+use crate::config::Environment;
 use crate::fetch::{FetchOptions, fetch};
 use crate::import::{self, ImportError, Selection, Taken};
 use crate::plan::adopt::left_words;
@@ -30,8 +32,18 @@ pub(crate) async fn run(args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error
         name_globs: args.names.clone(),
         platforms,
     };
-    let mut taken = existing_names(&args.out);
-    let connected = target::connect(target::resolve(&args.target.options())?).await?;
+    // With a config file, one environment: import reads one sandbox.
+    let environment = match envs::select(&args.env, WhenNoneNamed::Refuse)? {
+        None => None,
+        Some(list) if list.len() == 1 => list.into_iter().next(),
+        Some(list) => return Err(ImportError::OneEnvironment(list.len()).into()),
+    };
+    let options = match &environment {
+        Some(env) => envs::target_for(env, &args.target.options()),
+        None => args.target.options(),
+    };
+    let mut taken = existing_names(&args.out, environment.as_ref());
+    let connected = target::connect(target::resolve(&options)?).await?;
     connected
         .client
         .observe_retries(std::sync::Arc::new(super::progress::RetryPrinter));
@@ -123,13 +135,19 @@ pub(crate) async fn run(args: &ImportArgs, _ctx: &Context) -> Result<Exit, Error
     Ok(Exit::Success)
 }
 
-/// The names the manifests already in `dir` use (none when it has none or they do not load).
-fn existing_names(dir: &std::path::Path) -> Taken {
+/// The names the manifests already in `dir` use (none when it has none or they do not load),
+/// read for `env` when given.
+fn existing_names(dir: &std::path::Path, env: Option<&Environment>) -> Taken {
     let mut taken = Taken::default();
     if !dir.is_dir() {
         return taken;
     }
-    let Ok(loaded) = crate::manifest::load(&[dir.to_path_buf()]) else {
+    let paths = [dir.to_path_buf()];
+    let loaded = match env {
+        Some(env) => crate::manifest::load_for(&paths, env),
+        None => crate::manifest::load(&paths),
+    };
+    let Ok(loaded) = loaded else {
         return taken;
     };
     for (name, id) in &loaded.desired.adoptions {

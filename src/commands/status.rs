@@ -8,28 +8,121 @@
 //! `id`, `flowId` and `state` as filterable — the runs are listed by flow and the window applied
 //! locally). "Now" is the service's time (the `Date` of its answers; the emulator sends its
 //! simulated clock there), so the window means the same on both sides. Read-only, no lock.
-//! Exit 2 when a Destination is unhealthy (failing, stale or missing), 0 when none is.
+//! Exit 2 when a Destination is unhealthy (failing, stale or missing), 0 when none is. With a
+//! config file, `--env NAME`/`--all-envs` report each environment (its manifests with its
+//! `${var:}` values, its sandbox and endpoint) in turn, a section each, one exit code.
 
 use super::cli::StatusArgs;
+use super::envs::{self, WhenNoneNamed};
 use super::{Context, Error, Exit, show_warnings};
 use crate::fetch::DESTINATION_FLOW_FILTER;
-use crate::health::{self, FlowFacts};
-use crate::manifest::load;
+use crate::health::{self, FlowFacts, StatusReport};
+use crate::manifest::{Loaded, load, load_for};
 use crate::marker::Marker;
 use crate::render::Format;
-use crate::target;
+use crate::target::{self, TargetOptions};
 use crate::wire::run::{FlowRunInfo, Run};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 /// Flow ids per `GET /runs` (keeps the URL short).
 const FLOWS_PER_RUNS_REQUEST: usize = 40;
 
-/// Runs `destctl status`.
+/// Runs `destctl status`: for the manifests as they are, or for each selected environment.
 pub(crate) async fn run(args: &StatusArgs, ctx: &Context) -> Result<Exit, Error> {
-    let loaded = load(&args.paths)?;
-    show_warnings(&loaded, ctx);
-    // Destinations, then DatasetExports: each has one flow carrying its marker.
-    let names: Vec<String> = loaded
+    let Some(environments) = envs::select(&args.env, WhenNoneNamed::Refuse)? else {
+        let loaded = load(&args.paths)?;
+        show_warnings(&loaded, ctx);
+        let names = names_of(loaded);
+        let report = status_of(&args.target.options(), names, args).await?;
+        print!("{}", render(args.format, &report));
+        return Ok(exit(report.has_unhealthy()));
+    };
+    // Every environment's manifests first: one invalid set sends no request at all.
+    let mut names = Vec::new();
+    for env in &environments {
+        let loaded = load_for(&args.paths, env)?;
+        show_warnings(&loaded, ctx);
+        names.push(names_of(loaded));
+    }
+    let base = args.target.options();
+    let several = environments.len() > 1;
+    let mut out = String::new();
+    let mut json = serde_json::Map::new();
+    let (mut unhealthy, mut failed) = (false, 0);
+    for (env, names) in environments.iter().zip(names) {
+        let report = match status_of(&envs::target_for(env, &base), names, args).await {
+            Ok(r) => r,
+            Err(e) if !several => {
+                return Err(Error::Environment {
+                    name: env.name.clone(),
+                    source: Box::new(e),
+                });
+            }
+            Err(e) => {
+                failed += 1;
+                let e = Error::Environment {
+                    name: env.name.clone(),
+                    source: Box::new(e),
+                };
+                super::report(&e, ctx);
+                continue;
+            }
+        };
+        unhealthy |= report.has_unhealthy();
+        match args.format {
+            Format::Json if several => {
+                let v = serde_json::from_str(&health::render_json(&report)).unwrap_or_default();
+                json.insert(env.name.clone(), v);
+            }
+            Format::Markdown if several => {
+                let _ = writeln!(out, "# Environment `{}`\n", env.name);
+                out.push_str(&health::render_markdown(&report));
+                out.push('\n');
+            }
+            Format::Text if several => {
+                let _ = writeln!(out, "=== environment {} ===", env.name);
+                out.push_str(&health::render_text(&report));
+                out.push('\n');
+            }
+            _ => out.push_str(&render(args.format, &report)),
+        }
+    }
+    if args.format == Format::Json && several {
+        let doc = serde_json::json!({ "environments": json });
+        out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        out.push('\n');
+    }
+    print!("{out}");
+    if failed > 0 {
+        return Err(Error::Environments {
+            failed,
+            total: environments.len(),
+        });
+    }
+    Ok(exit(unhealthy))
+}
+
+fn exit(unhealthy: bool) -> Exit {
+    if unhealthy {
+        Exit::Changes
+    } else {
+        Exit::Success
+    }
+}
+
+fn render(format: Format, report: &StatusReport) -> String {
+    match format {
+        Format::Json => health::render_json(report),
+        Format::Markdown => health::render_markdown(report),
+        Format::Text => health::render_text(report),
+    }
+}
+
+/// The Destinations, then the DatasetExports, of loaded manifests: each has one flow carrying
+/// its marker.
+fn names_of(loaded: Loaded) -> Vec<String> {
+    loaded
         .desired
         .destinations
         .iter()
@@ -41,9 +134,16 @@ pub(crate) async fn run(args: &StatusArgs, ctx: &Context) -> Result<Exit, Error>
                 .iter()
                 .map(|e| e.name.to_string()),
         )
-        .collect();
-    drop(loaded);
-    let connected = target::connect(target::resolve(&args.target.options())?).await?;
+        .collect()
+}
+
+/// The report of `names` against the service `options` name.
+async fn status_of(
+    options: &TargetOptions,
+    names: Vec<String>,
+    args: &StatusArgs,
+) -> Result<StatusReport, Error> {
+    let connected = target::connect(target::resolve(options)?).await?;
     connected
         .client
         .observe_retries(std::sync::Arc::new(super::progress::RetryPrinter));
@@ -123,16 +223,5 @@ pub(crate) async fn run(args: &StatusArgs, ctx: &Context) -> Result<Exit, Error>
             health::evaluate(name, facts.as_ref(), flow_runs, now, window_ms)
         })
         .collect();
-    let report = health::report(entries, now, window_ms);
-    let text = match args.format {
-        Format::Json => health::render_json(&report),
-        Format::Markdown => health::render_markdown(&report),
-        Format::Text => health::render_text(&report),
-    };
-    print!("{text}");
-    Ok(if report.has_unhealthy() {
-        Exit::Changes
-    } else {
-        Exit::Success
-    })
+    Ok(health::report(entries, now, window_ms))
 }

@@ -509,3 +509,81 @@ async fn a_dataset_export_is_reported_from_its_runs() {
     assert_eq!(export["last_run"]["status"], "success");
     emu.shutdown().await;
 }
+
+/// `--env`/`--all-envs` (a config file with two sandboxes): `status` reports each environment,
+/// one exit code; `import` reads exactly one.
+#[tokio::test]
+async fn environments_are_reported_each_and_import_takes_one() {
+    let emu = emulator_at_dec_1().await;
+    let dir = tempdir();
+    manifests(&dir);
+    write(
+        &dir,
+        "destctl.yaml",
+        "apiVersion: destctl/v1\nkind: Config\nenvironments:\n  dev: {sandbox: dev}\n  prod: {sandbox: prod}\n",
+    );
+    let out = cli(&dir, &emu, &["apply", "m", "--all-envs", "--auto-approve"])
+        .run()
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = Raw::new(&emu.base_url()).await;
+    assert_eq!(
+        raw.advance("2d").await,
+        8,
+        "two flows in two sandboxes, two days"
+    );
+    let (code, text, err) = status(&dir, &emu, &["--all-envs", "--format", "json"]).await;
+    assert_eq!(code, 0, "{text}{err}");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        doc["environments"]["dev"]["summary"]["healthy"], 2,
+        "{doc:#}"
+    );
+    let prod_b = doc["environments"]["prod"]["destinations"][1]["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, v) = raw
+        .hook(
+            &format!("/_emulator/flows/{prod_b}/fail"),
+            json!({"sandbox": "prod"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(raw.advance("1d").await, 4);
+    let (code, text, _) = status(&dir, &emu, &["--all-envs"]).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("=== environment dev ===") && text.contains("=== environment prod ==="));
+    let (code, _, _) = status(&dir, &emu, &["--env", "dev"]).await;
+    assert_eq!(code, 0, "dev is healthy");
+    let (code, text, _) = status(&dir, &emu, &["--env", "prod", "--format", "markdown"]).await;
+    assert_eq!(code, 2);
+    assert!(text.contains("**failing**"), "{text}");
+
+    let out = cli(&dir, &emu, &["import", "--all-envs", "--out", "x"])
+        .run()
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("import reads one sandbox"));
+    let out = cli(&dir, &emu, &["import", "--env", "dev", "--out", "x"])
+        .run()
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No unmanaged destination flow"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("skipped flow")
+            .count(),
+        2,
+        "dev's two managed flows"
+    );
+    emu.shutdown().await;
+}
