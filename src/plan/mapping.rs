@@ -12,6 +12,11 @@
 //! - A mapping set carries the ownership marker at the end of its `name` (it has no
 //!   description). A managed set whose mappings are exactly the wanted ones (e.g. created by
 //!   an apply interrupted before the flow's patch) is reused instead of created again.
+//! - A Destination without columns drops the flow's `profileMapping` only when it names a
+//!   mapping set destctl made (its marker); one made elsewhere (an adopted flow) is kept.
+//! - A live flow that exports by profile selectors and names no mapping set keeps doing so
+//!   while the manifest's columns are plain attribute paths ([`keeps_profile_selectors`]): a
+//!   named column or an exported identity moves it to a mapping set.
 //! - Columns compare as the ordered list of `(source, destination)` pairs: the order is the
 //!   files' column order.
 
@@ -20,7 +25,7 @@ use super::desired;
 use super::diff::Sign;
 use crate::live::{LiveDestination, LiveMappingSet};
 use crate::marker::Marker;
-use crate::model::DesiredDestination;
+use crate::model::{ColumnSource, DesiredDestination, ExportedColumn};
 use crate::wire::{PatchOp, Resource};
 use serde_json::{Value, json};
 
@@ -89,6 +94,24 @@ fn profile_mapping(id: &str, version: u64) -> Value {
     json!({"mappingId": id, "mappingVersion": version})
 }
 
+/// Whether a current card's live flow keeps exporting by profile selectors: it selects
+/// attributes by path, names no mapping set, and the manifest asks for nothing a selector
+/// cannot say (every column is an attribute under its default name, no identity). A flow made
+/// that way (before destctl managed mapping sets, or adopted from a script) is not migrated.
+pub(crate) fn keeps_profile_selectors(d: &DesiredDestination, live: &LiveDestination) -> bool {
+    let Some(flow) = live.flow.as_ref().and_then(|f| f.flow()) else {
+        return false;
+    };
+    let selects = flow
+        .profile_selector_list()
+        .is_some_and(|list| !list.is_empty());
+    let plain = d.columns.iter().all(|c| match &c.source {
+        ColumnSource::Attribute(p) => c.column == ExportedColumn::default_column(p),
+        ColumnSource::Identity(_) => false,
+    });
+    !d.columns.is_empty() && selects && !flow.has_profile_mapping() && plain
+}
+
 /// The mapping set changes of `d` against its live objects.
 pub(crate) fn plan_mapping(d: &DesiredDestination, live: &LiveDestination) -> MappingPlan {
     let mut out = MappingPlan::default();
@@ -97,7 +120,14 @@ pub(crate) fn plan_mapping(d: &DesiredDestination, live: &LiveDestination) -> Ma
     let pinned = flow.and_then(|f| f.profile_mapping());
     let want = wanted(d);
     if want.is_empty() {
-        if pinned.is_some() {
+        // Only a mapping set destctl made is dropped: a flow adopted with its own mapping set
+        // (made in the UI; `import` writes no columns for it) keeps it.
+        let ours = live
+            .mapping_set
+            .as_ref()
+            .and_then(|m| m.marker.as_ref())
+            .is_some_and(|m| m.name == d.name.as_str());
+        if pinned.is_some() && ours {
             out.op = Some(desired::remove(PROFILE_MAPPING.into()));
             out.note = Some("exported columns: none (profileMapping removed)".into());
         }
@@ -240,6 +270,54 @@ mod tests {
             op.value.unwrap()["mappingId"],
             format!("${{ref:{}/mappingSet}}", d.name)
         );
+    }
+
+    #[test]
+    fn a_profile_selector_flow_is_kept_while_columns_are_plain_paths() {
+        let mut d = dest();
+        d.columns = vec![col("a.b", "a_b")];
+        let live = LiveDestination {
+            flow: crate::live::LiveEntity::from_raw(
+                Resource::Flow,
+                json!({"id": "f", "etag": "\"e\"", "transformations": [{"name": "GeneralTransform",
+                       "params": {"profileSelectors": {"selectors": [
+                           {"type": "JSON_PATH", "value": {"path": "a.b"}}]}}}]}),
+            )
+            .map(Arc::new),
+            ..LiveDestination::default()
+        };
+        assert!(keeps_profile_selectors(&d, &live));
+        d.columns = vec![col("a.b", "named")];
+        assert!(!keeps_profile_selectors(&d, &live));
+        d.columns = vec![col("a.b", "a_b")];
+        assert!(!keeps_profile_selectors(&d, &LiveDestination::default()));
+    }
+
+    #[test]
+    fn no_columns_drop_only_a_managed_mapping_set() {
+        let d = dest();
+        let flow = |id: &str| {
+            crate::live::LiveEntity::from_raw(
+                Resource::Flow,
+                json!({"id": "f", "etag": "\"e\"", "transformations": [{"name": "GeneralTransform",
+                       "params": {"profileMapping": {"mappingId": id, "mappingVersion": 0}}}]}),
+            )
+            .map(Arc::new)
+        };
+        let mut live = LiveDestination {
+            flow: flow("m1"),
+            mapping_set: Some(set("m1", 0, d.name.as_str(), &[("a.b", "x")])),
+            ..LiveDestination::default()
+        };
+        let op = plan_mapping(&d, &live).op.unwrap();
+        assert_eq!(
+            (op.op, op.path.as_str()),
+            (crate::wire::PatchOpKind::Remove, PROFILE_MAPPING)
+        );
+        live.mapping_set = Some(set("m1", 0, "someone-else", &[("a.b", "x")]));
+        assert!(plan_mapping(&d, &live).op.is_none());
+        live.mapping_set = None;
+        assert!(plan_mapping(&d, &live).op.is_none());
     }
 
     #[test]

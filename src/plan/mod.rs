@@ -1,6 +1,7 @@
 //! Plans: the change between the desired model and live state, as the JSON document
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
+pub mod adopt;
 mod build;
 mod dataset;
 pub(crate) mod desired;
@@ -47,6 +48,13 @@ pub struct Summary {
     pub delete: usize,
     /// Managed flows with nothing to do.
     pub unchanged: usize,
+    /// `adopt` changes (absent when none, so plans without adoption read and write as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a change does.
@@ -63,6 +71,10 @@ pub enum Action {
     Enable,
     /// `POST /flows/{id}/action?op=disable`.
     Disable,
+    /// `PATCH` an existing unmanaged entity with `If-Match`, writing the ownership marker into
+    /// its description (and any update it needs in the same patch): `destctl import`'s
+    /// objects taken over.
+    Adopt,
 }
 
 impl Action {
@@ -74,6 +86,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Enable => "enable",
             Action::Disable => "disable",
+            Action::Adopt => "adopt",
         }
     }
 }
@@ -199,6 +212,40 @@ pub enum PlanError {
         /// The manifest's auth method (its spec name).
         desired: String,
     },
+    /// `spec.adopt.flowId` names a flow that is not a live destination flow.
+    #[error(
+        "Destination `{destination}`: spec.adopt.flowId {id} is not a destination flow of this sandbox; remove spec.adopt to create new objects instead"
+    )]
+    AdoptFlowNotFound {
+        /// The Destination's name.
+        destination: String,
+        /// The flow id.
+        id: String,
+    },
+    /// Two Destinations adopt the same flow.
+    #[error(
+        "Destinations `{first}` and `{second}` both adopt flow {id} (spec.adopt.flowId); keep one"
+    )]
+    AdoptedTwice {
+        /// The first Destination.
+        first: String,
+        /// The second.
+        second: String,
+        /// The flow id.
+        id: String,
+    },
+    /// `spec.adopt.flowId` names a flow another Destination manages.
+    #[error(
+        "Destination `{destination}`: flow {id} is already managed by Destination `{owner}`; it cannot be adopted twice"
+    )]
+    AdoptFlowManaged {
+        /// The Destination's name.
+        destination: String,
+        /// The flow id.
+        id: String,
+        /// The Destination whose marker it carries.
+        owner: String,
+    },
     /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
     /// built from another desired model may still meet it).
     #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
@@ -244,6 +291,8 @@ pub enum DestinationStatus {
     Delete,
     /// Not in the manifests, kept (no `--prune`).
     LeftInPlace,
+    /// Objects made outside destctl are adopted (`spec.adopt`).
+    Adopt,
 }
 
 impl DestinationStatus {
@@ -257,6 +306,7 @@ impl DestinationStatus {
             DestinationStatus::LeftInPlace => {
                 "left in place (not in the manifests; --prune deletes it)"
             }
+            DestinationStatus::Adopt => "adopt (objects made outside destctl taken over)",
         }
     }
 }
@@ -326,6 +376,7 @@ impl Plan {
                 Change::Create(_) => s.create += 1,
                 Change::Update(_) | Change::Enable(_) | Change::Disable(_) => s.update += 1,
                 Change::Delete(_) => s.delete += 1,
+                Change::Adopt(_) => s.adopt += 1,
             }
         }
         s
