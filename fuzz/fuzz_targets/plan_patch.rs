@@ -7,18 +7,17 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use chrono::NaiveDate;
-use destctl::catalog::schedule::check_schedule;
 use destctl::catalog::{
     AuthMethod, ExportMode, Frequency, LocationMode, Platform, Schedule, StartTime, TriggerType,
-    check_filename_template,
+    check_filename_template, check_schedule,
 };
 use destctl::emulator::apply_flow_patch;
 use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     ResourceName, SegmentId, SourceLocation,
 };
-use destctl::plan::desired::{activation_patch, flow_body};
 use destctl::plan::diff::{desired_flow_view, flow_diff, live_flow_view};
+use destctl::plan::{activation_patch, flow_body};
 use destctl::wire::flow::Flow;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
