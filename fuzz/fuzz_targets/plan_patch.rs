@@ -10,8 +10,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use chrono::NaiveDate;
 use destctl::catalog::{
-    AuthMethod, ExportMode, Frequency, LocationMode, Platform, Schedule, StartTime, TriggerType,
-    check_filename_template, check_schedule,
+    AuthMethod, ExportMode, FlowSpecRef, Frequency, LocationMode, Platform, Schedule, StartTime,
+    TriggerType, check_filename_template, check_schedule,
 };
 use destctl::emulator::apply_flow_patch;
 use destctl::model::{
@@ -385,7 +385,12 @@ fn disturb(flow: &mut Value, d: &Disturb, current: bool) -> Option<()> {
 
 /// The flow as the emulator stores it after `POST /flows` and the activation patch.
 fn stored_flow(before: &DesiredDestination) -> Option<Value> {
-    let mut flow = flow_body(before, "flow-spec", "source-1", "target-1");
+    // The emulator tells a V2 flow (current card) by its flow spec id.
+    let flow_spec = match before.platform.info().flow_spec {
+        FlowSpecRef::Id(id) => id,
+        FlowSpecRef::Name(_) => "flow-spec",
+    };
+    let mut flow = flow_body(before, flow_spec, "source-1", "target-1");
     let m = flow.as_object_mut()?;
     m.insert("id".into(), json!("flow-1"));
     m.insert("etag".into(), json!("\"1\""));
