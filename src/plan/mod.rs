@@ -2,12 +2,15 @@
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
+mod dataset;
 pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
 mod document;
 
-pub use build::{build, build_plan, location_words, plan_destination, update_for};
+pub use build::{
+    build, build_plan, dataset_update_for, location_words, plan_destination, update_for,
+};
 #[cfg(feature = "test-support")]
 pub use fuzzing::{activation_patch, flow_body};
 
@@ -221,6 +224,26 @@ pub enum PlanError {
         live: String,
         /// The manifest's auth method (its spec name).
         desired: String,
+    },
+    /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
+    /// built from another desired model may still meet it).
+    #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
+    NoDatasetFlowSpec {
+        /// The DatasetExport's name.
+        export: String,
+        /// The platform of its Destination.
+        platform: Platform,
+    },
+    /// A DatasetExport's Destination has no account live and the plan creates none (its flow
+    /// exists without a managed base connection, e.g. imported).
+    #[error(
+        "DatasetExport `{export}`: Destination `{destination}` has no managed account (base connection) to export to; apply the Destination first"
+    )]
+    DatasetExportNoAccount {
+        /// The DatasetExport's name.
+        export: String,
+        /// Its Destination's name.
+        destination: String,
     },
     /// A managed flow lacks the legacy transformation destctl patches.
     #[error(

@@ -15,6 +15,7 @@ mod cards;
 mod cli;
 mod client;
 mod corpus;
+mod dataprep;
 mod emulator;
 mod hostile;
 mod live;
