@@ -15,8 +15,8 @@
 //! |---|---|---|
 //! | 0 | `wire` | the Flow Service's vocabulary: ids, etags, collections, patch ops, typed flows and connections |
 //! | 1 | `catalog`, `model`, `marker` | destination cards and their rules; the desired model; the ownership marker |
-//! | 2 | `diagnostics`, `manifest` | located problems; YAML manifests → desired model, and their JSON Schemas |
-//! | 3 | `live`, `plan` | live state from list pages; the pure planner and the plan document |
+//! | 2 | `diagnostics`, `config`, `manifest` | located problems; the environments file (`destctl.yaml`); YAML manifests → desired model, and their JSON Schemas |
+//! | 3 | `live`, `plan`, `health`, `import` | live state from list pages; the pure planner and the plan document; export health from runs (`status`); live flows → manifests (`import`) |
 //! | 4 | `render` | plans in text, JSON and Markdown |
 //! | 5 | `client`, `fetch`, `emulator`, `target`, `apply` | HTTP client; live state read with list calls; the Flow Service emulator; which service a run talks to; the plan executor |
 //! | 6 | `commands` | clap types, one module per subcommand, printing, exit codes and hints |
@@ -26,16 +26,20 @@
 //! The binary is a thin `main` over [`commands`]. The layers below are public so that the
 //! integration tests, benchmarks and fuzz targets drive them as a library: [`manifest::load`],
 //! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`apply`], the
-//! [`emulator`] server and [`client::Client`]. Everything else is `pub(crate)`; the emulator's
+//! [`emulator`] server and [`client::Client`]; [`import::import`] (live flows → manifests) and
+//! [`health::evaluate`] (export health from runs) are pure functions for the same use. Everything else is `pub(crate)`; the emulator's
 //! seeding helpers exist only with the `test-support` feature.
 
 pub mod apply;
 pub mod catalog;
 pub mod client;
 pub mod commands;
+pub mod config;
 pub mod diagnostics;
 pub mod emulator;
 pub mod fetch;
+pub mod health;
+pub mod import;
 pub mod live;
 pub mod manifest;
 pub mod marker;

@@ -264,6 +264,7 @@ impl Executor {
             id: id.0.clone(),
             key,
             note,
+            of_create: false,
             elapsed_ms: ms(t),
         };
         let secrets = plan.secrets();
@@ -289,36 +290,44 @@ impl Executor {
                         return Err(StepError::Interrupted);
                     }
                     let t = Instant::now();
-                    let note = format!("activation, {} ops", ops.len());
+                    let note =
+                        format!("activation, {}", crate::diagnostics::count(ops.len(), "op"));
                     let patch = Patch {
                         resource: c.resource,
                         id: &w.id,
                         etag: w.etag.clone(),
                         ops: ops.clone(),
+                        replan: true,
                     };
                     if let Some((w, replans)) = self
                         .patch_with_retry(&step.name, patch, secrets, ids)
                         .await?
                     {
-                        done.push(item(
-                            Action::Update,
-                            c.resource,
-                            &w.id,
-                            None,
-                            Some(with_replans(note, replans)),
-                            t,
-                        ));
+                        done.push(DoneItem {
+                            of_create: true,
+                            ..item(
+                                Action::Update,
+                                c.resource,
+                                &w.id,
+                                None,
+                                Some(with_replans(note, replans)),
+                                t,
+                            )
+                        });
                     }
                 }
             }
-            Change::Update(u) => {
+            Change::Update(u) | Change::Adopt(u) => {
                 let id = ids.resolve_id(&u.id)?;
-                let note = format!("{} ops", u.patch.len());
+                let note = crate::diagnostics::count(u.patch.len(), "op");
                 let patch = Patch {
                     resource: u.resource,
                     id: &id,
                     etag: ids.current_etag(&id, &u.etag),
                     ops: u.patch.clone(),
+                    // An adopted entity has no marker yet, so a re-plan would not find it: a
+                    // 412 on an adoption fails its Destination instead.
+                    replan: matches!(change, Change::Update(_)),
                 };
                 if let Some((w, replans)) = self
                     .patch_with_retry(&step.name, patch, secrets, ids)
@@ -326,7 +335,7 @@ impl Executor {
                 {
                     ids.record_etag(w.id.clone(), w.etag.clone());
                     done.push(item(
-                        Action::Update,
+                        change.action(),
                         u.resource,
                         &w.id,
                         None,
@@ -389,6 +398,9 @@ impl Executor {
             let Mode::Live(replanner) = &self.mode else {
                 return Err(err.into());
             };
+            if !patch.replan {
+                return Err(err.into());
+            }
             if !is_precondition_failed(&err) {
                 return Err(err.into());
             }
@@ -437,6 +449,8 @@ struct Patch<'a> {
     id: &'a EntityId,
     etag: Etag,
     ops: Vec<PatchOp>,
+    /// Whether a 412 in a live apply re-plans (not for adoptions).
+    replan: bool,
 }
 
 fn with_replans(note: String, replans: u32) -> String {

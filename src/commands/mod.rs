@@ -8,13 +8,17 @@
 
 pub(crate) mod apply;
 pub mod cli;
+pub(crate) mod docs;
 
 pub use cli::Cli;
 pub(crate) mod emulator;
+pub(crate) mod envs;
 pub(crate) mod error;
+pub(crate) mod import;
 pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod schema;
+pub(crate) mod status;
 pub(crate) mod validate;
 
 pub use error::{Error, exit_code, hint, report};
@@ -56,7 +60,7 @@ impl Context {
 pub enum Exit {
     /// Exit 0.
     Success,
-    /// Exit 2: `plan --detailed-exitcode` found changes.
+    /// Exit 2: `plan --detailed-exitcode` found changes, or `status` an unhealthy flow.
     Changes,
 }
 
@@ -80,6 +84,10 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Plan(args) => block_on(plan::run(args, ctx), Some(1)),
         Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
+        Command::Status(args) => block_on(status::run(args, ctx), Some(1)),
+        Command::Import(args) => block_on(import::run(args, ctx), Some(1)),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

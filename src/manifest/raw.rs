@@ -48,6 +48,21 @@ pub(crate) struct Header {
     pub kind: Option<Spanned<String>>,
 }
 
+/// Just `metadata.name`, read leniently from a document whose structure has an error, so
+/// that references to it are not reported as dangling on top of its real error.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameOnly {
+    /// `metadata`, if it is a mapping with a `name`.
+    pub metadata: NameOnlyMetadata,
+}
+
+/// `metadata` of [`NameOnly`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameOnlyMetadata {
+    /// The name.
+    pub name: String,
+}
+
 /// `kind: Destination` (schema only; the header already chose the kind).
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 pub(crate) enum DestinationKind {
@@ -224,6 +239,20 @@ pub(crate) struct DestinationSpec {
     pub identity_deduplication_keys: Vec<Spanned<String>>,
     /// Whether the dataflow runs (default true).
     pub enabled: Option<bool>,
+    /// Live objects made outside destctl that this Destination takes over (written by
+    /// `destctl import`): the next `apply` writes the ownership marker into them instead of
+    /// creating new ones. Ignored once they carry the marker.
+    pub adopt: Option<AdoptSpec>,
+}
+
+/// `spec.adopt`: what a Destination takes over.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AdoptSpec {
+    /// The id of the live destination flow. Its source and target connections and their base
+    /// connections are adopted with it, except those another flow also uses (left unmanaged).
+    #[schemars(with = "String")]
+    pub flow_id: Spanned<String>,
 }
 
 /// `spec.connection`: the account's auth method and params.

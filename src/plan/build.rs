@@ -18,6 +18,7 @@
 //! - Objects are created only when something needs them: a live flow whose connections are not
 //!   managed (e.g. imported) gets no new connections.
 
+use super::adopt;
 use super::dataset;
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
@@ -80,6 +81,16 @@ fn build_with(
     views: Views,
 ) -> Result<(Plan, PlanDetails), PlanError> {
     let managed = live.managed();
+    let mut adopters: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, id) in &desired.adoptions {
+        if let Some(first) = adopters.insert(id.0.as_str(), name.as_str()) {
+            return Err(PlanError::AdoptedTwice {
+                first: first.to_owned(),
+                second: name.to_string(),
+                id: id.0.clone(),
+            });
+        }
+    }
     let wanted: BTreeMap<&str, &DesiredDestination> = desired
         .destinations
         .iter()
@@ -120,12 +131,36 @@ fn build_with(
                     name: name.to_owned(),
                     ..LiveDestination::default()
                 };
-                let (mut c, mut detail) = destination(
-                    d,
-                    live_dest.unwrap_or(&empty),
-                    live.campaign_flow_spec_id.as_deref(),
-                    views,
-                )?;
+                let adoption = match desired.adoptions.get(&d.name) {
+                    Some(id) => adopt::prepare(d, id, live, live_dest)?,
+                    None => None,
+                };
+                let base = adoption
+                    .as_ref()
+                    .map(|a| &a.live)
+                    .or(live_dest)
+                    .unwrap_or(&empty);
+                let (mut c, mut detail) =
+                    destination(d, base, live.campaign_flow_spec_id.as_deref(), views)?;
+                if let Some(a) = &adoption {
+                    c = adopt::rewrite(d, a, c);
+                    detail.status = DestinationStatus::Adopt;
+                    detail.notes.retain(|(_, n)| !n.starts_with("description"));
+                    detail.notes.insert(
+                        0,
+                        (
+                            Sign::Change,
+                            format!(
+                                "adopt {} object{} made outside destctl (ownership marker written)",
+                                a.adopted.len(),
+                                if a.adopted.len() == 1 { "" } else { "s" }
+                            ),
+                        ),
+                    );
+                    for l in &a.left {
+                        detail.notes.push((Sign::Change, adopt::left_words(l)));
+                    }
+                }
                 if let Some(l) = live_dest {
                     let (deletes, dups) = duplicate_changes(live, l, opts.prune, false);
                     if !deletes.is_empty() && detail.status == DestinationStatus::Unchanged {
@@ -484,6 +519,29 @@ fn id_or_ref(live: &Option<std::sync::Arc<LiveEntity>>, name: &str, role: Role) 
     }
 }
 
+/// `Basic Authentication for sftp (host sftp.example.com, username aep)`: the auth method and
+/// its literal params (secrets are references, never shown here).
+fn account_words(d: &DesiredDestination) -> String {
+    let literals: Vec<String> = d
+        .connection
+        .params
+        .iter()
+        .filter_map(|(k, v)| match v {
+            crate::model::ParamValue::Literal(s) => Some(format!("{k} {s}")),
+            crate::model::ParamValue::Secret(_) => None,
+        })
+        .collect();
+    let auth = d
+        .connection
+        .auth
+        .map_or_else(|| "no account".to_owned(), |a| a.to_string());
+    if literals.is_empty() {
+        auth
+    } else {
+        format!("{auth} ({})", literals.join(", "))
+    }
+}
+
 fn destination(
     d: &DesiredDestination,
     live: &LiveDestination,
@@ -502,6 +560,8 @@ fn destination(
         name: name.to_owned(),
         display_name: Some(d.display_name.clone()),
         platform: Some(d.platform),
+        account: Some(account_words(d)),
+        location: Some(location_words(&desired::target_params(d))),
         status: DestinationStatus::Unchanged,
         audiences: Vec::new(),
         attributes: Vec::new(),
@@ -717,6 +777,13 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
         name: l.name.clone(),
         display_name: l.flow.as_ref().and_then(|f| f.name().map(str::to_owned)),
         platform,
+        account: None,
+        location: l
+            .target_connection
+            .as_ref()
+            .and_then(|e| e.connection())
+            .and_then(|c| c.params.as_ref())
+            .map(|p| location_words(&Value::Object(p.clone()))),
         status: DestinationStatus::LeftInPlace,
         audiences: Vec::new(),
         attributes: Vec::new(),
@@ -737,15 +804,22 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
             .map(diff::live_flow_view);
     }
     let changes = [
-        &l.flow,
-        &l.target_connection,
-        &l.source_connection,
-        &l.connection,
-        &l.profile_connection,
+        (&l.flow, Role::Flow),
+        (&l.target_connection, Role::TargetConnection),
+        (&l.source_connection, Role::SourceConnection),
+        (&l.connection, Role::Connection),
+        (&l.profile_connection, Role::ProfileConnection),
     ]
     .into_iter()
-    .flatten()
-    .map(|e| Change::delete(e.resource, &l.name, on_entity(e)))
+    .filter_map(|(e, role)| e.as_ref().map(|e| (e, role)))
+    .map(|(e, role)| {
+        Change::delete_keyed(
+            e.resource,
+            &l.name,
+            desired::key(&l.name, role),
+            on_entity(e),
+        )
+    })
     .collect();
     (changes, detail)
 }

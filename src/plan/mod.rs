@@ -1,6 +1,7 @@
 //! Plans: the change between the desired model and live state, as the JSON document
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
+pub mod adopt;
 mod build;
 mod dataset;
 pub(crate) mod desired;
@@ -73,6 +74,13 @@ pub struct Summary {
     pub delete: usize,
     /// Managed flows with nothing to do.
     pub unchanged: usize,
+    /// `adopt` changes (absent when none, so plans without adoption read and write as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a change does.
@@ -89,6 +97,10 @@ pub enum Action {
     Enable,
     /// `POST /flows/{id}/action?op=disable`.
     Disable,
+    /// `PATCH` an existing unmanaged entity with `If-Match`, writing the ownership marker into
+    /// its description (and any update it needs in the same patch): `destctl import`'s
+    /// objects taken over.
+    Adopt,
 }
 
 impl Action {
@@ -100,6 +112,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Enable => "enable",
             Action::Disable => "disable",
+            Action::Adopt => "adopt",
         }
     }
 }
@@ -225,6 +238,40 @@ pub enum PlanError {
         /// The manifest's auth method (its spec name).
         desired: String,
     },
+    /// `spec.adopt.flowId` names a flow that is not a live destination flow.
+    #[error(
+        "Destination `{destination}`: spec.adopt.flowId {id} is not a destination flow of this sandbox; remove spec.adopt to create new objects instead"
+    )]
+    AdoptFlowNotFound {
+        /// The Destination's name.
+        destination: String,
+        /// The flow id.
+        id: String,
+    },
+    /// Two Destinations adopt the same flow.
+    #[error(
+        "Destinations `{first}` and `{second}` both adopt flow {id} (spec.adopt.flowId); keep one"
+    )]
+    AdoptedTwice {
+        /// The first Destination.
+        first: String,
+        /// The second.
+        second: String,
+        /// The flow id.
+        id: String,
+    },
+    /// `spec.adopt.flowId` names a flow another Destination manages.
+    #[error(
+        "Destination `{destination}`: flow {id} is already managed by Destination `{owner}`; it cannot be adopted twice"
+    )]
+    AdoptFlowManaged {
+        /// The Destination's name.
+        destination: String,
+        /// The flow id.
+        id: String,
+        /// The Destination whose marker it carries.
+        owner: String,
+    },
     /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
     /// built from another desired model may still meet it).
     #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
@@ -270,6 +317,8 @@ pub enum DestinationStatus {
     Delete,
     /// Not in the manifests, kept (no `--prune`).
     LeftInPlace,
+    /// Objects made outside destctl are adopted (`spec.adopt`).
+    Adopt,
 }
 
 impl DestinationStatus {
@@ -283,6 +332,7 @@ impl DestinationStatus {
             DestinationStatus::LeftInPlace => {
                 "left in place (not in the manifests; --prune deletes it)"
             }
+            DestinationStatus::Adopt => "adopt (objects made outside destctl taken over)",
         }
     }
 }
@@ -297,6 +347,10 @@ pub struct DestinationDetail {
     pub display_name: Option<String>,
     /// The platform (desired, else from the live connection spec).
     pub platform: Option<Platform>,
+    /// The account in words (auth method and its non-secret params), when known.
+    pub account: Option<String>,
+    /// The file location in words (mode and its params), when known.
+    pub location: Option<String>,
     /// The overall action.
     pub status: DestinationStatus,
     /// Audiences added, changed or removed.
@@ -348,6 +402,7 @@ impl Plan {
                 Change::Create(_) => s.create += 1,
                 Change::Update(_) | Change::Enable(_) | Change::Disable(_) => s.update += 1,
                 Change::Delete(_) => s.delete += 1,
+                Change::Adopt(_) => s.adopt += 1,
             }
         }
         s
