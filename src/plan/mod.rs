@@ -13,6 +13,33 @@ pub(crate) mod mapping;
 pub use build::{
     build, build_plan, dataset_update_for, location_words, plan_destination, update_for,
 };
+#[cfg(feature = "test-support")]
+pub use fuzzing::{activation_patch, flow_body};
+
+/// The desired flow's create requests, for the fuzz targets (`fuzz/`) to build live flows the
+/// way `apply` creates them; with the `test-support` feature only.
+#[cfg(feature = "test-support")]
+mod fuzzing {
+    use crate::model::DesiredDestination;
+    use crate::wire::PatchOp;
+    use serde_json::Value;
+
+    /// The `POST /flows` body of `d`: no audience and no attribute (they follow in
+    /// [`activation_patch`]).
+    pub fn flow_body(
+        d: &DesiredDestination,
+        flow_spec_id: &str,
+        source_connection_id: &str,
+        target_connection_id: &str,
+    ) -> Value {
+        super::desired::flow_body(d, flow_spec_id, source_connection_id, target_connection_id)
+    }
+
+    /// The patch that adds `d`'s audiences and profile attributes to its new flow.
+    pub fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
+        super::desired::activation_patch(d)
+    }
+}
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,
