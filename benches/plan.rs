@@ -188,6 +188,7 @@ fn destination(sandbox: usize, flow: usize, audiences: usize) -> DesiredDestinat
         mandatory_attributes: vec![],
         deduplication_keys: vec![],
         identity_deduplication_keys: vec![],
+        columns: vec![],
         enabled: true,
         audiences: (0..audiences).map(|n| audience(sandbox, flow, n)).collect(),
     }

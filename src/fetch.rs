@@ -9,7 +9,11 @@
 //! `GET /flowSpecs?property=name==upsToCampaign` when asked. With at most 100 destination flows
 //! per sandbox (the guardrail) and one chain per flow, that is 5 requests (+1), within the
 //! budget of 4·⌈F/100⌉+4. A flow listed without `transformations` is read again with one GET
-//! (said at info level); nothing else is read one by one.
+//! (said at info level). When a managed target connection is of a current card, the Data Prep
+//! mapping sets of exported columns are read too: one list of the newest
+//! [`MAPPING_SET_PAGE`] sets and one GET per mapping set version a managed flow names that the
+//! list did not return (1 + M requests, see `read_mapping_sets`); nothing else is read one by
+//! one.
 //!
 //! Every list item is deserialized straight from the page bytes into its typed wire struct
 //! ([`Flow`], [`Connection`], [`FlowSpec`]): the fields destctl does not read — above all a
@@ -17,9 +21,10 @@
 //! `runs` — are skipped by the parser, never built, and each page's bytes live only while that
 //! page is parsed. An item without `id` or `etag` fails the list with an error naming it.
 
-use crate::catalog::{DATA_LAKE_SPEC_ID, PROFILE_STORE_SPEC_ID, Platform};
-use crate::client::{Client, ClientError};
-use crate::live::{LiveEntity, LiveState};
+use crate::catalog::{Card, DATA_LAKE_SPEC_ID, PROFILE_STORE_SPEC_ID, Platform};
+use crate::client::{Client, ClientError, MAPPING_SET_PAGE};
+use crate::live::{LiveEntity, LiveMappingSet, LiveState};
+use crate::marker::Marker;
 use crate::model::DesiredState;
 use crate::wire::connection::{Connection, FlowSpec};
 use crate::wire::flow::Flow;
@@ -102,6 +107,7 @@ pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, Cl
     };
     base_connections.extend(accounts);
     let flows = complete_transformations(client, flows).await?;
+    let mapping_sets = read_mapping_sets(client, &flows, &target_connections).await?;
     let wrap = |resource, items: Vec<Connection>| -> Vec<Arc<LiveEntity>> {
         items
             .into_iter()
@@ -117,7 +123,62 @@ pub async fn fetch(client: &Client, opts: &FetchOptions) -> Result<LiveState, Cl
         source_connections: wrap(Resource::SourceConnection, source_connections),
         target_connections: wrap(Resource::TargetConnection, target_connections),
         campaign_flow_spec_id,
+        mapping_sets,
     })
+}
+
+/// The Data Prep mapping sets of managed flows, when a managed target connection is of a
+/// current card (only those flows use mapping sets): one `GET /mappingSets/{id}?version=N` per
+/// distinct version a managed flow's `profileMapping` names, plus one list of the newest
+/// [`MAPPING_SET_PAGE`] sets, which finds managed ones no flow references yet (an apply
+/// interrupted between the mapping set's create and the flow's patch). Budget: 1 + M
+/// requests, M = referenced versions; none without a managed current-card target.
+async fn read_mapping_sets(
+    client: &Client,
+    flows: &[Flow],
+    targets: &[Connection],
+) -> Result<Vec<Arc<LiveMappingSet>>, ClientError> {
+    let managed = |d: Option<&str>| d.and_then(Marker::parse).is_some();
+    let current = targets.iter().any(|t| {
+        managed(t.description.as_deref())
+            && t.spec_id()
+                .and_then(Platform::by_connection_spec)
+                .is_some_and(|p| p.info().card == Card::Current)
+    });
+    if !current {
+        return Ok(Vec::new());
+    }
+    let mut pinned: Vec<(String, u64)> = flows
+        .iter()
+        .filter(|f| managed(f.description.as_deref()))
+        .filter_map(|f| f.profile_mapping().map(|(id, v)| (id.to_owned(), v)))
+        .collect();
+    pinned.sort();
+    pinned.dedup();
+    let mut out = Vec::new();
+    for item in client.newest_mapping_sets(MAPPING_SET_PAGE).await? {
+        if let Some(m) = LiveMappingSet::from_value(&item)
+            && m.marker.is_some()
+        {
+            out.push(Arc::new(m));
+        }
+    }
+    for (id, version) in pinned {
+        if out.iter().any(|m| m.id == id && m.version == version) {
+            continue;
+        }
+        match client.mapping_set(&id, version).await {
+            Ok(v) => {
+                if let Some(m) = LiveMappingSet::from_value(&v) {
+                    out.push(Arc::new(m));
+                }
+            }
+            // A flow pointing at a mapping set that is gone is planned as having none.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// Everything [`fetch`] lists besides the flows.

@@ -738,6 +738,7 @@ mod tests {
                                 "params": {"host": "sftp.acme.test", "username": "exports", "password": "***"}}}),
             )],
             source_connections: vec![],
+            mapping_sets: vec![],
             target_connections: vec![
                 e(
                     Resource::TargetConnection,

@@ -265,6 +265,60 @@ pub struct DesiredLocation {
     pub files: Option<FileOptions>,
 }
 
+/// Where an exported column's values come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ColumnSource {
+    /// A profile attribute (`personalEmail.address`).
+    Attribute(AttributePath),
+    /// The identities of a namespace (`Email`), from the profile's `identityMap`.
+    Identity(String),
+}
+
+impl ColumnSource {
+    /// The mapping's `source` as the Data Prep API takes it: the attribute path, or
+    /// `identityMap.<namespace>` with a `.` inside the namespace written `//` (ASFB).
+    pub fn mapping_source(&self) -> String {
+        match self {
+            ColumnSource::Attribute(p) => p.as_str().to_owned(),
+            ColumnSource::Identity(ns) => format!("identityMap.{}", ns.replace('.', "//")),
+        }
+    }
+
+    /// Reads a mapping's `source` back (the inverse of [`ColumnSource::mapping_source`]).
+    pub fn from_mapping_source(s: &str) -> Option<ColumnSource> {
+        match s.strip_prefix("identityMap.") {
+            Some(ns) => Some(ColumnSource::Identity(ns.replace("//", "."))),
+            None => AttributePath::parse(s).ok().map(ColumnSource::Attribute),
+        }
+    }
+}
+
+impl fmt::Display for ColumnSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnSource::Attribute(p) => write!(f, "{p}"),
+            ColumnSource::Identity(ns) => write!(f, "identity {ns}"),
+        }
+    }
+}
+
+/// One column of the exported files of a current card: a mapping of its mapping set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExportedColumn {
+    /// What is exported.
+    pub source: ColumnSource,
+    /// The column header (the mapping's `destination`): no `.`.
+    pub column: String,
+}
+
+impl ExportedColumn {
+    /// The default column of an attribute: its path with `.` written `_`
+    /// (`personalEmail.address` → `personalEmail_address`, as Adobe's UI names it).
+    pub fn default_column(path: &AttributePath) -> String {
+        path.as_str().replace('.', "_")
+    }
+}
+
 /// One audience activated to a destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredAudience {
@@ -306,6 +360,10 @@ pub struct DesiredDestination {
     pub location: DesiredLocation,
     /// Exported profile attributes, in manifest order.
     pub attributes: Vec<AttributePath>,
+    /// The exported columns of a current card (attributes, then exported identities), in
+    /// manifest order: its mapping set. Empty on legacy cards, which export `attributes` as
+    /// profile selectors.
+    pub columns: Vec<ExportedColumn>,
     /// Attributes that must be present for a profile to be exported.
     pub mandatory_attributes: Vec<AttributePath>,
     /// Attributes that deduplicate the exported rows.

@@ -225,6 +225,7 @@ impl Dest {
             mandatory_attributes: mandatory,
             deduplication_keys: dedup,
             identity_deduplication_keys: identities,
+            columns: vec![],
             enabled: self.enabled,
             audiences,
         })

@@ -76,6 +76,7 @@ fn delete_rank(r: Resource) -> u8 {
         Resource::TargetConnection => 1,
         Resource::SourceConnection => 2,
         Resource::Connection => 3,
+        Resource::MappingSet => 4,
     }
 }
 

@@ -108,6 +108,8 @@ fn create_role_taken<'a>(
 ) -> Option<&'a LiveEntity> {
     let d = live.get(&change.name)?;
     match change.resource {
+        // Checked by `mapping_set_taken`.
+        Resource::MappingSet => None,
         Resource::Flow => d.flow.as_deref(),
         // A dataset export swaps source connections (datasets cannot change on one): its
         // create is stale only when a managed one with the same datasets exists already.
@@ -147,12 +149,38 @@ fn create_role_taken<'a>(
     }
 }
 
+/// A managed mapping set with the mappings a mapping set create would make (an apply
+/// interrupted after creating it): its id.
+fn mapping_set_taken(
+    change: &Create,
+    live: &std::collections::BTreeMap<String, crate::live::LiveDestination>,
+) -> Option<String> {
+    let d = live.get(&change.name)?;
+    let want: Vec<(String, String)> = change
+        .body
+        .get("mappings")?
+        .as_array()?
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m.get("source")?.as_str()?.to_owned(),
+                m.get("destination")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    d.mapping_set_candidates
+        .iter()
+        .find(|m| m.mappings == want)
+        .map(|m| m.id.clone())
+}
+
 fn entities(live: &LiveState, r: Resource) -> &[std::sync::Arc<LiveEntity>] {
     match r {
         Resource::Connection => &live.connections,
         Resource::SourceConnection => &live.source_connections,
         Resource::TargetConnection => &live.target_connections,
         Resource::Flow => &live.flows,
+        Resource::MappingSet => &[],
     }
 }
 
@@ -176,6 +204,12 @@ pub fn check(plan: &Plan, live: &LiveState, target: &PlanTarget) -> Result<(), P
             reason,
         };
         if let Change::Create(create) = c {
+            if create.resource == Resource::MappingSet {
+                if let Some(m) = mapping_set_taken(create, &managed) {
+                    stale.push(item(None, StaleReason::AlreadyExists { id: m }));
+                }
+                continue;
+            }
             if let Some(e) = create_role_taken(create, &managed) {
                 stale.push(item(
                     None,

@@ -192,6 +192,7 @@ impl Replanner for LiveReplanner {
                     &mut dest.profile_connection
                 }
                 Resource::Connection => &mut dest.connection,
+                Resource::MappingSet => return Ok(None),
             };
             *slot = Some(std::sync::Arc::new(entity));
             Ok(crate::plan::update_for(

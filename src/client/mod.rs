@@ -110,6 +110,13 @@ pub enum FlowAction {
 /// The Flow Service's path under the platform base URL.
 pub const FLOW_SERVICE_PATH: &str = "/data/foundation/flowservice";
 
+/// The Data Prep API's path under the platform base URL (mapping sets).
+pub const DATA_PREP_PATH: &str = "/data/foundation/conversion";
+
+/// How many of the newest mapping sets the live read lists to find managed ones that no flow
+/// references yet (one request).
+pub const MAPPING_SET_PAGE: u32 = 50;
+
 /// The page size asked of list endpoints (the service's maximum).
 pub const PAGE_LIMIT: u32 = 100;
 
@@ -463,9 +470,29 @@ impl Client {
         Ok(url)
     }
 
+    /// The base URL of `resource`'s API: the Flow Service's, or the Data Prep API's for
+    /// mapping sets (the same host, `/data/foundation/conversion`).
+    fn base_for(&self, resource: Resource) -> Url {
+        let mut url = self.inner.base.clone();
+        if resource == Resource::MappingSet {
+            let path = url.path().to_owned();
+            let root = path.strip_suffix(FLOW_SERVICE_PATH).unwrap_or(&path);
+            url.set_path(&format!("{}{DATA_PREP_PATH}", root.trim_end_matches('/')));
+        }
+        url
+    }
+
+    /// `{base}{collection}` of `resource`.
+    fn collection_url(&self, resource: Resource) -> Url {
+        let mut url = self.base_for(resource);
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{}", resource.collection()));
+        url
+    }
+
     /// `{base}{collection}/{id}[/{extra}…]`, each segment percent-encoded.
     fn entity_url(&self, resource: Resource, id: &EntityId, extra: &[&str]) -> Url {
-        let mut url = self.inner.base.clone();
+        let mut url = self.base_for(resource);
         {
             let mut segs = url.path_segments_mut().expect("http(s) URLs have a path");
             segs.pop_if_empty();
@@ -825,6 +852,15 @@ impl Client {
                 path: url.path().to_owned(),
                 message: "the answer has no `id`".into(),
             })?;
+        if resource == Resource::MappingSet {
+            // Data Prep has no etags; a mapping set version never changes, so its version
+            // stands in for one.
+            let version = v.get("version").and_then(Value::as_u64).unwrap_or(0);
+            return Ok(WriteResult {
+                id,
+                etag: Etag(format!("version {version}")),
+            });
+        }
         if let Some(etag) = v.get("etag").and_then(Value::as_str) {
             return Ok(WriteResult {
                 id,
@@ -854,7 +890,7 @@ impl Client {
         resource: Resource,
         body: &Value,
     ) -> Result<WriteResult, ClientError> {
-        let url = self.url(resource.collection())?;
+        let url = self.collection_url(resource);
         let (_, answer) = self
             .execute(Call {
                 method: Method::POST,
@@ -895,6 +931,50 @@ impl Client {
         }
         self.write_result(&Method::PATCH, &url, resource, Some(id), &answer)
             .await
+    }
+
+    /// `GET /mappingSets/{id}?version=N` of the Data Prep API: one mapping set version.
+    pub async fn mapping_set(&self, id: &str, version: u64) -> Result<Value, ClientError> {
+        let mut url = self.entity_url(Resource::MappingSet, &EntityId(id.to_owned()), &[]);
+        url.query_pairs_mut()
+            .append_pair("version", &version.to_string());
+        let (_, body) = self
+            .execute(Call {
+                method: Method::GET,
+                url: url.clone(),
+                body: None,
+                if_match: None,
+                class: RetryClass::Idempotent,
+            })
+            .await?;
+        Self::decode_json(&Method::GET, &url, &body)
+    }
+
+    /// `GET /mappingSets?limit=N&start=0` of the Data Prep API: the newest `limit` mapping
+    /// sets (their latest versions), one request.
+    pub async fn newest_mapping_sets(&self, limit: u32) -> Result<Vec<Value>, ClientError> {
+        let mut url = self.collection_url(Resource::MappingSet);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string())
+            .append_pair("start", "0");
+        let (_, body) = self
+            .execute(Call {
+                method: Method::GET,
+                url: url.clone(),
+                body: None,
+                if_match: None,
+                class: RetryClass::Idempotent,
+            })
+            .await?;
+        let v = Self::decode_json(&Method::GET, &url, &body)?;
+        match v.get("data") {
+            Some(Value::Array(items)) => Ok(items.clone()),
+            _ => Err(ClientError::Decode {
+                method: Method::GET,
+                path: url.path().to_owned(),
+                message: "expected {\"data\": [mapping set…]}".into(),
+            }),
+        }
     }
 
     /// `DELETE {collection}/{id}`.

@@ -137,8 +137,11 @@ impl Client {
         resource: Resource,
         body: &Value,
     ) -> Result<WriteResult, ClientError> {
+        if resource == Resource::MappingSet {
+            return self.create_mapping_set(body).await;
+        }
         let key = CreatedKey::of(body);
-        let path = self.url(resource.collection())?.path().to_owned();
+        let path = self.collection_url(resource).path().to_owned();
         let mut round = 1;
         loop {
             let err = match self.create_once(resource, body).await {
@@ -158,6 +161,64 @@ impl Client {
             );
             if let Some(found) = self.find_created(resource, key).await? {
                 return Ok(found);
+            }
+            if !self.before_resending(&path, round, &err).await? {
+                return Err(err);
+            }
+            round += 1;
+        }
+    }
+
+    /// `POST /mappingSets` of the Data Prep API, never duplicating: after a failure that may
+    /// hide a create, the newest mapping sets are listed (one request) and one with the body's
+    /// `name` (which ends with the ownership marker) and mappings is adopted when found, else
+    /// the create is sent again.
+    async fn create_mapping_set(&self, body: &Value) -> Result<WriteResult, ClientError> {
+        let resource = Resource::MappingSet;
+        let path = self.collection_url(resource).path().to_owned();
+        let pairs = |v: &Value| -> Vec<(Option<String>, Option<String>)> {
+            v.get("mappings")
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|m| {
+                            let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+                            (s("source"), s("destination"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let name = body.get("name").and_then(Value::as_str);
+        let mut round = 1;
+        loop {
+            let err = match self.create_once(resource, body).await {
+                Ok(w) => return Ok(w),
+                Err(e) => e,
+            };
+            if name.is_none() || !may_have_happened(&err) {
+                return Err(err);
+            }
+            if round >= self.inner.retrier.max_attempts() {
+                return Err(err);
+            }
+            self.tell_resolving(
+                &Method::POST,
+                &path,
+                &format!("looking for mapping set {:?}", name.unwrap_or_default()),
+            );
+            let newest = self.newest_mapping_sets(super::MAPPING_SET_PAGE).await?;
+            if let Some(found) = newest
+                .iter()
+                .find(|m| m.get("name").and_then(Value::as_str) == name && pairs(m) == pairs(body))
+                && let Some(id) = found.get("id").and_then(Value::as_str)
+            {
+                let version = found.get("version").and_then(Value::as_u64).unwrap_or(0);
+                return Ok(WriteResult {
+                    id: EntityId(id.to_owned()),
+                    etag: Etag(format!("version {version}")),
+                });
             }
             if !self.before_resending(&path, round, &err).await? {
                 return Err(err);

@@ -1077,7 +1077,7 @@ pub(crate) fn patch_connection(
 pub(crate) fn delete_blocker(sb: &Sandbox, r: Resource, id: &str) -> Option<ApiError> {
     let flows = sb.col(Resource::Flow);
     let users: Vec<&str> = match r {
-        Resource::Flow => return None,
+        Resource::Flow | Resource::MappingSet => return None,
         Resource::Connection => flows
             .values()
             .filter(|f| {

@@ -310,6 +310,7 @@ fn roots(r: Resource) -> Vec<&'static str> {
             "params",
             "inheritedAttributes",
         ],
+        Resource::MappingSet => &[],
         Resource::Flow => &[
             "flowSpec",
             "sourceConnectionIds",
@@ -418,6 +419,7 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
                         resources::create_target_connection(&body, &id, &actor, sb)
                     }
                     Resource::Flow => resources::create_flow(&body, &id, &actor, sb),
+                    Resource::MappingSet => Err(ApiError::not_found(col_name(r), &id)),
                 }?;
                 let etag = value["etag"].clone();
                 let seq = st.store.next_seq();

@@ -25,6 +25,7 @@ fn col_index(r: Resource) -> usize {
         Resource::SourceConnection => 1,
         Resource::TargetConnection => 2,
         Resource::Flow => 3,
+        Resource::MappingSet => 4,
     }
 }
 
@@ -91,7 +92,9 @@ pub(crate) struct Sandbox {
     pub id: String,
     pub org: String,
     pub name: String,
-    cols: [HashMap<String, Entity>; 4],
+    /// The four Flow Service collections, and an always-empty slot for [`Resource::MappingSet`]
+    /// (mapping sets are Data Prep objects, kept in `mapping_sets`).
+    cols: [HashMap<String, Entity>; 5],
     /// Data Prep schemas by id (`dataprep.rs`).
     pub(crate) schemas: BTreeMap<String, Value>,
     /// Data Prep mapping sets by id: every version, oldest first (`dataprep.rs`).

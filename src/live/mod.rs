@@ -123,6 +123,57 @@ fn marker_of(description: Option<&str>) -> Option<Marker> {
     description.and_then(Marker::parse).map(|(m, _)| m)
 }
 
+/// One version of a Data Prep mapping set (the exported columns of a current card's flow),
+/// as read from the Data Prep API. It has no etag: a version never changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveMappingSet {
+    /// Its id (32 hex characters).
+    pub id: String,
+    /// This version.
+    pub version: u64,
+    /// The ownership marker at the end of its `name`, if any.
+    pub marker: Option<Marker>,
+    /// Its mappings as `(source, destination)`, in order.
+    pub mappings: Vec<(String, String)>,
+    /// `createdDate` in ms (0 when absent).
+    pub created_at: i64,
+}
+
+impl LiveMappingSet {
+    /// Reads a mapping set (a `GET /mappingSets/{id}` answer or a list item); `None` without
+    /// `id`.
+    pub fn from_value(v: &Value) -> Option<LiveMappingSet> {
+        let id = v.get("id")?.as_str()?.to_owned();
+        let mappings = v
+            .get("mappings")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|m| {
+                        let s = m.get("source").or_else(|| m.get("sourceAttribute"))?;
+                        let d = m
+                            .get("destination")
+                            .or_else(|| m.get("destinationXdmPath"))?;
+                        Some((s.as_str()?.to_owned(), d.as_str()?.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(LiveMappingSet {
+            id,
+            version: v.get("version").and_then(Value::as_u64).unwrap_or(0),
+            marker: v
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(Marker::parse)
+                .map(|(m, _)| m),
+            mappings,
+            created_at: v.get("createdDate").and_then(Value::as_i64).unwrap_or(0),
+        })
+    }
+}
+
 /// Everything listed in one sandbox. Entities are shared handles, so grouping them
 /// ([`LiveState::managed`]) never copies them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -137,6 +188,9 @@ pub struct LiveState {
     pub target_connections: Vec<Arc<LiveEntity>>,
     /// The id of the `upsToCampaign` flow spec, when it was looked up.
     pub campaign_flow_spec_id: Option<String>,
+    /// Data Prep mapping sets: the versions managed flows reference, and the managed ones
+    /// (ownership marker in their `name`) of the newest listed ([`crate::fetch`]).
+    pub mapping_sets: Vec<Arc<LiveMappingSet>>,
 }
 
 /// The managed objects of one Destination manifest name. Any of them may be missing (never
@@ -157,6 +211,11 @@ pub struct LiveDestination {
     pub target_connection: Option<Arc<LiveEntity>>,
     /// Further managed objects with the same name and role (never expected): left alone.
     pub extras: Vec<Arc<LiveEntity>>,
+    /// The mapping set version the flow's `profileMapping` names, when it was read.
+    pub mapping_set: Option<Arc<LiveMappingSet>>,
+    /// Mapping sets carrying this name's marker (e.g. created by an apply interrupted before
+    /// the flow pointed at it), newest first.
+    pub mapping_set_candidates: Vec<Arc<LiveMappingSet>>,
 }
 
 impl LiveState {
@@ -178,6 +237,12 @@ impl LiveState {
             source_connections: keep(&self.source_connections),
             target_connections: keep(&self.target_connections),
             campaign_flow_spec_id: self.campaign_flow_spec_id.clone(),
+            mapping_sets: self
+                .mapping_sets
+                .iter()
+                .filter(|m| m.marker.as_ref().is_none_or(|k| scope.contains(&k.name)))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -212,6 +277,7 @@ impl LiveState {
                     &mut dest.profile_connection
                 }
                 Resource::Connection => &mut dest.connection,
+                Resource::MappingSet => continue,
             };
             if slot.is_none() {
                 *slot = Some(Arc::clone(e));
@@ -219,6 +285,80 @@ impl LiveState {
                 dest.extras.push(Arc::clone(e));
             }
         }
+        for dest in out.values_mut() {
+            let pinned = dest
+                .flow
+                .as_ref()
+                .and_then(|f| f.flow())
+                .and_then(|f| f.profile_mapping());
+            dest.mapping_set = pinned.and_then(|(id, version)| {
+                self.mapping_sets
+                    .iter()
+                    .find(|m| m.id == id && m.version == version)
+                    .cloned()
+            });
+            let mut candidates: Vec<Arc<LiveMappingSet>> = self
+                .mapping_sets
+                .iter()
+                .filter(|m| m.marker.as_ref().is_some_and(|k| k.name == dest.name))
+                .cloned()
+                .collect();
+            candidates.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+            candidates.dedup_by(|a, b| a.id == b.id && a.version == b.version);
+            dest.mapping_set_candidates = candidates;
+        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mapping_sets_are_read_and_grouped_by_the_flow_and_the_marker() {
+        let set = |id: &str, version: u64, name: &str, created: i64| {
+            Arc::new(
+                LiveMappingSet::from_value(&json!({
+                    "id": id, "version": version, "name": name, "createdDate": created,
+                    "mappings": [{"sourceType": "text/x.schema-path", "source": "a.b", "destination": "a_b"},
+                                 {"sourceAttribute": "c", "destinationXdmPath": "c"}],
+                }))
+                .unwrap(),
+            )
+        };
+        let pinned = set("m1", 1, "d exported columns [destctl:d]", 1);
+        assert_eq!(
+            pinned.mappings,
+            [("a.b".into(), "a_b".into()), ("c".into(), "c".into())]
+        );
+        let flow = LiveEntity::from_raw(
+            Resource::Flow,
+            json!({"id": "f", "etag": "\"e\"", "description": "[destctl:d]",
+                   "transformations": [{"name": "GeneralTransform", "params": {
+                       "segmentSelectors": {"selectors": []},
+                       "profileMapping": {"mappingId": "m1", "mappingVersion": "1"}}}]}),
+        )
+        .unwrap();
+        let live = LiveState {
+            flows: vec![Arc::new(flow)],
+            mapping_sets: vec![
+                set("m1", 0, "d exported columns [destctl:d]", 1),
+                pinned.clone(),
+                set("m2", 0, "d exported columns [destctl:d]", 5),
+                set("m3", 0, "someone else's", 9),
+            ],
+            ..LiveState::default()
+        };
+        let d = &live.managed()["d"];
+        assert_eq!(d.mapping_set.as_deref(), Some(&*pinned));
+        let ids: Vec<(&str, u64)> = d
+            .mapping_set_candidates
+            .iter()
+            .map(|m| (m.id.as_str(), m.version))
+            .collect();
+        assert_eq!(ids, [("m2", 0), ("m1", 0), ("m1", 1)]);
+        assert!(LiveMappingSet::from_value(&json!({"version": 0})).is_none());
     }
 }

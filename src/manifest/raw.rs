@@ -221,10 +221,15 @@ pub(crate) struct DestinationSpec {
     /// Where the files land (target connection).
     #[schemars(with = "LocationSpec")]
     pub location: Spanned<LocationSpec>,
-    /// Exported profile attributes (XDM paths such as `person.name.firstName`).
+    /// Exported profile attributes: XDM paths such as `person.name.firstName`, or (current
+    /// cards) `{path, column}` naming the file's column.
     #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub attributes: Option<Spanned<Vec<Spanned<String>>>>,
+    #[schemars(with = "Vec<AttributeEntry>")]
+    pub attributes: Option<Spanned<Vec<Spanned<AttributeEntry>>>>,
+    /// Identities exported as columns (current cards; at most one per dataflow).
+    #[serde(default)]
+    #[schemars(with = "Vec<IdentityColumn>")]
+    pub identities: Vec<Spanned<IdentityColumn>>,
     /// Attributes a profile must have to be exported; each one is among `attributes`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
@@ -423,6 +428,80 @@ pub(crate) struct Activation {
     /// (default `%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%`).
     #[schemars(with = "Option<String>")]
     pub filename_template: Option<Spanned<String>>,
+}
+
+/// One `spec.attributes` item: a path, or `{path, column}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttributeEntry {
+    /// The XDM path.
+    pub path: String,
+    /// The column header, when named (current cards).
+    pub column: Option<String>,
+}
+
+/// `{path, column}` as written.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AttributeColumn {
+    /// The XDM path, e.g. `personalEmail.address`.
+    path: String,
+    /// The column header in the exported files (no `.`), e.g. `email`.
+    column: String,
+}
+
+impl<'de> Deserialize<'de> for AttributeEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AttributeEntry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute path or {path, column}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AttributeEntry, E> {
+                Ok(AttributeEntry {
+                    path: v.to_owned(),
+                    column: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AttributeEntry, A::Error> {
+                AttributeColumn::deserialize(de::value::MapAccessDeserializer::new(map)).map(|c| {
+                    AttributeEntry {
+                        path: c.path,
+                        column: Some(c.column),
+                    }
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for AttributeEntry {
+    fn schema_name() -> Cow<'static, str> {
+        "AttributeEntry".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let named = generator.subschema_for::<AttributeColumn>();
+        json_schema!({
+            "description": "An exported attribute: its XDM path, or {path, column} naming its column (current cards)",
+            "anyOf": [
+                {"type": "string", "description": "An XDM path; its column is the path with '.' written '_'"},
+                named
+            ]
+        })
+    }
+}
+
+/// One `spec.identities` item: an identity namespace exported as a column.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdentityColumn {
+    /// The identity namespace code, e.g. `Email`, `ECID`.
+    pub namespace: String,
+    /// The column header in the exported files (no `.`); default: the namespace.
+    #[serde(default)]
+    pub column: Option<String>,
 }
 
 /// The file name template used when an activation gives none.

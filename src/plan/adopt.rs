@@ -90,7 +90,7 @@ fn users(live: &LiveState, resource: Resource, id: &str) -> Vec<String> {
                     uses(&flow.source_connection_ids, &live.source_connections)
                         || uses(&flow.target_connection_ids, &live.target_connections)
                 }
-                Resource::Flow => false,
+                Resource::Flow | Resource::MappingSet => false,
             };
             hit.then(|| f.id.0.clone())
         })

@@ -22,6 +22,7 @@ use super::adopt;
 use super::dataset;
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
+use super::mapping;
 use super::{
     Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
     FORMAT_VERSION, IdRef, LeftInPlace, Plan, PlanDetails, PlanError, PlanOptions,
@@ -548,6 +549,17 @@ fn destination(
     campaign_flow_spec_id: Option<&str>,
     views: Views,
 ) -> Result<(Vec<Change>, DestinationDetail), PlanError> {
+    let kept;
+    let d = match mapping::keeps_profile_selectors(d, live) {
+        true => {
+            kept = DesiredDestination {
+                columns: Vec::new(),
+                ..d.clone()
+            };
+            &kept
+        }
+        false => d,
+    };
     let name = d.name.as_str();
     let known_flow_spec = match d.platform.info().flow_spec {
         FlowSpecRef::Id(id) => Some(id),
@@ -623,12 +635,22 @@ fn destination(
         ));
     }
 
+    // The exported columns' mapping set is created before the flow that points at it.
+    let columns = mapping::plan_mapping(d, live);
+    if let Some(c) = columns.create {
+        changes.push(c);
+    }
+    if let Some(note) = columns.note {
+        detail.notes.push((Sign::Change, note));
+    }
+
     match &live.flow {
         None => {
             let spec = desired::flow_spec_id(d.platform, campaign_flow_spec_id, name)?;
             let source = id_or_ref(&live.source_connection, name, Role::SourceConnection);
             let target = id_or_ref(&live.target_connection, name, Role::TargetConnection);
-            let activation = desired::activation_patch(d);
+            let mut activation = desired::activation_patch(d);
+            activation.extend(columns.op);
             let mut c = create(
                 name,
                 Role::Flow,
@@ -651,11 +673,14 @@ fn destination(
                     after: Some(Value::Object(desired::audience_value(a))),
                 })
                 .collect();
-            detail.attributes = d
-                .attributes
-                .iter()
-                .map(|p| (Sign::Add, p.to_string()))
-                .collect();
+            detail.attributes = if d.columns.is_empty() {
+                d.attributes
+                    .iter()
+                    .map(|p| (Sign::Add, p.to_string()))
+                    .collect()
+            } else {
+                columns.columns
+            };
             if !d.enabled {
                 changes.push(Change::disable(
                     name,
@@ -718,8 +743,10 @@ fn destination(
                     _ => {}
                 }
             }
-            if !fd.ops.is_empty() {
-                changes.push(update(flow, name, fd.ops));
+            let mut ops = fd.ops;
+            ops.extend(columns.op);
+            if !ops.is_empty() {
+                changes.push(update(flow, name, ops));
             }
             if d.enabled && !live_enabled {
                 changes.push(Change::enable(name, on_entity(flow)));
@@ -727,6 +754,7 @@ fn destination(
             }
             detail.audiences = fd.audiences;
             detail.attributes = fd.attributes;
+            detail.attributes.extend(columns.columns);
             if !changes.is_empty() {
                 detail.status = DestinationStatus::Update;
             }
@@ -750,6 +778,32 @@ fn add_views(detail: &mut DestinationDetail, d: &DesiredDestination, live: &Live
         .and_then(|f| f.flow())
         .map(diff::live_flow_view);
     detail.after = Some(diff::desired_flow_view(d));
+    // Exported columns (current cards) are the mapping set's, not profile selectors: both
+    // views show them as `column ← source`.
+    if !d.columns.is_empty() {
+        let words = |pairs: &[(String, String)]| -> Value {
+            Value::Array(
+                pairs
+                    .iter()
+                    .map(|(source, column)| Value::String(format!("{column} ← {source}")))
+                    .collect(),
+            )
+        };
+        let live_columns = live
+            .mapping_set
+            .as_ref()
+            .map(|m| words(&m.mappings))
+            .unwrap_or_else(|| Value::Array(Vec::new()));
+        for (view, columns) in [
+            (&mut detail.before, live_columns),
+            (&mut detail.after, words(&mapping::wanted(d))),
+        ] {
+            if let Some(Value::Object(o)) = view {
+                o.remove("attributes");
+                o.insert("columns".into(), columns);
+            }
+        }
+    }
 }
 
 fn list_words(items: &[crate::model::AttributePath]) -> String {
@@ -831,6 +885,7 @@ fn delete_rank(r: Resource) -> u8 {
         Resource::TargetConnection => 1,
         Resource::SourceConnection => 2,
         Resource::Connection => 3,
+        Resource::MappingSet => 4,
     }
 }
 
@@ -863,6 +918,7 @@ fn kept_of<'a>(l: &'a LiveDestination, e: &LiveEntity) -> Option<&'a LiveEntity>
             l.profile_connection.as_deref()
         }
         Resource::Connection => l.connection.as_deref(),
+        Resource::MappingSet => None,
     }
 }
 

@@ -342,7 +342,13 @@ pub(crate) fn has_primary_fields(d: &DesiredDestination) -> bool {
 /// attributes and deduplication keys, every audience.
 pub(crate) fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
     let mut ops = Vec::new();
-    for path in &d.attributes {
+    // Exported columns (current cards) go through the mapping set instead (`mapping.rs`).
+    let selected: &[AttributePath] = if d.columns.is_empty() {
+        &d.attributes
+    } else {
+        &[]
+    };
+    for path in selected {
         ops.push(add(
             format!("{PROFILE_SELECTORS}/-"),
             attribute_selector(path),

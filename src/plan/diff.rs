@@ -399,8 +399,14 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
     }
 
-    // Attributes, by path.
-    let wanted_paths: BTreeSet<&str> = d.attributes.iter().map(|p| p.as_str()).collect();
+    // Attributes, by path. With exported columns (current cards) the attributes go through
+    // the mapping set (`mapping.rs`), so no profile selector is wanted.
+    let selected: &[crate::model::AttributePath] = if d.columns.is_empty() {
+        &d.attributes
+    } else {
+        &[]
+    };
+    let wanted_paths: BTreeSet<&str> = selected.iter().map(|p| p.as_str()).collect();
     let mut seen_paths: BTreeSet<&str> = BTreeSet::new();
     let mut profile_removes = Vec::new();
     for (index, sel) in live_profiles.iter().enumerate() {
@@ -438,7 +444,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
     }
     let mut added: BTreeSet<&str> = BTreeSet::new();
-    for p in &d.attributes {
+    for p in selected {
         if !seen_paths.contains(p.as_str()) && added.insert(p.as_str()) {
             if no_profile_container && added.len() == 1 {
                 out.ops.push(desired::add(
@@ -639,6 +645,7 @@ mod tests {
             mandatory_attributes: vec![],
             deduplication_keys: vec![],
             identity_deduplication_keys: vec![],
+            columns: vec![],
             enabled: true,
             audiences: audiences
                 .iter()

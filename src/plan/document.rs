@@ -322,6 +322,7 @@ pub fn resource_word(r: Resource) -> &'static str {
         Resource::SourceConnection => "sourceConnection",
         Resource::TargetConnection => "targetConnection",
         Resource::Flow => "flow",
+        Resource::MappingSet => "mappingSet",
     }
 }
 
@@ -402,6 +403,9 @@ pub enum ShapeError {
         /// What is wrong.
         message: String,
     },
+    /// An update, delete or toggle of a mapping set, which destctl only creates.
+    #[error("a mapping set is only ever created (the Data Prep API has no patch or delete)")]
+    MappingSetCreateOnly,
     /// Enable or disable of something that is not a flow.
     #[error("only flows can be enabled or disabled")]
     NotAFlow,
@@ -497,6 +501,9 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
     *what = Some(describe(action, resource, &name));
     if let Some(unknown) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ShapeError::Unknown(unknown.clone()));
+    }
+    if resource == Resource::MappingSet && action != Action::Create {
+        return Err(ShapeError::MappingSetCreateOnly);
     }
     let allowed: &[&str] = match action {
         Action::Create => &["key", "body", "patch"],
@@ -825,6 +832,25 @@ mod tests {
     fn without(mut change: Value, field: &str) -> Value {
         change.as_object_mut().expect("an object").remove(field);
         change
+    }
+
+    /// A mapping set is only ever created: its create reads back, an update or delete of one
+    /// is refused naming the change.
+    #[test]
+    fn mapping_sets_are_create_only() {
+        let create = json!({"action": "create", "resource": "mappingSet", "name": "a",
+                            "key": "a/mappingSet",
+                            "body": {"name": "a exported columns [destctl:a]",
+                                     "mappings": [{"source": "x.y", "destination": "x_y"}]}});
+        let plan = read(&file(json!([create]), json!({}))).unwrap();
+        assert_eq!(plan.changes[0].resource(), Resource::MappingSet);
+        let update = with(update(), "resource", json!("mappingSet"));
+        assert_eq!(
+            refused(update),
+            "plan change #1 (update mappingSet of `campaign-s3`): a mapping set is only ever created (the Data Prep API has no patch or delete) at line 1 column 296"
+        );
+        let delete = json!({"action": "delete", "resource": "mappingSet", "name": "a", "id": "m"});
+        assert!(refused(delete).contains("only ever created"));
     }
 
     /// Every wrong shape is refused with the change's position, action, resource and name, and

@@ -8,6 +8,7 @@ pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
 mod document;
+pub(crate) mod mapping;
 
 pub use build::{
     build, build_plan, dataset_update_for, location_words, plan_destination, update_for,

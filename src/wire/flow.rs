@@ -289,6 +289,30 @@ pub struct TransformationParams {
     /// `primaryFields` directly under the params (V2 flows of the current cards).
     #[serde(default, deserialize_with = "present")]
     pub primary_fields: Option<Json<Vec<Json<PrimaryField>>>>,
+    /// `profileMapping {mappingId, mappingVersion}`: the Data Prep mapping set of the exported
+    /// columns (V2 flows), as listed.
+    #[serde(default)]
+    pub profile_mapping: Option<serde_json::Value>,
+}
+
+impl Flow {
+    /// The `(mappingId, mappingVersion)` the flow's `profileMapping` names, when complete
+    /// (`mappingVersion` an integer, or a string of one as the sources flow spec types it).
+    pub fn profile_mapping(&self) -> Option<(&str, u64)> {
+        let pm = self.params()?.profile_mapping.as_ref()?;
+        let id = pm.get("mappingId")?.as_str()?;
+        let version = match pm.get("mappingVersion")? {
+            serde_json::Value::Number(n) => n.as_u64()?,
+            serde_json::Value::String(s) => s.parse().ok()?,
+            _ => return None,
+        };
+        Some((id, version))
+    }
+
+    /// Whether the flow has a `profileMapping` member at all.
+    pub fn has_profile_mapping(&self) -> bool {
+        self.params().is_some_and(|p| p.profile_mapping.is_some())
+    }
 }
 
 impl Shaped for TransformationParams {

@@ -22,7 +22,7 @@ pub struct EntityId(pub String);
 #[serde(transparent)]
 pub struct Etag(pub String);
 
-/// A Flow Service collection.
+/// A Flow Service collection (and the Data Prep API's mapping sets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Resource {
@@ -34,6 +34,9 @@ pub enum Resource {
     TargetConnection,
     /// `/flows`.
     Flow,
+    /// `/mappingSets` of the Data Prep API (`/data/foundation/conversion`): the exported
+    /// columns of a current card's flow. Created only; never patched or deleted.
+    MappingSet,
 }
 
 impl Resource {
@@ -44,6 +47,7 @@ impl Resource {
             Resource::SourceConnection => "/sourceConnections",
             Resource::TargetConnection => "/targetConnections",
             Resource::Flow => "/flows",
+            Resource::MappingSet => "/mappingSets",
         }
     }
 }

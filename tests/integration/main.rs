@@ -21,6 +21,7 @@ mod envs;
 mod hostile;
 mod import;
 mod live;
+mod mapping;
 mod plan;
 mod secrets;
 mod status;

@@ -1,7 +1,7 @@
 //! A `Destination` document: its connection, location and attribute rules (each in its own
 //! module) and its display name, assembled into a [`DesiredDestination`] when all hold.
 
-use super::attributes::check_attributes;
+use super::attributes::{check_attributes, check_columns};
 use super::checker::{Checker, DocRef};
 use super::connection::check_connection;
 use super::location::check_location;
@@ -40,6 +40,7 @@ pub(super) fn check_destination(
     let location = checked.location;
     let attributes = check_attributes(ck, doc, spec);
     let identity_deduplication_keys = check_identity_keys(ck, doc, spec, info.card);
+    let columns = check_columns(ck, doc, spec, info.card);
     let display_name = match &spec.display_name {
         Some(n) if n.value.trim().is_empty() => {
             let pos = ck.at(doc, n);
@@ -65,6 +66,7 @@ pub(super) fn check_destination(
         connection,
         location,
         attributes: attributes.exported,
+        columns,
         mandatory_attributes: attributes.mandatory,
         deduplication_keys: attributes.deduplication_keys,
         identity_deduplication_keys,

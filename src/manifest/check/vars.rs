@@ -112,6 +112,16 @@ fn spanned(ck: &mut Checker, env: Env<'_>, doc: DocRef, v: &mut Spanned<String>,
     }
 }
 
+/// Substitutes a value inside a located item (an `attributes` or `identities` entry), reported
+/// at the item.
+fn located(ck: &mut Checker, env: Env<'_>, pos: &Pos, v: &mut String, field: &str) {
+    match env.substitute(v) {
+        Ok(Some(s)) => *v = s,
+        Ok(None) => {}
+        Err(r) => ck.err(pos, field, env.message(r)),
+    }
+}
+
 /// Substitutes an optional located value.
 fn opt(ck: &mut Checker, env: Env<'_>, doc: DocRef, v: &mut Option<Spanned<String>>, f: &str) {
     if let Some(v) = v {
@@ -206,7 +216,33 @@ pub(super) fn substitute(ck: &mut Checker, docs: &mut Docs, env: Env<'_>) {
         );
         if let Some(list) = &mut spec.attributes {
             for (i, a) in list.value.iter_mut().enumerate() {
-                spanned(ck, env, doc, a, &format!("spec.attributes[{i}]"));
+                let pos = ck.at(doc, a);
+                let entry = &mut a.value;
+                located(
+                    ck,
+                    env,
+                    &pos,
+                    &mut entry.path,
+                    &format!("spec.attributes[{i}]"),
+                );
+                if let Some(c) = &mut entry.column {
+                    located(ck, env, &pos, c, &format!("spec.attributes[{i}].column"));
+                }
+            }
+        }
+        for (i, id) in spec.identities.iter_mut().enumerate() {
+            let pos = ck.at(doc, id);
+            let entry = &mut id.value;
+            let field = format!("spec.identities[{i}]");
+            located(
+                ck,
+                env,
+                &pos,
+                &mut entry.namespace,
+                &format!("{field}.namespace"),
+            );
+            if let Some(c) = &mut entry.column {
+                located(ck, env, &pos, c, &format!("{field}.column"));
             }
         }
         for (i, a) in spec.mandatory_attributes.iter_mut().enumerate() {

@@ -51,8 +51,14 @@ async fn examples_apply_then_plan_is_empty_and_a_second_apply_changes_nothing() 
     let first = apply_live(&emu, &desired, false).await.unwrap();
     assert!(first.report.is_success(), "{}", first.report.to_text());
     let n = desired.destinations.len();
-    // Five objects per Destination, three per DatasetExport (it uses its Destination's account).
-    let creates = 5 * n + 3 * desired.dataset_exports.len();
+    // Five objects per Destination, three per DatasetExport (it uses its Destination's account),
+    // one mapping set per Destination of a current card with exported columns.
+    let mapping_sets = desired
+        .destinations
+        .iter()
+        .filter(|d| !d.columns.is_empty())
+        .count();
+    let creates = 5 * n + 3 * desired.dataset_exports.len() + mapping_sets;
     assert_eq!(first.report.summary.created, creates);
     // Issue 10: a new flow's activation patch is part of its create, as the plan counts it.
     assert_eq!(first.report.summary.updated, 0);

@@ -213,7 +213,7 @@ fn a_missing_pgp_key_stops_apply_before_any_request() {
     let out = Cli::in_dir(&dir).args(["plan"]).output();
     let plan = String::from_utf8(out.stdout).unwrap();
     assert!(
-        plan.contains("Plan: 98 to create, 0 to update, 0 to delete."),
+        plan.contains("Plan: 106 to create, 0 to update, 0 to delete."),
         "{plan}"
     );
 }

@@ -115,9 +115,9 @@ fn plan_and_apply_count_the_same_work_the_same_way() {
     let (plan, applied) = (text(&plan.stdout), text(&applied.stdout));
     let p = last_line(&plan, "Plan:");
     let a = last_line(&applied, "Apply complete:");
-    assert_eq!(p, "Plan: 98 to create, 0 to update, 0 to delete.");
+    assert_eq!(p, "Plan: 106 to create, 0 to update, 0 to delete.");
     assert!(
-        a.starts_with("Apply complete: 98 created, 0 updated, 0 deleted"),
+        a.starts_with("Apply complete: 106 created, 0 updated, 0 deleted"),
         "{a}"
     );
 

@@ -222,9 +222,15 @@ async fn empty_emulator_plans_every_create_chain_then_nothing() {
     let n = desired.destinations.len();
     assert!(n >= 7);
     let (plan, details) = env.plan(&desired, false).await;
+    // Plus one mapping set per Destination of a current card with exported columns.
+    let mapping_sets = desired
+        .destinations
+        .iter()
+        .filter(|d| !d.columns.is_empty())
+        .count();
     assert_eq!(
         plan.summary.create,
-        5 * n + 3 * desired.dataset_exports.len()
+        5 * n + 3 * desired.dataset_exports.len() + mapping_sets
     );
     assert_eq!((plan.summary.update, plan.summary.delete), (0, 0));
     for d in &desired.destinations {
@@ -235,16 +241,18 @@ async fn empty_emulator_plans_every_create_chain_then_nothing() {
             .map(|c| c.key().unwrap().to_owned())
             .collect();
         let suffixes: Vec<_> = keys.iter().map(|k| k.rsplit('/').next().unwrap()).collect();
-        assert_eq!(
-            suffixes,
-            [
-                "profileConnection",
-                "sourceConnection",
-                "connection",
-                "targetConnection",
-                "flow"
-            ]
-        );
+        // A current card's mapping set (exported columns) is created just before its flow.
+        let mut want = vec![
+            "profileConnection",
+            "sourceConnection",
+            "connection",
+            "targetConnection",
+        ];
+        if !d.columns.is_empty() {
+            want.push("mappingSet");
+        }
+        want.push("flow");
+        assert_eq!(suffixes, want);
     }
     let counts_before = env.emu.request_counts();
     assert!(counts_before.keys().all(|k| !k.starts_with("POST /data")));
@@ -654,6 +662,8 @@ async fn an_interrupted_apply_is_adopted() {
         .changes
         .iter()
         .filter(|c| c.name() == first.name.as_str())
+        // A current card's exported columns: its mapping set is created before the flow.
+        .filter(|c| c.resource() != Resource::MappingSet)
         .collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(
@@ -821,7 +831,7 @@ fn embedded_emulator_plan_apply_plan() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("using the embedded emulator"), "{err}");
     assert!(
-        out.ends_with("Plan: 98 to create, 0 to update, 0 to delete.\n"),
+        out.ends_with("Plan: 106 to create, 0 to update, 0 to delete.\n"),
         "{out}"
     );
     let (code, _, err) = run(&["apply", "--auto-approve"]);

@@ -133,6 +133,7 @@ pub fn campaign() -> DesiredDestination {
         mandatory_attributes: vec![attr("person.name.firstName")],
         deduplication_keys: vec![attr("personalEmail.address")],
         identity_deduplication_keys: vec![],
+        columns: vec![],
         enabled: true,
         audiences,
     }
@@ -172,6 +173,7 @@ pub fn sftp() -> DesiredDestination {
         mandatory_attributes: vec![],
         deduplication_keys: vec![],
         identity_deduplication_keys: vec![],
+        columns: vec![],
         enabled: true,
         audiences: vec![audience(
             "aaaaaaaa-0000-4000-8000-000000000002",
@@ -341,6 +343,7 @@ impl FakeService {
                 Resource::Flow => live.flows.push(e),
                 Resource::Connection => live.connections.push(e),
                 Resource::SourceConnection => live.source_connections.push(e),
+                Resource::MappingSet => {}
                 Resource::TargetConnection => live.target_connections.push(e),
             }
         }

@@ -27,8 +27,9 @@ impl Redact {
         self
     }
 
-    /// The text with the exact replacements made, then every UUID shown as `[uuid]` and every
-    /// loopback port as `[port]`.
+    /// The text with the exact replacements made, then every UUID shown as `[uuid]`, every
+    /// Data Prep id (32 lower-case hex characters) as `[id]` and every loopback port as
+    /// `[port]`.
     pub fn apply(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for (from, to) in &self.exact {
@@ -53,9 +54,19 @@ fn uuids(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < b.len() {
+        let boundary = |j: usize| j >= b.len() || !b[j].is_ascii_alphanumeric();
         if i + 36 <= b.len() && is_uuid(&b[i..i + 36]) {
             out.push_str("[uuid]");
             i += 36;
+        } else if (i == 0 || boundary(i - 1))
+            && i + 32 <= b.len()
+            && boundary(i + 32)
+            && b[i..i + 32]
+                .iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        {
+            out.push_str("[id]");
+            i += 32;
         } else {
             let c = text[i..].chars().next().expect("in bounds");
             out.push(c);
@@ -89,5 +100,9 @@ fn redaction_replaces_what_varies_and_keeps_the_rest() {
     assert_eq!(
         r.apply("at /tmp/destctl-x1/a.json: http://127.0.0.1:4321/x, 127.0.0.1: id 0b23e41a-cb4a-4321-a78f-3b654f5d7d97 secret ✓"),
         "at [tmp]/a.json: http://127.0.0.1:[port]/x, 127.0.0.1: id [uuid] [value] ✓"
+    );
+    assert_eq!(
+        r.apply("set efcd8a1b5222444f8d0d36e2c1e03134, not xefcd8a1b5222444f8d0d36e2c1e03134"),
+        "set [id], not xefcd8a1b5222444f8d0d36e2c1e03134"
     );
 }
