@@ -143,8 +143,9 @@ impl Replanner for LiveReplanner {
             else {
                 return Ok(None);
             };
-            let mut dest = self
-                .managed
+            let mut managed = self.managed.clone();
+            crate::plan::take_over_former_names(&mut managed, &self.desired.destinations);
+            let mut dest = managed
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| LiveDestination {
@@ -163,10 +164,11 @@ impl Replanner for LiveReplanner {
                 Resource::Connection => &mut dest.connection,
             };
             *slot = Some(std::sync::Arc::new(entity));
-            Ok(crate::plan::update_for(
+            Ok(crate::plan::update_of(
                 d,
                 &dest,
                 resource,
+                id,
                 self.campaign_flow_spec_id.as_deref(),
             )?)
         })

@@ -5,8 +5,12 @@ mod build;
 pub(crate) mod desired;
 pub mod diff;
 mod document;
+pub mod fingerprint;
 
-pub use build::{build, build_plan, location_words, plan_destination, update_for};
+pub use build::{
+    build, build_plan, location_words, plan_destination, take_over_former_names, update_for,
+    update_of,
+};
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,
