@@ -144,7 +144,7 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
     let report = applied?.report;
     match args.format {
         Format::Json => println!("{}", report.to_json()),
-        Format::Text | Format::Markdown => print!("{}", report.to_text()),
+        Format::Text | Format::Markdown | Format::OpenMetrics => print!("{}", report.to_text()),
     }
     if report.is_success() {
         Ok(Exit::Success)

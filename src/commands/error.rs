@@ -42,6 +42,14 @@ pub enum Error {
     /// `apply` failed or was refused.
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
+    /// The drift ignore file has an unusable line.
+    #[error("{}", path.display())]
+    Ignore {
+        /// The file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        source: crate::drift::IgnoreError,
+    },
     /// A file could not be written or read.
     #[error("{}", path.display())]
     Io {

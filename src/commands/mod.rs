@@ -8,6 +8,7 @@
 
 pub(crate) mod apply;
 pub mod cli;
+pub(crate) mod drift;
 
 pub use cli::Cli;
 pub(crate) mod emulator;
@@ -56,7 +57,7 @@ impl Context {
 pub enum Exit {
     /// Exit 0.
     Success,
-    /// Exit 2: `plan --detailed-exitcode` found changes.
+    /// Exit 2: `plan --detailed-exitcode` found changes, or `drift` found drift.
     Changes,
 }
 
@@ -80,6 +81,7 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Plan(args) => block_on(plan::run(args, ctx), Some(1)),
         Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
+        Command::Drift(args) => block_on(drift::run(args, ctx), Some(1)),
     }
 }
 

@@ -477,8 +477,11 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     );
     if fingerprint_stale {
         let op = desired::replace("/description".into(), Value::String(description));
-        if out.description_changed || !out.ops.is_empty() {
+        if out.description_changed {
             out.ops.insert(description_at, op);
+        } else if !out.ops.is_empty() {
+            // Only the fingerprint changes: last, so the other ops keep their places.
+            out.ops.push(op);
         } else {
             out.refresh = Some(op);
         }
@@ -746,11 +749,11 @@ mod tests {
         assert_eq!(
             paths(&flow_diff(&d, &typed(&f)).unwrap().ops),
             [
-                "Replace /description".to_owned(),
                 format!("Remove {SEGMENT_SELECTORS}/2"),
                 format!("Remove {SEGMENT_SELECTORS}/1"),
                 format!("Remove {PROFILE_SELECTORS}/2"),
                 format!("Remove {PROFILE_SELECTORS}/1"),
+                "Replace /description".to_owned(),
             ]
         );
     }
@@ -766,12 +769,12 @@ mod tests {
         assert_eq!(
             paths(&ops),
             [
-                "Replace /description".to_owned(),
                 format!("Replace {SEGMENT_SELECTORS}/1"),
                 format!("Remove {SEGMENT_SELECTORS}/0"),
+                "Replace /description".to_owned(),
             ]
         );
-        let v = &ops[1].value.as_ref().unwrap()["value"];
+        let v = &ops[0].value.as_ref().unwrap()["value"];
         assert_eq!(v["filenameTemplate"], "%DESTINATION_NAME%_%SEGMENT_ID%");
         assert_eq!(
             (&v["createTime"], &v["extra"]),
