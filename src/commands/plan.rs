@@ -44,7 +44,14 @@ pub(crate) async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
         target: PlanTarget { endpoint, sandbox },
         prune: args.prune,
     };
-    let (plan, details) = build(&desired, &live, &opts)?;
+    let (mut plan, details) = build(&desired, &live, &opts)?;
+    plan.changed_outside = crate::drift::detect(
+        &desired,
+        &live,
+        &crate::drift::IgnoreList::default(),
+        plan.target.clone(),
+    )
+    .out_of_band();
     for d in &plan.duplicates {
         eprintln!(
             "destctl: warning: Destination `{}`: {}",

@@ -22,6 +22,7 @@ use crate::plan::fingerprint::{
     self, desired_account, desired_flow_fields, desired_location, live_account, live_flow_fields,
     live_location,
 };
+pub use crate::plan::outside::{ChangedBy, Difference, DriftField, Origin, OutOfBand, Severity};
 use crate::wire::Resource;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -87,155 +88,6 @@ impl DriftState {
     pub fn is_drift(self) -> bool {
         !matches!(self, DriftState::InSync | DriftState::Pending)
     }
-}
-
-/// Who made a difference.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Origin {
-    /// A change made outside destctl.
-    Outside,
-    /// A change of the manifests not applied yet.
-    Pending,
-    /// Changed on both sides since the last apply.
-    Both,
-    /// Cannot be told (no fingerprint).
-    Unknown,
-}
-
-impl Origin {
-    /// Its name in JSON (`outside`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Outside => "outside",
-            Origin::Pending => "pending",
-            Origin::Both => "both",
-            Origin::Unknown => "unknown",
-        }
-    }
-}
-
-/// How much a difference matters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Cosmetic: a name or description.
-    Low,
-    /// What is exported or when: schedules, templates, attributes, keys, an extra audience.
-    Medium,
-    /// Exports stop or go elsewhere: a disabled flow, a removed audience, another location or
-    /// account, a deleted object.
-    High,
-}
-
-impl Severity {
-    /// Its name (`high`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-}
-
-/// What differs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DriftField {
-    /// A whole object (deleted, not created yet, or no longer in the manifests).
-    Object,
-    /// The marker's Destination name (a rename with `metadata.formerNames`).
-    Marker,
-    /// The flow name.
-    Name,
-    /// The flow description's text.
-    Description,
-    /// Enabled or disabled.
-    State,
-    /// An audience exported or not.
-    Audience,
-    /// An audience's schedule.
-    Schedule,
-    /// An audience's filename template.
-    FilenameTemplate,
-    /// An audience's export mode.
-    ExportMode,
-    /// An audience's name or description.
-    AudienceLabel,
-    /// An exported attribute.
-    Attribute,
-    /// The mandatory attributes.
-    MandatoryAttributes,
-    /// The deduplication keys.
-    DeduplicationKeys,
-    /// The file location (target connection params).
-    Location,
-    /// The account's auth method or non-secret params.
-    Account,
-    /// The credentials version (credentials are write-only: a raise pushes them again).
-    Credentials,
-}
-
-impl DriftField {
-    /// Its name in JSON and reports (`filename_template`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriftField::Object => "object",
-            DriftField::Marker => "marker",
-            DriftField::Name => "name",
-            DriftField::Description => "description",
-            DriftField::State => "state",
-            DriftField::Audience => "audience",
-            DriftField::Schedule => "schedule",
-            DriftField::FilenameTemplate => "filename_template",
-            DriftField::ExportMode => "export_mode",
-            DriftField::AudienceLabel => "audience_label",
-            DriftField::Attribute => "attribute",
-            DriftField::MandatoryAttributes => "mandatory_attributes",
-            DriftField::DeduplicationKeys => "deduplication_keys",
-            DriftField::Location => "location",
-            DriftField::Account => "account",
-            DriftField::Credentials => "credentials",
-        }
-    }
-}
-
-/// The last change of a live object, as the Flow Service records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ChangedBy {
-    /// `updatedBy`.
-    pub by: Option<String>,
-    /// `updatedClient`.
-    pub client: Option<String>,
-    /// `updatedAt`, epoch milliseconds.
-    pub at: Option<i64>,
-}
-
-/// One field-level difference between live and the manifests.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Difference {
-    /// The object it is on.
-    pub resource: Resource,
-    /// That object's id (absent for an object that does not exist).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// What differs.
-    pub field: DriftField,
-    /// The audience's segment id, for audience fields.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audience: Option<String>,
-    /// The live value (`null`: absent).
-    pub live: Value,
-    /// The manifests' value (`null`: absent).
-    pub manifests: Value,
-    /// Who moved.
-    pub origin: Origin,
-    /// How much it matters.
-    pub severity: Severity,
-    /// The object's last change (for differences not pending).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub changed_by: Option<ChangedBy>,
 }
 
 /// One managed Destination (in the manifests, managed live, or both).
@@ -344,13 +196,22 @@ impl DriftReport {
 
     /// The differences made outside destctl (origin outside, both or unknown), by Destination:
     /// what `plan` shows apart from its pending changes.
-    pub fn out_of_band(&self) -> impl Iterator<Item = (&DestinationDrift, &Difference)> {
-        self.destinations.iter().flat_map(|d| {
-            d.differences
-                .iter()
-                .filter(|x| x.origin != Origin::Pending)
-                .map(move |x| (d, x))
-        })
+    pub fn out_of_band(&self) -> Vec<OutOfBand> {
+        self.destinations
+            .iter()
+            .filter_map(|d| {
+                let differences: Vec<Difference> = d
+                    .differences
+                    .iter()
+                    .filter(|x| x.origin != Origin::Pending)
+                    .cloned()
+                    .collect();
+                (!differences.is_empty()).then(|| OutOfBand {
+                    name: d.name.clone(),
+                    differences,
+                })
+            })
+            .collect()
     }
 }
 

@@ -152,6 +152,7 @@ fn build_with(
         changes,
         left_in_place,
         duplicates,
+        changed_outside: Vec::new(),
     };
     Ok((plan, details))
 }

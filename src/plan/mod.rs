@@ -6,6 +6,7 @@ pub(crate) mod desired;
 pub mod diff;
 mod document;
 pub mod fingerprint;
+pub mod outside;
 
 pub use build::{
     build, build_plan, location_words, plan_destination, take_over_former_names, update_for,
@@ -138,6 +139,10 @@ pub struct Plan {
     /// Managed objects duplicating another one's marker name and role.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<Duplicate>,
+    /// Differences made outside destctl since the last apply (information: `changes` already
+    /// revert them as the manifests say). Absent in plans without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_outside: Vec<outside::OutOfBand>,
 }
 
 /// What `build_plan` needs besides desired and live state.

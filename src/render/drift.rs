@@ -554,3 +554,39 @@ pub fn openmetrics(r: &DriftReport) -> String {
     out.push_str("# EOF\n");
     out
 }
+
+/// One line per out-of-band difference of a plan: `[high] audience … removed outside destctl —
+/// last changed by …`, by Destination.
+pub(crate) fn out_of_band_lines(plan: &crate::plan::Plan) -> Vec<(String, Vec<String>)> {
+    plan.changed_outside
+        .iter()
+        .map(|o| {
+            let lines = o
+                .differences
+                .iter()
+                .map(|x| {
+                    let mut line = format!(
+                        "[{}] {}",
+                        x.severity.as_str(),
+                        escape_controls(&difference_words(x))
+                    );
+                    if x.origin != Origin::Outside {
+                        let _ = write!(line, " ({})", origin_words(x.origin));
+                    }
+                    if let Some(c) = &x.changed_by {
+                        let _ = write!(
+                            line,
+                            " — last changed by {}",
+                            escape_controls(&who_words(c))
+                        );
+                    }
+                    line
+                })
+                .collect();
+            (escape_controls(&o.name).into_owned(), lines)
+        })
+        .collect()
+}
+
+/// The heading of the plan's out-of-band section.
+pub(crate) const OUT_OF_BAND_HEADING: &str = "Changed outside destctl since the last apply (the changes above bring them back to the manifests)";
