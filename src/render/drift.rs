@@ -288,7 +288,13 @@ pub fn text(r: &DriftReport) -> String {
                 x.severity.as_str(),
                 escape_controls(&difference_words(x))
             );
-            if x.origin != Origin::Pending {
+            // The origin, where the heading does not already tell it.
+            let told = match d.state {
+                DriftState::ChangedOutside | DriftState::Missing => x.origin == Origin::Outside,
+                DriftState::OriginUnknown => x.origin == Origin::Unknown,
+                _ => x.origin == Origin::Pending,
+            };
+            if !told {
                 let _ = write!(line, " ({})", origin_words(x.origin));
             }
             if let Some(c) = &x.changed_by {

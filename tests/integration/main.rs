@@ -14,6 +14,7 @@ mod apply;
 mod cli;
 mod client;
 mod corpus;
+mod drift;
 mod emulator;
 mod hostile;
 mod live;

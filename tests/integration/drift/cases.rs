@@ -1,0 +1,347 @@
+//! The drift states, the unmanaged flows, coverage and the ignore list, and the plan's
+//! "changed outside destctl" part.
+
+use super::*;
+use crate::support::snapshot::Redact;
+use destctl::emulator::{EMBEDDED_ORG_ID, SeedFlows};
+
+#[tokio::test]
+async fn in_sync_after_apply_exits_0() {
+    let s = Setup::new().await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["summary"]["destinations"]["in_sync"], 14);
+    assert_eq!(report["coverage"]["percent"], 100.0);
+    // Read-only, list calls only: the same five lists as plan (+ the Campaign flow spec).
+    let before = s.emu.request_counts();
+    s.run(&["drift"]).await;
+    let after = s.emu.request_counts();
+    let new: Vec<&String> = after
+        .iter()
+        .filter(|(k, n)| before.get(*k) != Some(n))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        new.iter()
+            .all(|k| k.starts_with("GET ") || k.contains("/ims/")),
+        "{new:?}"
+    );
+    let flow_service: u64 = after
+        .iter()
+        .filter(|(k, _)| !k.contains("/ims/"))
+        .map(|(k, n)| n - before.get(k).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(flow_service, 6, "{after:?}");
+}
+
+#[tokio::test]
+async fn an_out_of_band_edit_is_drift_naming_destination_field_who_and_when() {
+    let s = Setup::new().await;
+    let id = s.flow_id("campaign-s3").await;
+    s.edit(&id, "jane@acme.com", json!({"disable": true})).await;
+    s.edit(&id, "jane@acme.com", json!({"removeAudience": LOYALTY}))
+        .await;
+    let out = s.run(&["drift"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "campaign-s3 (Adobe Campaign exports (S3)): changed outside destctl",
+        "[high  ] state: enabled → disabled",
+        "audience Loyalty Segment (25768be6-ebd5-45cc-8913-12fb3f348613) removed outside destctl",
+        "last changed by jane@acme.com (exc_app) at 2026-11-30T08:00:00Z",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    let d = destination(&report, "campaign-s3");
+    assert_eq!(d["state"], "changed_outside");
+    assert_eq!(
+        fields(d),
+        [
+            ("state".to_owned(), "outside".to_owned()),
+            ("audience".to_owned(), "outside".to_owned())
+        ]
+    );
+    let x = &d["differences"][1];
+    assert_eq!(x["audience"], LOYALTY);
+    assert_eq!(x["severity"], "high");
+    assert_eq!(x["changed_by"]["by"], "jane@acme.com");
+    assert_eq!(x["changed_by"]["at"], EDIT_AT);
+    assert_eq!(report["summary"]["destinations"]["in_sync"], 13);
+}
+
+#[tokio::test]
+async fn a_manifest_edit_is_pending_not_drift() {
+    let s = Setup::new().await;
+    s.edit_manifest(
+        "amazon-s3.yaml",
+        "    - person.name.lastName\n",
+        "    - person.name.lastName\n    - mobilePhone.number\n",
+    );
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0, "pending is not drift: {report:#}");
+    let d = destination(&report, "amazon-s3");
+    assert_eq!(d["state"], "pending");
+    assert_eq!(fields(d), [("attribute".to_owned(), "pending".to_owned())]);
+    assert!(d["differences"][0].get("changed_by").is_none());
+    let text = stdout(&s.run(&["drift"]).await);
+    assert!(text.contains("attribute mobilePhone.number to add"), "{text}");
+}
+
+#[tokio::test]
+async fn both_at_once_are_told_apart() {
+    let s = Setup::new().await;
+    // campaign-s3: a new attribute in Git, and a schedule changed in the UI.
+    s.edit_manifest(
+        "campaign-s3.yaml",
+        "    - segmentMembership.status\n",
+        "    - segmentMembership.status\n    - mobilePhone.number\n",
+    );
+    let id = s.flow_id("campaign-s3").await;
+    let schedule = json!({"frequency": "DAILY", "startDate": "2026-01-01", "startTime": "09:00"});
+    s.edit(
+        &id,
+        "bob@acme.com",
+        json!({"schedule": {"audience": BIKERS, "schedule": schedule}}),
+    )
+    .await;
+    // azure-blob: only its location changed in the UI (the target connection records it).
+    let blob = s.flow_id("azure-blob").await;
+    s.edit(&blob, "ops@acme.com", json!({"location": {"path": "/moved"}}))
+        .await;
+    // sftp-password: only its manifest changed.
+    s.edit_manifest(
+        "sftp-password.yaml",
+        "  displayName: SFTP exports (password)\n",
+        "  displayName: SFTP exports (password, v2)\n",
+    );
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    let d = destination(&report, "campaign-s3");
+    assert_eq!(d["state"], "both");
+    assert_eq!(
+        fields(d),
+        [
+            ("schedule".to_owned(), "outside".to_owned()),
+            ("attribute".to_owned(), "pending".to_owned())
+        ]
+    );
+    assert_eq!(d["differences"][0]["audience"], BIKERS);
+    assert_eq!(d["differences"][0]["changed_by"]["by"], "bob@acme.com");
+    let b = destination(&report, "azure-blob");
+    assert_eq!(b["state"], "changed_outside");
+    assert_eq!(fields(b), [("location".to_owned(), "outside".to_owned())]);
+    assert_eq!(b["differences"][0]["resource"], "targetConnection");
+    assert_eq!(b["differences"][0]["changed_by"]["by"], "ops@acme.com");
+    assert_eq!(destination(&report, "sftp-password")["state"], "pending");
+
+    // plan lists the out-of-band part apart from its changes, and apply reverts it.
+    let out = s.run(&["plan", "--format", "json"]).await;
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outside: Vec<(&str, &str)> = plan["changed_outside"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| {
+            o["differences"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |x| (o["name"].as_str().unwrap(), x["field"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(outside, [("azure-blob", "location"), ("campaign-s3", "schedule")]);
+    let text = stdout(&s.run(&["plan"]).await);
+    assert!(
+        text.contains("Changed outside destctl since the last apply"),
+        "{text}"
+    );
+    assert!(
+        text.contains("location: AZURE_BLOB path=/audiences container=aep-exports → AZURE_BLOB path=/moved container=aep-exports — last changed by ops@acme.com (exc_app) at 2026-11-30T08:00:00Z"),
+        "{text}"
+    );
+    let md = stdout(&s.run(&["plan", "--format", "markdown"]).await);
+    assert!(md.contains("> [!CAUTION]"), "{md}");
+    let out = s.run(&["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["destinations"]["in_sync"], 14);
+}
+
+#[tokio::test]
+async fn a_deleted_managed_flow_is_missing() {
+    let s = Setup::new().await;
+    let id = s.flow_id("sfmc-sftp-password").await;
+    s.edit(&id, "jane@acme.com", json!({"delete": true})).await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    let d = destination(&report, "sfmc-sftp-password");
+    assert_eq!(d["state"], "missing");
+    assert_eq!(d["differences"][0]["field"], "object");
+    assert_eq!(d["differences"][0]["resource"], "flow");
+    assert_eq!(d["differences"][0]["severity"], "high");
+    let text = stdout(&s.run(&["drift"]).await);
+    assert!(
+        text.contains("sfmc-sftp-password (Salesforce Marketing Cloud exports (SFTP, password)): missing (deleted outside destctl)"),
+        "{text}"
+    );
+    assert!(text.contains("flow deleted outside destctl"), "{text}");
+}
+
+#[tokio::test]
+async fn a_marker_without_fingerprint_reports_origin_unknown() {
+    let s = Setup::new().await;
+    let id = s.flow_id("campaign-s3").await;
+    // As written by destctl before fingerprints existed.
+    s.edit(
+        &id,
+        "jane@acme.com",
+        json!({"description": "Profiles for Adobe Campaign email campaigns [destctl:campaign-s3]"}),
+    )
+    .await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0, "an old marker alone is no difference: {report:#}");
+    s.edit(&id, "jane@acme.com", json!({"disable": true})).await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    let d = destination(&report, "campaign-s3");
+    assert_eq!(d["state"], "origin_unknown");
+    assert_eq!(fields(d), [("state".to_owned(), "unknown".to_owned())]);
+}
+
+/// Two flows made in the UI (no marker); one exports an audience the manifests activate.
+async fn unmanaged_flows(s: &Setup) -> Vec<String> {
+    let ids = s
+        .emu
+        .state()
+        .seed_flows(
+            EMBEDDED_ORG_ID,
+            "prod",
+            &SeedFlows {
+                flows: 2,
+                name_prefix: "ui-made".into(),
+                ..SeedFlows::default()
+            },
+        )
+        .await
+        .unwrap();
+    for id in &ids {
+        s.edit(id, "jane@acme.com", json!({"description": "made in the UI"}))
+            .await;
+    }
+    let selector = json!({"type": "PLATFORM_SEGMENT", "value": {"id": LOYALTY,
+        "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%",
+        "exportMode": "DAILY_FULL_EXPORT",
+        "schedule": {"frequency": "DAILY", "startDate": "2026-01-01", "startTime": "09:00"}}});
+    s.edit(
+        &ids[0],
+        "jane@acme.com",
+        json!({"patch": [{"op": "add",
+            "path": "/transformations/0/params/segmentSelectors/selectors/-", "value": selector}]}),
+    )
+    .await;
+    ids
+}
+
+#[tokio::test]
+async fn unmanaged_flows_coverage_and_the_ignore_list() {
+    let s = Setup::new().await;
+    let ids = unmanaged_flows(&s).await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2, "unmanaged flows are drift: {report:#}");
+    assert_eq!(report["coverage"]["managed"], 14);
+    assert_eq!(report["coverage"]["total"], 16);
+    assert_eq!(report["coverage"]["percent"], 87.5);
+    let unmanaged = report["unmanaged"].as_array().unwrap();
+    assert_eq!(unmanaged.len(), 2);
+    assert_eq!(unmanaged[0]["id"], ids[0].as_str());
+    assert_eq!(
+        unmanaged[0]["shared_audiences"],
+        json!([{"segment_id": LOYALTY, "destinations": ["campaign-s3"]}])
+    );
+    assert!(unmanaged[1].get("shared_audiences").is_none());
+    let text = stdout(&s.run(&["drift"]).await);
+    assert!(
+        text.contains(&format!(
+            "warning: it exports audience {LOYALTY}, which the manifests activate to campaign-s3"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("Coverage: 14 of 16 destination flows managed (87.5%)"),
+        "{text}"
+    );
+
+    // The default ignore file, by name glob: one flow left out of the report and coverage.
+    std::fs::write(
+        s.dir.join(".destctlignore"),
+        "# made by the campaign team\nui-made-1\n",
+    )
+    .unwrap();
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    assert_eq!(report["coverage"]["total"], 15);
+    assert_eq!(report["unmanaged"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["ignored"],
+        json!([{"id": ids[1], "name": "ui-made-1", "pattern": "ui-made-1"}])
+    );
+    // Another file, by id and glob: nothing left, in sync.
+    let file = s.dir.join("ignore.txt");
+    std::fs::write(&file, format!("{}\nui-made-*\n", ids[0])).unwrap();
+    let out = s
+        .run(&["drift", "--ignore-file", file.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Ignored: 2 unmanaged flows"));
+    // A bad line: exit 1 naming the file and line, no request sent.
+    std::fs::write(&file, "ok\n*\n").unwrap();
+    let before = crate::support::apply::flow_service_requests(&s.emu);
+    let out = s
+        .run(&["drift", "--ignore-file", file.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("ignore.txt: line 2:"), "{err}");
+    assert_eq!(crate::support::apply::flow_service_requests(&s.emu), before);
+}
+
+/// The text and markdown reports of a sandbox with every state.
+#[tokio::test]
+async fn text_and_markdown_reports() {
+    let s = Setup::new().await;
+    let campaign = s.flow_id("campaign-s3").await;
+    s.edit(&campaign, "jane@acme.com", json!({"disable": true}))
+        .await;
+    s.edit(&campaign, "jane@acme.com", json!({"removeAudience": LOYALTY}))
+        .await;
+    s.edit(&campaign, "jane@acme.com", json!({"rename": "Campaign (UI)"}))
+        .await;
+    s.edit(
+        &campaign,
+        "jane@acme.com",
+        json!({"filenameTemplate": {"audience": BIKERS, "template": "%DESTINATION_NAME%_%SEGMENT_ID%"}}),
+    )
+    .await;
+    let blob = s.flow_id("azure-blob").await;
+    s.edit(&blob, "ops@acme.com", json!({"location": {"path": "/moved"}}))
+        .await;
+    s.edit_manifest(
+        "amazon-s3.yaml",
+        "    - person.name.lastName\n",
+        "    - person.name.lastName\n    - mobilePhone.number\n",
+    );
+    let gone = s.flow_id("sfmc-sftp-password").await;
+    s.edit(&gone, "jane@acme.com", json!({"delete": true})).await;
+    unmanaged_flows(&s).await;
+    let redact = Redact::new().text(s.emu.base_url(), "emulator");
+    let text = s.run(&["drift"]).await;
+    assert_eq!(text.status.code(), Some(2));
+    insta::assert_snapshot!("drift_text", redact.apply(&stdout(&text)));
+    let md = s.run(&["drift", "--format", "markdown"]).await;
+    assert_eq!(md.status.code(), Some(2));
+    insta::assert_snapshot!("drift_markdown", redact.apply(&stdout(&md)));
+}
