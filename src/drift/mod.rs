@@ -744,3 +744,70 @@ pub fn detect(
 
 /// The user's text of a live description (re-exported for the renderers' tests).
 pub use fingerprint::user_text;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_recorded_digest_tells_who_moved() {
+        let (applied, live, manifests) = (json!("enabled"), json!("disabled"), json!("enabled"));
+        let recorded = digest(&canonical(&applied));
+        assert_eq!(
+            origin_of(Some(recorded), &live, &manifests),
+            Origin::Outside
+        );
+        assert_eq!(
+            origin_of(Some(recorded), &manifests, &live),
+            Origin::Pending
+        );
+        assert_eq!(
+            origin_of(Some(digest("\"other\"")), &live, &manifests),
+            Origin::Both
+        );
+        assert_eq!(origin_of(None, &live, &manifests), Origin::Unknown);
+    }
+
+    fn diff(field: DriftField, origin: Origin) -> Difference {
+        Difference {
+            resource: Resource::Flow,
+            id: None,
+            field,
+            audience: None,
+            live: Value::Null,
+            manifests: Value::Null,
+            origin,
+            severity: Severity::Low,
+            changed_by: None,
+        }
+    }
+
+    #[test]
+    fn one_state_per_destination() {
+        use DriftField::{Name, Object};
+        assert_eq!(state_of(&[]), DriftState::InSync);
+        assert_eq!(
+            state_of(&[diff(Name, Origin::Pending)]),
+            DriftState::Pending
+        );
+        assert_eq!(
+            state_of(&[diff(Name, Origin::Outside)]),
+            DriftState::ChangedOutside
+        );
+        assert_eq!(
+            state_of(&[diff(Name, Origin::Outside), diff(Name, Origin::Pending)]),
+            DriftState::Both
+        );
+        assert_eq!(state_of(&[diff(Name, Origin::Both)]), DriftState::Both);
+        assert_eq!(
+            state_of(&[diff(Name, Origin::Unknown), diff(Name, Origin::Pending)]),
+            DriftState::OriginUnknown
+        );
+        assert_eq!(
+            state_of(&[diff(Object, Origin::Outside), diff(Name, Origin::Pending)]),
+            DriftState::Missing
+        );
+        assert!(!DriftState::Pending.is_drift() && DriftState::Missing.is_drift());
+    }
+}

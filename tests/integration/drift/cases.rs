@@ -87,7 +87,10 @@ async fn a_manifest_edit_is_pending_not_drift() {
     assert_eq!(fields(d), [("attribute".to_owned(), "pending".to_owned())]);
     assert!(d["differences"][0].get("changed_by").is_none());
     let text = stdout(&s.run(&["drift"]).await);
-    assert!(text.contains("attribute mobilePhone.number to add"), "{text}");
+    assert!(
+        text.contains("attribute mobilePhone.number to add"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -109,8 +112,12 @@ async fn both_at_once_are_told_apart() {
     .await;
     // azure-blob: only its location changed in the UI (the target connection records it).
     let blob = s.flow_id("azure-blob").await;
-    s.edit(&blob, "ops@acme.com", json!({"location": {"path": "/moved"}}))
-        .await;
+    s.edit(
+        &blob,
+        "ops@acme.com",
+        json!({"location": {"path": "/moved"}}),
+    )
+    .await;
     // sftp-password: only its manifest changed.
     s.edit_manifest(
         "sftp-password.yaml",
@@ -152,7 +159,10 @@ async fn both_at_once_are_told_apart() {
                 .map(move |x| (o["name"].as_str().unwrap(), x["field"].as_str().unwrap()))
         })
         .collect();
-    assert_eq!(outside, [("azure-blob", "location"), ("campaign-s3", "schedule")]);
+    assert_eq!(
+        outside,
+        [("azure-blob", "location"), ("campaign-s3", "schedule")]
+    );
     let text = stdout(&s.run(&["plan"]).await);
     assert!(
         text.contains("Changed outside destctl since the last apply"),
@@ -164,7 +174,16 @@ async fn both_at_once_are_told_apart() {
     );
     let md = stdout(&s.run(&["plan", "--format", "markdown"]).await);
     assert!(md.contains("> [!CAUTION]"), "{md}");
-    let out = s.run(&["apply", "--auto-approve"]).await;
+    // A saved plan carries them too, and still reads as format_version 1.
+    let out = s.run(&["plan", "--out", "plan.json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(s.dir.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["changed_outside"].as_array().unwrap().len(), 2);
+    let out = s
+        .run(&["apply", "--plan", "plan.json", "--auto-approve"])
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let (code, report) = s.drift_json().await;
     assert_eq!(code, 0, "{report:#}");
@@ -229,8 +248,12 @@ async fn unmanaged_flows(s: &Setup) -> Vec<String> {
         .await
         .unwrap();
     for id in &ids {
-        s.edit(id, "jane@acme.com", json!({"description": "made in the UI"}))
-            .await;
+        s.edit(
+            id,
+            "jane@acme.com",
+            json!({"description": "made in the UI"}),
+        )
+        .await;
     }
     let selector = json!({"type": "PLATFORM_SEGMENT", "value": {"id": LOYALTY,
         "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%",
@@ -316,10 +339,18 @@ async fn text_and_markdown_reports() {
     let campaign = s.flow_id("campaign-s3").await;
     s.edit(&campaign, "jane@acme.com", json!({"disable": true}))
         .await;
-    s.edit(&campaign, "jane@acme.com", json!({"removeAudience": LOYALTY}))
-        .await;
-    s.edit(&campaign, "jane@acme.com", json!({"rename": "Campaign (UI)"}))
-        .await;
+    s.edit(
+        &campaign,
+        "jane@acme.com",
+        json!({"removeAudience": LOYALTY}),
+    )
+    .await;
+    s.edit(
+        &campaign,
+        "jane@acme.com",
+        json!({"rename": "Campaign (UI)"}),
+    )
+    .await;
     s.edit(
         &campaign,
         "jane@acme.com",
@@ -327,15 +358,20 @@ async fn text_and_markdown_reports() {
     )
     .await;
     let blob = s.flow_id("azure-blob").await;
-    s.edit(&blob, "ops@acme.com", json!({"location": {"path": "/moved"}}))
-        .await;
+    s.edit(
+        &blob,
+        "ops@acme.com",
+        json!({"location": {"path": "/moved"}}),
+    )
+    .await;
     s.edit_manifest(
         "amazon-s3.yaml",
         "    - person.name.lastName\n",
         "    - person.name.lastName\n    - mobilePhone.number\n",
     );
     let gone = s.flow_id("sfmc-sftp-password").await;
-    s.edit(&gone, "jane@acme.com", json!({"delete": true})).await;
+    s.edit(&gone, "jane@acme.com", json!({"delete": true}))
+        .await;
     unmanaged_flows(&s).await;
     let redact = Redact::new().text(s.emu.base_url(), "emulator");
     let text = s.run(&["drift"]).await;

@@ -18,7 +18,10 @@ fn parse(text: &str) -> Vec<Sample> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap();
             assert_eq!(kind, "gauge");
-            assert!(types.insert(name.to_owned(), kind).is_none(), "{name} twice");
+            assert!(
+                types.insert(name.to_owned(), kind).is_none(),
+                "{name} twice"
+            );
             continue;
         }
         if let Some(rest) = line.strip_prefix("# HELP ") {
@@ -139,7 +142,11 @@ async fn openmetrics_output_parses_back() {
     );
     let totals = |st: &str| value(&samples, "destctl_drift_destinations", &[("state", st)]);
     assert_eq!(
-        (totals("in_sync"), totals("changed_outside"), totals("pending")),
+        (
+            totals("in_sync"),
+            totals("changed_outside"),
+            totals("pending")
+        ),
         (12.0, 1.0, 1.0)
     );
     assert_eq!(value(&samples, "destctl_drift_coverage_ratio", &[]), 1.0);

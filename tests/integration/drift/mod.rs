@@ -4,6 +4,7 @@
 //! (`POST /_emulator/flows/{id}/edit`), choosing who makes them and when.
 
 mod cases;
+mod fingerprint;
 mod metrics;
 mod rename;
 
@@ -88,7 +89,12 @@ impl Setup {
 
 pub fn edit_file(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
-    assert_eq!(text.matches(from).count(), 1, "{from:?} in {}", path.display());
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "{from:?} in {}",
+        path.display()
+    );
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
 

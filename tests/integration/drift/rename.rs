@@ -13,7 +13,10 @@ fn rename_campaign(s: &Setup) {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
         &path,
-        text.replace("destination: campaign-s3\n", "destination: campaign-exports\n"),
+        text.replace(
+            "destination: campaign-s3\n",
+            "destination: campaign-exports\n",
+        ),
     )
     .unwrap();
 }
@@ -73,8 +76,14 @@ fn former_names_are_checked() {
             "apiVersion: destctl/v1\nkind: Destination\nmetadata:\n  name: {name}\n  formerNames: [{former}]\nspec:\n  platform: sftp\n  connection:\n    auth: Basic Authentication for sftp\n    params: {{host: sftp.example.com, username: aep, password: \"${{env:P}}\"}}\n  location: {{mode: FTP, remotePath: /x}}\n"
         )
     };
-    let text = [doc("a", "a"), doc("b", "old"), doc("c", "old"), doc("d", "b"), doc("e", "Bad_Name")]
-        .join("---\n");
+    let text = [
+        doc("a", "a"),
+        doc("b", "old"),
+        doc("c", "old"),
+        doc("d", "b"),
+        doc("e", "Bad_Name"),
+    ]
+    .join("---\n");
     std::fs::write(s.join("d.yaml"), text).unwrap();
     let out = Cli::in_dir(&s).args(["validate", "d.yaml"]).output();
     assert_eq!(out.status.code(), Some(1));
