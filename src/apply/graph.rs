@@ -233,6 +233,7 @@ mod tests {
                 endpoint: "e".into(),
                 sandbox: "prod".into(),
             },
+            digest: None,
             summary: Summary::default(),
             changes,
             left_in_place: vec![],

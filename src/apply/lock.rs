@@ -7,7 +7,12 @@
 //! It has no `[destctl:NAME]` marker, so plan and drift never see it as a managed object.
 //!
 //! Taking it ([`acquire`]) loops over one list of the Profile store base connections:
-//! - no lease object: create one holding it (`POST`), then list again;
+//! - no lease object: create one holding it (`POST`), then list again. A lease object this
+//!   run created (the service answered with its id) and that the lists do not show is looked
+//!   for again, a short pause between lists, but not created again; after
+//!   [`MAX_UNSEEN_LISTS`] such lists the service is at fault (it stores creates that it never
+//!   lists back, so no run can see another's lease) and the lock fails at once
+//!   ([`LockError::NotListed`]), deleting what it created;
 //! - several lease objects: the **winner** is the oldest by `createdAt`, then by id
 //!   ([`winner`]); only the winner confers the lock. Every run deletes its own losing objects
 //!   and expired losing ones, then goes on with the winner;
@@ -266,6 +271,17 @@ pub enum LockError {
     /// A Flow Service request about the lease failed.
     #[error("cannot take the apply lock; nothing was sent")]
     Client(#[source] ClientError),
+    /// The service answered this run's lease create with an id, but its lists never showed
+    /// that lease object: a lock cannot be built on such a service.
+    #[error(
+        "cannot take the apply lock: the Flow Service accepted lease object {id} but did not list it back in {lists} lists of connections (a service fault: no run could see another's lock); nothing else was sent"
+    )]
+    NotListed {
+        /// The id the create was answered with.
+        id: String,
+        /// How many lists did not show it.
+        lists: u32,
+    },
     /// Deleting the lease at the end failed (it expires by itself).
     #[error("cannot release the apply lock")]
     Release(#[source] ClientError),
@@ -325,6 +341,14 @@ async fn compare_and_swap(
 /// How many lease creates may fail transiently in one [`acquire`].
 const MAX_CREATE_FAILURES: u32 = 3;
 
+/// How many lists in a row may miss a lease object this run created before [`acquire`]
+/// gives up on the service ([`LockError::NotListed`]).
+pub const MAX_UNSEEN_LISTS: u32 = 4;
+
+/// The pause before listing again for a created lease object the last list missed (at most
+/// the poll interval).
+const UNSEEN_PAUSE: Duration = Duration::from_millis(250);
+
 /// A failure after which the request may be sent again: no answer, 429 or 5xx.
 fn transient(e: &ClientError) -> bool {
     match e {
@@ -354,22 +378,50 @@ pub async fn acquire(
     let mut me = Lease::for_this_process(Utc::now(), opts.ttl);
     let mut reported: Option<String> = None;
     let mut create_failures = 0;
+    // The lease object this run created and no list has shown yet, and how many lists missed it.
+    let mut unseen: Option<(EntityId, u32)> = None;
     loop {
         let objects = list_leases(client).await.map_err(LockError::Client)?;
         let now = Utc::now();
+        if let Some((id, _)) = &unseen
+            && objects.iter().any(|o| o.id == *id)
+        {
+            unseen = None;
+        }
         let Some(w) = winner(&objects).cloned() else {
+            if let Some((id, misses)) = &mut unseen {
+                // Created and answered, but not listed: a list that lags is given a moment;
+                // a service that never lists it back fails the lock.
+                *misses += 1;
+                if *misses >= MAX_UNSEEN_LISTS {
+                    let (id, lists) = (id.clone(), *misses);
+                    if let Err(e) = delete_quietly(client, &id).await {
+                        tracing::warn!(id = %id.0, error = %e, "deleting the unlisted lease object failed");
+                    }
+                    return Err(LockError::NotListed { id: id.0, lists });
+                }
+                tracing::debug!(id = %id.0, misses = *misses, "the created lease object is not listed yet");
+                tokio::select! {
+                    () = tokio::time::sleep(UNSEEN_PAUSE.min(opts.poll)) => {}
+                    () = cancel.cancelled() => return Err(LockError::Interrupted),
+                }
+                continue;
+            }
             me = me.taken(now, opts.ttl);
             let body = json!({
                 "name": LEASE_NAME,
                 "description": me.to_string(),
                 "connectionSpec": {"id": PROFILE_STORE_SPEC_ID, "version": SPEC_VERSION},
             });
-            if let Err(e) = client.create(Resource::Connection, &body).await {
-                // The next list tells whether the service stored it (an answer lost after
-                // the write) or not (then it is created again, a few times at most).
-                create_failures += 1;
-                if !transient(&e) || create_failures > MAX_CREATE_FAILURES {
-                    return Err(LockError::Client(e));
+            match client.create(Resource::Connection, &body).await {
+                Ok(created) => unseen = Some((created.id, 0)),
+                Err(e) => {
+                    // The next list tells whether the service stored it (an answer lost after
+                    // the write) or not (then it is created again, a few times at most).
+                    create_failures += 1;
+                    if !transient(&e) || create_failures > MAX_CREATE_FAILURES {
+                        return Err(LockError::Client(e));
+                    }
                 }
             }
             continue;

@@ -51,6 +51,14 @@ pub enum ApplyError {
         /// Its version.
         found: u32,
     },
+    /// The saved plan's digest is missing or does not match its changes.
+    #[error("`{}` is refused; nothing was sent", path.display())]
+    PlanDigest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the digest.
+        source: crate::plan::digest::DigestError,
+    },
     /// The plan cannot be executed as written.
     #[error("the plan cannot be executed; nothing was sent")]
     Graph(#[from] graph::GraphError),
@@ -127,7 +135,8 @@ fn incomplete_message(failed: usize, not_run: usize, interrupted: bool) -> Strin
 pub const MAX_PLAN_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a saved plan file: a regular file (never a FIFO, device or `/proc` entry) of at most
-/// [`MAX_PLAN_FILE_BYTES`].
+/// [`MAX_PLAN_FILE_BYTES`], strictly typed (no unknown field, secret references only in a
+/// connection's auth params), and with a digest that matches its changes.
 pub fn read_plan_file(path: &Path) -> Result<Plan, ApplyError> {
     let read_plan = |source| ApplyError::ReadPlan {
         path: path.to_owned(),
@@ -153,10 +162,16 @@ pub fn read_plan_file(path: &Path) -> Result<Plan, ApplyError> {
             found,
         });
     }
-    serde_json::from_str(&text).map_err(|source| ApplyError::ParsePlan {
+    let plan: Plan = serde_json::from_str(&text).map_err(|source| ApplyError::ParsePlan {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    plan.verify_digest()
+        .map_err(|source| ApplyError::PlanDigest {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(plan)
 }
 
 /// Asks on `out` whether to apply and reads the answer from `input`: only `yes` approves.
@@ -258,13 +273,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("destctl-planfile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ok = dir.join("ok.json");
-        std::fs::write(
-            &ok,
-            r#"{"format_version":1,"target":{"endpoint":"e","sandbox":"prod"},
-                "summary":{"create":0,"update":0,"delete":0,"unchanged":0},"changes":[]}"#,
-        )
-        .unwrap();
+        let body = |digest: &str| {
+            format!(
+                r#"{{"format_version":1,"target":{{"endpoint":"e","sandbox":"prod"}},{digest}
+                "summary":{{"create":0,"update":0,"delete":0,"unchanged":0}},"changes":[]}}"#
+            )
+        };
+        let target = crate::plan::PlanTarget {
+            endpoint: "e".into(),
+            sandbox: "prod".into(),
+        };
+        let digest = crate::plan::digest::digest(&target, &[]);
+        std::fs::write(&ok, body(&format!(r#""digest":"{digest}","#))).unwrap();
         assert!(read_plan_file(&ok).unwrap().changes.is_empty());
+        std::fs::write(&ok, body("")).unwrap();
+        assert!(matches!(
+            read_plan_file(&ok),
+            Err(ApplyError::PlanDigest {
+                source: crate::plan::digest::DigestError::Missing,
+                ..
+            })
+        ));
         let v2 = dir.join("v2.json");
         std::fs::write(&v2, r#"{"format_version":2}"#).unwrap();
         assert!(matches!(

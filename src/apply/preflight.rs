@@ -220,6 +220,7 @@ mod tests {
                 endpoint: "e".into(),
                 sandbox: "prod".into(),
             },
+            digest: None,
             summary: Summary::default(),
             changes,
             left_in_place: vec![],

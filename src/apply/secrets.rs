@@ -4,6 +4,7 @@
 //! plan (which keeps its references), and copied into a request only while it is built
 //! ([`Secrets::expose`]); no `Debug` shows them.
 
+use crate::client::Redactor;
 use crate::manifest::source::{FileError, read_regular};
 use crate::model::{DesiredState, SecretRef, SourceLocation};
 use crate::plan::{Action, Change, Plan, describe};
@@ -196,6 +197,8 @@ type EnvLookup = dyn Fn(&str) -> Option<OsString> + Send + Sync;
 pub struct Resolver {
     env: Arc<EnvLookup>,
     cwd: PathBuf,
+    /// Learns every value read, so the client's errors are redacted of it.
+    redactor: Redactor,
 }
 
 impl fmt::Debug for Resolver {
@@ -210,6 +213,7 @@ impl Resolver {
         Ok(Resolver {
             env: Arc::new(|n| std::env::var_os(n)),
             cwd: std::env::current_dir()?,
+            redactor: Redactor::new(),
         })
     }
 
@@ -221,7 +225,23 @@ impl Resolver {
         Resolver {
             env: Arc::new(env),
             cwd: cwd.into(),
+            redactor: Redactor::new(),
         }
+    }
+
+    /// This resolver, adding every value it reads to `redactor` (the client's, so that no
+    /// server text echoing a secret reaches an error or a log line).
+    pub fn redacting(self, redactor: &Redactor) -> Resolver {
+        Resolver {
+            redactor: redactor.clone(),
+            ..self
+        }
+    }
+
+    fn read(&self, r: &SecretRef, origin: Box<SecretOrigin>) -> Result<SecretString, SecretError> {
+        let value = self.read_value(r, origin)?;
+        self.redactor.add(&value);
+        Ok(value)
     }
 
     /// The directory `${file:…}` paths are relative to.
@@ -229,7 +249,11 @@ impl Resolver {
         &self.cwd
     }
 
-    fn read(&self, r: &SecretRef, origin: Box<SecretOrigin>) -> Result<SecretString, SecretError> {
+    fn read_value(
+        &self,
+        r: &SecretRef,
+        origin: Box<SecretOrigin>,
+    ) -> Result<SecretString, SecretError> {
         let (value, what) = match r {
             SecretRef::Env(name) => match (self.env)(name) {
                 None => {
@@ -546,6 +570,7 @@ mod tests {
                 endpoint: "http://x".into(),
                 sandbox: "prod".into(),
             },
+            digest: None,
             summary: Summary::default(),
             changes,
             left_in_place: vec![],

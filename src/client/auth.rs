@@ -145,6 +145,7 @@ impl TokenSource {
             fetch_token(http, retrier, ims_url, client_id, client_secret, scopes).await?;
         self.minted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        retrier.redactor().add(&token.0);
         *cache = Some(CachedToken {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime - refresh_margin(lifetime),

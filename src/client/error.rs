@@ -5,11 +5,15 @@
 //! `{"type", "title", "status", "report": {"detailed-message", …}, "errorMessage", "errorDetails"}`,
 //! sometimes shortened to `{"errorMessage", "errorDetails"}`. IMS answers
 //! `{"error", "error_description"}`. All of them become an [`ApiError`]. Nothing here ever
-//! holds a request header or a request body.
+//! holds a request header or a request body, and every text taken from a server answer passes
+//! through the client's [`Redactor`] first: a server that echoes the request (its
+//! `Authorization` header, a create body with credentials) shows `<redacted>` in their place.
 
 use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 /// Longest server message kept in an error, in characters.
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -212,6 +216,108 @@ pub fn find_hint(err: &(dyn std::error::Error + 'static)) -> Option<&'static str
     None
 }
 
+/// The sensitive values a client knows of — its client secret, every access token it used, and
+/// every secret value resolved for the requests it sends — and the one place server text is
+/// cleaned of them before it enters an error or a log line. Cheap to clone: clones share the
+/// values. Its `Debug` shows only how many values it holds.
+#[derive(Clone, Default)]
+pub struct Redactor(Arc<RwLock<Vec<SecretString>>>);
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} values)", self.values().len())
+    }
+}
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+impl Redactor {
+    /// A redactor holding no value.
+    pub fn new() -> Redactor {
+        Redactor::default()
+    }
+
+    fn values(&self) -> std::sync::RwLockReadGuard<'_, Vec<SecretString>> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a sensitive value (an empty one is ignored: it would match everywhere).
+    pub fn add(&self, value: &SecretString) {
+        let v = value.expose_secret();
+        if v.is_empty() {
+            return;
+        }
+        let mut values = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if values.iter().any(|s| s.expose_secret() == v) {
+            return;
+        }
+        values.push(value.clone());
+        // Longest first, so that a value containing another one is replaced whole.
+        values.sort_by_key(|s| std::cmp::Reverse(s.expose_secret().len()));
+    }
+
+    /// `text` with every held value, as written or JSON-escaped (once, twice or three times: a
+    /// request body echoed inside an error message inside a JSON answer), replaced by
+    /// [`REDACTED`].
+    pub fn redact(&self, text: &str) -> String {
+        let values = self.values();
+        let mut out = text.to_owned();
+        for s in values.iter() {
+            let mut forms = vec![s.expose_secret().to_owned()];
+            for _ in 0..3 {
+                let last = forms.last().map(String::as_str).unwrap_or_default();
+                let quoted = serde_json::to_string(last).unwrap_or_default();
+                let escaped = quoted
+                    .strip_prefix('"')
+                    .and_then(|e| e.strip_suffix('"'))
+                    .unwrap_or_default()
+                    .to_owned();
+                if escaped == last {
+                    break;
+                }
+                forms.push(escaped);
+            }
+            // As a form field (the IMS token request's client secret), percent-encoded.
+            let form = form_encoded(s.expose_secret());
+            if form != s.expose_secret() {
+                forms.insert(0, form);
+            }
+            // The most escaped form first: it contains the others.
+            for form in forms.iter().rev() {
+                if !form.is_empty() && out.contains(form.as_str()) {
+                    out = out.replace(form.as_str(), REDACTED);
+                }
+            }
+        }
+        out
+    }
+
+    fn redact_opt(&self, text: Option<String>) -> Option<String> {
+        text.map(|t| self.redact(&t))
+    }
+}
+
+/// `s` as `application/x-www-form-urlencoded` writes it.
+fn form_encoded(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// The parts of an error body.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct DecodedBody {
@@ -248,8 +354,21 @@ pub(crate) fn clean_message(s: &str) -> String {
     }
 }
 
-/// Decodes an error body of any of Adobe's shapes.
-pub(crate) fn decode_error_body(body: &[u8]) -> DecodedBody {
+/// Decodes an error body of any of Adobe's shapes, with every value `redactor` holds replaced
+/// (in the raw body before decoding, and in each decoded field).
+pub(crate) fn decode_error_body(body: &[u8], redactor: &Redactor) -> DecodedBody {
+    let raw = redactor.redact(&String::from_utf8_lossy(body));
+    let d = decode_redacted(raw.as_bytes());
+    DecodedBody {
+        shape: d.shape,
+        code: redactor.redact_opt(d.code),
+        title: redactor.redact_opt(d.title),
+        message: redactor.redact(&d.message),
+        request_id: redactor.redact_opt(d.request_id),
+    }
+}
+
+fn decode_redacted(body: &[u8]) -> DecodedBody {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         let text = String::from_utf8_lossy(body);
         return DecodedBody {
@@ -350,15 +469,16 @@ pub(crate) fn decode_error_body(body: &[u8]) -> DecodedBody {
     }
 }
 
-/// Builds an [`ApiError`] from a response.
+/// Builds an [`ApiError`] from a response, its server text redacted by `redactor`.
 pub(crate) fn api_error(
     method: Method,
     path: String,
     status: u16,
     body: &[u8],
     attempts: u32,
+    redactor: &Redactor,
 ) -> ApiError {
-    let d = decode_error_body(body);
+    let d = decode_error_body(body, redactor);
     ApiError {
         method,
         path,
@@ -378,7 +498,7 @@ mod tests {
     use serde_json::json;
 
     fn decode(v: Value) -> DecodedBody {
-        decode_error_body(v.to_string().as_bytes())
+        decode_error_body(v.to_string().as_bytes(), &Redactor::new())
     }
 
     #[test]
@@ -430,20 +550,31 @@ mod tests {
         assert_eq!(d.code.as_deref(), Some("invalid_client"));
         let d = decode(json!({"message": "Please provide a valid spec id"}));
         assert_eq!(d.shape, Some(ErrorShape::Message));
-        let d = decode_error_body(b"<html>\n  Bad   gateway\n</html>");
+        let d = decode_error_body(b"<html>\n  Bad   gateway\n</html>", &Redactor::new());
         assert_eq!(d.shape, None);
         assert_eq!(d.message, "<html> Bad gateway </html>");
         let long = "x".repeat(2000);
         assert_eq!(
-            decode_error_body(long.as_bytes()).message.chars().count(),
+            decode_error_body(long.as_bytes(), &Redactor::new())
+                .message
+                .chars()
+                .count(),
             501
         );
     }
 
     #[test]
     fn variants_and_hints() {
-        let mk =
-            |status| ClientError::from_api(api_error(Method::GET, "/p".into(), status, b"", 1));
+        let mk = |status| {
+            ClientError::from_api(api_error(
+                Method::GET,
+                "/p".into(),
+                status,
+                b"",
+                1,
+                &Redactor::new(),
+            ))
+        };
         assert!(matches!(mk(401), ClientError::Unauthorized(_)));
         assert!(matches!(mk(403), ClientError::Unauthorized(_)));
         assert!(matches!(mk(404), ClientError::NotFound(_)));
@@ -462,7 +593,14 @@ mod tests {
         #[derive(Debug, thiserror::Error)]
         #[error("apply failed")]
         struct Wrapper(#[source] ClientError);
-        let inner = ClientError::from_api(api_error(Method::PATCH, "/p".into(), 412, b"", 1));
+        let inner = ClientError::from_api(api_error(
+            Method::PATCH,
+            "/p".into(),
+            412,
+            b"",
+            1,
+            &Redactor::new(),
+        ));
         let w = Wrapper(inner);
         assert!(find_hint(&w).unwrap().contains("plan"));
         let plain = std::io::Error::other("x");
@@ -477,10 +615,52 @@ mod tests {
             412,
             br#"{"errorMessage":"Supplied version does not match"}"#,
             1,
+            &Redactor::new(),
         ));
         assert_eq!(
             e.to_string(),
             "PATCH /data/foundation/flowservice/flows/f1: HTTP 412: Supplied version does not match"
         );
+    }
+
+    fn redactor(values: &[&str]) -> Redactor {
+        let r = Redactor::new();
+        for v in values {
+            r.add(&SecretString::from(v.to_string()));
+        }
+        r
+    }
+
+    /// An echoing server's body: every held value is gone from every decoded field, whatever
+    /// the shape, also when JSON-escaped inside an echoed body or cut by the length limit.
+    #[test]
+    fn server_text_is_redacted_before_decoding_and_truncation() {
+        let r = redactor(&["tok-123", "s3cr\"et/\\x", "s3cr", ""]);
+        let echoed = json!({"auth": {"params": {"k": "s3cr\"et/\\x"}}}).to_string();
+        let bodies = [
+            json!({"error_code": "tok-123", "message": format!("Bearer tok-123 body {echoed}")}),
+            json!({"title": "tok-123", "report": {"detailed-message": echoed, "request-id": "s3cr"}, "errorMessage": "x"}),
+            json!({"error": "invalid_client", "error_description": "client_secret=s3cr\"et/\\x"}),
+            json!({"message": format!("{}{}", "y".repeat(495), "tok-123")}),
+        ];
+        for b in bodies {
+            let d = decode_error_body(b.to_string().as_bytes(), &r);
+            let all = format!("{d:?}");
+            for leak in ["tok-1", "s3cr", "et/"] {
+                assert!(!all.contains(leak), "{leak} in {all}");
+            }
+            assert!(all.contains("<reda"), "{all}");
+        }
+        let r2 = redactor(&["a+b/c d"]);
+        assert_eq!(
+            r2.redact("client_secret=a%2Bb%2Fc+d&x=a+b/c d"),
+            "client_secret=<redacted>&x=<redacted>"
+        );
+        let d = decode_error_body(b"not json: Authorization: Bearer tok-123", &r);
+        assert_eq!(d.message, "not json: Authorization: Bearer <redacted>");
+        assert_eq!(format!("{r:?}"), "Redactor(3 values)");
+        // Adding a value again changes nothing.
+        r.add(&SecretString::from("tok-123".to_owned()));
+        assert_eq!(format!("{r:?}"), "Redactor(3 values)");
     }
 }

@@ -16,7 +16,7 @@ mod error;
 mod resolve;
 mod retry;
 
-pub use error::{ApiError, ClientError, ErrorShape, find_hint};
+pub use error::{ApiError, ClientError, ErrorShape, REDACTED, Redactor, find_hint};
 pub use retry::{DEFAULT_MAX_RETRIES, MAX_TIMEOUT_ATTEMPTS, RetryNotice, RetryObserver};
 
 use crate::wire::{EntityId, Etag, PatchOp, Resource};
@@ -362,10 +362,15 @@ impl Client {
         }
         let http = build_http(config.timeout, config.connect_timeout)?;
         let hooks = Arc::new(Hooks::new(config.total_timeout));
+        let redactor = Redactor::new();
+        match &config.auth {
+            Auth::Token { access_token, .. } => redactor.add(access_token),
+            Auth::ClientCredentials { client_secret, .. } => redactor.add(client_secret),
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 tokens: TokenSource::new(config.auth.clone()),
-                retrier: Retrier::with_hooks(config.retry.clone(), hooks),
+                retrier: Retrier::with_hooks(config.retry.clone(), hooks).redacting(redactor),
                 http,
                 base,
                 config,
@@ -399,6 +404,29 @@ impl Client {
     /// The sandbox.
     pub fn sandbox(&self) -> &str {
         &self.inner.config.sandbox
+    }
+
+    /// The values this client's errors are redacted of: its client secret or ready token and
+    /// every token it minted; add the secret values of the requests it sends.
+    pub fn redactor(&self) -> &Redactor {
+        self.inner.retrier.redactor()
+    }
+
+    /// `e` with the message of a decode error redacted: serde quotes the offending value,
+    /// which is server text.
+    fn redact_decode(&self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::Decode {
+                method,
+                path,
+                message,
+            } => ClientError::Decode {
+                method,
+                path,
+                message: self.redactor().redact(&message),
+            },
+            e => e,
+        }
     }
 
     /// HTTP requests sent to the Flow Service so far, retries included (token requests not
@@ -690,7 +718,8 @@ impl Client {
                     },
                     |resp| read_page::<T>(resp, page_path.clone()),
                 )
-                .await?;
+                .await
+                .map_err(|e| self.redact_decode(e))?;
             items.extend(page.items.unwrap_or_default());
             let next = page
                 .links

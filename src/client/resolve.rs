@@ -276,6 +276,7 @@ impl Client {
             412,
             body,
             2,
+            self.redactor(),
         )))
     }
 }
@@ -311,7 +312,14 @@ mod tests {
     #[test]
     fn only_failures_that_may_hide_a_write_are_resolved() {
         let api = |status| {
-            ClientError::from_api(api_error(Method::POST, "/flows".into(), status, b"{}", 1))
+            ClientError::from_api(api_error(
+                Method::POST,
+                "/flows".into(),
+                status,
+                b"{}",
+                1,
+                &crate::client::Redactor::new(),
+            ))
         };
         assert!(may_have_happened(&api(500)) && may_have_happened(&api(504)));
         assert!(may_have_happened(&api(429)));

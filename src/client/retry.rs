@@ -253,6 +253,8 @@ impl Answer {
 #[derive(Clone)]
 pub(crate) struct Retrier {
     policy: RetryPolicy,
+    /// Cleans the server text of the errors it builds.
+    redactor: super::error::Redactor,
     pub(crate) hooks: Arc<Hooks>,
 }
 
@@ -276,7 +278,21 @@ impl Retrier {
     }
 
     pub(crate) fn with_hooks(policy: RetryPolicy, hooks: Arc<Hooks>) -> Retrier {
-        Retrier { policy, hooks }
+        Retrier {
+            policy,
+            hooks,
+            redactor: Default::default(),
+        }
+    }
+
+    /// This retrier, redacting the errors it builds with `redactor`.
+    pub(crate) fn redacting(self, redactor: super::error::Redactor) -> Retrier {
+        Retrier { redactor, ..self }
+    }
+
+    /// The values its errors are redacted of.
+    pub(crate) fn redactor(&self) -> &super::error::Redactor {
+        &self.redactor
     }
 
     /// The most attempts of one request.
@@ -356,6 +372,7 @@ impl Retrier {
                             status.as_u16(),
                             &body,
                             attempt.number(),
+                            &self.redactor,
                         )));
                     }
                 },

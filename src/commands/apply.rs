@@ -120,7 +120,7 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
     let apply_ctx = crate::apply::Context {
         endpoint: connected.endpoint.clone(),
         sandbox,
-        resolver,
+        resolver: resolver.redacting(connected.client.redactor()),
         cancel,
         approval,
         parallelism: usize::from(args.parallelism),

@@ -149,6 +149,10 @@ mod tests {
                 path: "plan.json".into(),
                 source: parse_error,
             }),
+            Error::Apply(ApplyError::PlanDigest {
+                path: "plan.json".into(),
+                source: crate::plan::digest::DigestError::Mismatch,
+            }),
             Error::Apply(ApplyError::Fetch(transport())),
             Error::Apply(ApplyError::Prompt(io())),
             Error::Apply(ApplyError::CurrentDir(io())),

@@ -145,15 +145,17 @@ fn build_with(
             }
         }
     }
-    let plan = Plan {
+    let mut plan = Plan {
         format_version: FORMAT_VERSION,
         target: opts.target.clone(),
+        digest: None,
         summary: Plan::count(&changes, unchanged),
         changes,
         left_in_place,
         duplicates,
         changed_outside: Vec::new(),
     };
+    plan.seal();
     Ok((plan, details))
 }
 

@@ -4,9 +4,14 @@
 //! `resource`, `name` and the optional `id`, `etag`, `key`, `body` and `patch` (see
 //! docs/plan-format.md). Reading is strict: an unknown field or a field the action does not
 //! take is refused with a message naming the change (its position, action, resource and
-//! Destination name) and the field.
+//! Destination name) and the field. A secret reference (`${env:…}`, `${file:…}`) is accepted
+//! only where the change's kind puts credentials: a connection create's `auth.params` and a
+//! connection update's `/auth/params` patch, on params the catalog lists for an auth method;
+//! anywhere else it is refused, so an edited plan cannot send a secret where it would be
+//! stored in the clear.
 
 use super::{Action, FORMAT_VERSION};
+use crate::catalog::AuthMethod;
 use crate::wire::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
@@ -368,6 +373,18 @@ pub enum ShapeError {
     /// An activation patch on the create of something that is not a flow.
     #[error("field `patch` is allowed on a create only for a flow (its activation patch)")]
     ActivationNotAFlow,
+    /// A secret reference where the change puts no credentials.
+    #[error(
+        "secret reference `{reference}` in field `{field}` at `{pointer}`: a saved plan may hold secret references only in a connection's auth params (a create's `body.auth.params`, an update's `/auth/params` patch); re-run `destctl plan`"
+    )]
+    SecretRefMisplaced {
+        /// `body` or `patch`.
+        field: &'static str,
+        /// Where inside it (a JSON Pointer; for a patch, the op's path and below).
+        pointer: String,
+        /// The reference as written.
+        reference: String,
+    },
     /// A patch operation is malformed.
     #[error("patch op #{op}: {problem}")]
     PatchOp {
@@ -531,7 +548,95 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
             }
         }
     };
+    check_secret_refs(&change)?;
     Ok(change)
+}
+
+/// Whether `s` would be read as a secret by `apply`.
+fn is_secret_ref(s: &str) -> bool {
+    s.starts_with("${env:") || s.starts_with("${file:")
+}
+
+/// Every string of `value` that is a secret reference, with its JSON Pointer below `base`.
+fn secret_refs(value: &Value, pointer: String, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) if is_secret_ref(s) => out.push((pointer, s.clone())),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                secret_refs(v, format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let k = k.replace('~', "~0").replace('/', "~1");
+                secret_refs(v, format!("{pointer}/{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The auth param a pointer `/auth/params/NAME` names.
+fn auth_param(pointer: &str) -> Option<&str> {
+    pointer
+        .strip_prefix("/auth/params/")
+        .filter(|p| !p.contains('/'))
+}
+
+/// Refuses a secret reference anywhere but the credentials of a connection create or update.
+fn check_secret_refs(change: &Change) -> Result<(), ShapeError> {
+    let misplaced = |field, (pointer, reference): (String, String)| {
+        Err(ShapeError::SecretRefMisplaced {
+            field,
+            pointer,
+            reference,
+        })
+    };
+    match change {
+        Change::Create(c) => {
+            let mut refs = Vec::new();
+            secret_refs(&c.body, String::new(), &mut refs);
+            let method = c.body["auth"]["specName"]
+                .as_str()
+                .and_then(AuthMethod::from_spec_name);
+            for r in refs {
+                let allowed = c.resource == Resource::Connection
+                    && auth_param(&r.0)
+                        .zip(method)
+                        .is_some_and(|(p, m)| m.param(p).is_some());
+                if !allowed {
+                    return misplaced("body", r);
+                }
+            }
+            for op in c.activation.iter().flatten() {
+                let mut refs = Vec::new();
+                if let Some(v) = &op.value {
+                    secret_refs(v, op.path.clone(), &mut refs);
+                }
+                if let Some(r) = refs.into_iter().next() {
+                    return misplaced("patch", r);
+                }
+            }
+        }
+        Change::Update(u) => {
+            for op in &u.patch {
+                let mut refs = Vec::new();
+                if let Some(v) = &op.value {
+                    secret_refs(v, op.path.clone(), &mut refs);
+                }
+                for r in refs {
+                    let allowed = u.resource == Resource::Connection
+                        && auth_param(&r.0)
+                            .is_some_and(|p| AuthMethod::ALL.iter().any(|m| m.param(p).is_some()));
+                    if !allowed {
+                        return misplaced("patch", r);
+                    }
+                }
+            }
+        }
+        Change::Delete(_) | Change::Enable(_) | Change::Disable(_) => {}
+    }
+    Ok(())
 }
 
 fn read_patch(value: Value) -> Result<Vec<PatchOp>, ShapeError> {
@@ -779,6 +884,61 @@ mod tests {
         }
     }
 
+    /// Secret references are read only in a connection's auth params; anywhere else the plan
+    /// is refused, naming the change, the field and where in it.
+    #[test]
+    fn secret_references_only_in_connection_auth_params() {
+        let account = json!({"action": "create", "resource": "connection", "name": "a",
+            "key": "a/connection", "body": {"name": "a account",
+            "auth": {"specName": "Basic Authentication for sftp",
+                     "params": {"host": "${env:HOST}", "password": "${file:pw}"}}}});
+        let cred_update = json!({"action": "update", "resource": "connection", "name": "a",
+            "id": "c-1", "etag": "\"e\"", "patch": [{"op": "replace", "path": "/auth/params",
+            "value": {"password": "${env:PW}", "username": "u"}}]});
+        for ok in [account.clone(), cred_update.clone()] {
+            assert!(read(&file(json!([ok.clone()]), json!({}))).is_ok(), "{ok}");
+        }
+        let mut in_name = account.clone();
+        in_name["body"]["name"] = json!("${env:AEP_CLIENT_SECRET}");
+        let mut unknown_param = account.clone();
+        unknown_param["body"]["auth"]["params"]["token"] = json!("${env:AEP_CLIENT_SECRET}");
+        let mut flow_body = account.clone();
+        flow_body["resource"] = json!("targetConnection");
+        let mut patch_name = cred_update.clone();
+        patch_name["patch"] = json!([{"op": "replace", "path": "/name", "value": "${env:X}"}]);
+        let mut flow_patch = cred_update.clone();
+        flow_patch["resource"] = json!("flow");
+        let cases = [
+            (
+                in_name,
+                "plan change #1 (create connection of `a`): secret reference `${env:AEP_CLIENT_SECRET}` in field `body` at `/name`: a saved plan may hold secret references only in a connection's auth params",
+            ),
+            (
+                unknown_param,
+                "plan change #1 (create connection of `a`): secret reference `${env:AEP_CLIENT_SECRET}` in field `body` at `/auth/params/token`",
+            ),
+            (
+                flow_body,
+                "plan change #1 (create targetConnection of `a`): secret reference `${env:HOST}` in field `body` at `/auth/params/host`",
+            ),
+            (
+                patch_name,
+                "plan change #1 (update connection of `a`): secret reference `${env:X}` in field `patch` at `/name`",
+            ),
+            (
+                flow_patch,
+                "plan change #1 (update flow of `a`): secret reference `${env:PW}` in field `patch` at `/auth/params/password`",
+            ),
+        ];
+        for (change, message) in cases {
+            let got = refused(change.clone());
+            assert!(
+                got.starts_with(message),
+                "{change}\n  got: {got}\n want: {message}"
+            );
+        }
+    }
+
     #[test]
     fn the_position_counts_from_one() {
         let ok = update();
@@ -979,6 +1139,7 @@ mod tests {
             let plan = Plan {
                 format_version: FORMAT_VERSION,
                 target: PlanTarget { endpoint: "http://127.0.0.1:9".into(), sandbox: "prod".into() },
+                digest: None,
                 summary: Plan::count(&changes, unchanged),
                 changes,
                 left_in_place: vec![],

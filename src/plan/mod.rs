@@ -4,6 +4,7 @@
 mod build;
 pub(crate) mod desired;
 pub mod diff;
+pub mod digest;
 mod document;
 pub mod fingerprint;
 pub mod outside;
@@ -128,6 +129,10 @@ pub struct Plan {
     pub format_version: u32,
     /// Where it was computed.
     pub target: PlanTarget,
+    /// `sha256:HEX` of `target` and `changes` ([`digest`]); `apply --plan` refuses a file
+    /// without one or whose changes no longer match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// Counts of `changes`.
     pub summary: Summary,
     /// The steps, in execution order.
@@ -276,6 +281,16 @@ pub struct PlanDetails {
 }
 
 impl Plan {
+    /// Records the digest of its target and changes (done by [`build_plan`]).
+    pub fn seal(&mut self) {
+        self.digest = Some(digest::digest(&self.target, &self.changes));
+    }
+
+    /// Checks that its target and changes are those its digest was computed over.
+    pub fn verify_digest(&self) -> Result<(), digest::DigestError> {
+        digest::verify(self.digest.as_deref(), &self.target, &self.changes)
+    }
+
     /// Whether the plan changes anything.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()

@@ -19,5 +19,6 @@ mod emulator;
 mod hostile;
 mod live;
 mod plan;
+mod secrets;
 mod support;
 mod validate;

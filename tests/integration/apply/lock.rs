@@ -4,9 +4,10 @@
 
 use crate::support::apply::*;
 use crate::support::cli::Cli;
+use crate::support::fake_server::{self, Mock, Reply, token_reply};
 use chrono::{TimeDelta, Utc};
 use destctl::apply::lock::{
-    LEASE_NAME, Lease, LockError, LockOptions, acquire, list_leases, winner,
+    LEASE_NAME, Lease, LockError, LockOptions, MAX_UNSEEN_LISTS, acquire, list_leases, winner,
 };
 use destctl::catalog::{PROFILE_STORE_SPEC_ID, SPEC_VERSION};
 use destctl::emulator::{FaultConfig, Latency, RunningEmulator};
@@ -361,4 +362,107 @@ async fn a_lease_create_without_an_answer_is_sent_again() {
     assert_eq!(&leases[0].id, guard.id());
     guard.release().await.unwrap();
     assert!(list_leases(&c).await.unwrap().is_empty());
+}
+
+/// A server that stores lease creates (answers them with an id) but never lists them back:
+/// every list of connections is empty; creates and deletes succeed.
+async fn never_listing_server() -> Mock {
+    Mock::start(|seen, i| {
+        if seen.path == "/ims/token/v3" {
+            token_reply("never-listing-token", 3600)
+        } else if seen.method == axum::http::Method::GET {
+            Reply::json(200, json!({"items": []}))
+        } else if seen.method == axum::http::Method::POST {
+            Reply::json(200, json!({"id": format!("lease-{i}"), "etag": "\"1\""}))
+        } else {
+            Reply::json(200, json!({}))
+        }
+    })
+    .await
+}
+
+fn calls(server: &Mock, method: axum::http::Method) -> Vec<String> {
+    server
+        .api_calls()
+        .into_iter()
+        .filter(|s| s.method == method)
+        .map(|s| s.path)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_but_never_listed_lease_fails_the_lock_fast() {
+    let server = never_listing_server().await;
+    let c = fake_server::client(&server.url(), fake_server::ready_token(), 0);
+    let started = std::time::Instant::now();
+    // Even with a long --lock-timeout: this is a service fault, not a holder to wait for.
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        acquire(
+            &c,
+            &LockOptions::new(Duration::from_secs(300)),
+            &CancellationToken::new(),
+            &(),
+        ),
+    )
+    .await
+    .expect("the lock gives up on its own, long before --lock-timeout")
+    .err()
+    .expect("no lock on a service that never lists the lease");
+    let elapsed = started.elapsed();
+    let LockError::NotListed { id, lists } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(*lists, MAX_UNSEEN_LISTS);
+    assert!(
+        err.to_string().contains(&format!(
+            "accepted lease object {id} but did not list it back"
+        )),
+        "{err}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    // One create (never sent again while unseen), one list before it and one per miss, and
+    // the created object is deleted by id.
+    assert_eq!(
+        calls(&server, axum::http::Method::POST),
+        [format!("{}/connections", fake_server::FS)]
+    );
+    assert_eq!(
+        calls(&server, axum::http::Method::GET).len(),
+        1 + MAX_UNSEEN_LISTS as usize
+    );
+    assert_eq!(
+        calls(&server, axum::http::Method::DELETE),
+        [format!("{}/connections/{id}", fake_server::FS)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_against_a_never_listing_service_exits_1_quickly() {
+    let server = never_listing_server().await;
+    let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "5m"];
+    args.extend(SEED_ARGS);
+    let mut cli = Cli::in_repo();
+    cli.emulator(&server.url())
+        .env("DESTCTL_IMS_URL", server.url())
+        .args(&args);
+    let started = std::time::Instant::now();
+    // Killed (and the test failed) if it waits for --lock-timeout.
+    let (out, _) =
+        tokio::task::spawn_blocking(move || cli.output_bounded(Duration::from_secs(30), 2 << 30))
+            .await
+            .unwrap();
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains("did not list it back") && stderr.contains("a service fault"),
+        "{}",
+        text(&out)
+    );
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+    // The lease create, its delete, and nothing else was written.
+    assert_eq!(calls(&server, axum::http::Method::POST).len(), 1);
+    assert_eq!(calls(&server, axum::http::Method::DELETE).len(), 1);
+    assert!(calls(&server, axum::http::Method::PATCH).is_empty());
 }

@@ -110,3 +110,59 @@ async fn secrets_never_reach_logs_or_errors() {
     assert_clean("token auth debug", &format!("{:?}", ready_token()));
     assert_clean("client debug", &format!("{c:?}"));
 }
+
+/// A server that echoes the request into its error answers, or quotes the token in a list
+/// page of the wrong shape: the client secret, the minted token and a secret value the caller
+/// registered are `<redacted>` in every error, whatever the error shape.
+#[tokio::test]
+async fn echoed_secrets_are_redacted_from_errors() {
+    let mock = Mock::start(|s, _| {
+        let headers: Vec<String> = s
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.to_str().unwrap_or("")))
+            .collect();
+        let echo = format!("{} {}", headers.join(" "), String::from_utf8_lossy(&s.body));
+        match (s.method.as_str(), s.path.as_str()) {
+            ("POST", "/ims/token/v3") => token_reply(TOKEN, 86_399),
+            ("GET", p) if p.ends_with("/flows") => Reply::json(200, json!({"items": TOKEN})),
+            ("GET", _) => Reply::json(400, json!({"error_code": "400", "message": echo})),
+            ("POST", _) => Reply::json(422, json!({"title": "Bad", "detail": echo})),
+            _ => Reply::json(500, json!({"errorMessage": echo})),
+        }
+    })
+    .await;
+    let c = client(&mock.url(), creds(&mock.url()), 0);
+    c.redactor()
+        .add(&secrecy::SecretString::from(BODY_SECRET.to_owned()));
+    let body = json!({"name": "acct", "auth": {"specName": "Access Key",
+        "params": {"s3SecretKey": BODY_SECRET}}});
+    let create_err = c.create(Resource::Connection, &body).await.unwrap_err();
+    let list_err = c.list("/flows", &[]).await.unwrap_err();
+    let get_err = c.list("/connections", &[]).await.unwrap_err();
+    let ims = Mock::start(|s, _| {
+        Reply::json(
+            401,
+            json!({"error": "invalid_client", "error_description": String::from_utf8_lossy(&s.body)}),
+        )
+    })
+    .await;
+    let token_err = client(&ims.url(), creds(&ims.url()), 0)
+        .list("/flows", &[])
+        .await
+        .unwrap_err();
+    for err in [&create_err, &list_err, &get_err, &token_err] {
+        let shown = err.to_string();
+        for secret in [TOKEN, CLIENT_SECRET, BODY_SECRET] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+    // The server did see them: the redaction, not the request, hid them.
+    let seen: String = mock
+        .seen()
+        .iter()
+        .map(|s| format!("{:?}{}", s.headers, String::from_utf8_lossy(&s.body)))
+        .collect();
+    assert!(seen.contains(TOKEN) && seen.contains(BODY_SECRET));
+}

@@ -834,9 +834,19 @@ async fn a_state_file_serves_one_emulator_at_a_time() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("emulator.lock"), "{stderr}");
 
-    // Once the first one stops, the state file is free again.
+    // Once the first one stops, the state file is free again. Other tests of this binary spawn
+    // processes concurrently, and a forked child shares the lock until it execs (the lock file
+    // is close-on-exec): under load that window is visible, so the lock is given a moment.
     first.shutdown().await;
-    let again = Emulator::start(cfg).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let again = loop {
+        match Emulator::start(cfg.clone()).await {
+            Err(EmulatorError::StateLocked { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
     again.shutdown().await;
 }
 

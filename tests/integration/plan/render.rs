@@ -103,10 +103,11 @@ fn json() {
         [
             "format_version",
             "target",
+            "digest",
             "summary",
             "changes",
             "left_in_place"
-        ][..4]
+        ][..5]
     );
     insta::assert_snapshot!(out);
 }

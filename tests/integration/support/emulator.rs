@@ -29,7 +29,15 @@ pub struct EmulatorProcess {
 impl EmulatorProcess {
     /// Starts it with extra `args` (e.g. fault options) and waits for its listening line.
     pub fn spawn(args: &[&str]) -> EmulatorProcess {
+        EmulatorProcess::spawn_with_env(args, &[])
+    }
+
+    /// [`EmulatorProcess::spawn`] with extra environment variables (e.g. `RUST_LOG`).
+    pub fn spawn_with_env(args: &[&str], envs: &[(&str, &str)]) -> EmulatorProcess {
         let mut cli = Cli::new();
+        for (k, v) in envs {
+            cli.env(k, v);
+        }
         cli.args(["emulator", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::null())
