@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::support::snapshot::Redact;
-use destctl::emulator::{EMBEDDED_ORG_ID, SeedFlows};
 
 #[tokio::test]
 async fn in_sync_after_apply_exits_0() {
@@ -231,42 +230,91 @@ async fn a_marker_without_fingerprint_reports_origin_unknown() {
     assert_eq!(fields(d), [("state".to_owned(), "unknown".to_owned())]);
 }
 
-/// Two flows made in the UI (no marker); one exports an audience the manifests activate.
-async fn unmanaged_flows(s: &Setup) -> Vec<String> {
-    let ids = s
-        .emu
-        .state()
-        .seed_flows(
-            EMBEDDED_ORG_ID,
-            "prod",
-            &SeedFlows {
-                flows: 2,
-                name_prefix: "ui-made".into(),
-                ..SeedFlows::default()
-            },
+/// A flow made outside destctl with Flow Service requests (as the UI or curl would: no
+/// marker anywhere): an Amazon S3 account, location, Profile store source and flow named
+/// `name`, exporting `audience` when given. Returns the flow id.
+async fn ui_flow(s: &Setup, name: &str, audience: Option<&str>) -> String {
+    use destctl::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
+    use destctl::wire::Resource;
+    let c = crate::support::apply::client(&s.emu);
+    let info = Platform::AmazonS3.info();
+    let spec = json!({"id": info.connection_spec_id, "version": "1.0"});
+    let profile = json!({"id": PROFILE_STORE_SPEC_ID, "version": "1.0"});
+    let FlowSpecRef::Id(flow_spec) = info.flow_spec else {
+        panic!("Amazon S3 has a fixed flow spec")
+    };
+    let base = c
+        .create(
+            Resource::Connection,
+            &json!({"name": format!("{name} profile"), "connectionSpec": profile}),
         )
         .await
         .unwrap();
-    for id in &ids {
+    let source = c
+        .create(
+            Resource::SourceConnection,
+            &json!({"name": format!("{name} source"), "connectionSpec": profile,
+                    "baseConnectionId": base.id.0, "data": {"format": "CSV", "schema": null}, "params": {}}),
+        )
+        .await
+        .unwrap();
+    let account = c
+        .create(
+            Resource::Connection,
+            &json!({"name": format!("{name} account"), "connectionSpec": spec,
+                    "auth": {"specName": "Access Key", "params": {"s3AccessKey": "AKIADESTCTLFAKE23456", "s3SecretKey": "fake/Secret+Key/For/Destctl/Examples0000"}}}),
+        )
+        .await
+        .unwrap();
+    let target = c
+        .create(
+            Resource::TargetConnection,
+            &json!({"name": format!("{name} location"), "connectionSpec": spec,
+                    "baseConnectionId": account.id.0, "data": {"format": "CSV", "schema": null},
+                    "params": {"mode": "S3", "bucketName": "partner-exports", "path": "/ui", "format": "CSV"}}),
+        )
+        .await
+        .unwrap();
+    let flow = c
+        .create(
+            Resource::Flow,
+            &json!({"name": name, "description": "made in the UI",
+                    "flowSpec": {"id": flow_spec, "version": "1.0"},
+                    "sourceConnectionIds": [source.id.0], "targetConnectionIds": [target.id.0],
+                    "transformations": [{"name": "GeneralTransform", "params": {
+                        "segmentSelectors": {"selectors": []}, "profileSelectors": {"selectors": []}}}]}),
+        )
+        .await
+        .unwrap();
+    if let Some(id) = audience {
+        let selector = json!({"type": "PLATFORM_SEGMENT", "value": {"id": id,
+            "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%",
+            "exportMode": "DAILY_FULL_EXPORT",
+            "schedule": {"frequency": "DAILY", "startDate": "2026-01-01", "startTime": "09:00"}}});
         s.edit(
-            id,
+            &flow.id.0,
+            "jane@acme.com",
+            json!({"patch": [{"op": "add",
+                "path": "/transformations/0/params/segmentSelectors/selectors/-", "value": selector}]}),
+        )
+        .await;
+    } else {
+        s.edit(
+            &flow.id.0,
             "jane@acme.com",
             json!({"description": "made in the UI"}),
         )
         .await;
     }
-    let selector = json!({"type": "PLATFORM_SEGMENT", "value": {"id": LOYALTY,
-        "filenameTemplate": "%DESTINATION_NAME%_%SEGMENT_ID%_%DATETIME(YYYYMMdd_HHmmss)%",
-        "exportMode": "DAILY_FULL_EXPORT",
-        "schedule": {"frequency": "DAILY", "startDate": "2026-01-01", "startTime": "09:00"}}});
-    s.edit(
-        &ids[0],
-        "jane@acme.com",
-        json!({"patch": [{"op": "add",
-            "path": "/transformations/0/params/segmentSelectors/selectors/-", "value": selector}]}),
-    )
-    .await;
-    ids
+    flow.id.0
+}
+
+/// Two flows made in the UI; the first exports an audience the manifests activate.
+async fn unmanaged_flows(s: &Setup) -> Vec<String> {
+    vec![
+        ui_flow(s, "ui-made-0", Some(LOYALTY)).await,
+        ui_flow(s, "ui-made-1", None).await,
+    ]
 }
 
 #[tokio::test]
