@@ -293,6 +293,49 @@ fn string_items(v: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The audiences of a settings group restricted to the ids of an audience-ids group.
+fn restrict(settings: Option<&Value>, ids: &Value) -> Value {
+    let keep = string_items(ids);
+    Value::Object(
+        object_of(settings.unwrap_or(&Value::Null))
+            .into_iter()
+            .filter(|(k, _)| keep.contains(k))
+            .collect(),
+    )
+}
+
+/// A finer origin for the audience settings when the whole group reads `both`: an audience
+/// added or removed on one side changes the group's digest on that side, so compare the
+/// recorded settings digest with the other side restricted to the audiences last applied —
+/// known when one side still has exactly the applied audience ids.
+fn settings_origin(
+    fp: Option<&crate::marker::Fingerprint>,
+    live: &fingerprint::FieldValues,
+    want: &fingerprint::FieldValues,
+) -> Option<Origin> {
+    let fp = fp?;
+    let applied_ids = fp.get(FpField::Audiences)?;
+    let applied_settings = fp.get(FpField::AudienceSettings)?;
+    let digest_of = |v: &Value| digest(&canonical(v));
+    let live_ids = live.get(&FpField::Audiences)?;
+    let want_ids = want.get(&FpField::Audiences)?;
+    let live_settings = live.get(&FpField::AudienceSettings);
+    let want_settings = want.get(&FpField::AudienceSettings);
+    // Live still exports the applied audiences, and the manifests kept their settings.
+    if applied_ids == digest_of(live_ids)
+        && applied_settings == digest_of(&restrict(want_settings, live_ids))
+    {
+        return Some(Origin::Outside);
+    }
+    // The manifests still activate the applied audiences, and live kept their settings.
+    if applied_ids == digest_of(want_ids)
+        && applied_settings == digest_of(&restrict(live_settings, want_ids))
+    {
+        return Some(Origin::Pending);
+    }
+    None
+}
+
 /// The differences of a flow's field groups.
 fn flow_differences(d: &DesiredDestination, flow: &LiveEntity, out: &mut Vec<Difference>) {
     let Some(typed) = flow.flow() else {
@@ -314,7 +357,10 @@ fn flow_differences(d: &DesiredDestination, flow: &LiveEntity, out: &mut Vec<Dif
         if canonical(l) == canonical(w) {
             continue;
         }
-        let origin = origin_of(fp.and_then(|f| f.get(field)), l, w);
+        let mut origin = origin_of(fp.and_then(|f| f.get(field)), l, w);
+        if field == FpField::AudienceSettings && origin == Origin::Both {
+            origin = settings_origin(fp, &live, &want).unwrap_or(origin);
+        }
         match field {
             FpField::Name => c.push(
                 DriftField::Name,

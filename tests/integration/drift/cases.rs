@@ -189,6 +189,38 @@ async fn both_at_once_are_told_apart() {
     assert_eq!(report["summary"]["destinations"]["in_sync"], 14);
 }
 
+/// An audience added in Git while the UI changes another audience's schedule: each difference
+/// gets its own origin although both touch the audiences.
+#[tokio::test]
+async fn an_added_audience_and_an_out_of_band_schedule_are_told_apart() {
+    let s = Setup::new().await;
+    let path = s.dir.join("manifests/campaign-s3.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "---\napiVersion: destctl/v1\nkind: Audience\nmetadata:\n  name: vip\nspec:\n  segmentId: c0ffee00-0000-4000-8000-000000000003\n  displayName: VIP\n  activations:\n    - destination: campaign-s3\n      schedule: daily-6am\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let id = s.flow_id("campaign-s3").await;
+    let schedule = json!({"frequency": "DAILY", "startDate": "2026-01-01", "startTime": "09:00"});
+    s.edit(
+        &id,
+        "bob@acme.com",
+        json!({"schedule": {"audience": BIKERS, "schedule": schedule}}),
+    )
+    .await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    let d = destination(&report, "campaign-s3");
+    assert_eq!(d["state"], "both");
+    assert_eq!(
+        fields(d),
+        [
+            ("audience".to_owned(), "pending".to_owned()),
+            ("schedule".to_owned(), "outside".to_owned())
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_deleted_managed_flow_is_missing() {
     let s = Setup::new().await;
