@@ -24,7 +24,8 @@
 //!   `{"schedule": {"audience": "<segment id>", "schedule": {…}}}`,
 //!   `{"filenameTemplate": {"audience": "<segment id>", "template": "…"}}`,
 //!   `{"location": {<target connection params to set>}}` (changes the flow's target
-//!   connection), `{"delete": true}`; optional `"by"`, `"client"`, `"at"` (epoch ms) set
+//!   connection), `{"account": {<auth params to set>}}` (changes the flow's destination
+//!   account), `{"delete": true}`; optional `"by"`, `"client"`, `"at"` (epoch ms) set
 //!   `updatedBy`, `updatedClient`, `updatedAt` (default: `aep-ui-user@AdobeID`, `exc_app`,
 //!   now) → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
@@ -195,6 +196,9 @@ pub enum OutOfBandEdit {
     /// Set these keys of the flow's target connection `params` (the file location); the
     /// target connection is what changes (and records who and when).
     SetLocation(serde_json::Map<String, Value>),
+    /// Set these keys of the `auth.params` of the flow's destination account (the base
+    /// connection of its target connection), which records who and when.
+    SetAccount(serde_json::Map<String, Value>),
     /// Delete the flow (whatever its state).
     Delete,
 }
@@ -381,6 +385,30 @@ impl EmulatorState {
                         sb.put(Resource::TargetConnection, &target_id, seq, new);
                         return Ok(etag);
                     }
+                    OutOfBandEdit::SetAccount(params) => {
+                        let rejected = |m: &str| EmulatorError::Rejected(m.to_owned());
+                        let target_id = e
+                            .value
+                            .pointer("/targetConnectionIds/0")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| rejected("the flow has no target connection"))?;
+                        let account_id = sb
+                            .get(Resource::TargetConnection, target_id)
+                            .and_then(|t| t.value.get("baseConnectionId")?.as_str().map(str::to_owned))
+                            .ok_or_else(|| rejected("the flow's target connection has no account"))?;
+                        let a = sb
+                            .get(Resource::Connection, &account_id)
+                            .ok_or_else(|| rejected("the flow's account does not exist"))?;
+                        let mut new = (*a.value).clone();
+                        match new.pointer_mut("/auth/params").and_then(Value::as_object_mut) {
+                            Some(p) => p.extend(params),
+                            None => return Err(rejected("the flow's account has no auth params")),
+                        }
+                        let etag = resources::touch(&mut new, &actor);
+                        let seq = self.0.store.next_seq();
+                        sb.put(Resource::Connection, &account_id, seq, new);
+                        return Ok(etag);
+                    }
                     OutOfBandEdit::Delete => {
                         sb.col_mut(Resource::Flow).remove(flow_id);
                         return Ok(String::new());
@@ -412,6 +440,7 @@ impl EmulatorState {
                     | OutOfBandEdit::SetSchedule { .. }
                     | OutOfBandEdit::SetFilenameTemplate { .. }
                     | OutOfBandEdit::SetLocation(_)
+                    | OutOfBandEdit::SetAccount(_)
                     | OutOfBandEdit::Delete => {
                         return Err(EmulatorError::Rejected(
                             "this edit is not a flow patch".into(),

@@ -773,6 +773,7 @@ enum EditBody {
     Schedule(AudienceSchedule),
     FilenameTemplate(AudienceTemplate),
     Location(serde_json::Map<String, Value>),
+    Account(serde_json::Map<String, Value>),
     Delete(bool),
 }
 
@@ -811,6 +812,7 @@ async fn introspect_edit(st: St, Path(id): Path<String>, bytes: Bytes) -> Respon
                 template: a.template,
             },
             EditBody::Location(params) => OutOfBandEdit::SetLocation(params),
+            EditBody::Account(params) => OutOfBandEdit::SetAccount(params),
             EditBody::Delete(true) => OutOfBandEdit::Delete,
             EditBody::Enable(false) | EditBody::Disable(false) | EditBody::Delete(false) => {
                 return Err(ApiError::bad_request(

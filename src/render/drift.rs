@@ -42,7 +42,7 @@ fn value_words(field: DriftField, v: &Value) -> String {
                     .to_owned(),
             ];
             if let Some(p) = v.get("params").and_then(Value::as_object) {
-                for (k, x) in p {
+                for (k, x) in p.iter().filter(|(_, x)| !x.is_null()) {
                     let x = x.as_str().map_or_else(|| x.to_string(), str::to_owned);
                     parts.push(format!("{k}={x}"));
                 }

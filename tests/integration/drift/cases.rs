@@ -222,6 +222,40 @@ async fn an_added_audience_and_an_out_of_band_schedule_are_told_apart() {
 }
 
 #[tokio::test]
+async fn an_account_changed_outside_destctl_is_reported_without_secrets() {
+    let s = Setup::new().await;
+    let id = s.flow_id("sftp-password").await;
+    s.edit(
+        &id,
+        "ops@acme.com",
+        json!({"account": {"host": "sftp.elsewhere.example.com", "password": "leaked"}}),
+    )
+    .await;
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 2);
+    let d = destination(&report, "sftp-password");
+    assert_eq!(d["state"], "changed_outside");
+    assert_eq!(fields(d), [("account".to_owned(), "outside".to_owned())]);
+    let x = &d["differences"][0];
+    assert_eq!(x["resource"], "connection");
+    assert_eq!(x["severity"], "high");
+    assert_eq!(x["live"]["params"]["host"], "sftp.elsewhere.example.com");
+    assert_eq!(x["changed_by"]["by"], "ops@acme.com");
+    // Secret params are never compared nor shown.
+    let text = stdout(&s.run(&["drift"]).await);
+    assert!(
+        !text.contains("leaked") && !report.to_string().contains("leaked"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "account: Basic Authentication for sftp host=sftp.acme.example.com username=aep → Basic Authentication for sftp host=sftp.elsewhere.example.com username=aep"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_deleted_managed_flow_is_missing() {
     let s = Setup::new().await;
     let id = s.flow_id("sfmc-sftp-password").await;
