@@ -383,10 +383,36 @@ pub fn markdown(r: &DriftReport) -> String {
         );
     }
     out.push('\n');
+    let mut omitted = 0;
     for d in r
         .destinations
         .iter()
         .filter(|d| d.state != DriftState::InSync)
+    {
+        let section = destination_section(d);
+        if out.len() + section.len() + MARKDOWN_ROOM > super::MARKDOWN_MAX_CHARS {
+            omitted += 1;
+        } else {
+            out.push_str(&section);
+        }
+    }
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "_{omitted} Destination section(s) omitted to keep this under {} characters: `destctl drift --format json` has every difference._\n",
+            super::MARKDOWN_MAX_CHARS
+        );
+    }
+    markdown_tail(r, &mut out);
+    out
+}
+
+/// Room kept for the unmanaged flows and the closing note when sections are added.
+const MARKDOWN_ROOM: usize = 8_000;
+
+/// One drifted Destination's table of differences.
+fn destination_section(d: &DestinationDrift) -> String {
+    let mut out = String::new();
     {
         let _ = writeln!(out, "### `{}` — {}\n", cell(&d.name), d.state.words());
         let _ = writeln!(
@@ -420,6 +446,11 @@ pub fn markdown(r: &DriftReport) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// The unmanaged flows, the ignored count and the closing note.
+fn markdown_tail(r: &DriftReport, out: &mut String) {
     if !r.unmanaged.is_empty() {
         let _ = writeln!(
             out,
@@ -459,7 +490,6 @@ pub fn markdown(r: &DriftReport) -> String {
     out.push_str(
         "_Pending changes are manifest edits not applied yet (`destctl plan` shows them); every other difference was made outside destctl._\n",
     );
-    out
 }
 
 /// An OpenMetrics label value: `\`, `"` and newlines escaped.
@@ -596,3 +626,80 @@ pub(crate) fn out_of_band_lines(plan: &crate::plan::Plan) -> Vec<(String, Vec<St
 
 /// The heading of the plan's out-of-band section.
 pub(crate) const OUT_OF_BAND_HEADING: &str = "Changed outside destctl since the last apply (the changes above bring them back to the manifests)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::{ChangedBy, Coverage, DriftSummary, Severity};
+    use crate::plan::PlanTarget;
+    use serde_json::json;
+
+    fn report(destinations: usize, differences: usize) -> DriftReport {
+        let difference = Difference {
+            resource: Resource::Flow,
+            id: Some("f".into()),
+            field: DriftField::Name,
+            audience: None,
+            live: json!("x".repeat(80)),
+            manifests: json!("y".repeat(80)),
+            origin: Origin::Outside,
+            severity: Severity::Low,
+            changed_by: Some(ChangedBy {
+                by: Some("jane@acme.com".into()),
+                client: Some("exc_app".into()),
+                at: Some(0),
+            }),
+        };
+        DriftReport {
+            format_version: 1,
+            target: PlanTarget {
+                endpoint: "e".into(),
+                sandbox: "prod".into(),
+            },
+            summary: DriftSummary::default(),
+            coverage: Coverage {
+                managed: destinations,
+                total: destinations,
+                percent: 100.0,
+            },
+            destinations: (0..destinations)
+                .map(|i| DestinationDrift {
+                    name: format!("d-{i}"),
+                    display_name: None,
+                    flow_id: None,
+                    in_manifests: true,
+                    state: DriftState::ChangedOutside,
+                    differences: vec![difference.clone(); differences],
+                })
+                .collect(),
+            unmanaged: vec![],
+            ignored: vec![],
+        }
+    }
+
+    #[test]
+    fn markdown_stays_under_the_issue_body_limit() {
+        let small = markdown(&report(2, 2));
+        assert!(!small.contains("omitted"), "{small}");
+        let big = markdown(&report(100, 40));
+        assert!(
+            big.len() <= super::super::MARKDOWN_MAX_CHARS,
+            "{}",
+            big.len()
+        );
+        assert!(big.contains("Destination section(s) omitted"), "{big}");
+        assert!(
+            big.contains("| `d-99` |"),
+            "every Destination stays in the summary table"
+        );
+    }
+
+    #[test]
+    fn openmetrics_label_values_are_escaped() {
+        let mut r = report(1, 0);
+        r.destinations[0].name = "a\"b\\c".into();
+        let text = openmetrics(&r);
+        assert!(text.contains(r#"destination="a\"b\\c""#), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
