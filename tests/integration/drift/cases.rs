@@ -495,3 +495,19 @@ async fn text_and_markdown_reports() {
     assert_eq!(md.status.code(), Some(2));
     insta::assert_snapshot!("drift_markdown", redact.apply(&stdout(&md)));
 }
+
+#[tokio::test]
+async fn invalid_manifests_exit_1_without_a_request() {
+    let s = Setup::new().await;
+    s.edit_manifest(
+        "amazon-s3.yaml",
+        "  platform: amazon-s3\n",
+        "  platform: nowhere\n",
+    );
+    let before = crate::support::apply::flow_service_requests(&s.emu);
+    let out = s.run(&["drift"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("amazon-s3.yaml:"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(crate::support::apply::flow_service_requests(&s.emu), before);
+}
