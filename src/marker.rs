@@ -289,6 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_markers_fit_the_budget() {
+        let name = "a".repeat(63);
+        let mut flow = Fingerprint::new();
+        for f in FpField::ALL.into_iter().take(8) {
+            flow.set(f, DIGEST_MAX);
+        }
+        assert_eq!(
+            Marker::new(&name).fingerprinted(flow).to_string().len(),
+            140
+        );
+        let mut account = Fingerprint::new();
+        account.set(FpField::Account, DIGEST_MAX);
+        let m = Marker::with_credentials(&name, u32::MAX).fingerprinted(account);
+        assert!(m.to_string().len() <= 160, "{m}");
+    }
+
+    #[test]
     fn unmanaged() {
         assert_eq!(Marker::parse("made in the UI"), None);
         assert_eq!(Marker::parse("[destctl:]"), None);

@@ -90,6 +90,24 @@ async fn a_manifest_edit_is_pending_not_drift() {
         text.contains("attribute mobilePhone.number to add"),
         "{text}"
     );
+    // apply records the new fingerprint in the same PATCH that adds the attribute: one write.
+    let flow_patches = "PATCH /data/foundation/flowservice/flows/{id}";
+    let writes = crate::support::apply::writes(&s.emu);
+    let patches = crate::support::apply::count(&s.emu, flow_patches);
+    let out = s.run(&["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        crate::support::apply::count(&s.emu, flow_patches) - patches,
+        1
+    );
+    let lock_writes = 2; // the apply lock's lease: create and delete
+    assert_eq!(
+        crate::support::apply::writes(&s.emu) - writes,
+        1 + lock_writes
+    );
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0);
+    assert_eq!(destination(&report, "amazon-s3")["state"], "in_sync");
 }
 
 #[tokio::test]
