@@ -25,7 +25,8 @@
 //!
 //! The binary is a thin `main` over [`commands`]. The layers below are public so that the
 //! integration tests, benchmarks and fuzz targets drive them as a library: [`manifest::load`],
-//! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`apply`], the
+//! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`drift::detect`] and the
+//! [`drift::DriftReport`], [`apply`], the
 //! [`emulator`] server and [`client::Client`]. Everything else is `pub(crate)`; the emulator's
 //! seeding helpers exist only with the `test-support` feature.
 

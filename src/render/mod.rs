@@ -1,6 +1,6 @@
 //! Plan output for people and machines: `text` (the default, for a terminal), `json` (the plan
 //! document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request
-//! comment).
+//! comment). The drift report's renderers, OpenMetrics included, are in [`drift`].
 
 pub mod drift;
 pub(crate) mod markdown;
