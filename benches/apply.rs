@@ -81,7 +81,7 @@ fn ctx(emu: &RunningEmulator, parallelism: usize) -> Context {
     }
 }
 
-/// `flows` copies of the amazon-s3 example.
+/// `flows` copies of the amazon-s3-legacy example (the legacy card, as before the current cards).
 fn desired(flows: usize, variant: usize) -> DesiredState {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let all = destctl::manifest::load(&[root.join("manifests")])
@@ -90,8 +90,8 @@ fn desired(flows: usize, variant: usize) -> DesiredState {
     let template = all
         .destinations
         .iter()
-        .find(|d| d.name.as_str() == "amazon-s3")
-        .expect("amazon-s3 example");
+        .find(|d| d.name.as_str() == "amazon-s3-legacy")
+        .expect("amazon-s3-legacy example");
     let destinations = (0..flows)
         .map(|i| {
             let mut d = template.clone();

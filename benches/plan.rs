@@ -168,17 +168,19 @@ fn destination(sandbox: usize, flow: usize, audiences: usize) -> DesiredDestinat
         former_names: Vec::new(),
         display_name: format!("Bench flow {flow}"),
         description: Some("Seeded by the plan benchmark".into()),
-        platform: Platform::AmazonS3,
+        platform: Platform::AmazonS3Legacy,
         connection: DesiredConnection {
-            auth: AuthMethod::AccessKey,
+            auth: Some(AuthMethod::AccessKey),
             params,
             credentials_version: 1,
             locations: BTreeMap::new(),
+            encryption_key: None,
         },
         location: DesiredLocation {
             mode: LocationMode::S3,
             params: loc,
             include_file_manifest: None,
+            files: None,
         },
         attributes: vec![
             AttributePath::parse("person.name.firstName").expect("a path"),
@@ -186,6 +188,7 @@ fn destination(sandbox: usize, flow: usize, audiences: usize) -> DesiredDestinat
         ],
         mandatory_attributes: vec![],
         deduplication_keys: vec![],
+        identity_deduplication_keys: vec![],
         enabled: true,
         audiences: (0..audiences).map(|n| audience(sandbox, flow, n)).collect(),
     }

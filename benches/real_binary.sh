@@ -43,7 +43,7 @@ metadata:
   name: dest-{i:03}
 spec:
   displayName: Destination {i:03}
-  platform: amazon-s3
+  platform: amazon-s3-legacy
   connection:
     auth: Access Key
     params:

@@ -2,7 +2,9 @@
 //! `Destination` manifest with its audiences resolved. `plan` diffs it against live state.
 //! Nothing here knows YAML; `manifest` builds it.
 
-use crate::catalog::{AuthMethod, ExportMode, LocationMode, Platform, Schedule};
+use crate::catalog::{
+    AuthMethod, Compression, CsvOptions, ExportMode, FileType, LocationMode, Platform, Schedule,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -225,14 +227,29 @@ impl ParamValue {
 /// The destination account (base connection).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredConnection {
-    /// The auth spec.
-    pub auth: AuthMethod,
+    /// The auth spec; `None` for a card without credentials (Data Landing Zone).
+    pub auth: Option<AuthMethod>,
     /// Auth params by name.
     pub params: BTreeMap<String, ParamValue>,
     /// Raising it pushes the credentials again (they are write-only).
     pub credentials_version: u32,
-    /// Where each param was written, for errors about unresolvable secrets.
+    /// Where each param was written, for errors about unresolvable secrets (the encryption
+    /// key under `publicKey`).
     pub locations: BTreeMap<String, SourceLocation>,
+    /// The PGP public key the exported files are encrypted with (current cards), a
+    /// `${file:…}` reference sent in the base connection's `encryptionSpecs`.
+    pub encryption_key: Option<SecretRef>,
+}
+
+/// The file options of a current card's export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOptions {
+    /// File format.
+    pub file_type: FileType,
+    /// Compression.
+    pub compression: Compression,
+    /// CSV options given (only with `CSV`).
+    pub csv_options: CsvOptions,
 }
 
 /// Where the files land (target connection params).
@@ -244,6 +261,8 @@ pub struct DesiredLocation {
     pub params: BTreeMap<String, String>,
     /// Whether a manifest file is written beside each export.
     pub include_file_manifest: Option<bool>,
+    /// The file options; `Some` exactly for current cards.
+    pub files: Option<FileOptions>,
 }
 
 /// One audience activated to a destination.
@@ -293,6 +312,8 @@ pub struct DesiredDestination {
     pub mandatory_attributes: Vec<AttributePath>,
     /// Attributes that deduplicate the exported rows.
     pub deduplication_keys: Vec<AttributePath>,
+    /// Identity namespaces that deduplicate the exported rows (current cards).
+    pub identity_deduplication_keys: Vec<String>,
     /// Whether the flow runs.
     pub enabled: bool,
     /// Activated audiences, sorted by segment id.

@@ -356,10 +356,23 @@ impl Resolver {
     pub fn check_desired(&self, desired: &DesiredState) -> Result<(), SecretErrors> {
         let mut errors = Vec::new();
         for d in &desired.destinations {
-            for (param, value) in &d.connection.params {
-                let crate::model::ParamValue::Secret(r) = value else {
-                    continue;
-                };
+            // The credentials, and the PGP key of an encrypting card (kept as `publicKey`).
+            let key = d
+                .connection
+                .encryption_key
+                .as_ref()
+                .map(|r| ("publicKey".to_owned(), r));
+            let refs = d
+                .connection
+                .params
+                .iter()
+                .filter_map(|(param, value)| match value {
+                    crate::model::ParamValue::Secret(r) => Some((param.clone(), r)),
+                    crate::model::ParamValue::Literal(_) => None,
+                })
+                .chain(key);
+            for (param, r) in refs {
+                let param = &param;
                 let origin = match d.connection.locations.get(param) {
                     Some(location) => SecretOrigin::Manifest {
                         destination: d.name.as_str().to_owned(),

@@ -24,8 +24,18 @@ wire_enum! {
         AccessKey = "Access Key",
         /// The Azure Blob card's connection string.
         ConnectionString = "ConnectionString",
-        /// The SFTP card's password authentication.
+        /// The legacy SFTP card's password authentication (also accepted by the current SFTP
+        /// card, as Adobe's API examples send it).
         SftpBasic = "Basic Authentication for sftp",
+        /// The current SFTP card's SSH key authentication as Adobe's API examples name it (the
+        /// card itself lists `SFTP with SSH Key`).
+        SftpSshPublicKey = "SSH PublicKey Authentication for sftp",
+        /// The current Amazon S3 card's IAM role.
+        AssumedRole = "Assumed Role",
+        /// Azure Data Lake Storage Gen2's service principal.
+        AzureServicePrincipal = "Azure Service Principal Auth",
+        /// Google Cloud Storage's HMAC key pair.
+        GoogleCloudStorage = "Google Cloud Storage authentication credentials",
     }
 }
 
@@ -40,7 +50,16 @@ impl AuthMethod {
         Self::parse(name)
     }
 
-    /// The params of this auth spec.
+    /// The auth spec's `type` in a connection spec's `authSpec` list.
+    pub fn spec_type(self) -> String {
+        match self {
+            AuthMethod::AssumedRole => "S3RoleBased".into(),
+            other => other.spec_name().replace(' ', ""),
+        }
+    }
+
+    /// The params of this auth spec on the legacy cards and the cards without a variant of
+    /// their own (see `PlatformInfo::auth_params`).
     pub fn params(self) -> &'static [ParamSpec] {
         const SFTP_PASSWORD: &[ParamSpec] = &[
             param("domain", true, false),
@@ -83,8 +102,23 @@ impl AuthMethod {
                 ..param("port", false, false)
             },
         ];
+        const ASSUMED_ROLE: &[ParamSpec] = &[param("s3Role", true, false)];
+        const SERVICE_PRINCIPAL: &[ParamSpec] = &[
+            param("url", true, false),
+            param("servicePrincipalId", true, false),
+            param("servicePrincipalKey", true, true),
+            param("tenant", true, false),
+        ];
+        const GCS: &[ParamSpec] = &[
+            param("accessKeyId", true, true),
+            param("secretAccessKey", true, true),
+        ];
         match self {
             AuthMethod::S3 => S3,
+            AuthMethod::SftpSshPublicKey => SFTP_SSH,
+            AuthMethod::AssumedRole => ASSUMED_ROLE,
+            AuthMethod::AzureServicePrincipal => SERVICE_PRINCIPAL,
+            AuthMethod::GoogleCloudStorage => GCS,
             AuthMethod::SftpWithPassword => SFTP_PASSWORD,
             AuthMethod::SftpWithSshKey => SFTP_SSH,
             AuthMethod::AzureBlob | AuthMethod::ConnectionString => CONNECTION_STRING,

@@ -1,4 +1,5 @@
-//! Filename templates of legacy batch exports: the macros they must and may hold.
+//! Filename templates: the macros a legacy batch export must and may hold, and the (all
+//! optional) macros of the current cards.
 
 use super::RuleViolation;
 
@@ -56,6 +57,65 @@ pub fn check_filename_template(template: &str) -> Vec<RuleViolation> {
     out
 }
 
+/// Every macro a current card's `filenameTemplate` may hold; none is required.
+/// `%DESTINATION_NAME%` is accepted beside `%DESTINATION%`: Adobe's V2 description lists the
+/// latter while its own example uses the former.
+pub const V2_FILENAME_MACROS: [&str; 10] = [
+    "%DESTINATION%",
+    "%DESTINATION_NAME%",
+    "%SEGMENT_ID%",
+    "%SEGMENT_NAME%",
+    "%DESTINATION_INSTANCE_ID%",
+    "%DESTINATION_INSTANCE_NAME%",
+    "%ORGANIZATION_NAME%",
+    "%SANDBOX_NAME%",
+    "%DATETIME(YYYYMMdd_HHmmss)%",
+    "%TIMESTAMP%",
+];
+
+/// Checks a current card's `filenameTemplate`: not empty, every upper-case `%MACRO%` a known
+/// V2 one, at most one of the date macros; custom text is free.
+pub fn check_v2_filename_template(template: &str) -> Vec<RuleViolation> {
+    let mut out = Vec::new();
+    if template.trim().is_empty() {
+        out.push(RuleViolation {
+            field: "filenameTemplate",
+            message: "filenameTemplate must not be empty".into(),
+        });
+    }
+    let mut dates = 0;
+    for token in filename_tokens(template) {
+        let full = format!("%{token}%");
+        if V2_FILENAME_MACROS.contains(&full.as_str()) {
+            if full.starts_with("%DATETIME") || full == "%TIMESTAMP%" {
+                dates += 1;
+            }
+        } else if looks_like_macro(token) {
+            out.push(RuleViolation {
+                field: "filenameTemplate",
+                message: format!(
+                    "unknown macro {full}; known macros: {}",
+                    V2_FILENAME_MACROS.join(", ")
+                ),
+            });
+        }
+    }
+    if dates > 1 {
+        out.push(RuleViolation {
+            field: "filenameTemplate",
+            message: "use only one of %DATETIME(YYYYMMdd_HHmmss)% and %TIMESTAMP%".into(),
+        });
+    }
+    out
+}
+
+fn looks_like_macro(token: &str) -> bool {
+    token
+        .bytes()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || b"_()".contains(&c))
+        || token.starts_with("DATETIME(")
+}
+
 fn filename_tokens(template: &str) -> Vec<&str> {
     let mut tokens = Vec::new();
     let mut rest = template;
@@ -75,6 +135,19 @@ fn filename_tokens(template: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_filename_rules() {
+        assert!(check_v2_filename_template("%SEGMENT_NAME%").is_empty());
+        assert!(check_v2_filename_template("%DESTINATION%_%SANDBOX_NAME%_%TIMESTAMP%").is_empty());
+        assert!(check_v2_filename_template("%DESTINATION_NAME%_%custom text%").is_empty());
+        assert_eq!(check_v2_filename_template("%FOO%").len(), 1);
+        assert_eq!(check_v2_filename_template("").len(), 1);
+        assert_eq!(
+            check_v2_filename_template("%TIMESTAMP%%DATETIME(YYYYMMdd_HHmmss)%").len(),
+            1
+        );
+    }
 
     #[test]
     fn filename_rules() {

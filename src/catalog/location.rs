@@ -1,5 +1,5 @@
-//! File location modes: the target connection's `params.mode` and the params each mode
-//! takes.
+//! File location modes: the target connection's `params.mode` and the params each legacy
+//! mode takes.
 
 use super::params::{ParamSpec, Pattern, param};
 use super::wire_enum::wire_enum;
@@ -18,12 +18,15 @@ wire_enum! {
         AzureBlob = "AZURE_BLOB",
         /// An SFTP server.
         Ftp = "FTP",
+        /// Any current card: its location fields are the card's own
+        /// (`PlatformInfo::location_params`).
+        ServerToServer = "Server-to-server",
     }
 }
 
 impl LocationMode {
-    /// The target connection params of this mode (besides `mode`, `format` and
-    /// `includeFileManifest`).
+    /// The target connection params of this legacy mode (besides `mode`, `format` and
+    /// `includeFileManifest`); `Server-to-server` has none of its own.
     pub fn params(self) -> &'static [ParamSpec] {
         const S3: &[ParamSpec] = &[
             ParamSpec {
@@ -44,6 +47,7 @@ impl LocationMode {
             LocationMode::S3 => S3,
             LocationMode::AzureBlob => AZURE,
             LocationMode::Ftp => FTP,
+            LocationMode::ServerToServer => &[],
         }
     }
 }

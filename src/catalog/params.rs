@@ -79,6 +79,14 @@ pub enum Pattern {
     S3AccessKey,
     /// AWS secret key: `^[A-Za-z0-9/+]{40}$`.
     S3SecretKey,
+    /// Google Cloud Storage bucket name: like an S3 bucket name (plus `_`), not starting with
+    /// `goog` and not containing `google` or a look-alike (`g00gle`, `go0gle`, …).
+    GcsBucketName,
+    /// A folder path of the Azure Blob card: `^[0-9a-zA-Z/!\-_.*'()]+$`.
+    FolderPath,
+    /// A folder path of the S3 and GCS cards: the characters of [`Pattern::FolderPath`], and
+    /// the folder macros `%SEGMENT_NAME%` and `%SEGMENT_ID%`.
+    FolderPathWithMacros,
 }
 
 impl Pattern {
@@ -107,6 +115,14 @@ impl Pattern {
                         .bytes()
                         .all(|c| c.is_ascii_alphanumeric() || c == b'/' || c == b'+')
             }
+            Pattern::GcsBucketName => is_gcs_bucket_name(value),
+            Pattern::FolderPath => !value.is_empty() && value.bytes().all(is_path_byte),
+            Pattern::FolderPathWithMacros => {
+                let rest = value
+                    .replace("%SEGMENT_NAME%", "")
+                    .replace("%SEGMENT_ID%", "");
+                rest.bytes().all(is_path_byte)
+            }
         }
     }
 
@@ -121,8 +137,36 @@ impl Pattern {
             }
             Pattern::S3AccessKey => "20 characters of A-Z and 2-7",
             Pattern::S3SecretKey => "40 characters of A-Z, a-z, 0-9, '/' and '+'",
+            Pattern::GcsBucketName => {
+                "3-63 characters of lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit, not starting with 'goog' and not containing 'google' or a look-alike"
+            }
+            Pattern::FolderPath => "letters, digits and / ! - _ . * ' ( )",
+            Pattern::FolderPathWithMacros => {
+                "letters, digits and / ! - _ . * ' ( ), and the folder macros %SEGMENT_NAME% and %SEGMENT_ID%"
+            }
         }
     }
+}
+
+fn is_path_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"/!-_.*'()".contains(&c)
+}
+
+fn is_gcs_bucket_name(v: &str) -> bool {
+    let b = v.as_bytes();
+    let lookalike = (0..b.len().saturating_sub(5)).any(|i| {
+        b[i] == b'g'
+            && matches!(b[i + 1], b'o' | b'0')
+            && matches!(b[i + 2], b'o' | b'0')
+            && &b[i + 3..i + 6] == b"gle"
+    });
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !v.starts_with("goog")
+        && !lookalike
 }
 
 fn is_s3_bucket_name(v: &str) -> bool {
@@ -173,5 +217,15 @@ mod tests {
         assert!(!Pattern::AzureContainer.matches("ex--ports"));
         assert!(Pattern::S3AccessKey.matches("AKIAIOSFODNN7EXAMPLE"));
         assert!(!Pattern::S3AccessKey.matches("AKIAIOSFODNN7EXAMPL1"));
+        assert!(Pattern::GcsBucketName.matches("acme_exports-1"));
+        assert!(!Pattern::GcsBucketName.matches("google-exports"));
+        assert!(!Pattern::GcsBucketName.matches("my-g00gle-bucket"));
+        assert!(!Pattern::GcsBucketName.matches("acme-go0gle"));
+        assert!(!Pattern::GcsBucketName.matches("goog-x"));
+        assert!(Pattern::FolderPath.matches("exports/daily"));
+        assert!(!Pattern::FolderPath.matches("exports daily"));
+        assert!(!Pattern::FolderPath.matches("%SEGMENT_ID%"));
+        assert!(Pattern::FolderPathWithMacros.matches("exports/%SEGMENT_NAME%/"));
+        assert!(!Pattern::FolderPathWithMacros.matches("exports/%SEGMENT%"));
     }
 }

@@ -2,7 +2,7 @@
 //! subcommand, and the conversions into the plain option structs the library takes. Help texts
 //! live here and nowhere else.
 
-use crate::emulator::{EmulatorConfig, FaultConfig, Latency};
+use crate::emulator::{EmulatorConfig, FaultConfig, ImsCredential, Latency};
 use crate::manifest::DEFAULT_PATH;
 use crate::render::Format;
 use crate::target::TargetOptions;
@@ -322,6 +322,13 @@ pub struct EmulatorArgs {
     /// Lifetime of IMS tokens, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 86_400)]
     pub token_lifetime: u64,
+    /// Accept only these IMS credentials (repeatable); with ORG_ID, the token works for that
+    /// org only (403 403025 elsewhere). Without the option any non-empty pair is accepted.
+    #[arg(
+        long = "ims-credential",
+        value_name = "CLIENT_ID:CLIENT_SECRET[:ORG_ID]"
+    )]
+    pub ims_credentials: Vec<ImsCredential>,
     /// Seed of the fault generator (same seed and request order, same faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fault_seed: u64,
@@ -447,6 +454,7 @@ impl EmulatorArgs {
             state_file: self.state.clone(),
             strict_sandbox: self.strict_sandbox,
             token_lifetime: Duration::from_secs(self.token_lifetime),
+            credentials: self.ims_credentials.clone(),
             faults: FaultConfig {
                 seed: self.fault_seed,
                 p429: self.fault_429,

@@ -96,6 +96,13 @@ pub(crate) fn check(
         }
         Some(o) => o.to_owned(),
     };
+    if info.org.as_deref().is_some_and(|entitled| entitled != org) {
+        return Err(ApiError::gateway(
+            StatusCode::FORBIDDEN,
+            "403025",
+            "Profile is not valid",
+        ));
+    }
     let writes = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
     if writes && body_len > 0 {
         let ok = header(headers, header::CONTENT_TYPE.as_str()).is_some_and(|ct| {

@@ -2,14 +2,16 @@
 //! `destctl emulator`, started in-process by tests ([`Emulator::start`]) or used without a
 //! socket ([`router`]). Its answers follow Adobe's public Flow Service documentation; where
 //! that is silent or contradicts itself, the choices made (gateway checks, error codes, list
-//! order and paging, PATCH and DELETE rules, faults, the state file) are written down in
-//! `docs/emulator.md`.
+//! order and paging, PATCH and DELETE rules, faults, the state file, the destination cards and
+//! their DOC-ERROR decisions) are written down in `docs/emulator.md`.
 //!
 //! # Routes
 //!
 //! * `POST /ims/token/v3` — OAuth server-to-server, form-encoded (body or query string):
 //!   `grant_type=client_credentials&client_id=…&client_secret=…` →
-//!   `{access_token, token_type:"bearer", expires_in}` (seconds).
+//!   `{access_token, token_type:"bearer", expires_in}` (seconds). With
+//!   [`EmulatorConfig::credentials`] only the listed pairs get a token, and a pair listed with
+//!   an org gets one entitled to that org only (403 `403025` elsewhere); see `ims.rs`.
 //! * Under `/data/foundation/flowservice`: `connectionSpecs[/{id}]`, `flowSpecs[/{id}]`,
 //!   `connections`, `sourceConnections`, `targetConnections`, `flows` (list, create, get,
 //!   PATCH, DELETE), `POST flows/{id}/action?op=enable|disable`, `runs[/{id}]`.
@@ -45,6 +47,7 @@ mod store;
 mod support;
 
 pub use faults::{FaultConfig, Latency};
+pub use ims::{ImsCredential, ImsCredentialError};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};
 pub use resources::SECRET_MASK;
 pub use server::FLOW_SERVICE_BASE;
@@ -89,6 +92,9 @@ pub struct EmulatorConfig {
     pub max_connections: usize,
     /// Largest request body (default 64 MiB); above it, 413 with the Flow Service error body.
     pub max_body_bytes: usize,
+    /// The credentials IMS accepts (empty, the default: any non-empty pair); a credential
+    /// with an org gets tokens entitled to that org only.
+    pub credentials: Vec<ImsCredential>,
 }
 
 impl Default for EmulatorConfig {
@@ -102,6 +108,7 @@ impl Default for EmulatorConfig {
             header_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_body_bytes: 64 << 20,
+            credentials: Vec::new(),
         }
     }
 }
@@ -267,6 +274,7 @@ impl EmulatorState {
             config.strict_sandbox,
             config.token_lifetime,
             config.max_body_bytes,
+            config.credentials.clone(),
         ))))
     }
 

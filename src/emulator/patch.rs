@@ -2,7 +2,7 @@
 //! rules (case-insensitive `add`/`replace`/`remove`; `move`/`copy`/`test` → 1434), and the flow
 //! rules checked on the patched result, with the server-side expansion of selectors.
 
-use crate::catalog::{self, ExportMode, Schedule};
+use crate::catalog::{self, Card, ExportMode, Platform, Schedule};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -227,8 +227,14 @@ pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Valu
         errors.push("`labels` must be an array of strings".to_owned());
     }
     let old_transformations = flow.get("transformations").cloned().unwrap_or(Value::Null);
+    let card = flow_card(flow);
     match new.get_mut("transformations") {
-        Some(t) => errors.extend(check_transformations(t, &old_transformations, now_secs)),
+        Some(t) => errors.extend(check_transformations(
+            t,
+            &old_transformations,
+            now_secs,
+            card,
+        )),
         None => errors.push("`transformations` is required".to_owned()),
     }
     if errors.is_empty() {
@@ -238,10 +244,44 @@ pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Valu
     }
 }
 
-/// Checks a legacy `transformations` array and expands its selectors in place; `old` is the
+/// The card generation of a flow, from its flow spec: a current card's audience or dataset
+/// flow spec makes a V2 flow.
+pub(crate) fn flow_card(flow: &Value) -> Card {
+    let id = flow
+        .pointer("/flowSpec/id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let current = Platform::all().any(|p| {
+        let info = p.info();
+        info.card == Card::Current && info.accepted_audience_flow_specs().contains(&id)
+    });
+    if current { Card::Current } else { Card::Legacy }
+}
+
+/// Keys of a V2 transformation's `params` (SPEC-D `TransformationParams_V2`, plus what
+/// Adobe's migration guide shows on migrated flows, plus `profileSelectors` for attributes
+/// selected by path).
+const V2_PARAMS: &[&str] = &[
+    "segmentSelectors",
+    "profileSelectors",
+    "profileMapping",
+    "mandatoryFields",
+    "primaryFields",
+    "identityMapping",
+    "attributeMapping",
+];
+
+/// Checks a `transformations` array and expands its selectors in place; `old` is the
 /// stored array (or `null` on create), used to keep `createTime` and move `updateTime` only
-/// for selectors that changed. Returns one message per broken rule.
-pub(crate) fn check_transformations(t: &mut Value, old: &Value, now_secs: i64) -> Vec<String> {
+/// for selectors that changed. Legacy flows keep `mandatoryFields`/`primaryFields` inside
+/// `profileSelectors`; V2 flows (current cards) directly under `params`. Returns one message
+/// per broken rule.
+pub(crate) fn check_transformations(
+    t: &mut Value,
+    old: &Value,
+    now_secs: i64,
+    card: Card,
+) -> Vec<String> {
     let mut errors = Vec::new();
     let Some(arr) = t.as_array_mut() else {
         return vec!["`transformations` must be an array".into()];
@@ -273,13 +313,17 @@ pub(crate) fn check_transformations(t: &mut Value, old: &Value, now_secs: i64) -
         return errors;
     };
     for k in params.keys() {
-        match k.as_str() {
-            "segmentSelectors" | "profileSelectors" => {}
-            "mandatoryFields" | "primaryFields" => errors.push(format!(
+        match (k.as_str(), card) {
+            ("segmentSelectors" | "profileSelectors", _) => {}
+            (k, Card::Current) if V2_PARAMS.contains(&k) => {}
+            ("mandatoryFields" | "primaryFields", Card::Legacy) => errors.push(format!(
                 "/transformations/0/params/{k}: legacy flows keep {k} inside profileSelectors"
             )),
             _ => errors.push(format!("/transformations/0/params: unknown field `{k}`")),
         }
+    }
+    if card == Card::Current {
+        check_v2_params(params, &mut errors);
     }
     let old_segments = old_segment_selectors(old);
     match params
@@ -294,21 +338,71 @@ pub(crate) fn check_transformations(t: &mut Value, old: &Value, now_secs: i64) -
             }
             match seg.get_mut("selectors").and_then(Value::as_array_mut) {
                 Some(selectors) => {
-                    check_segment_selectors(selectors, &old_segments, now_secs, &mut errors)
+                    check_segment_selectors(selectors, &old_segments, now_secs, card, &mut errors)
                 }
                 None => errors.push("segmentSelectors.selectors must be an array".into()),
             }
         }
         None => errors.push("/transformations/0/params/segmentSelectors must be an object".into()),
     }
-    match params
-        .get_mut("profileSelectors")
-        .and_then(Value::as_object_mut)
-    {
-        Some(prof) => check_profile_selectors(prof, &mut errors),
-        None => errors.push("/transformations/0/params/profileSelectors must be an object".into()),
+    let has_profile = params.contains_key("profileSelectors");
+    match (
+        params
+            .get_mut("profileSelectors")
+            .and_then(Value::as_object_mut),
+        card,
+    ) {
+        (Some(prof), _) => check_profile_selectors(prof, card, &mut errors),
+        (None, Card::Current) if !has_profile => {}
+        (None, _) => {
+            errors.push("/transformations/0/params/profileSelectors must be an object".into())
+        }
     }
     errors
+}
+
+/// The V2 fields directly under `params`: `mandatoryFields` strings, `primaryFields` items,
+/// `profileMapping {mappingId, mappingVersion}`. Which vocabulary the fields name (attribute
+/// path or output column) is not documented, so they are not checked against the attributes.
+fn check_v2_params(params: &Map<String, Value>, errors: &mut Vec<String>) {
+    if let Some(m) = params.get("mandatoryFields")
+        && !m
+            .as_array()
+            .is_some_and(|a| a.iter().all(|i| i.as_str().is_some_and(|s| !s.is_empty())))
+    {
+        errors.push("/transformations/0/params/mandatoryFields must be an array of strings".into());
+    }
+    if let Some(p) = params.get("primaryFields") {
+        match p.as_array() {
+            Some(items) => {
+                for item in items {
+                    check_primary_field(item, None, errors);
+                }
+            }
+            None => errors.push("/transformations/0/params/primaryFields must be an array".into()),
+        }
+    }
+    if let Some(pm) = params.get("profileMapping") {
+        match pm.as_object() {
+            Some(o) if o.is_empty() => {}
+            Some(o) => {
+                if !o.get("mappingId").is_some_and(Value::is_string) {
+                    errors.push("profileMapping.mappingId must be a string".into());
+                }
+                if !o.get("mappingVersion").is_some_and(Value::is_u64) {
+                    errors.push("profileMapping.mappingVersion must be a whole number".into());
+                }
+            }
+            None => {
+                errors.push("/transformations/0/params/profileMapping must be an object".into())
+            }
+        }
+    }
+    for k in ["identityMapping", "attributeMapping"] {
+        if params.get(k).is_some_and(|v| !v.is_object()) {
+            errors.push(format!("/transformations/0/params/{k} must be an object"));
+        }
+    }
 }
 
 fn old_segment_selectors(old: &Value) -> HashMap<&str, &Value> {
@@ -380,6 +474,7 @@ fn check_segment_selectors(
     selectors: &mut [Value],
     old: &HashMap<&str, &Value>,
     now_secs: i64,
+    card: Card,
     errors: &mut Vec<String>,
 ) {
     let mut seen = HashSet::new();
@@ -422,7 +517,11 @@ fn check_segment_selectors(
         }
         match value.get("filenameTemplate").and_then(Value::as_str) {
             Some(t) => {
-                for v in catalog::check_filename_template(t) {
+                let violations = match card {
+                    Card::Legacy => catalog::check_filename_template(t),
+                    Card::Current => catalog::check_v2_filename_template(t),
+                };
+                for v in violations {
                     errors.push(format!("{at}.value.filenameTemplate: {}", v.message));
                 }
             }
@@ -504,10 +603,14 @@ pub(crate) fn profile_mapping(path: &str) -> Value {
     })
 }
 
-fn check_profile_selectors(prof: &mut Map<String, Value>, errors: &mut Vec<String>) {
+fn check_profile_selectors(prof: &mut Map<String, Value>, card: Card, errors: &mut Vec<String>) {
     for k in prof.keys() {
-        if !["selectors", "mandatoryFields", "primaryFields"].contains(&k.as_str()) {
-            errors.push(format!("profileSelectors: unknown field `{k}`"));
+        match (k.as_str(), card) {
+            ("selectors", _) | ("mandatoryFields" | "primaryFields", Card::Legacy) => {}
+            ("mandatoryFields" | "primaryFields", Card::Current) => errors.push(format!(
+                "profileSelectors.{k}: flows of the current cards keep {k} directly under /transformations/0/params"
+            )),
+            _ => errors.push(format!("profileSelectors: unknown field `{k}`")),
         }
     }
     let mut paths: Vec<String> = Vec::new();
@@ -575,7 +678,7 @@ fn check_profile_selectors(prof: &mut Map<String, Value>, errors: &mut Vec<Strin
         match p.as_array() {
             Some(items) => {
                 for item in items {
-                    check_primary_field(item, &paths, errors);
+                    check_primary_field(item, Some(&paths), errors);
                 }
             }
             None => errors.push("profileSelectors.primaryFields must be an array".into()),
@@ -583,10 +686,11 @@ fn check_profile_selectors(prof: &mut Map<String, Value>, errors: &mut Vec<Strin
     }
 }
 
-fn check_primary_field(item: &Value, paths: &[String], errors: &mut Vec<String>) {
+/// Checks one `primaryFields` item; an ATTRIBUTE's path must be among `paths` when given.
+fn check_primary_field(item: &Value, paths: Option<&[String]>, errors: &mut Vec<String>) {
     match item.get("fieldType").and_then(Value::as_str) {
         Some("ATTRIBUTE") => match item.get("attributePath").and_then(Value::as_str) {
-            Some(p) if paths.iter().any(|x| x == p) => {}
+            Some(p) if paths.is_none_or(|paths| paths.iter().any(|x| x == p)) && !p.is_empty() => {}
             Some(p) => errors.push(format!(
                 "primaryFields: {p} is not one of the flow's profile attributes"
             )),

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::patch::{self, PatchRejection};
 use super::specs;
 use super::store::{Sandbox, col_name};
-use crate::catalog::{self, AuthMethod, Platform};
+use crate::catalog::{self, AuthMethod, Card, Platform};
 use crate::wire::Resource;
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -197,14 +197,11 @@ fn check_auth(platform: Platform, auth: &Value, today: &str) -> Result<Value, Ve
             errors.push(format!("auth: unknown field `{k}`"));
         }
     }
-    let names: Vec<&str> = platform
-        .info()
-        .auth_methods
-        .iter()
-        .map(|a| a.spec_name())
-        .collect();
+    let info = platform.info();
+    let names: Vec<&str> = info.auth_methods.iter().map(|a| a.spec_name()).collect();
+    let accepted = specs::accepted_auths(platform);
     let method = match obj.get("specName").and_then(Value::as_str) {
-        Some(n) => match AuthMethod::from_spec_name(n).filter(|a| names.contains(&a.spec_name())) {
+        Some(n) => match AuthMethod::from_spec_name(n).filter(|a| accepted.contains(a)) {
             Some(a) => a,
             None => {
                 errors.push(format!(
@@ -232,7 +229,7 @@ fn check_auth(platform: Platform, auth: &Value, today: &str) -> Result<Value, Ve
         if k == "authorizedDate" {
             continue;
         }
-        let Some(spec) = method.param(k) else {
+        let Some(spec) = info.auth_params(method).iter().find(|p| p.name == k) else {
             errors.push(format!(
                 "auth.params: `{k}` is not a parameter of {}",
                 method.spec_name()
@@ -255,7 +252,7 @@ fn check_auth(platform: Platform, auth: &Value, today: &str) -> Result<Value, Ve
             },
         );
     }
-    for p in method.params().iter().filter(|p| p.required) {
+    for p in info.auth_params(method).iter().filter(|p| p.required) {
         if !params.contains_key(p.name) {
             errors.push(format!(
                 "auth.params.{} is required by {}",
@@ -290,7 +287,17 @@ pub(crate) fn create_connection(
     actor: &Actor,
     sb: &Sandbox,
 ) -> Result<Value, ApiError> {
-    let obj = common_checks(body, &["name", "description", "connectionSpec", "auth"])?;
+    let obj = common_checks(
+        body,
+        &[
+            "name",
+            "description",
+            "connectionSpec",
+            "auth",
+            "encryptionSpecs",
+            "encryption",
+        ],
+    )?;
     let (spec_id, version) = spec_ref(&obj, "connectionSpec")?;
     let mut m = header_fields(id, actor, sb);
     copy(&obj, &mut m, &["name", "description"]);
@@ -299,24 +306,105 @@ pub(crate) fn create_connection(
         json!({"id": spec_id, "version": version}),
     );
     m.insert("state".into(), json!("enabled"));
+    let encryption = obj.get("encryption").or_else(|| obj.get("encryptionSpecs"));
+    if obj.contains_key("encryption") && obj.contains_key("encryptionSpecs") {
+        return Err(invalid(
+            "send the encryption as `encryptionSpecs` or `encryption`, not both",
+        ));
+    }
     if spec_id == catalog::PROFILE_STORE_SPEC_ID {
-        if obj.contains_key("auth") {
-            return Err(invalid("a Profile store base connection takes no `auth`"));
+        if obj.contains_key("auth") || encryption.is_some() {
+            return Err(invalid(
+                "a Profile store base connection takes no `auth` and no encryption",
+            ));
         }
     } else {
         let platform = platform_of(&spec_id).ok_or_else(|| {
             ApiError::bad_request(1413, format!("Please provide a valid spec id ({spec_id})"))
         })?;
-        let auth = obj
-            .get("auth")
-            .ok_or_else(|| invalid("`auth` is required for a destination base connection"))?;
-        m.insert(
-            "auth".into(),
-            check_auth(platform, auth, &today(actor)).map_err(invalid_all)?,
-        );
+        match obj.get("auth") {
+            None if platform.info().auth_methods.is_empty() => {}
+            None => {
+                return Err(invalid(
+                    "`auth` is required for a destination base connection",
+                ));
+            }
+            Some(_) if platform.info().auth_methods.is_empty() => {
+                return Err(invalid(format!(
+                    "{} takes no `auth` (its connection spec has no auth spec)",
+                    platform.info().display_name
+                )));
+            }
+            Some(auth) => {
+                m.insert(
+                    "auth".into(),
+                    check_auth(platform, auth, &today(actor)).map_err(invalid_all)?,
+                );
+            }
+        }
+        if let Some(e) = encryption {
+            check_encryption(platform, e).map_err(invalid_all)?;
+            m.insert("encryption".into(), e.clone());
+        }
     }
     finish(&mut m, actor);
     Ok(Value::Object(m))
+}
+
+/// Checks an encryption block (`encryptionSpecs` as Adobe's tutorial sends it, or
+/// `encryption` as stored connections show it): `{specName, params{encryptionAlgo,
+/// publicKey}}`, on a card that takes encryption.
+fn check_encryption(platform: Platform, e: &Value) -> Result<(), Vec<String>> {
+    let info = platform.info();
+    if !info.encryption {
+        return Err(vec![format!(
+            "{} takes no file encryption (its connection spec has no encryption spec)",
+            info.display_name
+        )]);
+    }
+    let mut errors = Vec::new();
+    let Some(obj) = e.as_object() else {
+        return Err(vec![
+            "encryption must be an object {specName, params}".into(),
+        ]);
+    };
+    for k in obj.keys() {
+        if k != "specName" && k != "params" {
+            errors.push(format!("encryption: unknown field `{k}`"));
+        }
+    }
+    if !obj.get("specName").is_some_and(Value::is_string) {
+        errors.push("encryption.specName is required".into());
+    }
+    match obj.get("params").and_then(Value::as_object) {
+        Some(p) => {
+            for k in p.keys() {
+                if k != "encryptionAlgo" && k != "publicKey" {
+                    errors.push(format!("encryption.params: unknown field `{k}`"));
+                }
+            }
+            // `PGP/GPG` is how stored connections spell the algorithm.
+            match p.get("encryptionAlgo").and_then(Value::as_str) {
+                Some(a) if catalog::ENCRYPTION_ALGOS.contains(&a) || a == "PGP/GPG" => {}
+                _ => errors.push(format!(
+                    "encryption.params.encryptionAlgo must be one of: {}",
+                    catalog::ENCRYPTION_ALGOS.join(", ")
+                )),
+            }
+            if p.get("publicKey")
+                .and_then(Value::as_str)
+                .is_none_or(|k| k.trim().is_empty())
+            {
+                errors.push("encryption.params.publicKey is required (base64)".into());
+            }
+        }
+        None => errors.push("encryption.params must be an object".into()),
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 fn base_connection<'a>(sb: &'a Sandbox, id: &str) -> Result<&'a Value, ApiError> {
@@ -409,11 +497,130 @@ fn check_object_fields(obj: &Map<String, Value>, keys: &[&str]) -> Result<(), Ap
 
 const TARGET_EXTRA_PARAMS: &[&str] = &["mode", "format", "includeFileManifest", "appendSegmentId"];
 
+/// Checks a current card's target connection `params`: `mode` optional (`Server-to-server`,
+/// or `FTP` on SFTP), the card's location fields, the file options against their enums, and
+/// exactly one of `fileType` (audience flows) and `datasetFileType` (dataset flows).
+fn check_current_target_params(platform: Platform, params: &Map<String, Value>) -> Vec<String> {
+    let info = platform.info();
+    let mut errors = Vec::new();
+    let enum_check = |errors: &mut Vec<String>, k: &str, v: &Value, allowed: &[&str]| {
+        if !v.as_str().is_some_and(|s| allowed.contains(&s)) {
+            errors.push(format!(
+                "params.{k} {v} is not one of: {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    };
+    let file_types: Vec<&str> = catalog::FileType::ALL.iter().map(|f| f.as_str()).collect();
+    let compressions: Vec<&str> = catalog::Compression::ALL
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+    for (k, v) in params {
+        match k.as_str() {
+            "mode" => {
+                if v.as_str()
+                    .is_none_or(|m| specs::location_mode(platform, m).is_none())
+                {
+                    errors.push(format!(
+                        "params.mode {v} is not accepted by {}; use \"{}\"",
+                        info.display_name,
+                        catalog::SERVER_TO_SERVER
+                    ));
+                }
+            }
+            "fileType" => enum_check(&mut errors, k, v, &file_types),
+            "datasetFileType" => enum_check(&mut errors, k, v, &file_types[1..]),
+            "compression" => enum_check(&mut errors, k, v, &compressions),
+            "includeFileManifest" if !v.is_boolean() => {
+                errors.push(format!("params.{k} must be a boolean"))
+            }
+            "includeFileManifest" => {}
+            "csvOptions" => match v.as_object() {
+                Some(o) => {
+                    for (ck, cv) in o {
+                        match catalog::CSV_OPTION_KEYS.iter().find(|(n, _)| n == ck) {
+                            Some((_, allowed)) => {
+                                enum_check(&mut errors, &format!("csvOptions.{ck}"), cv, allowed)
+                            }
+                            None => errors.push(format!(
+                                "params.csvOptions: unknown option `{ck}`; options: {}",
+                                catalog::CSV_OPTION_KEYS.map(|(n, _)| n).join(", ")
+                            )),
+                        }
+                    }
+                    if params.get("fileType").and_then(Value::as_str)
+                        != Some(catalog::FileType::Csv.as_str())
+                    {
+                        errors.push("params.csvOptions applies only with fileType CSV".into());
+                    }
+                }
+                None => errors.push("params.csvOptions must be an object".into()),
+            },
+            _ => {
+                let Some(spec) = info.file_location.iter().find(|p| p.name == k) else {
+                    let takes: Vec<&str> = info.file_location.iter().map(|p| p.name).collect();
+                    errors.push(format!(
+                        "params.{k} is not a parameter of {}; its location takes: {}",
+                        info.display_name,
+                        takes.join(", ")
+                    ));
+                    continue;
+                };
+                match v.as_str() {
+                    Some(s) if !s.is_empty() => {
+                        if let Some(p) = spec.pattern.filter(|p| !p.matches(s)) {
+                            errors.push(format!("params.{k}: {}", p.describe()));
+                        }
+                    }
+                    _ => errors.push(format!("params.{k} must be a non-empty string")),
+                }
+            }
+        }
+    }
+    for p in info.file_location.iter().filter(|p| p.required) {
+        if !params.contains_key(p.name) {
+            errors.push(format!(
+                "params.{} is required by {}",
+                p.name, info.display_name
+            ));
+        }
+    }
+    if !params.contains_key("compression") {
+        errors.push(format!(
+            "params.compression is required; one of: {}",
+            compressions.join(", ")
+        ));
+    }
+    match (
+        params.contains_key("fileType"),
+        params.contains_key("datasetFileType"),
+    ) {
+        (true, true) => errors.push(
+            "params: send fileType (audience exports) or datasetFileType (dataset exports), not both"
+                .into(),
+        ),
+        (false, false) => errors.push(
+            "params.fileType (audience exports) or params.datasetFileType (dataset exports) is required"
+                .into(),
+        ),
+        _ => {}
+    }
+    errors
+}
+
 /// Checks a target connection's `params` against the platform's location modes.
 fn check_target_params(platform: Platform, params: Option<&Value>) -> Vec<String> {
     let Some(params) = params.and_then(Value::as_object) else {
         return vec!["`params` is required and must be an object".into()];
     };
+    if platform.info().card == Card::Current {
+        return check_current_target_params(platform, params);
+    }
     let modes: Vec<&str> = platform
         .info()
         .location_modes
@@ -453,7 +660,12 @@ fn check_target_params(platform: Platform, params: Option<&Value>) -> Vec<String
             }
             continue;
         }
-        let Some(spec) = mode.params().iter().find(|p| p.name == k) else {
+        let Some(spec) = platform
+            .info()
+            .location_params(mode)
+            .iter()
+            .find(|p| p.name == k)
+        else {
             errors.push(format!("params.{k} is not a parameter of mode {mode}"));
             continue;
         };
@@ -466,7 +678,12 @@ fn check_target_params(platform: Platform, params: Option<&Value>) -> Vec<String
             _ => errors.push(format!("params.{k} must be a non-empty string")),
         }
     }
-    for p in mode.params().iter().filter(|p| p.required) {
+    for p in platform
+        .info()
+        .location_params(mode)
+        .iter()
+        .filter(|p| p.required)
+    {
         if !params.contains_key(p.name) {
             errors.push(format!("params.{} is required by mode {mode}", p.name));
         }
@@ -585,11 +802,29 @@ pub(crate) fn create_flow(
             flow_spec.name, flow_spec.id
         )));
     }
+    let source_spec = source
+        .pointer("/connectionSpec/id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !flow_spec.sources.contains(&source_spec) {
+        return Err(invalid(format!(
+            "flow spec {} ({}) does not take source connection spec {source_spec}",
+            flow_spec.name, flow_spec.id
+        )));
+    }
+    let card = patch::flow_card(&json!({"flowSpec": {"id": spec_id}}));
     let mut transformations = obj
         .get("transformations")
         .cloned()
         .ok_or_else(|| invalid("`transformations` is required"))?;
-    let errors = patch::check_transformations(&mut transformations, &Value::Null, actor.now_secs());
+    if card == Card::Current && transformations.as_array().is_some_and(Vec::is_empty) {
+        // Adobe's tutorial creates V2 audience flows with `transformations: []` and then adds
+        // audiences by PATCH: the emulator materialises the empty V2 transformation.
+        transformations = json!([{"name": catalog::TRANSFORMATION_NAME,
+                                   "params": {"segmentSelectors": {"selectors": []}}}]);
+    }
+    let errors =
+        patch::check_transformations(&mut transformations, &Value::Null, actor.now_secs(), card);
     if !errors.is_empty() {
         return Err(invalid_all(errors));
     }
@@ -605,10 +840,11 @@ pub(crate) fn create_flow(
             )));
         }
     }
-    if transformations
-        .pointer("/0/params/profileSelectors")
-        .and_then(Value::as_object)
-        .is_some_and(|o| o.len() > 1)
+    if card == Card::Legacy
+        && transformations
+            .pointer("/0/params/profileSelectors")
+            .and_then(Value::as_object)
+            .is_some_and(|o| o.len() > 1)
     {
         return Err(invalid(
             "mandatoryFields and primaryFields are set with PATCH after the attributes",
@@ -680,7 +916,7 @@ pub(crate) fn patch_connection(
     let parsed = patch::parse_ops(ops)?;
     let mut new = patch::apply_ops(stored, &parsed)?;
     let writable: &[&str] = match r {
-        Resource::Connection => &["name", "description", "auth"],
+        Resource::Connection => &["name", "description", "auth", "encryption"],
         _ => &["name", "description", "data", "params"],
     };
     patch::check_fields(stored, &new, CONN_READ_ONLY, writable)?;
@@ -689,13 +925,27 @@ pub(crate) fn patch_connection(
         .pointer("/connectionSpec/id")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    if let Some(e) = new
+        .get("encryption")
+        .filter(|e| Some(*e) != stored.get("encryption"))
+    {
+        match platform_of(spec_id) {
+            Some(p) => errors.extend(check_encryption(p, e).err().unwrap_or_default()),
+            None => errors.push("a Profile store base connection takes no encryption".into()),
+        }
+    }
     match r {
         Resource::Connection => match (platform_of(spec_id), new.get("auth")) {
             (None, Some(_)) => {
                 errors.push("a Profile store base connection takes no `auth`".into())
             }
             (None, None) => {}
+            (Some(p), None) if p.info().auth_methods.is_empty() => {}
             (Some(_), None) => errors.push("`auth` is required".into()),
+            (Some(p), Some(_)) if p.info().auth_methods.is_empty() => errors.push(format!(
+                "{} takes no `auth` (its connection spec has no auth spec)",
+                p.info().display_name
+            )),
             (Some(p), Some(auth)) => {
                 if Some(auth) != stored.get("auth") {
                     match check_auth(p, auth, &today(actor)) {

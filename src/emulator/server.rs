@@ -49,6 +49,7 @@ impl AppState {
         strict_sandbox: bool,
         token_lifetime: Duration,
         max_body_bytes: usize,
+        credentials: Vec<super::ImsCredential>,
     ) -> AppState {
         // Specs list in catalog order: the first is the "newest created".
         let wrap = |v: Vec<Value>| {
@@ -61,7 +62,7 @@ impl AppState {
         AppState {
             store,
             persister,
-            tokens: Tokens::default(),
+            tokens: Tokens::with_credentials(credentials),
             faults,
             counts: Mutex::new(BTreeMap::new()),
             strict_sandbox,

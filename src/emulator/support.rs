@@ -10,7 +10,7 @@ use super::{
     EMBEDDED_CLIENT_ID, EmulatorError, EmulatorState, RunningEmulator, apply_flow_patch, error,
     server, specs,
 };
-use crate::catalog::{self, AuthMethod, LocationMode, Platform};
+use crate::catalog::{self, AuthMethod, Card, Platform, PlatformInfo};
 use crate::wire::Resource;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ pub struct SeedFlows {
 impl Default for SeedFlows {
     fn default() -> Self {
         SeedFlows {
-            platform: Platform::AmazonS3,
+            platform: Platform::AmazonS3Legacy,
             flows: 1,
             audiences_per_flow: 1,
             attributes_per_flow: 1,
@@ -127,20 +127,19 @@ impl Seeder<'_> {
     ) -> Result<String, EmulatorError> {
         let info = seed.platform.info();
         let spec = json!({"id": info.connection_spec_id, "version": "1.0"});
-        let auth = info.auth_methods[0];
         let name = format!("{}-{n}", seed.name_prefix);
-        let conn = self.create(
-            Resource::Connection,
-            &json!({"name": name, "description": format!("[destctl:{name} credentials=1]"),
-                    "connectionSpec": spec,
-                    "auth": {"specName": auth.spec_name(), "params": auth_params(auth, n)}}),
-            resources::create_connection,
-        )?;
+        let mut body = json!({"name": name, "description": format!("[destctl:{name} credentials=1]"),
+                              "connectionSpec": spec});
+        if let Some(auth) = info.auth_methods.first() {
+            body["auth"] =
+                json!({"specName": auth.spec_name(), "params": auth_params(info, *auth, n)});
+        }
+        let conn = self.create(Resource::Connection, &body, resources::create_connection)?;
         let tgt = self.create(
             Resource::TargetConnection,
             &json!({"name": name, "description": format!("[destctl:{name}]"), "baseConnectionId": conn,
                     "connectionSpec": spec,
-                    "params": target_params(info.location_modes[0], n)}),
+                    "params": target_params(info, n)}),
             resources::create_target_connection,
         )?;
         let flow_spec_id = specs::flow_spec_infos()
@@ -172,8 +171,8 @@ impl Seeder<'_> {
 }
 
 /// The required params of `auth`, with values its patterns accept.
-fn auth_params(auth: AuthMethod, n: usize) -> serde_json::Map<String, Value> {
-    auth.params()
+fn auth_params(info: &PlatformInfo, auth: AuthMethod, n: usize) -> serde_json::Map<String, Value> {
+    info.auth_params(auth)
         .iter()
         .filter(|p| p.required)
         .map(|p| {
@@ -187,11 +186,12 @@ fn auth_params(auth: AuthMethod, n: usize) -> serde_json::Map<String, Value> {
         .collect()
 }
 
-/// Target connection params of `mode` for destination `n`.
-fn target_params(mode: LocationMode, n: usize) -> serde_json::Map<String, Value> {
+/// Target connection params of the platform's first location mode for destination `n`.
+fn target_params(info: &PlatformInfo, n: usize) -> serde_json::Map<String, Value> {
+    let mode = info.location_modes[0];
     let mut params = serde_json::Map::new();
     params.insert("mode".into(), json!(mode.as_str()));
-    for p in mode.params() {
+    for p in info.location_params(mode) {
         params.insert(
             p.name.into(),
             json!(if p.name == "bucketName" || p.name == "container" {
@@ -201,7 +201,12 @@ fn target_params(mode: LocationMode, n: usize) -> serde_json::Map<String, Value>
             }),
         );
     }
-    params.insert("format".into(), json!("CSV"));
+    if info.card == Card::Current {
+        params.insert("fileType".into(), json!("CSV"));
+        params.insert("compression".into(), json!("NONE"));
+    } else {
+        params.insert("format".into(), json!("CSV"));
+    }
     params
 }
 

@@ -3,7 +3,10 @@
 //! generate the JSON Schemas (`destctl schema`), so the schemas and the parser cannot drift.
 
 use crate::catalog::wire_enum::wire_enum;
-use crate::catalog::{AuthMethod, ExportMode, Frequency, LocationMode, Platform, TriggerType};
+use crate::catalog::{
+    AuthMethod, Compression, CsvOptions, ExportMode, FileType, Frequency, LocationMode, Platform,
+    TriggerType,
+};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -124,9 +127,10 @@ pub(crate) struct DestinationSpec {
     /// The catalog platform.
     #[schemars(with = "Platform")]
     pub platform: Spanned<Platform>,
-    /// The destination account (base connection).
-    #[schemars(with = "ConnectionSpec")]
-    pub connection: Spanned<ConnectionSpec>,
+    /// The destination account (base connection); absent for a card without credentials
+    /// (`data-landing-zone`).
+    #[schemars(with = "Option<ConnectionSpec>")]
+    pub connection: Option<Spanned<ConnectionSpec>>,
     /// Where the files land (target connection).
     #[schemars(with = "LocationSpec")]
     pub location: Spanned<LocationSpec>,
@@ -142,6 +146,10 @@ pub(crate) struct DestinationSpec {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub deduplication_keys: Vec<Spanned<String>>,
+    /// Identity namespaces (`ECID`, `GAID`, …) that deduplicate exported rows (current cards).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub identity_deduplication_keys: Vec<Spanned<String>>,
     /// Whether the dataflow runs (default true).
     pub enabled: Option<bool>,
 }
@@ -166,9 +174,10 @@ pub(crate) struct ConnectionSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct LocationSpec {
-    /// `S3`, `AZURE_BLOB` or `FTP`, as the platform accepts.
-    #[schemars(with = "LocationMode")]
-    pub mode: Spanned<LocationMode>,
+    /// `S3`, `AZURE_BLOB` or `FTP`, as a legacy platform accepts (required there); current
+    /// cards are `Server-to-server`, the default.
+    #[schemars(with = "Option<LocationMode>")]
+    pub mode: Option<Spanned<LocationMode>>,
     /// S3 bucket (mode `S3`).
     #[schemars(with = "Option<String>")]
     pub bucket_name: Option<Spanned<String>>,
@@ -183,6 +192,27 @@ pub(crate) struct LocationSpec {
     pub remote_path: Option<Spanned<String>>,
     /// Whether a manifest file is written beside each export.
     pub include_file_manifest: Option<bool>,
+    /// File format (current cards; default `CSV`).
+    #[schemars(with = "Option<FileType>")]
+    pub file_type: Option<Spanned<FileType>>,
+    /// File compression (current cards; default `NONE`).
+    #[schemars(with = "Option<Compression>")]
+    pub compression: Option<Spanned<Compression>>,
+    /// CSV options (current cards, `fileType: CSV`).
+    #[schemars(with = "Option<CsvOptions>")]
+    pub csv_options: Option<Spanned<CsvOptions>>,
+    /// PGP encryption of the exported files (current cards but `data-landing-zone`).
+    #[schemars(with = "Option<EncryptionSpec>")]
+    pub encryption: Option<Spanned<EncryptionSpec>>,
+}
+
+/// `spec.location.encryption`: the PGP public key the files are encrypted with.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct EncryptionSpec {
+    /// The public key, as a `${file:PATH}` reference (ASCII-armoured or base64).
+    #[schemars(with = "String")]
+    pub public_key: Spanned<String>,
 }
 
 impl LocationSpec {

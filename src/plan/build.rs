@@ -264,13 +264,14 @@ fn check_platform(
     }
     if let Some(e) = &live.connection
         && let Some(live_auth) = auth_of(e).and_then(|a| a.spec_name.as_deref())
-        && live_auth != d.connection.auth.spec_name()
+        && let Some(want_auth) = d.connection.auth
+        && live_auth != want_auth.spec_name()
     {
         return Err(PlanError::AuthMethodChanged {
             destination: d.name.to_string(),
             id: e.id.0.clone(),
             live: live_auth.to_owned(),
-            desired: d.connection.auth.spec_name().to_owned(),
+            desired: want_auth.spec_name().to_owned(),
         });
     }
     if let (Some(flow), Some(want)) = (&live.flow, flow_spec)
@@ -314,10 +315,11 @@ fn account_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, Vec
         ));
     }
     let live_params = auth_of(e).and_then(|a| a.params.as_ref());
+    let auth = d.connection.auth?;
     let mut literal_names: BTreeSet<&str> = d
-        .connection
-        .auth
-        .params()
+        .platform
+        .info()
+        .auth_params(auth)
         .iter()
         .filter(|p| !p.secret)
         .map(|p| p.name)
@@ -634,17 +636,33 @@ fn destination(
                                 .push((Sign::Change, "description changed".into()));
                         }
                     }
-                    p if p == desired::MANDATORY_FIELDS => detail.notes.push((
+                    p if p == desired::mandatory_fields_pointer(d.platform) => detail.notes.push((
                         Sign::Change,
                         format!(
                             "mandatory attributes: {}",
                             list_words(&d.mandatory_attributes)
                         ),
                     )),
-                    p if p == desired::PRIMARY_FIELDS => detail.notes.push((
-                        Sign::Change,
-                        format!("deduplication keys: {}", list_words(&d.deduplication_keys)),
-                    )),
+                    p if p == desired::primary_fields_pointer(d.platform) => {
+                        let mut keys: Vec<String> =
+                            d.deduplication_keys.iter().map(|k| k.to_string()).collect();
+                        keys.extend(
+                            d.identity_deduplication_keys
+                                .iter()
+                                .map(|n| format!("identity {n}")),
+                        );
+                        detail.notes.push((
+                            Sign::Change,
+                            format!(
+                                "deduplication keys: {}",
+                                if keys.is_empty() {
+                                    "(none)".to_owned()
+                                } else {
+                                    keys.join(", ")
+                                }
+                            ),
+                        ))
+                    }
                     _ => {}
                 }
             }

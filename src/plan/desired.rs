@@ -7,7 +7,8 @@
 use super::PlanError;
 use super::fingerprint;
 use crate::catalog::{
-    FILE_FORMAT, FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform, SPEC_VERSION, TRANSFORMATION_NAME,
+    Card, ENCRYPTION_SPEC_NAME, FILE_FORMAT, FlowSpecRef, PGP_ENCRYPTION_ALGO,
+    PROFILE_STORE_SPEC_ID, Platform, SPEC_VERSION, TRANSFORMATION_NAME,
 };
 use crate::marker::{FpField, Marker};
 use crate::model::{AttributePath, DesiredAudience, DesiredDestination};
@@ -17,6 +18,28 @@ use serde_json::{Map, Value, json};
 pub(crate) use crate::wire::flow::{
     MANDATORY_FIELDS, PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
 };
+/// `transformations[0].params.mandatoryFields` of a V2 flow (current cards).
+pub(crate) const V2_MANDATORY_FIELDS: &str = "/transformations/0/params/mandatoryFields";
+/// `transformations[0].params.primaryFields` of a V2 flow (current cards).
+pub(crate) const V2_PRIMARY_FIELDS: &str = "/transformations/0/params/primaryFields";
+
+/// Where a platform's flows keep `mandatoryFields`: inside `profileSelectors` on legacy cards,
+/// directly under the params on current ones.
+pub(crate) fn mandatory_fields_pointer(platform: Platform) -> &'static str {
+    match platform.info().card {
+        Card::Legacy => MANDATORY_FIELDS,
+        Card::Current => V2_MANDATORY_FIELDS,
+    }
+}
+
+/// Where a platform's flows keep `primaryFields` (see [`mandatory_fields_pointer`]).
+pub(crate) fn primary_fields_pointer(platform: Platform) -> &'static str {
+    match platform.info().card {
+        Card::Legacy => PRIMARY_FIELDS,
+        Card::Current => V2_PRIMARY_FIELDS,
+    }
+}
+
 /// The `type` of an audience selector.
 pub(crate) const PLATFORM_SEGMENT: &str = "PLATFORM_SEGMENT";
 /// The `type` of a profile attribute selector.
@@ -160,26 +183,34 @@ pub(crate) fn auth_params(d: &DesiredDestination) -> Value {
     Value::Object(params)
 }
 
-/// `POST /connections` body of the destination base connection (the account).
+/// `POST /connections` body of the destination base connection (the account): `auth` when
+/// the card takes credentials, `encryptionSpecs` when the files are encrypted.
 pub(crate) fn connection_body(d: &DesiredDestination) -> Value {
-    json!({
+    let mut body = json!({
         "name": format!("{} account", d.name),
         "description": account_description(d, None),
-        "auth": {
-            "specName": d.connection.auth.spec_name(),
-            "params": auth_params(d),
-        },
         "connectionSpec": spec(d.platform.info().connection_spec_id),
-    })
+    });
+    if let Some(auth) = d.connection.auth {
+        body["auth"] = json!({"specName": auth.spec_name(), "params": auth_params(d)});
+    }
+    if let Some(key) = &d.connection.encryption_key {
+        body["encryptionSpecs"] = json!({
+            "specName": ENCRYPTION_SPEC_NAME,
+            "params": {"encryptionAlgo": PGP_ENCRYPTION_ALGO, "publicKey": key.to_string()},
+        });
+    }
+    body
 }
 
-/// The target connection's `params`: `mode`, the mode's params in catalog order, `format`,
-/// `includeFileManifest` when given.
+/// The target connection's `params`: `mode`, the location params in catalog order, then
+/// `format` (legacy cards) or the file options (current cards: `fileType`, `compression`,
+/// `csvOptions` when any is given), `includeFileManifest` when given.
 pub(crate) fn target_params(d: &DesiredDestination) -> Value {
     let loc = &d.location;
     let mut params = Map::new();
     params.insert("mode".into(), Value::String(loc.mode.as_str().into()));
-    for p in loc.mode.params() {
+    for p in d.platform.info().location_params(loc.mode) {
         if let Some(v) = loc.params.get(p.name) {
             params.insert(p.name.into(), Value::String(v.clone()));
         }
@@ -189,23 +220,41 @@ pub(crate) fn target_params(d: &DesiredDestination) -> Value {
             params.insert(k.clone(), Value::String(v.clone()));
         }
     }
-    params.insert("format".into(), Value::String(FILE_FORMAT.into()));
+    match &loc.files {
+        None => {
+            params.insert("format".into(), Value::String(FILE_FORMAT.into()));
+        }
+        Some(f) => {
+            params.insert("fileType".into(), json!(f.file_type));
+            params.insert("compression".into(), json!(f.compression));
+            let csv = serde_json::to_value(f.csv_options).unwrap_or(Value::Null);
+            if csv.as_object().is_some_and(|o| !o.is_empty()) {
+                params.insert("csvOptions".into(), csv);
+            }
+        }
+    }
     if let Some(b) = loc.include_file_manifest {
         params.insert("includeFileManifest".into(), Value::Bool(b));
     }
     Value::Object(params)
 }
 
-/// `POST /targetConnections` body.
+/// `POST /targetConnections` body (`data` only on legacy cards, as Adobe's tutorial sends it).
 pub(crate) fn target_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
-    json!({
+    let mut body = json!({
         "name": format!("{} location", d.name),
         "description": location_description(d, None),
         "baseConnectionId": base_connection_id,
         "connectionSpec": spec(d.platform.info().connection_spec_id),
         "data": {"format": FILE_FORMAT, "schema": null},
         "params": target_params(d),
-    })
+    });
+    if d.location.files.is_some()
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("data");
+    }
+    body
 }
 
 /// `POST /flows` body: the flow with no audience and no attribute (they follow in the activation
@@ -282,9 +331,29 @@ pub(crate) fn primary_field(path: &AttributePath) -> Value {
     json!({"fieldType": "ATTRIBUTE", "attributePath": path.as_str()})
 }
 
-/// The `primaryFields` value.
+/// One identity `primaryFields` item.
+pub(crate) fn identity_primary_field(namespace: &str) -> Value {
+    json!({"fieldType": "IDENTITY", "identityNamespace": namespace})
+}
+
+/// The `primaryFields` value: attribute keys, then identity keys.
 pub(crate) fn primary_fields(d: &DesiredDestination) -> Value {
-    Value::Array(d.deduplication_keys.iter().map(primary_field).collect())
+    Value::Array(
+        d.deduplication_keys
+            .iter()
+            .map(primary_field)
+            .chain(
+                d.identity_deduplication_keys
+                    .iter()
+                    .map(|n| identity_primary_field(n)),
+            )
+            .collect(),
+    )
+}
+
+/// Whether the destination has deduplication keys of either kind.
+pub(crate) fn has_primary_fields(d: &DesiredDestination) -> bool {
+    !d.deduplication_keys.is_empty() || !d.identity_deduplication_keys.is_empty()
 }
 
 /// The patch sent right after a new flow is created: every attribute, the mandatory
@@ -298,10 +367,16 @@ pub(crate) fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
         ));
     }
     if !d.mandatory_attributes.is_empty() {
-        ops.push(add(MANDATORY_FIELDS.into(), mandatory_fields(d)));
+        ops.push(add(
+            mandatory_fields_pointer(d.platform).into(),
+            mandatory_fields(d),
+        ));
     }
-    if !d.deduplication_keys.is_empty() {
-        ops.push(add(PRIMARY_FIELDS.into(), primary_fields(d)));
+    if has_primary_fields(d) {
+        ops.push(add(
+            primary_fields_pointer(d.platform).into(),
+            primary_fields(d),
+        ));
     }
     for a in &d.audiences {
         ops.push(add(format!("{SEGMENT_SELECTORS}/-"), audience_selector(a)));

@@ -11,17 +11,15 @@
 //! its desired audience (strings, dates and hours in place), without allocating.
 
 use super::PlanError;
-use super::desired::{
-    self, MANDATORY_FIELDS, PLATFORM_SEGMENT, PRIMARY_FIELDS, PROFILE_SELECTORS, SEGMENT_SELECTORS,
-};
-use crate::catalog::{Schedule, StartTime};
+use super::desired::{self, PLATFORM_SEGMENT, PROFILE_SELECTORS, SEGMENT_SELECTORS};
+use crate::catalog::{Card, Schedule, StartTime};
 use crate::marker::Marker;
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
 use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
 use crate::wire::json::{Json, Word};
 use chrono::NaiveDate;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 /// What happened to one audience or attribute in a flow patch.
@@ -264,13 +262,18 @@ fn primary_set(live: Option<&Json<Vec<Json<PrimaryField>>>>) -> BTreeSet<String>
     }
 }
 
-/// A deduplication key in words: its path, or the canonical item when it is not an attribute.
+/// A deduplication key in words: its path, `identity NAMESPACE` for an identity key made of
+/// exactly those two fields, or the canonical item otherwise.
 fn primary_label(item: &Value) -> String {
+    let field = |k: &str| item.get(k).and_then(Value::as_str);
+    let keys = item.as_object().map_or(0, serde_json::Map::len);
     match (
-        item.get("fieldType").and_then(Value::as_str),
-        item.get("attributePath").and_then(Value::as_str),
+        field("fieldType"),
+        field("attributePath"),
+        field("identityNamespace"),
     ) {
-        (Some("ATTRIBUTE"), Some(path)) => path.to_owned(),
+        (Some("ATTRIBUTE"), Some(path), _) => path.to_owned(),
+        (Some("IDENTITY"), _, Some(ns)) if keys == 2 => format!("identity {ns}"),
         _ => canonical(item),
     }
 }
@@ -282,7 +285,7 @@ fn live_primary_label(item: &Json<PrimaryField>) -> String {
     {
         return path.to_owned();
     }
-    canonical(&primary_value(item))
+    primary_label(&primary_value(item))
 }
 
 /// The op for `mandatoryFields` or `primaryFields` (`pointer`), if one is due: `live_set` is
@@ -311,9 +314,15 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     let live_segments = flow
         .segment_selectors()
         .ok_or_else(|| shape_error(flow, SEGMENT_SELECTORS))?;
-    let live_profiles = flow
-        .profile_selector_list()
-        .ok_or_else(|| shape_error(flow, PROFILE_SELECTORS))?;
+    let v2 = d.platform.info().card == Card::Current;
+    // A V2 flow (current card) may have no `profileSelectors` at all (created with
+    // `transformations: []`): no attribute yet, the container is added with the first one.
+    let no_profile_container = v2 && flow.params().is_some_and(|p| p.profile_selectors.is_none());
+    let live_profiles = match flow.profile_selector_list() {
+        Some(list) => list,
+        None if no_profile_container => &[],
+        None => return Err(shape_error(flow, PROFILE_SELECTORS)),
+    };
 
     if flow.name.as_deref() != Some(d.display_name.as_str()) {
         out.ops.push(desired::replace(
@@ -448,6 +457,15 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     let mut added: BTreeSet<&str> = BTreeSet::new();
     for p in &d.attributes {
         if !seen_paths.contains(p.as_str()) && added.insert(p.as_str()) {
+            if no_profile_container && added.len() == 1 {
+                out.ops.push(desired::add(
+                    PROFILE_SELECTORS
+                        .strip_suffix("/selectors")
+                        .unwrap_or(PROFILE_SELECTORS)
+                        .into(),
+                    json!({"selectors": []}),
+                ));
+            }
             out.ops.push(desired::add(
                 format!("{PROFILE_SELECTORS}/-"),
                 desired::attribute_selector(p),
@@ -456,24 +474,19 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
     }
 
-    let profile = flow.profile_selectors();
     field_op(
         &mut out.ops,
-        profile
-            .and_then(|p| p.mandatory_fields.as_ref())
-            .map(|f| mandatory_set(Some(f))),
-        MANDATORY_FIELDS,
+        flow.mandatory_fields(v2).map(|f| mandatory_set(Some(f))),
+        desired::mandatory_fields_pointer(d.platform),
         desired::mandatory_fields(d),
         !d.mandatory_attributes.is_empty(),
     );
     field_op(
         &mut out.ops,
-        profile
-            .and_then(|p| p.primary_fields.as_ref())
-            .map(|f| primary_set(Some(f))),
-        PRIMARY_FIELDS,
+        flow.primary_fields(v2).map(|f| primary_set(Some(f))),
+        desired::primary_fields_pointer(d.platform),
         desired::primary_fields(d),
-        !d.deduplication_keys.is_empty(),
+        desired::has_primary_fields(d),
     );
     if fingerprint_stale {
         let op = desired::replace("/description".into(), Value::String(description));
@@ -567,8 +580,11 @@ pub fn live_flow_view(flow: &Flow) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    let profile = flow.profile_selectors();
-    let primary = match profile.and_then(|p| p.primary_fields.as_ref()) {
+    // A flow with top-level fields is a V2 flow: read them there.
+    let v2 = flow
+        .params()
+        .is_some_and(|p| p.mandatory_fields.is_some() || p.primary_fields.is_some());
+    let primary = match flow.primary_fields(v2) {
         Some(Json::Typed(items)) => items.iter().map(live_primary_label).collect(),
         _ => BTreeSet::new(),
     };
@@ -584,7 +600,7 @@ pub fn live_flow_view(flow: &Flow) -> Value {
             .as_deref(),
         state,
         attributes,
-        mandatory_set(profile.and_then(|p| p.mandatory_fields.as_ref())),
+        mandatory_set(flow.mandatory_fields(v2)),
         primary,
         audiences,
     )
@@ -632,10 +648,10 @@ fn desired_view(d: &DesiredDestination, description: Option<&str>) -> Value {
             .iter()
             .map(|p| p.to_string())
             .collect(),
-        d.deduplication_keys
-            .iter()
-            .map(|p| primary_label(&desired::primary_field(p)))
-            .collect(),
+        desired::primary_fields(d)
+            .as_array()
+            .map(|a| a.iter().map(primary_label).collect())
+            .unwrap_or_default(),
         d.audiences
             .iter()
             .map(|a| Value::Object(desired::audience_value(a)))
@@ -650,7 +666,6 @@ mod tests {
     use crate::model::{
         AttributePath, DesiredConnection, DesiredLocation, ResourceName, SegmentId, SourceLocation,
     };
-    use serde_json::json;
 
     fn dest(audiences: &[&str], attributes: &[&str]) -> DesiredDestination {
         DesiredDestination {
@@ -659,17 +674,19 @@ mod tests {
             former_names: Vec::new(),
             display_name: "D".into(),
             description: None,
-            platform: Platform::AmazonS3,
+            platform: Platform::AmazonS3Legacy,
             connection: DesiredConnection {
-                auth: AuthMethod::AccessKey,
+                auth: Some(AuthMethod::AccessKey),
                 params: Default::default(),
                 credentials_version: 1,
                 locations: Default::default(),
+                encryption_key: None,
             },
             location: DesiredLocation {
                 mode: LocationMode::S3,
                 params: Default::default(),
                 include_file_manifest: None,
+                files: None,
             },
             attributes: attributes
                 .iter()
@@ -677,6 +694,7 @@ mod tests {
                 .collect(),
             mandatory_attributes: vec![],
             deduplication_keys: vec![],
+            identity_deduplication_keys: vec![],
             enabled: true,
             audiences: audiences
                 .iter()
@@ -724,6 +742,53 @@ mod tests {
         ops.iter()
             .map(|o| format!("{:?} {}", o.op, o.path))
             .collect()
+    }
+
+    /// A V2 flow created with `transformations: []` has no `profileSelectors`: the first
+    /// attribute adds the container, then every attribute; the V2 fields go directly under
+    /// the params, identity keys included.
+    #[test]
+    fn a_v2_flow_without_profile_selectors_gets_the_container_first() {
+        let mut d = dest(&[], &["a.b", "c.d"]);
+        d.platform = Platform::AmazonS3;
+        d.mandatory_attributes = vec![AttributePath::parse("a.b").unwrap()];
+        d.identity_deduplication_keys = vec!["ECID".into()];
+        let live = json!({"id": "f", "etag": "\"1\"", "name": "D", "description": "[destctl:d]",
+            "state": "enabled", "flowSpec": {"id": "1a0514a6-33d4-4c7f-aff8-594799c47549"},
+            "transformations": [{"name": "GeneralTransform",
+                "params": {"segmentSelectors": {"selectors": []}}}]});
+        let fd = flow_diff(&d, &typed(&live)).unwrap();
+        assert_eq!(
+            paths(&fd.ops),
+            [
+                "Add /transformations/0/params/profileSelectors",
+                "Add /transformations/0/params/profileSelectors/selectors/-",
+                "Add /transformations/0/params/profileSelectors/selectors/-",
+                "Add /transformations/0/params/mandatoryFields",
+                "Add /transformations/0/params/primaryFields",
+                // The marker's fingerprint, recorded with the change.
+                "Replace /description",
+            ]
+        );
+        // The flow as the service holds it after that patch.
+        let after = json!({"id": "f", "etag": "\"2\"", "name": "D", "description": "[destctl:d]",
+            "state": "enabled", "flowSpec": {"id": "1a0514a6-33d4-4c7f-aff8-594799c47549"},
+            "transformations": [{"name": "GeneralTransform", "params": {
+                "segmentSelectors": {"selectors": []},
+                "profileSelectors": {"selectors": [
+                    {"type": "JSON_PATH", "value": {"path": "a.b", "operator": "EXISTS"}},
+                    {"type": "JSON_PATH", "value": {"path": "c.d", "operator": "EXISTS"}}]},
+                "mandatoryFields": ["a.b"],
+                "primaryFields": [{"fieldType": "IDENTITY", "identityNamespace": "ECID"}]}}]});
+        let after = typed(&after);
+        assert!(flow_diff(&d, &after).unwrap().ops.is_empty());
+        assert_eq!(
+            live_flow_view(&after)["primaryFields"],
+            json!(["identity ECID"])
+        );
+        // A legacy flow without them is still an error.
+        d.platform = Platform::AmazonS3Legacy;
+        assert!(flow_diff(&d, &typed(&live)).is_err());
     }
 
     #[test]

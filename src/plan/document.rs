@@ -11,7 +11,7 @@
 //! stored in the clear.
 
 use super::{Action, FORMAT_VERSION};
-use crate::catalog::AuthMethod;
+use crate::catalog::{AuthMethod, Platform};
 use crate::wire::{EntityId, Etag, PatchOp, PatchOpKind, Resource};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
@@ -375,7 +375,7 @@ pub enum ShapeError {
     ActivationNotAFlow,
     /// A secret reference where the change puts no credentials.
     #[error(
-        "secret reference `{reference}` in field `{field}` at `{pointer}`: a saved plan may hold secret references only in a connection's auth params (a create's `body.auth.params`, an update's `/auth/params` patch); re-run `destctl plan`"
+        "secret reference `{reference}` in field `{field}` at `{pointer}`: a saved plan may hold secret references only in a connection's auth params (a create's `body.auth.params`, an update's `/auth/params` patch) and a connection create's PGP key (`body.encryptionSpecs.params.publicKey`); re-run `destctl plan`"
     )]
     SecretRefMisplaced {
         /// `body` or `patch`.
@@ -576,6 +576,9 @@ fn secret_refs(value: &Value, pointer: String, out: &mut Vec<(String, String)>) 
     }
 }
 
+/// Where a connection create's body holds the PGP public key reference.
+const ENCRYPTION_KEY_POINTER: &str = "/encryptionSpecs/params/publicKey";
+
 /// The auth param a pointer `/auth/params/NAME` names.
 fn auth_param(pointer: &str) -> Option<&str> {
     pointer
@@ -599,11 +602,20 @@ fn check_secret_refs(change: &Change) -> Result<(), ShapeError> {
             let method = c.body["auth"]["specName"]
                 .as_str()
                 .and_then(AuthMethod::from_spec_name);
+            let platform = c.body["connectionSpec"]["id"]
+                .as_str()
+                .and_then(Platform::by_connection_spec);
             for r in refs {
+                // The auth params of the card (the current SFTP card's differ from the legacy
+                // ones), and the PGP public key of a card that encrypts files.
                 let allowed = c.resource == Resource::Connection
-                    && auth_param(&r.0)
-                        .zip(method)
-                        .is_some_and(|(p, m)| m.param(p).is_some());
+                    && (auth_param(&r.0).zip(method).is_some_and(|(p, m)| {
+                        platform
+                            .map_or(m.params(), |pl| pl.info().auth_params(m))
+                            .iter()
+                            .any(|s| s.name == p)
+                    }) || (r.0 == ENCRYPTION_KEY_POINTER
+                        && platform.is_some_and(|pl| pl.info().encryption)));
                 if !allowed {
                     return misplaced("body", r);
                 }
@@ -895,8 +907,40 @@ mod tests {
         let cred_update = json!({"action": "update", "resource": "connection", "name": "a",
             "id": "c-1", "etag": "\"e\"", "patch": [{"op": "replace", "path": "/auth/params",
             "value": {"password": "${env:PW}", "username": "u"}}]});
-        for ok in [account.clone(), cred_update.clone()] {
+        let encrypted = json!({"action": "create", "resource": "connection", "name": "a",
+            "key": "a/connection", "body": {"name": "a account",
+            "connectionSpec": {"id": "4fce964d-3f37-408f-9778-e597338a21ee", "version": "1.0"},
+            "auth": {"specName": "Access Key", "params": {"s3AccessKey": "${env:A}", "s3SecretKey": "${env:B}"}},
+            "encryptionSpecs": {"specName": "Encryption spec",
+                                "params": {"encryptionAlgo": "PGPGPG", "publicKey": "${file:k.asc}"}}}});
+        let current_sftp = json!({"action": "create", "resource": "connection", "name": "a",
+            "key": "a/connection", "body": {"name": "a account",
+            "connectionSpec": {"id": "36965a81-b1c6-401b-99f8-22508f1e6a26", "version": "1.0"},
+            "auth": {"specName": "SFTP with Password",
+                     "params": {"domain": "${env:D}", "password": "${env:P}"}}}});
+        for ok in [
+            account.clone(),
+            cred_update.clone(),
+            encrypted.clone(),
+            current_sftp.clone(),
+        ] {
             assert!(read(&file(json!([ok.clone()]), json!({}))).is_ok(), "{ok}");
+        }
+        // The key only on a card that encrypts (not the Data Landing Zone, not without a spec).
+        let mut dlz_key = encrypted.clone();
+        dlz_key["body"]["connectionSpec"]["id"] = json!("10440537-2a7b-4583-ac39-ed38d4b848e8");
+        dlz_key["body"].as_object_mut().unwrap().remove("auth");
+        let mut no_spec_key = encrypted.clone();
+        no_spec_key["body"]
+            .as_object_mut()
+            .unwrap()
+            .remove("connectionSpec");
+        no_spec_key["body"].as_object_mut().unwrap().remove("auth");
+        for bad in [dlz_key, no_spec_key] {
+            assert!(
+                refused(bad.clone()).contains("at `/encryptionSpecs/params/publicKey`"),
+                "{bad}"
+            );
         }
         let mut in_name = account.clone();
         in_name["body"]["name"] = json!("${env:AEP_CLIENT_SECRET}");

@@ -15,13 +15,16 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Target connection `params` keys destctl manages; others found live are carried over.
-pub(crate) const MANAGED_TARGET_KEYS: [&str; 7] = [
+pub(crate) const MANAGED_TARGET_KEYS: [&str; 10] = [
     "mode",
     "bucketName",
     "path",
     "container",
     "remotePath",
     "format",
+    "fileType",
+    "compression",
+    "csvOptions",
     "includeFileManifest",
 ];
 
@@ -126,21 +129,18 @@ pub fn live_location(d: &DesiredDestination, c: &Connection) -> Value {
 /// The names of the account params destctl compares: the auth method's non-secret params and
 /// any param the manifest gives as a literal.
 fn literal_param_names(d: &DesiredDestination) -> BTreeSet<&str> {
-    let mut names: BTreeSet<&str> = d
-        .connection
-        .auth
-        .params()
-        .iter()
-        .filter(|p| !p.secret)
-        .map(|p| p.name)
-        .collect();
+    let specs = match d.connection.auth {
+        Some(auth) => d.platform.info().auth_params(auth),
+        None => &[],
+    };
+    let mut names: BTreeSet<&str> = specs.iter().filter(|p| !p.secret).map(|p| p.name).collect();
     for (k, v) in &d.connection.params {
         if matches!(v, ParamValue::Literal(_)) {
             names.insert(k);
         }
     }
     // A secret param is never part of the account group, even written as a literal.
-    for p in d.connection.auth.params().iter().filter(|p| p.secret) {
+    for p in specs.iter().filter(|p| p.secret) {
         names.remove(p.name);
     }
     names
@@ -177,7 +177,7 @@ pub fn desired_account(d: &DesiredDestination) -> Value {
             (k, v)
         })
         .collect();
-    account_value(Some(d.connection.auth.spec_name()), params)
+    account_value(d.connection.auth.map(|a| a.spec_name()), params)
 }
 
 /// The same view of a live base connection.

@@ -223,6 +223,25 @@ impl Flow {
         self.params()?.profile_selectors.as_ref()?.typed()
     }
 
+    /// The live `mandatoryFields`: inside `profileSelectors` (legacy), or directly under the
+    /// params when `v2`.
+    pub fn mandatory_fields(&self, v2: bool) -> Option<&Json<Vec<Json<String>>>> {
+        if v2 {
+            self.params()?.mandatory_fields.as_ref()
+        } else {
+            self.profile_selectors()?.mandatory_fields.as_ref()
+        }
+    }
+
+    /// The live `primaryFields`, placed as for [`Flow::mandatory_fields`].
+    pub fn primary_fields(&self, v2: bool) -> Option<&Json<Vec<Json<PrimaryField>>>> {
+        if v2 {
+            self.params()?.primary_fields.as_ref()
+        } else {
+            self.profile_selectors()?.primary_fields.as_ref()
+        }
+    }
+
     /// `transformations[0].params.profileSelectors.selectors`, when an array.
     pub fn profile_selector_list(&self) -> Option<&[Json<ProfileSelector>]> {
         self.profile_selectors()?
@@ -248,7 +267,8 @@ impl Shaped for Transformation {
     const SHAPE: Shape = Shape::Object;
 }
 
-/// The `params` of the legacy transformation.
+/// The `params` of the transformation: the legacy fields, and the V2 (current cards')
+/// `mandatoryFields`/`primaryFields` directly under the params.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransformationParams {
@@ -258,6 +278,12 @@ pub struct TransformationParams {
     /// `profileSelectors`.
     #[serde(default, deserialize_with = "present")]
     pub profile_selectors: Option<Json<ProfileSelectors>>,
+    /// `mandatoryFields` directly under the params (V2 flows of the current cards).
+    #[serde(default, deserialize_with = "present")]
+    pub mandatory_fields: Option<Json<Vec<Json<String>>>>,
+    /// `primaryFields` directly under the params (V2 flows of the current cards).
+    #[serde(default, deserialize_with = "present")]
+    pub primary_fields: Option<Json<Vec<Json<PrimaryField>>>>,
 }
 
 impl Shaped for TransformationParams {

@@ -23,7 +23,7 @@ metadata:
   name: amazon-s3
 spec:
   displayName: Amazon S3 exports
-  platform: amazon-s3
+  platform: amazon-s3-legacy
   connection:
     auth: Access Key
     params:

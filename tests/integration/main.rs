@@ -11,6 +11,7 @@
 )]
 
 mod apply;
+mod cards;
 mod cli;
 mod client;
 mod corpus;

@@ -1,6 +1,7 @@
 //! `Audience` documents and their activations: the segment id, and per activation the
 //! references to a `Destination` and a `Schedule` (by name or inline), the one-activation-per-
-//! destination rule, and the filename template.
+//! destination rule, and the filename template (the legacy macro rules, or the V2 ones for a
+//! current card).
 
 use super::checker::{Checker, DocRef};
 use super::schedule::check_schedule;
@@ -95,7 +96,17 @@ impl Activated<'_> {
         let filename_template = match &act.filename_template {
             Some(t) => {
                 let pos = ck.at(doc, t);
-                for v in catalog::check_filename_template(&t.value) {
+                let current = targets
+                    .destinations
+                    .get(&act.destination.value)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|d| d.platform.info().card == catalog::Card::Current);
+                let violations = if current {
+                    catalog::check_v2_filename_template(&t.value)
+                } else {
+                    catalog::check_filename_template(&t.value)
+                };
+                for v in violations {
                     ck.err(&pos, &format!("{field}.filenameTemplate"), v.message);
                 }
                 t.value.clone()

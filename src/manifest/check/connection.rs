@@ -1,6 +1,8 @@
 //! Connection rules of a `Destination`: the auth method is one the platform accepts, every
 //! auth param is known, written once, and well formed, secrets are written as references
 //! (never as literals), required params are present, and `credentialsVersion` starts at 1.
+//! A card without credentials (Data Landing Zone) takes no `connection`; every other card
+//! needs one.
 
 use super::checker::{Checker, DocRef, Pos};
 use crate::catalog::{AuthMethod, ParamSpec, PlatformInfo};
@@ -17,27 +19,64 @@ pub(super) fn check_connection(
     spec: &DestinationSpec,
     info: &PlatformInfo,
 ) -> DesiredConnection {
-    let conn = &spec.connection.value;
-    let auth = conn.auth.value;
     let mut params = BTreeMap::new();
     let mut locations = BTreeMap::new();
-    if check_auth(ck, doc, conn, info) {
+    let Some(connection) = &spec.connection else {
+        if !info.auth_methods.is_empty() {
+            let pos = ck
+                .key_pos(doc, &["spec"])
+                .unwrap_or_else(|| ck.doc_start(doc));
+            let allowed: Vec<_> = info.auth_methods.iter().map(|a| a.spec_name()).collect();
+            ck.err(
+                &pos,
+                "spec.connection",
+                format!(
+                    "platform {} needs a connection (auth: {})",
+                    info.platform,
+                    allowed.join(" or ")
+                ),
+            );
+        }
+        return DesiredConnection {
+            auth: None,
+            params,
+            credentials_version: 1,
+            locations,
+            encryption_key: None,
+        };
+    };
+    let conn = &connection.value;
+    let auth = conn.auth.value;
+    if info.auth_methods.is_empty() {
+        let pos = ck
+            .key_pos(doc, &["spec", "connection"])
+            .unwrap_or_else(|| ck.at(doc, connection));
+        ck.err(
+            &pos,
+            "spec.connection",
+            format!(
+                "platform {} takes no credentials; remove spec.connection",
+                info.platform
+            ),
+        );
+    } else if check_auth(ck, doc, conn, info) {
         let written: &[(Spanned<String>, Spanned<String>)] =
             conn.params.as_ref().map_or(&[], |p| p.value.0.as_slice());
         for (key, value) in written {
-            if let Some((v, pos)) = check_param(ck, doc, auth, key, value) {
+            if let Some((v, pos)) = check_param(ck, doc, info, auth, key, value) {
                 params.insert(key.value.clone(), v);
                 locations.insert(key.value.clone(), pos.loc);
             }
         }
-        check_required_params(ck, doc, spec, written);
+        check_required_params(ck, doc, connection, info, written);
         check_params_written_once(ck, doc, written);
     }
     DesiredConnection {
-        auth,
+        auth: Some(auth),
         params,
         credentials_version: credentials_version(ck, doc, conn),
         locations,
+        encryption_key: None,
     }
 }
 
@@ -65,12 +104,13 @@ fn check_auth(ck: &mut Checker, doc: DocRef, conn: &ConnectionSpec, info: &Platf
 fn check_param(
     ck: &mut Checker,
     doc: DocRef,
+    info: &PlatformInfo,
     auth: AuthMethod,
     key: &Spanned<String>,
     value: &Spanned<String>,
 ) -> Option<(ParamValue, Pos)> {
     let field = format!("spec.connection.params.{}", key.value);
-    let specs = auth.params();
+    let specs = info.auth_params(auth);
     let Some(ps) = specs.iter().find(|p| p.name == key.value) else {
         let pos = ck.at(doc, key);
         let known: Vec<_> = specs.iter().map(|p| p.name).collect();
@@ -153,12 +193,13 @@ fn check_literal(
 fn check_required_params(
     ck: &mut Checker,
     doc: DocRef,
-    spec: &DestinationSpec,
+    connection: &Spanned<ConnectionSpec>,
+    info: &PlatformInfo,
     written: &[(Spanned<String>, Spanned<String>)],
 ) {
-    let conn = &spec.connection.value;
+    let conn = &connection.value;
     let auth = conn.auth.value;
-    let specs = auth.params();
+    let specs = info.auth_params(auth);
     let written_names: BTreeSet<&str> = written.iter().map(|(k, _)| k.value.as_str()).collect();
     let missing: Vec<_> = specs
         .iter()
@@ -179,7 +220,7 @@ fn check_required_params(
     };
     let pos = ck
         .key_pos(doc, path)
-        .unwrap_or_else(|| ck.at(doc, &spec.connection));
+        .unwrap_or_else(|| ck.at(doc, connection));
     ck.err_labeled(
         &pos,
         field,

@@ -385,7 +385,7 @@ mod tests {
         out
     }
 
-    const SFTP_DESTINATION: &str = "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: exports}\nspec:\n  platform: sftp\n  connection:\n    auth: Basic Authentication for sftp\n    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n  location: {mode: FTP, remotePath: /x}\n";
+    const SFTP_DESTINATION: &str = "apiVersion: destctl/v1\nkind: Destination\nmetadata: {name: exports}\nspec:\n  platform: sftp\n  connection:\n    auth: SFTP with Password\n    params: {domain: sftp.example.com, username: aep, password: \"${env:P}\"}\n  location: {remotePath: /x}\n";
 
     fn with_audiences(n: usize) -> String {
         let mut text = SFTP_DESTINATION.to_owned();
@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn a_missing_field_points_at_the_key_of_its_mapping() {
-        let text = SFTP_DESTINATION.replace("  location: {mode: FTP, remotePath: /x}\n", "")
+        let text = SFTP_DESTINATION.replace("  location: {remotePath: /x}\n", "")
             + "  attributes: [person.name.firstName]\n";
         let p = only_error(&text, "missing-location");
         assert_eq!(p.field, "spec");
@@ -443,18 +443,21 @@ mod tests {
         assert_eq!(line_col(&p), (8, 5), "the `params:` key");
         assert_eq!(p.label.as_deref(), Some("missing username"));
         let text = SFTP_DESTINATION.replace(
-            "    params: {host: sftp.example.com, username: aep, password: \"${env:P}\"}\n",
+            "    params: {domain: sftp.example.com, username: aep, password: \"${env:P}\"}\n",
             "",
         );
         let p = only_error(&text, "no-params");
         assert_eq!(p.field, "spec.connection");
         assert_eq!(line_col(&p), (6, 3), "the `connection:` key");
-        assert_eq!(p.label.as_deref(), Some("missing host, username, password"));
+        assert_eq!(
+            p.label.as_deref(),
+            Some("missing domain, username, password")
+        );
     }
 
     #[test]
     fn a_missing_location_param_points_at_the_location_key() {
-        let text = SFTP_DESTINATION.replace(", remotePath: /x", "");
+        let text = SFTP_DESTINATION.replace("{remotePath: /x}", "{}");
         let p = only_error(&text, "missing-remote-path");
         assert_eq!(p.field, "spec.location");
         assert_eq!(line_col(&p), (9, 3), "the `location:` key");

@@ -44,19 +44,33 @@ async fn connection_specs_for_every_platform_and_the_profile_store() {
             .iter()
             .zip(info.auth_methods)
         {
-            let req: Vec<&str> = m
-                .params()
+            let req: Vec<&str> = info
+                .auth_params(*m)
                 .iter()
                 .filter(|p| p.required)
                 .map(|p| p.name)
                 .collect();
             assert_eq!(a["spec"]["required"], json!(req));
         }
-        let modes: Vec<&str> = info.location_modes.iter().map(|m| m.as_str()).collect();
-        assert_eq!(
-            spec["targetSpec"]["spec"]["properties"]["mode"]["enum"],
-            json!(modes)
-        );
+        if info.card == catalog::Card::Legacy {
+            let modes: Vec<&str> = info.location_modes.iter().map(|m| m.as_str()).collect();
+            assert_eq!(
+                spec["targetSpec"]["spec"]["properties"]["mode"]["enum"],
+                json!(modes)
+            );
+        } else {
+            // Current cards: the location fields and file options of Adobe's targetSpec.
+            let props = &spec["targetSpec"]["spec"]["properties"];
+            for p in info.file_location {
+                assert!(props.get(p.name).is_some(), "{} {}", info.platform, p.name);
+            }
+            assert_eq!(props["fileType"]["enum"], json!(["CSV", "JSON", "PARQUET"]));
+            assert_eq!(props["compression"]["enum"], json!(["NONE", "GZIP"]));
+            assert_eq!(
+                spec["encryptionSpecs"].as_array().unwrap().len(),
+                usize::from(info.encryption)
+            );
+        }
     }
     let campaign = app
         .get("/connectionSpecs?property=name==Adobe%20Campaign")
@@ -84,9 +98,9 @@ async fn flow_specs_including_ups_to_campaign() {
     let targets = legacy["targetConnectionSpecIds"].as_array().unwrap();
     for p in [
         Platform::OracleEloqua,
-        Platform::AmazonS3,
-        Platform::AzureBlob,
-        Platform::Sftp,
+        Platform::AmazonS3Legacy,
+        Platform::AzureBlobLegacy,
+        Platform::SftpLegacy,
     ] {
         assert!(targets.contains(&json!(p.info().connection_spec_id)), "{p}");
     }
@@ -112,7 +126,8 @@ async fn flow_specs_including_ups_to_campaign() {
             .as_array()
             .unwrap()
             .len(),
-        4
+        4 + 6 + 6,
+        "the four legacy flow specs, an audience and a dataset flow spec per current card"
     );
 }
 

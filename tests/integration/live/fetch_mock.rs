@@ -167,7 +167,7 @@ async fn lists_everything_with_list_calls_only() {
     // connections of the destination specs. The source side is never listed.
     let profile = profile_store_filter();
     let destination = destination_spec_filter();
-    assert_eq!(destination.matches(',').count(), 6, "{destination}");
+    assert_eq!(destination.matches(',').count(), 12, "{destination}");
     let with = |collection: &str, filter: &str| {
         calls
             .iter()

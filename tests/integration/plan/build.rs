@@ -877,7 +877,7 @@ fn platform_change_is_refused_with_a_clear_error() {
     let svc = applied(vec![sftp()]);
     let mut d = sftp();
     d.platform = Platform::OracleEloqua;
-    d.connection.auth = destctl::catalog::AuthMethod::SftpWithPassword;
+    d.connection.auth = Some(destctl::catalog::AuthMethod::SftpWithPassword);
     let err = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap_err();
     assert!(matches!(err, PlanError::PlatformChanged { .. }));
     insta::assert_snapshot!("platform_changed", err.to_string());
@@ -888,7 +888,7 @@ fn auth_method_change_is_refused_with_a_clear_error() {
     let svc = applied(vec![sftp()]);
     let (cid, _) = svc.find(Resource::Connection, "partner-sftp", false);
     let mut d = sftp();
-    d.connection.auth = destctl::catalog::AuthMethod::SftpWithSshKey;
+    d.connection.auth = Some(destctl::catalog::AuthMethod::SftpWithSshKey);
     d.connection.params.remove("password");
     d.connection.params.insert(
         "sshKey".into(),

@@ -542,8 +542,9 @@ async fn raised_credentials_version_and_changed_host_push_auth_params() {
     assert_eq!(conn.marker.as_ref().unwrap().credentials_version, Some(2));
 
     let d = dest(&mut desired, "sftp-ssh-key");
+    // The current SFTP card names the server `domain`.
     d.connection.params.insert(
-        "host".into(),
+        "domain".into(),
         ParamValue::Literal("sftp2.acme.example.com".into()),
     );
     let plan = env.converge(&desired, false).await;
@@ -633,7 +634,7 @@ async fn unmanaged_objects_are_never_part_of_a_change() {
     let (env, desired) = applied().await;
     // a flow made in the UI: same shape, no marker
     let live = env.live(&desired).await;
-    let managed = live.managed().remove("amazon-s3").unwrap();
+    let managed = live.managed().remove("amazon-s3-legacy").unwrap();
     let body = json!({
         "name": "Made in the UI", "description": "not ours",
         "flowSpec": {"id": destctl::catalog::CLOUD_STORAGE_FLOW_SPEC_ID, "version": "1.0"},
@@ -833,7 +834,7 @@ fn embedded_emulator_plan_apply_plan() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("using the embedded emulator"), "{err}");
     assert!(
-        out.ends_with("Plan: 70 to create, 0 to update, 0 to delete.\n"),
+        out.ends_with("Plan: 95 to create, 0 to update, 0 to delete.\n"),
         "{out}"
     );
     let (code, _, err) = run(&["apply", "--auto-approve"]);

@@ -114,15 +114,17 @@ pub fn campaign() -> DesiredDestination {
         description: Some("Daily audiences for Campaign".into()),
         platform: Platform::AdobeCampaign,
         connection: DesiredConnection {
-            auth: AuthMethod::S3,
+            auth: Some(AuthMethod::S3),
             params,
             credentials_version: 1,
             locations: BTreeMap::new(),
+            encryption_key: None,
         },
         location: DesiredLocation {
             mode: LocationMode::S3,
             params: loc,
             include_file_manifest: Some(true),
+            files: None,
         },
         attributes: vec![
             attr("person.name.firstName"),
@@ -131,6 +133,7 @@ pub fn campaign() -> DesiredDestination {
         ],
         mandatory_attributes: vec![attr("person.name.firstName")],
         deduplication_keys: vec![attr("personalEmail.address")],
+        identity_deduplication_keys: vec![],
         enabled: true,
         audiences,
     }
@@ -153,21 +156,24 @@ pub fn sftp() -> DesiredDestination {
         former_names: Vec::new(),
         display_name: "Partner SFTP".into(),
         description: None,
-        platform: Platform::Sftp,
+        platform: Platform::SftpLegacy,
         connection: DesiredConnection {
-            auth: AuthMethod::SftpBasic,
+            auth: Some(AuthMethod::SftpBasic),
             params,
             credentials_version: 2,
             locations: BTreeMap::new(),
+            encryption_key: None,
         },
         location: DesiredLocation {
             mode: LocationMode::Ftp,
             params: loc,
             include_file_manifest: None,
+            files: None,
         },
         attributes: vec![attr("personalEmail.address")],
         mandatory_attributes: vec![],
         deduplication_keys: vec![],
+        identity_deduplication_keys: vec![],
         enabled: true,
         audiences: vec![audience(
             "aaaaaaaa-0000-4000-8000-000000000002",

@@ -87,7 +87,7 @@ fn all_problems_are_reported_in_one_run() {
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
-    assert!(err.contains("8 errors in 1 file"), "{err}");
+    assert!(err.contains("8 errors and 1 warning in 1 file"), "{err}");
 }
 
 #[test]
