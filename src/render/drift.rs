@@ -625,7 +625,8 @@ pub(crate) fn out_of_band_lines(plan: &crate::plan::Plan) -> Vec<(String, Vec<St
 }
 
 /// The heading of the plan's out-of-band section.
-pub(crate) const OUT_OF_BAND_HEADING: &str = "Changed outside destctl since the last apply (the changes above bring them back to the manifests)";
+pub(crate) const OUT_OF_BAND_HEADING: &str =
+    "Changed outside destctl since the last apply (this plan brings them back to the manifests)";
 
 #[cfg(test)]
 mod tests {
