@@ -815,6 +815,34 @@ mod tests {
         assert_eq!(origin_of(None, &live, &manifests), Origin::Unknown);
     }
 
+    proptest::proptest! {
+        /// Whichever side moved away from what was applied is the origin (digests of distinct
+        /// small values do not collide here).
+        #[test]
+        fn origins_follow_who_moved(
+            applied in "[a-z]{0,6}",
+            live in "[a-z]{0,6}",
+            manifests in "[a-z]{0,6}",
+        ) {
+            let v = |s: &str| json!(s);
+            let recorded = Some(digest(&canonical(&v(&applied))));
+            let want = if live == applied {
+                Origin::Pending
+            } else if manifests == applied {
+                Origin::Outside
+            } else {
+                Origin::Both
+            };
+            proptest::prop_assume!(live != manifests);
+            proptest::prop_assume!(
+                [&live, &manifests]
+                    .iter()
+                    .all(|x| **x == applied || digest(&canonical(&v(x))) != recorded.unwrap_or(0))
+            );
+            proptest::prop_assert_eq!(origin_of(recorded, &v(&live), &v(&manifests)), want);
+        }
+    }
+
     fn diff(field: DriftField, origin: Origin) -> Difference {
         Difference {
             resource: Resource::Flow,
