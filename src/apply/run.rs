@@ -203,7 +203,9 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
                 },
                 prune,
             };
-            let (plan, details) = crate::plan::build(&desired, &live, &opts)?;
+            let (mut plan, details) = crate::plan::build(&desired, &live, &opts)?;
+            plan.changed_outside =
+                crate::drift::changed_outside(&desired, &live, &details, opts.target.clone());
             let locations = SecretLocations::from_desired(&desired);
             let prepared = Prepared::new(&plan, &ctx.resolver, &locations)?;
             if !plan.has_changes() {

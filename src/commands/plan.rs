@@ -45,7 +45,8 @@ pub(crate) async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
         prune: args.prune,
     };
     let (mut plan, details) = build(&desired, &live, &opts)?;
-    plan.changed_outside = changed_outside(&plan, &desired, &live, &details);
+    plan.changed_outside =
+        crate::drift::changed_outside(&desired, &live, &details, plan.target.clone());
     for d in &plan.duplicates {
         eprintln!(
             "destctl: warning: Destination `{}`: {}",
@@ -70,36 +71,4 @@ pub(crate) async fn run(args: &PlanArgs, ctx: &Context) -> Result<Exit, Error> {
     } else {
         Exit::Success
     })
-}
-
-/// The out-of-band part of the plan's differences. Only Destinations the plan changes can
-/// differ from the manifests, so only those are compared (an unchanged flow's managed view is
-/// never built).
-fn changed_outside(
-    plan: &crate::plan::Plan,
-    desired: &crate::model::DesiredState,
-    live: &crate::live::LiveState,
-    details: &crate::plan::PlanDetails,
-) -> Vec<crate::plan::outside::OutOfBand> {
-    let changed: std::collections::BTreeSet<&str> = details
-        .destinations
-        .iter()
-        .filter(|d| d.status != crate::plan::DestinationStatus::Unchanged)
-        .map(|d| d.name.as_str())
-        .collect();
-    let scoped = crate::model::DesiredState {
-        destinations: desired
-            .destinations
-            .iter()
-            .filter(|d| changed.contains(d.name.as_str()))
-            .cloned()
-            .collect(),
-    };
-    crate::drift::detect(
-        &scoped,
-        live,
-        &crate::drift::IgnoreList::default(),
-        plan.target.clone(),
-    )
-    .out_of_band()
 }

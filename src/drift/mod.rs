@@ -788,6 +788,32 @@ pub fn detect(
     }
 }
 
+/// The out-of-band part of a plan's differences (`Plan::changed_outside`). Only Destinations
+/// the plan changes can differ from the manifests, so only those are compared (an unchanged
+/// flow's managed view is never built).
+pub fn changed_outside(
+    desired: &DesiredState,
+    live: &LiveState,
+    details: &crate::plan::PlanDetails,
+    target: PlanTarget,
+) -> Vec<OutOfBand> {
+    let changed: BTreeSet<&str> = details
+        .destinations
+        .iter()
+        .filter(|d| d.status != crate::plan::DestinationStatus::Unchanged)
+        .map(|d| d.name.as_str())
+        .collect();
+    let scoped = DesiredState {
+        destinations: desired
+            .destinations
+            .iter()
+            .filter(|d| changed.contains(d.name.as_str()))
+            .cloned()
+            .collect(),
+    };
+    detect(&scoped, live, &IgnoreList::default(), target).out_of_band()
+}
+
 /// The user's text of a live description (re-exported for the renderers' tests).
 pub use fingerprint::user_text;
 
