@@ -72,6 +72,17 @@ async fn an_out_of_band_edit_is_drift_naming_destination_field_who_and_when() {
     assert_eq!(x["changed_by"]["at"], EDIT_AT);
     let n = report["destinations"].as_array().unwrap().len();
     assert_eq!(report["summary"]["destinations"]["in_sync"], n - 1);
+    // A live apply shows them with its plan, and reverts them as the manifests say.
+    let out = s.run(&["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Changed outside destctl since the last apply")
+            && err.contains("jane@acme.com"),
+        "{err}"
+    );
+    let (code, _) = s.drift_json().await;
+    assert_eq!(code, 0);
 }
 
 #[tokio::test]
