@@ -100,7 +100,10 @@ fn desired(flows: usize, variant: usize) -> DesiredState {
             d
         })
         .collect();
-    DesiredState { destinations }
+    DesiredState {
+        destinations,
+        ..DesiredState::default()
+    }
 }
 
 fn main() {

@@ -244,7 +244,10 @@ fn desired_state(p: &Params, sandbox: usize, changed: bool) -> DesiredState {
             }
         }
     }
-    DesiredState { destinations }
+    DesiredState {
+        destinations,
+        ..DesiredState::default()
+    }
 }
 
 fn plan_options(endpoint: &str, sandbox: &str) -> PlanOptions {

@@ -5,7 +5,7 @@
 //! (`inheritedAttributes.properties.isDestinationFlow==true`); base connections twice, the
 //! Profile store ones (`connectionSpec.id==<Profile store spec>`) and the destination accounts
 //! (`connectionSpec.id==<the destination connection specs, comma-separated: any of>`); source
-//! connections of the Profile store spec; target connections of the destination specs. Plus
+//! connections of the Profile store and Data Lake specs; target connections of the destination specs. Plus
 //! `GET /flowSpecs?property=name==upsToCampaign` when asked. With at most 100 destination flows
 //! per sandbox (the guardrail) and one chain per flow, that is 5 requests (+1), within the
 //! budget of 4·⌈F/100⌉+4. A flow listed without `transformations` is read again with one GET
@@ -17,7 +17,7 @@
 //! `runs` — are skipped by the parser, never built, and each page's bytes live only while that
 //! page is parsed. An item without `id` or `etag` fails the list with an error naming it.
 
-use crate::catalog::{PROFILE_STORE_SPEC_ID, Platform};
+use crate::catalog::{DATA_LAKE_SPEC_ID, PROFILE_STORE_SPEC_ID, Platform};
 use crate::client::{Client, ClientError};
 use crate::live::{LiveEntity, LiveState};
 use crate::model::DesiredState;
@@ -32,6 +32,12 @@ pub const DESTINATION_FLOW_FILTER: &str = "inheritedAttributes.properties.isDest
 /// `property=connectionSpec.id==<Profile store spec id>`: Profile store (source-side) objects.
 pub fn profile_store_filter() -> String {
     format!("connectionSpec.id=={PROFILE_STORE_SPEC_ID}")
+}
+
+/// `property=connectionSpec.id==<Profile store>,<Data Lake>`: the source connections of
+/// audience flows and of dataset exports.
+pub fn source_connection_filter() -> String {
+    format!("connectionSpec.id=={PROFILE_STORE_SPEC_ID},{DATA_LAKE_SPEC_ID}")
 }
 
 /// `property=connectionSpec.id==<id>,<id>,…`: objects of any destination connection spec of the
@@ -145,11 +151,12 @@ async fn list_connections(client: Client, opts: FetchOptions) -> Result<Connecti
     };
     let profile = [("property", profile_store_filter())];
     let destination = [("property", destination_spec_filter())];
+    let sources = [("property", source_connection_filter())];
     let (base_connections, accounts, source_connections, target_connections, campaign_flow_spec_id) =
         tokio::try_join!(
             client.list_as::<Connection>(Resource::Connection.collection(), &profile),
             client.list_as::<Connection>(Resource::Connection.collection(), &destination),
-            client.list_as::<Connection>(Resource::SourceConnection.collection(), &profile),
+            client.list_as::<Connection>(Resource::SourceConnection.collection(), &sources),
             client.list_as::<Connection>(Resource::TargetConnection.collection(), &destination),
             campaign,
         )?;

@@ -320,9 +320,91 @@ pub struct DesiredDestination {
     pub audiences: Vec<DesiredAudience>,
 }
 
-/// Everything the manifests ask for, destinations sorted by name.
+/// One dataset of a dataset export (`params.datasets` item of the Data Lake source connection).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DesiredDataset {
+    /// The dataset id (`dataSetId`).
+    pub id: String,
+    /// Its name, as shown in AEP, if given.
+    pub name: Option<String>,
+}
+
+/// How a dataset export's schedule counts time (`scheduleParams.timeUnit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetTimeUnit {
+    /// Every `interval` hours (3, 6, 9 or 12).
+    Hour,
+    /// Every day (`interval` 1), or once (`interval` 0 with a full export).
+    Day,
+}
+
+/// What each run of a dataset export writes (`scheduleParams.exportMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DatasetExportMode {
+    /// One full export (with `interval` 0, `timeUnit` day).
+    DailyFullExport,
+    /// A full first export, then the new data only.
+    FirstFullThenIncremental,
+}
+
+/// A dataset export's schedule: the flow's `scheduleParams` (times in epoch seconds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetSchedule {
+    /// Full or incremental, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_mode: Option<DatasetExportMode>,
+    /// First export, epoch seconds.
+    pub start_time: i64,
+    /// Last export, epoch seconds, when given (AEP defaults it to six months after creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<i64>,
+    /// Runs every `interval` `time_unit`s.
+    pub interval: u32,
+    /// Hours or days.
+    pub time_unit: DatasetTimeUnit,
+    /// The folder name pattern, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder_name_template: Option<String>,
+}
+
+/// One `DatasetExport` manifest: datasets exported by a dataset flow to the location of a
+/// Destination of a current card, with that Destination's account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredDatasetExport {
+    /// `metadata.name`; also the ownership marker of its objects.
+    pub name: ResourceName,
+    /// Where the DatasetExport document starts.
+    pub source: SourceLocation,
+    /// Flow name in AEP (default: `metadata.name`).
+    pub display_name: String,
+    /// Flow description (without the marker).
+    pub description: Option<String>,
+    /// The Destination whose account and location the files go to.
+    pub destination: ResourceName,
+    /// That Destination's platform (a current card).
+    pub platform: Platform,
+    /// That Destination's location params (`bucketName`, `path`, …), by name.
+    pub location: BTreeMap<String, String>,
+    /// That Destination's location mode.
+    pub mode: LocationMode,
+    /// The datasets, in manifest order.
+    pub datasets: Vec<DesiredDataset>,
+    /// `JSON` or `PARQUET`.
+    pub file_type: FileType,
+    /// Compression.
+    pub compression: Compression,
+    /// When it runs.
+    pub schedule: DatasetSchedule,
+}
+
+/// Everything the manifests ask for, destinations and dataset exports sorted by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DesiredState {
     /// The destinations.
     pub destinations: Vec<DesiredDestination>,
+    /// The dataset exports.
+    pub dataset_exports: Vec<DesiredDatasetExport>,
 }

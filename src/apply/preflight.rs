@@ -2,7 +2,7 @@
 //! plan still describes the live state it was computed from. Any stale item refuses the whole
 //! plan.
 
-use crate::catalog::PROFILE_STORE_SPEC_ID;
+use crate::catalog::{DATA_LAKE_SPEC_ID, PROFILE_STORE_SPEC_ID};
 use crate::live::{LiveEntity, LiveState};
 use crate::plan::{Action, Change, Create, IdRef, Plan, PlanTarget, describe};
 use crate::wire::{Etag, Resource};
@@ -109,6 +109,28 @@ fn create_role_taken<'a>(
     let d = live.get(&change.name)?;
     match change.resource {
         Resource::Flow => d.flow.as_deref(),
+        // A dataset export swaps source connections (datasets cannot change on one): its
+        // create is stale only when a managed one with the same datasets exists already.
+        Resource::SourceConnection
+            if change
+                .body
+                .pointer("/connectionSpec/id")
+                .and_then(Value::as_str)
+                == Some(DATA_LAKE_SPEC_ID) =>
+        {
+            let want = change.body.pointer("/params/datasets");
+            d.source_connection
+                .iter()
+                .chain(&d.extras)
+                .find(|e| {
+                    e.resource == Resource::SourceConnection
+                        && e.connection()
+                            .and_then(|c| c.params.as_ref())
+                            .and_then(|p| p.get("datasets"))
+                            == want
+                })
+                .map(|e| &**e)
+        }
         Resource::SourceConnection => d.source_connection.as_deref(),
         Resource::TargetConnection => d.target_connection.as_deref(),
         Resource::Connection => {

@@ -135,6 +135,35 @@ impl Replanner for LiveReplanner {
                 collection: resource.collection(),
                 id: id.0.clone(),
             })?;
+            if let Some(e) = self
+                .desired
+                .dataset_exports
+                .iter()
+                .find(|e| e.name.as_str() == name)
+            {
+                let mut group =
+                    self.managed
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| LiveDestination {
+                            name: name.to_owned(),
+                            ..LiveDestination::default()
+                        });
+                let entity = std::sync::Arc::new(entity);
+                match resource {
+                    Resource::Flow => group.flow = Some(entity),
+                    Resource::TargetConnection => group.target_connection = Some(entity),
+                    _ => {}
+                }
+                let account = self
+                    .managed
+                    .get(e.destination.as_str())
+                    .and_then(|d| d.connection.as_ref())
+                    .map(|c| c.id.0.clone());
+                return Ok(crate::plan::dataset_update_for(
+                    e, &group, resource, account,
+                )?);
+            }
             let Some(d) = self
                 .desired
                 .destinations

@@ -16,8 +16,14 @@ pub(crate) fn run(args: &ValidateArgs, ctx: &Context) -> Result<Exit, Error> {
     }
     let d = &loaded.desired.destinations;
     let audiences: usize = d.iter().map(|d| d.audiences.len()).sum();
+    let exports = loaded.desired.dataset_exports.len();
+    let exports = if exports == 0 {
+        String::new()
+    } else {
+        format!(", {}", count(exports, "dataset export"))
+    };
     eprintln!(
-        "valid: {} with {} and {} activated ({})",
+        "valid: {} with {} and {} activated{exports} ({})",
         count(loaded.files.len(), "file"),
         count(d.len(), "destination"),
         count(audiences, "audience"),

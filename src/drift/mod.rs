@@ -698,7 +698,16 @@ pub fn detect(
         .iter()
         .map(|d| d.name.as_str())
         .collect();
+    // DatasetExports (their own flows and connections) are not compared here.
+    let exports: BTreeSet<&str> = desired
+        .dataset_exports
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
     for (name, l) in &managed {
+        if exports.contains(name.as_str()) || crate::plan::dataset::is_dataset_group(l) {
+            continue;
+        }
         if !wanted.contains(name.as_str()) {
             destinations.push(orphan_drift(l));
         }
@@ -810,6 +819,7 @@ pub fn changed_outside(
             .filter(|d| changed.contains(d.name.as_str()))
             .cloned()
             .collect(),
+        dataset_exports: desired.dataset_exports.clone(),
     };
     detect(&scoped, live, &IgnoreList::default(), target).out_of_band()
 }

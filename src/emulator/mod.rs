@@ -3,7 +3,7 @@
 //! socket ([`router`]). Its answers follow Adobe's public Flow Service documentation; where
 //! that is silent or contradicts itself, the choices made (gateway checks, error codes, list
 //! order and paging, PATCH and DELETE rules, faults, the state file, the destination cards and
-//! their DOC-ERROR decisions) are written down in `docs/emulator.md`.
+//! their DOC-ERROR decisions, dataset exports) are written down in `docs/emulator.md`.
 //!
 //! # Routes
 //!
@@ -15,6 +15,9 @@
 //! * Under `/data/foundation/flowservice`: `connectionSpecs[/{id}]`, `flowSpecs[/{id}]`,
 //!   `connections`, `sourceConnections`, `targetConnections`, `flows` (list, create, get,
 //!   PATCH, DELETE), `POST flows/{id}/action?op=enable|disable`, `runs[/{id}]`.
+//! * Under `/data/foundation/conversion` (Data Prep): `schemas[/{id}]` and versioned
+//!   `mappingSets[/{id}]` (create 200, GET latest or `?version=N`, PUT a new version); see
+//!   `dataprep.rs`.
 //! * Outside the API: `GET /_emulator/requests` (`{"total":n,"requests":{"GET /path":n}}`,
 //!   counted by method and route template, IMS included, `/_emulator` excluded) and
 //!   `POST /_emulator/reset` (204; drops every entity of every org and the counts; issued
@@ -33,6 +36,8 @@
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
 
+mod dataprep;
+mod datasets;
 mod error;
 mod faults;
 mod gateway;
@@ -46,6 +51,7 @@ mod store;
 #[cfg(feature = "test-support")]
 mod support;
 
+pub use dataprep::DATA_PREP_BASE;
 pub use faults::{FaultConfig, Latency};
 pub use ims::{ImsCredential, ImsCredentialError};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};

@@ -211,6 +211,9 @@ pub(crate) fn check_fields(
 pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Value, PatchRejection> {
     let parsed = parse_ops(ops)?;
     let mut new = apply_ops(flow, &parsed)?;
+    if super::datasets::is_dataset_flow(flow) {
+        return dataset_flow_patched(flow, new, now_secs);
+    }
     check_fields(flow, &new, FLOW_READ_ONLY, FLOW_WRITABLE)?;
     let mut errors = Vec::new();
     match new.get("name") {
@@ -236,6 +239,41 @@ pub fn apply_flow_patch(flow: &Value, ops: &Value, now_secs: i64) -> Result<Valu
             card,
         )),
         None => errors.push("`transformations` is required".to_owned()),
+    }
+    if errors.is_empty() {
+        Ok(new)
+    } else {
+        Err(PatchRejection::Rules(errors))
+    }
+}
+
+/// The rules of a patched dataset flow: `sourceConnectionIds` and `scheduleParams` are
+/// writable besides [`FLOW_WRITABLE`], `transformations` stay `[]`, `scheduleParams` valid.
+/// Whether the new source connection exists is checked by the server, which sees the store.
+fn dataset_flow_patched(old: &Value, new: Value, now_secs: i64) -> Result<Value, PatchRejection> {
+    let read_only: Vec<&str> = FLOW_READ_ONLY
+        .iter()
+        .copied()
+        .filter(|f| *f != "sourceConnectionIds")
+        .collect();
+    let writable: Vec<&str> = FLOW_WRITABLE
+        .iter()
+        .copied()
+        .chain(["sourceConnectionIds", "scheduleParams"])
+        .collect();
+    check_fields(old, &new, &read_only, &writable)?;
+    let mut new = new;
+    let mut errors = Vec::new();
+    match new.get("name") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        _ => errors.push("`name` must be a non-empty string".to_owned()),
+    }
+    if new.get("description").is_some_and(|d| !d.is_string()) {
+        errors.push("`description` must be a string".to_owned());
+    }
+    match new.as_object_mut() {
+        Some(o) => errors.extend(super::datasets::check_dataset_flow(o, now_secs)),
+        None => errors.push("the patched entity must stay an object".into()),
     }
     if errors.is_empty() {
         Ok(new)

@@ -1,6 +1,7 @@
 //! Create-body validation, entity construction (server fields, `inheritedAttributes`), PATCH of
 //! connections, and the referential rules of DELETE.
 
+use super::datasets;
 use super::error::ApiError;
 use super::patch::{self, PatchRejection};
 use super::specs;
@@ -441,7 +442,18 @@ pub(crate) fn create_source_connection(
         ],
     )?;
     let (spec_id, version) = spec_ref(&obj, "connectionSpec")?;
-    if spec_id != catalog::PROFILE_STORE_SPEC_ID {
+    let data_lake = spec_id == catalog::DATA_LAKE_SPEC_ID;
+    if data_lake {
+        if obj.get("baseConnectionId").is_some_and(|b| !b.is_null()) {
+            return Err(invalid(
+                "a Data Lake source connection takes no `baseConnectionId`",
+            ));
+        }
+        let errors = datasets::check_source_params(obj.get("params"));
+        if !errors.is_empty() {
+            return Err(invalid_all(errors));
+        }
+    } else if spec_id != catalog::PROFILE_STORE_SPEC_ID {
         return Err(ApiError::bad_request(
             1413,
             format!(
@@ -475,10 +487,12 @@ pub(crate) fn create_source_connection(
     );
     m.insert("state".into(), json!("enabled"));
     copy(&obj, &mut m, &["data", "params"]);
-    m.insert(
-        "typeInfo".into(),
-        json!({"type": "ProfileFragments", "id": "ups"}),
-    );
+    let type_info = if data_lake {
+        json!({"type": "Datasets", "id": "datalake"})
+    } else {
+        json!({"type": "ProfileFragments", "id": "ups"})
+    };
+    m.insert("typeInfo".into(), type_info);
     finish(&mut m, actor);
     if let Some(b) = base {
         m.insert("inheritedAttributes".into(), json!({"baseConnection": b}));
@@ -774,6 +788,7 @@ pub(crate) fn create_flow(
             "sourceConnectionIds",
             "targetConnectionIds",
             "transformations",
+            "scheduleParams",
         ],
     )?;
     let (spec_id, version) = spec_ref(&obj, "flowSpec")?;
@@ -811,6 +826,39 @@ pub(crate) fn create_flow(
             "flow spec {} ({}) does not take source connection spec {source_spec}",
             flow_spec.name, flow_spec.id
         )));
+    }
+    let dataset = datasets::is_data_lake(&source);
+    if dataset {
+        if flow_spec.kind != specs::FlowKind::Dataset {
+            return Err(invalid(format!(
+                "flow spec {} ({}) does not take a Data Lake source",
+                flow_spec.name, flow_spec.id
+            )));
+        }
+        if target.pointer("/params/datasetFileType").is_none() {
+            return Err(invalid(format!(
+                "target connection {target_id} of a dataset flow needs params.datasetFileType"
+            )));
+        }
+        let mut checked = obj.clone();
+        let errors = datasets::check_dataset_flow(&mut checked, actor.now_secs());
+        if !errors.is_empty() {
+            return Err(invalid_all(errors));
+        }
+        return Ok(dataset_flow(
+            &checked,
+            id,
+            actor,
+            sb,
+            (&spec_id, &version),
+            &source,
+            &target,
+        ));
+    }
+    if obj.contains_key("scheduleParams") {
+        return Err(invalid(
+            "`scheduleParams` is for dataset flows (a Data Lake source)",
+        ));
     }
     let card = patch::flow_card(&json!({"flowSpec": {"id": spec_id}}));
     let mut transformations = obj
@@ -890,6 +938,48 @@ pub(crate) fn create_flow(
     Ok(Value::Object(m))
 }
 
+/// Builds a checked dataset flow (Data Lake source, `transformations: []`, `scheduleParams`).
+fn dataset_flow(
+    obj: &Map<String, Value>,
+    id: &str,
+    actor: &Actor,
+    sb: &Sandbox,
+    (spec_id, version): (&str, &str),
+    source: &Value,
+    target: &Value,
+) -> Value {
+    let source_id = source.get("id").cloned().unwrap_or(Value::Null);
+    let target_id = target.get("id").cloned().unwrap_or(Value::Null);
+    let src_inh = json!({"id": source_id, "connectionSpec": spec_summary(source)});
+    let mut tgt_inh = json!({"id": target_id, "connectionSpec": spec_summary(target)});
+    if let Some(b) = target.pointer("/inheritedAttributes/baseConnection") {
+        tgt_inh["baseConnection"] = b.clone();
+    }
+    let mut m = header_fields(id, actor, sb);
+    copy(obj, &mut m, &["name", "description"]);
+    m.insert(
+        "flowSpec".into(),
+        json!({"id": spec_id, "version": version}),
+    );
+    m.insert("state".into(), json!("enabled"));
+    finish(&mut m, actor);
+    m.insert("sourceConnectionIds".into(), json!([source_id]));
+    m.insert("targetConnectionIds".into(), json!([target_id]));
+    m.insert(
+        "inheritedAttributes".into(),
+        json!({"properties": {"isDestinationFlow": true},
+               "sourceConnections": [src_inh], "targetConnections": [tgt_inh]}),
+    );
+    m.insert("transformations".into(), json!([]));
+    copy(obj, &mut m, &["scheduleParams"]);
+    m.insert("runs".into(), json!(format!("/runs?property=flowId=={id}")));
+    m.insert(
+        "lastOperation".into(),
+        last_operation(actor, "create", json!([])),
+    );
+    Value::Object(m)
+}
+
 /// The `lastOperation` block.
 pub(crate) fn last_operation(actor: &Actor, operation: &str, ops: Value) -> Value {
     json!({"started": actor.now_ms, "updated": actor.now_ms, "percentCompleted": 100,
@@ -962,6 +1052,11 @@ pub(crate) fn patch_connection(
             if new.get("data").is_some_and(|d| !d.is_object()) {
                 errors.push("`data` must be an object".into());
             }
+        }
+        _ if datasets::is_data_lake(stored) && new.get("params") != stored.get("params") => {
+            errors.push(
+                "the datasets of a Data Lake source connection cannot be changed after creation; create a new source connection".into(),
+            );
         }
         _ => {
             for k in ["data", "params"] {

@@ -8,7 +8,7 @@ use super::patch::{PatchRejection, apply_flow_patch};
 use super::query::{ListQuery, QueryError, SortKey};
 use super::resources::{self, Actor};
 use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
-use super::{EmulatorError, OutOfBandEdit, specs, store};
+use super::{EmulatorError, OutOfBandEdit, dataprep, specs, store};
 use crate::wire::Resource;
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
@@ -429,6 +429,14 @@ async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
                     _ => resources::patch_connection(r, &e.value, &body, &actor),
                 }
                 .map_err(rejection)?;
+                if r == Resource::Flow {
+                    dataprep::check_profile_mapping(sb, &new)
+                        .map_err(|errors| rejection(PatchRejection::Rules(errors)))?;
+                }
+                if r == Resource::Flow && super::datasets::is_dataset_flow(&e.value) {
+                    super::datasets::relink_sources(sb, &mut new)
+                        .map_err(|errors| rejection(PatchRejection::Rules(errors)))?;
+                }
                 let etag = resources::touch(&mut new, &actor);
                 if r == Resource::Flow {
                     new["lastOperation"] = resources::last_operation(&actor, "update", body);
@@ -868,6 +876,181 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
     finish(&rid(), Err(e))
 }
 
+/// Like [`enter`], for the Data Prep API, which requires `x-sandbox-name` (SPEC-DP).
+async fn enter_data_prep(
+    st: &AppState,
+    req: Request,
+) -> Result<(axum::http::request::Parts, Bytes, Caller), ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, st.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::bad_request(1405, "cannot read the request body"))?;
+    let caller = gateway::check(&parts.headers, &parts.method, bytes.len(), &st.tokens, true)?;
+    Ok((parts, bytes, caller))
+}
+
+fn dp_ok(v: &Value) -> Response {
+    json_text(StatusCode::OK, v.to_string())
+}
+
+fn dp_not_found(kind: &str, id: &str) -> ApiError {
+    ApiError::not_found(kind, id)
+}
+
+/// `POST /schemas`.
+async fn dp_create_schema(st: St, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (_, bytes, caller) = enter_data_prep(&st, req).await?;
+        let body = parse_json(&bytes)?;
+        let id = dataprep::new_id();
+        let schema = dataprep::create_schema(&body, &id)?;
+        st.mutate(&caller.org, &caller.sandbox, |sb| {
+            sb.schemas.insert(id.clone(), schema.clone());
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+        Ok(dp_ok(&schema))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+/// `GET /schemas/{id}`.
+async fn dp_get_schema(st: St, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (_, _, caller) = enter_data_prep(&st, req).await?;
+        st.store
+            .existing(&caller.org, &caller.sandbox)
+            .and_then(|sb| sb.read().expect("lock").schemas.get(&id).cloned())
+            .map(|s| dp_ok(&s))
+            .ok_or_else(|| dp_not_found("schemas", &id))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+/// `POST /mappingSets` (`existing`: `None`) or `PUT /mappingSets/{id}` (a new version).
+async fn dp_write_mapping_set(st: St, existing: Option<String>, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (_, bytes, caller) = enter_data_prep(&st, req).await?;
+        let body = parse_json(&bytes)?;
+        let now = now_ms();
+        let out = st
+            .mutate(&caller.org, &caller.sandbox, |sb| {
+                let (id, version, created) = match &existing {
+                    None => (dataprep::new_id(), 0, None),
+                    Some(id) => {
+                        let versions = sb
+                            .mapping_sets
+                            .get(id)
+                            .ok_or_else(|| dp_not_found("mappingSets", id))?;
+                        let first = versions.first().cloned().unwrap_or(Value::Null);
+                        (id.clone(), versions.len() as u64, Some(first))
+                    }
+                };
+                let mut v = dataprep::mapping_set_version(&body, &id, version, sb)?;
+                let (created_date, created_by) = match &created {
+                    Some(first) => (first["createdDate"].clone(), first["createdBy"].clone()),
+                    None => (json!(now), json!(caller.client_id)),
+                };
+                v.insert("createdDate".into(), created_date);
+                v.insert("createdBy".into(), created_by);
+                v.insert("modifiedDate".into(), json!(now));
+                v.insert("modifiedBy".into(), json!(caller.client_id));
+                let v = Value::Object(v);
+                sb.mapping_sets.entry(id).or_default().push(v.clone());
+                Ok::<_, ApiError>(v)
+            })
+            .await?;
+        Ok(dp_ok(&dataprep::summary(&out)))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+/// `GET /mappingSets/{id}[?version=N]`: the latest version unless one is asked for.
+async fn dp_get_mapping_set(st: St, id: String, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, _, caller) = enter_data_prep(&st, req).await?;
+        let version = match parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("version="))
+        {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(1451, format!("version `{v}` is not a whole number"))
+            })?),
+        };
+        let versions = st
+            .store
+            .existing(&caller.org, &caller.sandbox)
+            .and_then(|sb| sb.read().expect("lock").mapping_sets.get(&id).cloned())
+            .ok_or_else(|| dp_not_found("mappingSets", &id))?;
+        let v = match version {
+            None => versions.last(),
+            Some(n) => versions.get(n),
+        };
+        v.map(dp_ok)
+            .ok_or_else(|| dp_not_found("mappingSets", &format!("{id} version {version:?}")))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
+/// `GET /mappingSets?limit=&start=`: newest first, the latest version of each.
+async fn dp_list_mapping_sets(st: St, req: Request) -> Response {
+    let request_id = rid();
+    let res = async {
+        let (parts, _, caller) = enter_data_prep(&st, req).await?;
+        let param = |k: &str, default: usize| -> Result<usize, ApiError> {
+            match parts
+                .uri
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| {
+                    ApiError::bad_request(1451, format!("{k} `{v}` is not a whole number"))
+                }),
+            }
+        };
+        let (limit, start) = (param("limit", 10)?, param("start", 0)?);
+        let mut all: Vec<Value> = st
+            .store
+            .existing(&caller.org, &caller.sandbox)
+            .map(|sb| {
+                sb.read()
+                    .expect("lock")
+                    .mapping_sets
+                    .values()
+                    .filter_map(|v| v.last().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        all.sort_by(|a, b| {
+            b["createdDate"]
+                .as_i64()
+                .cmp(&a["createdDate"].as_i64())
+                .then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
+        });
+        let data: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
+        Ok(dp_ok(
+            &json!({"_page": {"count": data.len(), "limit": limit}, "data": data}),
+        ))
+    }
+    .await;
+    finish(&request_id, res)
+}
+
 /// The whole application.
 pub(crate) fn build(st: Arc<AppState>) -> Router {
     let b = FLOW_SERVICE_BASE;
@@ -914,6 +1097,25 @@ pub(crate) fn build(st: Arc<AppState>) -> Router {
                     }),
             );
     }
+    let dp = dataprep::DATA_PREP_BASE;
+    api =
+        api.route(&format!("{dp}/schemas"), post(dp_create_schema))
+            .route(
+                &format!("{dp}/schemas/{{id}}"),
+                get(|s: St, Path(id): Path<String>, req: Request| dp_get_schema(s, id, req)),
+            )
+            .route(
+                &format!("{dp}/mappingSets"),
+                get(dp_list_mapping_sets)
+                    .post(|s: St, req: Request| dp_write_mapping_set(s, None, req)),
+            )
+            .route(
+                &format!("{dp}/mappingSets/{{id}}"),
+                get(|s: St, Path(id): Path<String>, req: Request| dp_get_mapping_set(s, id, req))
+                    .put(|s: St, Path(id): Path<String>, req: Request| {
+                        dp_write_mapping_set(s, Some(id), req)
+                    }),
+            );
     let api = api.route_layer(from_fn_with_state(st.clone(), fault_layer));
     Router::new()
         .route("/ims/token/v3", post(ims_token))

@@ -5,7 +5,7 @@ use super::EmulatorError;
 use crate::wire::Resource;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +92,10 @@ pub(crate) struct Sandbox {
     pub org: String,
     pub name: String,
     cols: [HashMap<String, Entity>; 4],
+    /// Data Prep schemas by id (`dataprep.rs`).
+    pub(crate) schemas: BTreeMap<String, Value>,
+    /// Data Prep mapping sets by id: every version, oldest first (`dataprep.rs`).
+    pub(crate) mapping_sets: BTreeMap<String, Vec<Value>>,
 }
 
 impl Sandbox {
@@ -101,7 +105,15 @@ impl Sandbox {
             org: org.to_owned(),
             name: name.to_owned(),
             cols: Default::default(),
+            schemas: BTreeMap::new(),
+            mapping_sets: BTreeMap::new(),
         }
+    }
+
+    /// An empty sandbox for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Sandbox {
+        Sandbox::new("org", "prod", "sandbox".into())
     }
 
     pub(crate) fn col(&self, r: Resource) -> &HashMap<String, Entity> {
@@ -133,6 +145,8 @@ impl Sandbox {
 
     fn is_empty(&self) -> bool {
         self.cols.iter().all(HashMap::is_empty)
+            && self.schemas.is_empty()
+            && self.mapping_sets.is_empty()
     }
 }
 
@@ -286,6 +300,12 @@ impl Store {
                 }
                 out.push(']');
             }
+            if !sb.schemas.is_empty() || !sb.mapping_sets.is_empty() {
+                out.push_str(&format!(
+                    ",\"dataPrep\":{}",
+                    serde_json::json!({"schemas": sb.schemas, "mappingSets": sb.mapping_sets})
+                ));
+            }
             out.push('}');
         }
         out.push_str("]}\n");
@@ -312,6 +332,14 @@ impl Store {
             source_connections: Vec<FileEntity>,
             target_connections: Vec<FileEntity>,
             flows: Vec<FileEntity>,
+            #[serde(default)]
+            data_prep: Option<FileDataPrep>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct FileDataPrep {
+            schemas: BTreeMap<String, Value>,
+            mapping_sets: BTreeMap<String, Vec<Value>>,
         }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -329,6 +357,10 @@ impl Store {
         let mut max_seq = file.seq;
         for fs in file.sandboxes {
             let mut sb = Sandbox::new(&fs.ims_org_id, &fs.sandbox_name, fs.sandbox_id);
+            if let Some(dp) = fs.data_prep {
+                sb.schemas = dp.schemas;
+                sb.mapping_sets = dp.mapping_sets;
+            }
             let lists = [
                 fs.connections,
                 fs.source_connections,

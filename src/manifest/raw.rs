@@ -23,7 +23,7 @@ pub(crate) enum ApiVersion {
 }
 
 wire_enum! {
-    /// The three manifest kinds; the string is the `kind` value.
+    /// The manifest kinds; the string is the `kind` value.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
     pub(crate) enum Kind {
         /// A destination account, file location and dataflow.
@@ -32,6 +32,8 @@ wire_enum! {
         Schedule = "Schedule",
         /// An audience and where it is activated.
         Audience = "Audience",
+        /// Datasets exported to a Destination's location by a dataset flow.
+        DatasetExport = "DatasetExport",
     }
 }
 
@@ -65,6 +67,92 @@ pub(crate) enum ScheduleKind {
 pub(crate) enum AudienceKind {
     /// The only value.
     Audience,
+}
+
+/// `kind: DatasetExport`.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+pub(crate) enum DatasetExportKind {
+    /// The only value.
+    DatasetExport,
+}
+
+/// A `DatasetExport` document: datasets exported on a schedule to a Destination's location.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "destctl DatasetExport")]
+pub(crate) struct DatasetExportDoc {
+    /// Always `destctl/v1`.
+    #[schemars(with = "ApiVersion")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
+    pub api_version: Spanned<ApiVersion>,
+    /// Always `DatasetExport`.
+    #[schemars(with = "DatasetExportKind")]
+    #[allow(dead_code, reason = "deserialized only to check the value")]
+    pub kind: Spanned<DatasetExportKind>,
+    /// The manifest's name, also the ownership marker of what destctl creates for it (it must
+    /// differ from every Destination's name).
+    pub metadata: Metadata,
+    /// What to export.
+    pub spec: DatasetExportSpec,
+}
+
+/// `spec` of a `DatasetExport`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct DatasetExportSpec {
+    /// The flow name in AEP (default: `metadata.name`).
+    pub display_name: Option<String>,
+    /// Optional description of the flow.
+    pub description: Option<String>,
+    /// A `Destination`'s `metadata.name` (a current card): its account and location are used.
+    #[schemars(with = "String")]
+    pub destination: Spanned<String>,
+    /// The datasets to export (at least one).
+    #[schemars(with = "Vec<DatasetSpec>")]
+    pub datasets: Spanned<Vec<Spanned<DatasetSpec>>>,
+    /// `JSON` or `PARQUET`.
+    #[schemars(with = "FileType")]
+    pub file_type: Spanned<FileType>,
+    /// File compression (default `NONE`).
+    #[schemars(with = "Option<Compression>")]
+    pub compression: Option<Spanned<Compression>>,
+    /// When the datasets are exported.
+    #[schemars(with = "DatasetScheduleSpec")]
+    pub schedule: Spanned<DatasetScheduleSpec>,
+}
+
+/// One dataset of a `DatasetExport`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct DatasetSpec {
+    /// The dataset id.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Its name in AEP (shown in the source connection).
+    pub name: Option<String>,
+}
+
+/// `spec.schedule` of a `DatasetExport`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct DatasetScheduleSpec {
+    /// 1 with `timeUnit: day`; 3, 6, 9 or 12 with `hour`; 0 for a one-off full export.
+    #[schemars(with = "u32")]
+    pub interval: Spanned<u32>,
+    /// `hour` or `day`.
+    #[schemars(with = "crate::model::DatasetTimeUnit")]
+    pub time_unit: Spanned<crate::model::DatasetTimeUnit>,
+    /// First export, RFC 3339 (`2026-12-01T06:00:00Z`).
+    #[schemars(with = "String")]
+    pub start_time: Spanned<String>,
+    /// Last export, RFC 3339 (default: AEP's, six months after creation).
+    #[schemars(with = "Option<String>")]
+    pub end_time: Option<Spanned<String>>,
+    /// `FIRST_FULL_THEN_INCREMENTAL` (AEP's default) or `DAILY_FULL_EXPORT` (with interval 0).
+    #[schemars(with = "Option<crate::model::DatasetExportMode>")]
+    pub export_mode: Option<Spanned<crate::model::DatasetExportMode>>,
+    /// Folder name pattern (`%DATASET_ID%`, `%DATETIME(YYYYMMdd_HHmmss)%`, …).
+    pub folder_name_template: Option<String>,
 }
 
 /// `metadata` of every document.
@@ -426,6 +514,8 @@ pub(crate) enum AnyDoc {
     Schedule(Box<ScheduleDoc>),
     /// An `Audience`.
     Audience(Box<AudienceDoc>),
+    /// A `DatasetExport`.
+    DatasetExport(Box<DatasetExportDoc>),
 }
 
 #[cfg(test)]

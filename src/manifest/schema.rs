@@ -1,7 +1,7 @@
 //! JSON Schemas of the manifest kinds, generated from the same types the parser reads
 //! (written by `destctl schema [--out DIR]`), for editor completion through yaml-language-server.
 
-use crate::manifest::raw::{AnyDoc, AudienceDoc, DestinationDoc, ScheduleDoc};
+use crate::manifest::raw::{AnyDoc, AudienceDoc, DatasetExportDoc, DestinationDoc, ScheduleDoc};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
@@ -21,6 +21,7 @@ pub fn generate() -> Vec<(&'static str, String)> {
         ("destination.json", one::<DestinationDoc>()),
         ("schedule.json", one::<ScheduleDoc>()),
         ("audience.json", one::<AudienceDoc>()),
+        ("datasetexport.json", one::<DatasetExportDoc>()),
         ("manifest.json", one::<AnyDoc>()),
     ]
 }

@@ -18,6 +18,7 @@
 //! - Objects are created only when something needs them: a live flow whose connections are not
 //!   managed (e.g. imported) gets no new connections.
 
+use super::dataset;
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
 use super::fingerprint;
@@ -29,7 +30,7 @@ use super::{
 use crate::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
 use crate::live::{LiveBody, LiveDestination, LiveEntity, LiveState};
 use crate::marker::Marker;
-use crate::model::{DesiredDestination, DesiredState};
+use crate::model::{DesiredDatasetExport, DesiredDestination, DesiredState};
 use crate::wire::Resource;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,10 +74,26 @@ fn build_with(
         .map(|d| (d.name.as_str(), d))
         .collect();
     take_over_former_names(&mut managed, &desired.destinations);
+    let exports: BTreeMap<&str, &DesiredDatasetExport> = desired
+        .dataset_exports
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    let export_names: BTreeSet<&str> = exports
+        .keys()
+        .copied()
+        .chain(
+            managed
+                .iter()
+                .filter(|(n, l)| !wanted.contains_key(n.as_str()) && dataset::is_dataset_group(l))
+                .map(|(n, _)| n.as_str()),
+        )
+        .collect();
     let names: BTreeSet<&str> = wanted
         .keys()
         .copied()
         .chain(managed.keys().map(String::as_str))
+        .filter(|n| !export_names.contains(n))
         .collect();
 
     let mut changes = Vec::new();
@@ -145,6 +162,73 @@ fn build_with(
             }
         }
     }
+    for name in export_names {
+        let live_group = managed.get(name);
+        let empty = LiveDestination {
+            name: name.to_owned(),
+            ..LiveDestination::default()
+        };
+        let l = live_group.unwrap_or(&empty);
+        match exports.get(name) {
+            Some(e) => {
+                let dest = e.destination.as_str();
+                let account = managed
+                    .get(dest)
+                    .and_then(|d| d.connection.as_ref())
+                    .map(|c| c.id.0.clone())
+                    .or_else(|| {
+                        let key = desired::key(dest, Role::Connection);
+                        changes
+                            .iter()
+                            .any(|c| matches!(c, Change::Create(c) if c.key == key))
+                            .then(|| desired::reference(&key))
+                    });
+                let (mut c, mut detail) = dataset::plan_dataset_export(e, l, live, account)?;
+                let others = LiveDestination {
+                    extras: l
+                        .extras
+                        .iter()
+                        .filter(|x| x.resource != Resource::SourceConnection)
+                        .cloned()
+                        .collect(),
+                    ..l.clone()
+                };
+                let (deletes, dups) = duplicate_changes(live, &others, opts.prune, false);
+                if !deletes.is_empty() && detail.status == DestinationStatus::Unchanged {
+                    detail.status = DestinationStatus::Update;
+                }
+                c.extend(deletes);
+                duplicates.extend(dups);
+                if detail.status == DestinationStatus::Unchanged {
+                    unchanged += 1;
+                }
+                changes.extend(c);
+                details.destinations.push(detail);
+            }
+            None => {
+                let (mut c, detail) = orphan(l, opts.prune, views);
+                let (deletes, dups) = duplicate_changes(live, l, opts.prune, true);
+                c.extend(deletes);
+                c.sort_by_key(|c| delete_rank(c.resource()));
+                duplicates.extend(dups);
+                if detail.status == DestinationStatus::LeftInPlace {
+                    let id = [&l.flow, &l.target_connection, &l.source_connection]
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .map(|e| e.id.0.clone())
+                        .unwrap_or_default();
+                    left_in_place.push(LeftInPlace {
+                        name: name.to_owned(),
+                        id,
+                    });
+                }
+                changes.extend(c);
+                details.destinations.push(detail);
+            }
+        }
+    }
+    details.destinations.sort_by(|a, b| a.name.cmp(&b.name));
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
         target: opts.target.clone(),
@@ -220,6 +304,21 @@ pub fn update_of(
     Ok(plan_destination(d, live, campaign_flow_spec_id)?
         .into_iter()
         .find(|c| matches!(c, Change::Update(u) if u.resource == resource && u.id == target)))
+}
+
+/// [`update_for`] of a DatasetExport: the fresh `update` of its flow or target connection
+/// after a 412, from its re-read live objects `live` (`account`: its Destination's base
+/// connection id, when live).
+pub fn dataset_update_for(
+    e: &DesiredDatasetExport,
+    live: &LiveDestination,
+    resource: Resource,
+    account: Option<String>,
+) -> Result<Option<Change>, PlanError> {
+    let (changes, _) = dataset::plan_dataset_export(e, live, &LiveState::default(), account)?;
+    Ok(changes
+        .into_iter()
+        .find(|c| c.action() == Action::Update && c.resource() == resource))
 }
 
 fn on_entity(e: &LiveEntity) -> IdRef {

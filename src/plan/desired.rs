@@ -96,7 +96,7 @@ pub(crate) fn reference(key: &str) -> String {
 }
 
 /// `{id, version}` of a spec.
-fn spec(id: &str) -> Value {
+pub(crate) fn spec(id: &str) -> Value {
     json!({"id": id, "version": SPEC_VERSION})
 }
 

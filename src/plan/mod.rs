@@ -2,6 +2,7 @@
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
 mod build;
+pub(crate) mod dataset;
 pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
@@ -10,8 +11,8 @@ pub mod fingerprint;
 pub mod outside;
 
 pub use build::{
-    build, build_plan, location_words, plan_destination, take_over_former_names, update_for,
-    update_of,
+    build, build_plan, dataset_update_for, location_words, plan_destination,
+    take_over_former_names, update_for, update_of,
 };
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
@@ -203,6 +204,26 @@ pub enum PlanError {
         live: String,
         /// The manifest's auth method (its spec name).
         desired: String,
+    },
+    /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
+    /// built from another desired model may still meet it).
+    #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
+    NoDatasetFlowSpec {
+        /// The DatasetExport's name.
+        export: String,
+        /// The platform of its Destination.
+        platform: Platform,
+    },
+    /// A DatasetExport's Destination has no account live and the plan creates none (its flow
+    /// exists without a managed base connection, e.g. imported).
+    #[error(
+        "DatasetExport `{export}`: Destination `{destination}` has no managed account (base connection) to export to; apply the Destination first"
+    )]
+    DatasetExportNoAccount {
+        /// The DatasetExport's name.
+        export: String,
+        /// Its Destination's name.
+        destination: String,
     },
     /// A managed flow lacks the legacy transformation destctl patches.
     #[error(

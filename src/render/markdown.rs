@@ -24,7 +24,10 @@ fn fence(lang: &str, body: &str) -> String {
 fn section(s: &Section<'_>, full: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### `{}` — {}\n", s.title, s.status.as_str());
-    if s.changes.iter().any(|c| c.action() == Action::Delete) {
+    // Deleting a source connection alone does not stop exports (a dataset export's swap).
+    if s.changes.iter().any(|c| {
+        c.action() == Action::Delete && c.resource() != crate::wire::Resource::SourceConnection
+    }) {
         let _ = writeln!(
             out,
             "> [!WARNING]\n> This plan **deletes** the objects of `{}` (flow and connections). Exports to this destination stop.\n",

@@ -203,9 +203,17 @@ pub(crate) fn layout<'s>(s: &'s Section<'_>) -> Vec<Line<'s>> {
     let mut out = Vec::new();
     for (i, c) in s.changes.iter().enumerate() {
         let mut items = Vec::new();
-        if c.action() == Action::Update && c.resource() != Resource::Flow {
+        if c.resource() != Resource::Flow {
+            // Updates take their entity's notes; creates and deletes (a dataset export's source
+            // connections) only the notes of their own sign.
+            let takes = |sign: &Sign| match c.action() {
+                Action::Update => true,
+                Action::Create => *sign == Sign::Add,
+                Action::Delete => *sign == Sign::Remove,
+                Action::Enable | Action::Disable => false,
+            };
             for (j, (r, sign, text)) in s.entity_items.iter().enumerate() {
-                if *r == c.resource() && !placed[j] {
+                if *r == c.resource() && !placed[j] && takes(sign) {
                     placed[j] = true;
                     items.push((sign.clone(), text.clone()));
                 }

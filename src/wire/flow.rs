@@ -101,6 +101,8 @@ pub struct Flow {
     pub updated_client: Option<String>,
     /// `transformations`; `None` when the list left it out (then read with a GET).
     pub transformations: Option<Json<Vec<Json<Transformation>>>>,
+    /// `scheduleParams` of a dataset flow, when an object.
+    pub schedule_params: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What a flow object holds before its required fields are checked.
@@ -133,6 +135,8 @@ struct FlowFields {
     updated_client: Option<String>,
     #[serde(default, deserialize_with = "present")]
     transformations: Option<Json<Vec<Json<Transformation>>>>,
+    #[serde(default, deserialize_with = "loose")]
+    schedule_params: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A listed object without a required field.
@@ -186,6 +190,7 @@ impl TryFrom<FlowFields> for Flow {
             updated_by: f.updated_by,
             updated_client: f.updated_client,
             transformations: f.transformations,
+            schedule_params: f.schedule_params,
         })
     }
 }

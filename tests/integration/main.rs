@@ -15,6 +15,7 @@ mod cards;
 mod cli;
 mod client;
 mod corpus;
+mod dataprep;
 mod drift;
 mod emulator;
 mod hostile;

@@ -5,17 +5,19 @@
 //! The rule families live in submodules: [`schedule`], [`destination`] (with [`connection`],
 //! [`location`] and [`attributes`]) and [`audience`] (activations and their references);
 //! [`checker`] holds positions and problem recording. Documents are checked in this order:
-//! schedules, destinations, audiences (activations refer to the first two).
+//! schedules, destinations, audiences (activations refer to the first two), dataset exports
+//! ([`dataset`]; they refer to destinations).
 
 mod attributes;
 mod audience;
 mod checker;
 mod connection;
+mod dataset;
 mod destination;
 mod location;
 mod schedule;
 
-use super::raw::{AudienceDoc, DestinationDoc, Header, Kind, ScheduleDoc};
+use super::raw::{AudienceDoc, DatasetExportDoc, DestinationDoc, Header, Kind, ScheduleDoc};
 use super::source;
 use super::{Loaded, ManifestError, Severity, Sources};
 use crate::catalog::{ExportMode, MAX_AUDIENCES_PER_FLOW, MAX_DESTINATIONS_PER_SANDBOX, Schedule};
@@ -33,6 +35,7 @@ struct Docs {
     destinations: Vec<(DocRef, DestinationDoc)>,
     schedules: Vec<(DocRef, ScheduleDoc)>,
     audiences: Vec<(DocRef, AudienceDoc)>,
+    dataset_exports: Vec<(DocRef, DatasetExportDoc)>,
 }
 
 /// Reads, checks and builds; see [`super::load`].
@@ -78,6 +81,7 @@ fn read_documents(ck: &mut Checker) -> Docs {
         destinations: Vec::new(),
         schedules: Vec::new(),
         audiences: Vec::new(),
+        dataset_exports: Vec::new(),
     };
     for i in 0..ck.files.len() {
         let text = ck.files[i].text.clone();
@@ -141,7 +145,7 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
     let Some(header) = ck.parse::<Header>(doc, text) else {
         return;
     };
-    let allowed = "allowed: Destination, Schedule, Audience";
+    let allowed = "allowed: Destination, Schedule, Audience, DatasetExport";
     let kind = match &header.kind {
         None => {
             let pos = ck.doc_start(doc);
@@ -180,6 +184,11 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
         Kind::Audience => {
             if let Some(d) = ck.parse::<AudienceDoc>(doc, text) {
                 docs.audiences.push((doc, d));
+            }
+        }
+        Kind::DatasetExport => {
+            if let Some(d) = ck.parse::<DatasetExportDoc>(doc, text) {
+                docs.dataset_exports.push((doc, d));
             }
         }
     }
@@ -228,6 +237,7 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
         schedules: &schedules,
     };
     let mut audiences = check_audiences(ck, &docs.audiences, &targets);
+    let dataset_exports = dataset::check_dataset_exports(ck, &docs.dataset_exports, &destinations);
 
     let mut out = Vec::new();
     for (doc, d) in &docs.destinations {
@@ -251,7 +261,10 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
         out.push(dest);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    DesiredState { destinations: out }
+    DesiredState {
+        destinations: out,
+        dataset_exports,
+    }
 }
 
 /// Checks every `Schedule`; returns them by name (`None` for one with errors).

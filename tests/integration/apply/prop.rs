@@ -53,7 +53,10 @@ fn vary(base: &DesiredState, vs: &[Variation]) -> DesiredState {
         .filter(|(_, v)| v.keep)
         .map(|(d, v)| vary_one(d, v))
         .collect();
-    DesiredState { destinations }
+    DesiredState {
+        destinations,
+        ..DesiredState::default()
+    }
 }
 
 fn vary_one(d: &DesiredDestination, v: &Variation) -> DesiredDestination {

@@ -186,6 +186,8 @@ async fn every_current_card_create_chain_patch_and_invalid_param() {
         assert_eq!(r.status, 201, "{p}: {}", r.text);
         let flow = r.body["id"].as_str().unwrap().to_owned();
         let etag = r.body["etag"].as_str().unwrap().to_owned();
+        // The emulator checks that profileMapping names an existing mapping set version.
+        let mapping = app.mapping_set().await;
         let r = app
             .patch(
                 &format!("/flows/{flow}"),
@@ -197,7 +199,7 @@ async fn every_current_card_create_chain_patch_and_invalid_param() {
                      "value": [{"fieldType": "IDENTITY", "identityNamespace": "ECID"},
                                {"fieldType": "ATTRIBUTE", "attributePath": "personalEmail.address"}]},
                     {"op": "add", "path": "/transformations/0/params/profileMapping",
-                     "value": {"mappingId": "m-1", "mappingVersion": 0}}
+                     "value": {"mappingId": mapping, "mappingVersion": 0}}
                 ]),
             )
             .await;

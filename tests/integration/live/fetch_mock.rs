@@ -5,6 +5,7 @@
 use crate::support::fake_server::*;
 use destctl::fetch::{
     DESTINATION_FLOW_FILTER, FetchOptions, destination_spec_filter, fetch, profile_store_filter,
+    source_connection_filter,
 };
 use destctl::wire::Resource;
 use serde_json::{Value, json};
@@ -163,7 +164,7 @@ async fn lists_everything_with_list_calls_only() {
     for s in calls.iter().filter(|s| s.path.ends_with("/flows")) {
         assert_eq!(s.params("property"), [DESTINATION_FLOW_FILTER]);
     }
-    // Base connections: two filtered lists; source connections of the Profile store, target
+    // Base connections: two filtered lists; source connections of the Profile store and Data Lake, target
     // connections of the destination specs. The source side is never listed.
     let profile = profile_store_filter();
     let destination = destination_spec_filter();
@@ -182,7 +183,11 @@ async fn lists_everything_with_list_calls_only() {
     assert_eq!(filtered, all_connections);
     assert_eq!(with("/connections", &profile), pages(F));
     assert_eq!(with("/connections", &destination), pages(F + 1));
-    assert_eq!(with("/sourceConnections", &profile), pages(F));
+    // Source connections: the Profile store's and the Data Lake's (dataset exports).
+    assert_eq!(
+        with("/sourceConnections", &source_connection_filter()),
+        pages(F)
+    );
     assert_eq!(with("/targetConnections", &destination), pages(F));
     assert!(
         live.connections

@@ -222,7 +222,10 @@ async fn empty_emulator_plans_every_create_chain_then_nothing() {
     let n = desired.destinations.len();
     assert!(n >= 7);
     let (plan, details) = env.plan(&desired, false).await;
-    assert_eq!(plan.summary.create, 5 * n);
+    assert_eq!(
+        plan.summary.create,
+        5 * n + 3 * desired.dataset_exports.len()
+    );
     assert_eq!((plan.summary.update, plan.summary.delete), (0, 0));
     for d in &desired.destinations {
         let keys: Vec<_> = plan
@@ -248,7 +251,7 @@ async fn empty_emulator_plans_every_create_chain_then_nothing() {
     env.execute(&plan).await;
     let (again, details_again) = env.plan(&desired, false).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
-    assert_eq!(again.summary.unchanged, n);
+    assert_eq!(again.summary.unchanged, n + desired.dataset_exports.len());
     let text = render::render(Format::Text, &again, Some(&details_again), false);
     assert!(text.ends_with("Plan: 0 to create, 0 to update, 0 to delete.\n"));
     // the create plan of manifests/ in the three formats
@@ -294,7 +297,10 @@ async fn reordering_the_yaml_plans_nothing() {
         .desired;
     let (plan, _) = env.plan(&reordered, false).await;
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
-    assert_eq!(plan.summary.unchanged, desired.destinations.len());
+    assert_eq!(
+        plan.summary.unchanged,
+        desired.destinations.len() + desired.dataset_exports.len()
+    );
     tmp.close();
 }
 
@@ -684,8 +690,9 @@ async fn an_interrupted_apply_is_adopted() {
     env.execute(&plan).await;
     assert!(env.plan(&desired, false).await.0.changes.is_empty());
     let live = env.live(&desired).await;
-    assert_eq!(live.flows.len(), desired.destinations.len());
-    assert_eq!(live.target_connections.len(), desired.destinations.len());
+    let all = desired.destinations.len() + desired.dataset_exports.len();
+    assert_eq!(live.flows.len(), all);
+    assert_eq!(live.target_connections.len(), all);
 }
 
 #[tokio::test]
@@ -834,7 +841,7 @@ fn embedded_emulator_plan_apply_plan() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("using the embedded emulator"), "{err}");
     assert!(
-        out.ends_with("Plan: 95 to create, 0 to update, 0 to delete.\n"),
+        out.ends_with("Plan: 98 to create, 0 to update, 0 to delete.\n"),
         "{out}"
     );
     let (code, _, err) = run(&["apply", "--auto-approve"]);

@@ -158,10 +158,13 @@ pub fn count(emu: &RunningEmulator, key: &str) -> u64 {
 pub async fn assert_exactly_one_of_each(emu: &RunningEmulator, desired: &DesiredState) {
     let live = live(emu).await;
     let n = desired.destinations.len();
-    assert_eq!(live.flows.len(), n, "flows");
+    // A DatasetExport adds a flow, a source and a target connection (on its Destination's
+    // account).
+    let e = desired.dataset_exports.len();
+    assert_eq!(live.flows.len(), n + e, "flows");
     assert_eq!(live.connections.len(), 2 * n, "connections");
-    assert_eq!(live.source_connections.len(), n, "source connections");
-    assert_eq!(live.target_connections.len(), n, "target connections");
+    assert_eq!(live.source_connections.len(), n + e, "source connections");
+    assert_eq!(live.target_connections.len(), n + e, "target connections");
     let managed = live.managed();
     for d in &desired.destinations {
         let m = managed
@@ -173,5 +176,17 @@ pub async fn assert_exactly_one_of_each(emu: &RunningEmulator, desired: &Desired
         assert!(m.source_connection.is_some(), "{}: source", d.name);
         assert!(m.target_connection.is_some(), "{}: target", d.name);
         assert!(m.extras.is_empty(), "{}: extras {:?}", d.name, m.extras);
+    }
+    for x in &desired.dataset_exports {
+        let m = managed
+            .get(x.name.as_str())
+            .unwrap_or_else(|| panic!("{} missing", x.name));
+        assert!(
+            m.flow.is_some() && m.source_connection.is_some(),
+            "{}",
+            x.name
+        );
+        assert!(m.target_connection.is_some(), "{}: target", x.name);
+        assert!(m.extras.is_empty(), "{}: extras {:?}", x.name, m.extras);
     }
 }

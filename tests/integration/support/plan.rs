@@ -193,7 +193,10 @@ pub fn sftp() -> DesiredDestination {
 pub fn state(dests: Vec<DesiredDestination>) -> DesiredState {
     let mut destinations = dests;
     destinations.sort_by(|a, b| a.name.cmp(&b.name));
-    DesiredState { destinations }
+    DesiredState {
+        destinations,
+        ..DesiredState::default()
+    }
 }
 
 /// Applies a flow patch exactly as the server does: the emulator's patch engine, rules and

@@ -138,6 +138,42 @@ impl App {
             .await
     }
 
+    /// A Data Prep API request (`/data/foundation/conversion` + `path`) with the standard
+    /// headers.
+    pub async fn data_prep(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let owned = self.auth_headers();
+        let mut h: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        if body.is_some() {
+            h.push(("content-type", "application/json"));
+        }
+        let text = body.map(|b| b.to_string());
+        self.raw(
+            method,
+            &format!("{}{path}", destctl::emulator::DATA_PREP_BASE),
+            &h,
+            text.as_deref(),
+        )
+        .await
+    }
+
+    /// Creates a one-column mapping set (output schema by `schemaRef`); returns its id.
+    pub async fn mapping_set(&self) -> String {
+        let r = self
+            .data_prep(
+                Method::POST,
+                "/mappingSets",
+                Some(json!({"outputSchema": {"schemaRef": {"id": "https://ns.adobe.com/x/columns",
+                                "contentType": "application/vnd.adobe.xed-full+json;version=1"}},
+                            "mappings": [{"source": "personalEmail.address", "destination": "email"}]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         self.api_with(method, path, &[], body).await
     }

@@ -21,7 +21,7 @@ fn the_seed_setup_is_modelled() {
     // The one retired card of the examples (amazon-s3-legacy) is the one warning.
     assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
     assert_eq!(loaded.warnings[0].field, "spec.platform");
-    assert_eq!(loaded.files.len(), 21);
+    assert_eq!(loaded.files.len(), 22);
     let names: Vec<_> = loaded
         .desired
         .destinations
