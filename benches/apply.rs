@@ -78,6 +78,7 @@ fn ctx(emu: &RunningEmulator, parallelism: usize) -> Context {
         approval: Approval::Auto,
         parallelism,
         observer: std::sync::Arc::new(Silent),
+        scope: destctl::model::Scope::all(),
     }
 }
 

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | 0 | `wire` | the Flow Service's vocabulary: ids, etags, collections, patch ops, typed flows and connections |
 //! | 1 | `catalog`, `model`, `marker` | destination cards and their rules; the desired model; the ownership marker |
-//! | 2 | `diagnostics`, `manifest` | located problems; YAML manifests → desired model, and their JSON Schemas |
+//! | 2 | `diagnostics`, `config`, `manifest` | located problems; the environments file (`destctl.yaml`); YAML manifests → desired model, and their JSON Schemas |
 //! | 3 | `live`, `plan`, `drift` | live state from list pages; the pure planner and the plan document; drift (live vs manifests vs the fingerprint last applied) |
 //! | 4 | `render` | plans in text, JSON and Markdown; drift reports also in OpenMetrics |
 //! | 5 | `client`, `fetch`, `emulator`, `target`, `apply` | HTTP client; live state read with list calls; the Flow Service emulator; which service a run talks to; the plan executor |
@@ -34,6 +34,7 @@ pub mod apply;
 pub mod catalog;
 pub mod client;
 pub mod commands;
+pub mod config;
 pub mod diagnostics;
 pub mod drift;
 pub mod emulator;

@@ -320,6 +320,70 @@ pub struct DesiredDestination {
     pub audiences: Vec<DesiredAudience>,
 }
 
+/// The Destinations a run may touch: all of them, or those whose name matches one of the
+/// `--only` globs (`*` any run of characters, `?` one character).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    patterns: Vec<String>,
+}
+
+impl Scope {
+    /// Every Destination.
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+
+    /// The Destinations matching any of `patterns` (every Destination when it is empty).
+    pub fn only(patterns: Vec<String>) -> Scope {
+        Scope { patterns }
+    }
+
+    /// Whether this scope is every Destination.
+    pub fn is_all(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether the Destination `name` is in scope.
+    pub fn contains(&self, name: &str) -> bool {
+        self.is_all() || self.patterns.iter().any(|p| glob(p, name))
+    }
+}
+
+/// Whether `name` matches the glob `pattern` (`*`, `?`; everything else literal).
+fn glob(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+impl DesiredState {
+    /// Only the Destinations in `scope` (and the dataset exports to them).
+    pub fn scoped(mut self, scope: &Scope) -> DesiredState {
+        self.destinations
+            .retain(|d| scope.contains(d.name.as_str()));
+        self.dataset_exports
+            .retain(|e| scope.contains(e.destination.as_str()));
+        self
+    }
+}
+
 /// One dataset of a dataset export (`params.datasets` item of the Data Lake source connection).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DesiredDataset {
@@ -407,4 +471,22 @@ pub struct DesiredState {
     pub destinations: Vec<DesiredDestination>,
     /// The dataset exports.
     pub dataset_exports: Vec<DesiredDatasetExport>,
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let s = Scope::only(vec!["campaign-*".into(), "sftp-?sh-key".into()]);
+        assert!(s.contains("campaign-s3"));
+        assert!(s.contains("sftp-ssh-key"));
+        assert!(!s.contains("sftp-password"));
+        assert!(!s.contains("xcampaign-s3"));
+        assert!(Scope::all().contains("anything"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "aXbYbc"));
+        assert!(!glob("a*b", "ac"));
+    }
 }

@@ -402,6 +402,49 @@ pub async fn connect(target: Target) -> Result<Connected, TargetError> {
     }
 }
 
+/// Connects to every target of a multi-environment run, in order. Embedded targets with the
+/// same state file share one emulator (a state file serves one emulator at a time): the
+/// first one starts it and holds it, so it must outlive the others.
+pub async fn connect_all(targets: Vec<Target>) -> Result<Vec<Connected>, TargetError> {
+    let mut out: Vec<Connected> = Vec::new();
+    for target in targets {
+        if let Target::Embedded {
+            state_file,
+            sandbox,
+        } = &target
+            && let Some(base_url) = out.iter().find_map(|c| {
+                c.emulator
+                    .as_ref()
+                    .filter(|_| c.state_file.as_ref() == Some(state_file))
+                    .map(|e| e.base_url())
+            })
+        {
+            let auth = embedded_auth(&base_url);
+            let client = Client::new(ClientConfig::new(base_url, sandbox, auth))?;
+            out.push(Connected {
+                client,
+                endpoint: format!("embedded:{}", shown_path(state_file).display()),
+                emulator: None,
+                state_file: Some(state_file.clone()),
+            });
+            continue;
+        }
+        out.push(connect(target).await?);
+    }
+    Ok(out)
+}
+
+/// The embedded emulator's own client credentials, for an emulator at `base_url`.
+fn embedded_auth(base_url: &str) -> Auth {
+    Auth::ClientCredentials {
+        ims_url: base_url.to_owned(),
+        client_id: EMBEDDED_CLIENT_ID.to_owned(),
+        client_secret: EMBEDDED_CLIENT_SECRET.into(),
+        org_id: EMBEDDED_ORG_ID.to_owned(),
+        scopes: DEFAULT_SCOPES.to_owned(),
+    }
+}
+
 /// Starts the in-process emulator with its state in `state_file` and a client for `sandbox`.
 pub async fn start_embedded(state_file: &Path, sandbox: &str) -> Result<Connected, TargetError> {
     if let Some(dir) = state_file.parent() {
@@ -415,13 +458,7 @@ pub async fn start_embedded(state_file: &Path, sandbox: &str) -> Result<Connecte
     .await
     .map_err(|e| TargetError::Emulator(e.to_string()))?;
     let base_url = running.base_url();
-    let auth = Auth::ClientCredentials {
-        ims_url: base_url.clone(),
-        client_id: EMBEDDED_CLIENT_ID.to_owned(),
-        client_secret: EMBEDDED_CLIENT_SECRET.into(),
-        org_id: EMBEDDED_ORG_ID.to_owned(),
-        scopes: DEFAULT_SCOPES.to_owned(),
-    };
+    let auth = embedded_auth(&base_url);
     let client = Client::new(ClientConfig::new(base_url, sandbox, auth))?;
     Ok(Connected {
         client,

@@ -264,6 +264,7 @@ impl Executor {
             id: id.0.clone(),
             key,
             note,
+            of_create: false,
             elapsed_ms: ms(t),
         };
         let secrets = plan.secrets();
@@ -289,7 +290,8 @@ impl Executor {
                         return Err(StepError::Interrupted);
                     }
                     let t = Instant::now();
-                    let note = format!("activation, {} ops", ops.len());
+                    let note =
+                        format!("activation, {}", crate::diagnostics::count(ops.len(), "op"));
                     let patch = Patch {
                         resource: c.resource,
                         id: &w.id,
@@ -300,20 +302,23 @@ impl Executor {
                         .patch_with_retry(&step.name, patch, secrets, ids)
                         .await?
                     {
-                        done.push(item(
-                            Action::Update,
-                            c.resource,
-                            &w.id,
-                            None,
-                            Some(with_replans(note, replans)),
-                            t,
-                        ));
+                        done.push(DoneItem {
+                            of_create: true,
+                            ..item(
+                                Action::Update,
+                                c.resource,
+                                &w.id,
+                                None,
+                                Some(with_replans(note, replans)),
+                                t,
+                            )
+                        });
                     }
                 }
             }
             Change::Update(u) => {
                 let id = ids.resolve_id(&u.id)?;
-                let note = format!("{} ops", u.patch.len());
+                let note = crate::diagnostics::count(u.patch.len(), "op");
                 let patch = Patch {
                     resource: u.resource,
                     id: &id,

@@ -25,6 +25,9 @@ pub struct DoneItem {
     /// Extra detail (`activation, 3 ops`, `after 1 re-plan`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A new flow's activation patch: part of its `create` change, not a change of its own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub of_create: bool,
     /// Time the request(s) took.
     pub elapsed_ms: u64,
 }
@@ -90,11 +93,12 @@ pub struct NotRunItem {
 pub struct ReportSummary {
     /// Entities created.
     pub created: usize,
-    /// Patches sent (activation patches included).
+    /// `update`, `enable` and `disable` changes done, as the plan counts them (a new flow's
+    /// activation patch belongs to its create).
     pub updated: usize,
-    /// Flows enabled.
+    /// Flows enabled (counted in `updated` too).
     pub enabled: usize,
-    /// Flows disabled.
+    /// Flows disabled (counted in `updated` too).
     pub disabled: usize,
     /// Entities deleted.
     pub deleted: usize,
@@ -124,10 +128,15 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// Recomputes `summary` from the lists and records the elapsed time.
     pub fn finish(&mut self, elapsed: Duration) {
-        let count = |a: Action| self.done.iter().filter(|d| d.action == a).count();
+        let count = |a: Action| {
+            self.done
+                .iter()
+                .filter(|d| d.action == a && !d.of_create)
+                .count()
+        };
         self.summary = ReportSummary {
             created: count(Action::Create),
-            updated: count(Action::Update),
+            updated: count(Action::Update) + count(Action::Enable) + count(Action::Disable),
             enabled: count(Action::Enable),
             disabled: count(Action::Disable),
             deleted: count(Action::Delete),
@@ -169,6 +178,7 @@ impl ApplyReport {
             let _ = writeln!(out, "{n}:");
             for d in items {
                 let sign = match d.action {
+                    _ if d.of_create => '+',
                     Action::Create => '+',
                     Action::Delete => '-',
                     _ => '~',
@@ -176,7 +186,11 @@ impl ApplyReport {
                 let _ = write!(
                     out,
                     "  {sign} {} {} {}",
-                    past(d.action),
+                    if d.of_create {
+                        "activated"
+                    } else {
+                        past(d.action)
+                    },
                     resource_word(d.resource),
                     d.id
                 );
@@ -238,8 +252,8 @@ impl ApplyReport {
         };
         let _ = write!(
             out,
-            "{head}: {} created, {} updated, {} enabled, {} disabled, {} deleted",
-            s.created, s.updated, s.enabled, s.disabled, s.deleted
+            "{head}: {} created, {} updated, {} deleted",
+            s.created, s.updated, s.deleted
         );
         if s.failed > 0 {
             let _ = write!(out, ", {} failed", s.failed);
@@ -278,6 +292,7 @@ mod tests {
                     id: "f1".into(),
                     key: Some("a/flow".into()),
                     note: None,
+                    of_create: false,
                     elapsed_ms: 12,
                 },
                 DoneItem {
@@ -287,6 +302,7 @@ mod tests {
                     id: "f1".into(),
                     key: None,
                     note: Some("activation, 2 ops".into()),
+                    of_create: true,
                     elapsed_ms: 3,
                 },
                 DoneItem {
@@ -296,6 +312,7 @@ mod tests {
                     id: "f2".into(),
                     key: None,
                     note: None,
+                    of_create: false,
                     elapsed_ms: 4,
                 },
             ],

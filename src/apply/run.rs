@@ -46,8 +46,8 @@ pub enum Approval {
 /// What an apply shows its user: the plan before it is approved, the question, and the
 /// progress of the execution. Every method defaults to showing nothing.
 pub trait Observer: Progress {
-    /// A live plan has no changes; nothing will be sent.
-    fn no_changes(&self) {}
+    /// A live plan (for `plan.target`) has no changes; nothing will be sent.
+    fn no_changes(&self, _plan: &Plan) {}
 
     /// A live plan with changes, before it is approved.
     fn planned(&self, _plan: &Plan, _details: &PlanDetails) {}
@@ -83,6 +83,8 @@ pub struct Context {
     pub parallelism: usize,
     /// What the user sees.
     pub observer: Arc<dyn Observer>,
+    /// The Destinations a live plan may touch (`--only`); saved plans are already scoped.
+    pub scope: crate::model::Scope,
 }
 
 /// The result of [`apply`].
@@ -221,10 +223,12 @@ pub fn check_offline(input: &Input, resolver: &Resolver) -> Result<(), ApplyErro
 pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Applied, ApplyError> {
     let (plan, prepared, mode) = match input {
         Input::Live { desired, prune } => {
+            let desired = desired.scoped(&ctx.scope);
             ctx.resolver.check_desired(&desired)?;
             let live = fetch(client, &FetchOptions::for_desired(&desired))
                 .await
-                .map_err(ApplyError::Fetch)?;
+                .map_err(ApplyError::Fetch)?
+                .scoped(&ctx.scope);
             let opts = PlanOptions {
                 target: PlanTarget {
                     endpoint: ctx.endpoint.clone(),
@@ -238,7 +242,7 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
             let locations = SecretLocations::from_desired(&desired);
             let prepared = Prepared::new(&plan, &ctx.resolver, &locations)?;
             if !plan.has_changes() {
-                ctx.observer.no_changes();
+                ctx.observer.no_changes(&plan);
                 let mut report = ApplyReport::default();
                 report.finish(Duration::ZERO);
                 return Ok(Applied { plan, report });
@@ -318,7 +322,7 @@ mod tests {
     }
 
     impl Observer for Recorder {
-        fn no_changes(&self) {
+        fn no_changes(&self, _plan: &Plan) {
             self.push("no changes".into());
         }
 
@@ -372,6 +376,7 @@ mod tests {
             approval: Approval::Ask,
             parallelism: 2,
             observer,
+            scope: crate::model::Scope::all(),
         };
         let live = || Input::Live {
             desired: desired.clone(),

@@ -5,9 +5,11 @@
 //! cancels a [`CancellationToken`](tokio_util::sync::CancellationToken): no new request (nor
 //! retry) is sent, answers in flight are awaited for [`STOP_GRACE`] at most, the lock is
 //! released, the report is printed and the exit status is 1. Retries are printed on stderr as
-//! they happen.
+//! they happen. With a config file, `--env NAME` (repeatable) or `--all-envs` applies each
+//! environment in turn.
 
 use super::cli::ApplyArgs;
+use super::envs::{self, WhenNoneNamed};
 use super::progress::{RetryPrinter, TerminalObserver};
 use super::{Context, Error, Exit, show_warnings};
 use crate::apply::execute::Cancel;
@@ -15,7 +17,11 @@ use crate::apply::lock::{Lease, LockError, LockObserver, LockOptions, acquire};
 use crate::apply::secrets::Resolver;
 use crate::apply::{ApplyError, Approval, Input, apply, read_plan_file};
 use crate::client::{Client, ClientConfig};
+use crate::config::Environment;
+use crate::manifest::load_for;
+use crate::model::Scope;
 use crate::render::Format;
+use crate::target::TargetOptions;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,13 +53,70 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-/// Runs `destctl apply`; an incomplete apply is an error (exit 1) after the report.
+/// Runs `destctl apply`; an incomplete apply is an error (exit 1) after the report. With
+/// environments, every environment's manifests are validated first (one invalid set applies
+/// nothing), then the environments are applied one after another, in the order selected,
+/// stopping at the first that fails.
 pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> {
+    let scope = args.scope.scope();
+    let Some(environments) = envs::select(&args.env, WhenNoneNamed::Refuse)? else {
+        return run_one(args, ctx, None, &args.target.options(), &scope).await;
+    };
+    if args.plan.is_some() && environments.len() > 1 {
+        return Err(Error::SavedPlanEnvironments);
+    }
+    let mut invalid = 0;
+    if args.plan.is_none() {
+        for env in &environments {
+            match load_for(&args.paths, env) {
+                Ok(_) => {}
+                Err(e) if environments.len() == 1 => return Err(e.into()),
+                Err(e) => {
+                    invalid += 1;
+                    super::report(&e.into(), ctx);
+                }
+            }
+        }
+    }
+    if invalid > 0 {
+        return Err(Error::Environments {
+            failed: invalid,
+            total: environments.len(),
+        });
+    }
+    let base = args.target.options();
+    let several = environments.len() > 1;
+    for env in &environments {
+        if several {
+            println!("=== environment {} ===", env.name);
+        }
+        let target = envs::target_for(env, &base);
+        run_one(args, ctx, Some(env), &target, &scope)
+            .await
+            .map_err(|e| Error::Environment {
+                name: env.name.clone(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(Exit::Success)
+}
+
+/// One apply: without a config file (`env` is `None`) or for one environment.
+async fn run_one(
+    args: &ApplyArgs,
+    ctx: &Context,
+    env: Option<&Environment>,
+    target: &TargetOptions,
+    scope: &Scope,
+) -> Result<Exit, Error> {
     let resolver = Resolver::process().map_err(ApplyError::CurrentDir)?;
     let input = match &args.plan {
         Some(path) => Input::Saved(read_plan_file(path)?),
         None => {
-            let loaded = crate::manifest::load(&args.paths)?;
+            let loaded = match env {
+                Some(env) => load_for(&args.paths, env)?,
+                None => crate::manifest::load(&args.paths)?,
+            };
             show_warnings(&loaded, ctx);
             Input::Live {
                 desired: loaded.desired,
@@ -69,7 +132,7 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
         return Err(ApplyError::NoTerminal.into());
     };
     crate::apply::check_offline(&input, &resolver)?;
-    let resolved = crate::target::resolve(&args.target.options()).map_err(ApplyError::from)?;
+    let resolved = crate::target::resolve(target).map_err(ApplyError::from)?;
     let sandbox = resolved.sandbox().to_owned();
     let connected = crate::target::connect(resolved)
         .await
@@ -125,6 +188,7 @@ pub(crate) async fn run(args: &ApplyArgs, ctx: &Context) -> Result<Exit, Error> 
         approval,
         parallelism: usize::from(args.parallelism),
         observer: observer.clone(),
+        scope: scope.clone(),
     };
     // Planned (live) or pre-flighted (saved) only now, from live state read under the lock.
     let applied = apply(input, &connected.client, &apply_ctx).await;

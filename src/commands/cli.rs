@@ -52,6 +52,26 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Report how live state differs from the manifests and who changed it (exit 2 on drift).
     Drift(DriftArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `destctl man > destctl.1`.
+    Man(ManArgs),
+}
+
+/// Arguments of `destctl man`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write destctl.1 and one page per subcommand into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `destctl completions`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Global options.
@@ -110,12 +130,55 @@ const REPORT_FORMATS: &[(Format, &str, &str)] = &[
     (Format::Json, "json", "For machines"),
 ];
 
+/// Which environments of the config file a run uses (`destctl.yaml`, see
+/// docs/environments.md); shared by every command that takes `--env`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct EnvArgs {
+    /// The environments file [default: destctl.yaml in the current directory, if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run for this environment of the config file (repeatable).
+    #[arg(long = "env", value_name = "NAME")]
+    pub envs: Vec<String>,
+    /// Run for every environment of the config file.
+    #[arg(long, conflicts_with = "envs")]
+    pub all_envs: bool,
+}
+
+impl EnvArgs {
+    /// The selection these flags make.
+    pub fn selection(&self) -> crate::config::Selection {
+        crate::config::Selection {
+            names: self.envs.clone(),
+            all: self.all_envs,
+        }
+    }
+}
+
+/// `--only`: the Destinations a run may touch; shared by the commands that take it.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ScopeArgs {
+    /// Plan and touch only the Destinations with this name (repeatable; globs: * and ?).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+}
+
+impl ScopeArgs {
+    /// The scope these flags make.
+    pub fn scope(&self) -> crate::model::Scope {
+        crate::model::Scope::only(self.only.clone())
+    }
+}
+
 /// Arguments of `destctl validate`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ValidateArgs {
     /// Manifest files or directories (read recursively for *.yaml and *.yml).
     #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
+    /// Environments.
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
@@ -147,6 +210,12 @@ pub struct PlanArgs {
     /// Plan the deletion of managed Destinations that are no longer in the manifests.
     #[arg(long)]
     pub prune: bool,
+    /// Environments.
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// Scope.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// The Flow Service to read.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -177,7 +246,7 @@ pub struct ApplyArgs {
     #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Apply exactly this saved plan (from `destctl plan --out`) instead of planning now.
-    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["paths", "prune"])]
+    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["paths", "prune", "only"])]
     pub plan: Option<PathBuf>,
     /// Do not ask for confirmation (CI).
     #[arg(long)]
@@ -201,6 +270,12 @@ pub struct ApplyArgs {
     #[arg(long, env = "DESTCTL_LOCK_TTL", value_name = "DURATION", default_value = "60s",
           value_parser = lock_ttl)]
     pub lock_ttl: Duration,
+    /// Environments.
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// Scope.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// The Flow Service to write.
     #[command(flatten)]
     pub target: TargetArgs,

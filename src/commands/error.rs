@@ -50,6 +50,30 @@ pub enum Error {
         /// The line and what is wrong with it.
         source: crate::drift::IgnoreError,
     },
+    /// The environments file cannot be used, or an environment cannot be chosen.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// One environment of a multi-environment run failed.
+    #[error("environment `{name}`")]
+    Environment {
+        /// The environment.
+        name: String,
+        /// What failed.
+        source: Box<Error>,
+    },
+    /// `apply --plan` with more than one environment.
+    #[error(
+        "apply --plan applies one saved plan: choose its environment with one --env NAME (plan --out writes one file per environment)"
+    )]
+    SavedPlanEnvironments,
+    /// Some environments of a run failed (each reported above).
+    #[error("{failed} of {total} environments failed")]
+    Environments {
+        /// How many failed.
+        failed: usize,
+        /// How many ran.
+        total: usize,
+    },
     /// A file could not be written or read.
     #[error("{}", path.display())]
     Io {

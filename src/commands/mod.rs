@@ -9,9 +9,11 @@
 pub(crate) mod apply;
 pub mod cli;
 pub(crate) mod drift;
+pub(crate) mod docs;
 
 pub use cli::Cli;
 pub(crate) mod emulator;
+pub(crate) mod envs;
 pub(crate) mod error;
 pub(crate) mod plan;
 pub(crate) mod progress;
@@ -82,6 +84,8 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
         Command::Drift(args) => block_on(drift::run(args, ctx), Some(1)),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

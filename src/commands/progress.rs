@@ -102,7 +102,12 @@ impl Progress for TerminalObserver {
 }
 
 impl Observer for TerminalObserver {
-    fn no_changes(&self) {
+    fn no_changes(&self, plan: &Plan) {
+        eprintln!(
+            "Target: {} (sandbox {})",
+            crate::render::escape_controls(&plan.target.endpoint),
+            crate::render::escape_controls(&plan.target.sandbox)
+        );
         eprintln!("No changes: the live state matches the manifests.");
     }
 

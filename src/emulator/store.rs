@@ -429,10 +429,44 @@ pub(crate) fn lock_path(state: &Path) -> PathBuf {
     }
 }
 
+/// The held lock of a state file: the open, exclusively locked lock file. Dropping it (a
+/// clean exit) removes the lock file, then releases the lock; a process that dies leaves the
+/// file behind, and the OS releases its lock.
+#[derive(Debug)]
+pub(crate) struct StateLock {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Removed while still locked: a process that opened the old file meanwhile sees, once
+        // it holds the lock, that the path no longer leads to it, and takes the new one.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `file` is still the file at `path` (not removed or replaced since it was opened).
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
 /// Takes the exclusive lock of the state file (creating its directory and lock file), so two
 /// emulators never share one state file. The OS releases it when the file is closed, also
-/// when the process dies.
-pub(crate) fn lock_state(state: &Path) -> Result<std::fs::File, EmulatorError> {
+/// when the process dies; a clean exit also removes the lock file (see [`StateLock`]).
+pub(crate) fn lock_state(state: &Path) -> Result<StateLock, EmulatorError> {
     let lock = lock_path(state);
     let err = |message: String| EmulatorError::StateFile {
         path: state.to_path_buf(),
@@ -441,27 +475,40 @@ pub(crate) fn lock_state(state: &Path) -> Result<std::fs::File, EmulatorError> {
     if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|e| err(format!("cannot open lock file {}: {e}", lock.display())))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(EmulatorError::StateLocked {
-                path: state.to_path_buf(),
-                lock,
-            });
+    // A few rounds at most: each one that fails found the file removed by a clean exit.
+    for _ in 0..16 {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(|e| err(format!("cannot open lock file {}: {e}", lock.display())))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(EmulatorError::StateLocked {
+                    path: state.to_path_buf(),
+                    lock,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(err(format!("cannot lock {}: {e}", lock.display())));
+            }
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(err(format!("cannot lock {}: {e}", lock.display())));
+        if !same_file(&file, &lock) {
+            continue;
         }
+        let _ = file.set_len(0);
+        let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+        return Ok(StateLock {
+            path: lock,
+            _file: file,
+        });
     }
-    let _ = file.set_len(0);
-    let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
-    Ok(file)
+    Err(err(format!(
+        "cannot lock {}: it keeps being removed",
+        lock.display()
+    )))
 }
 
 /// Why a state file's text is not a store.
@@ -512,7 +559,7 @@ pub(crate) struct Persister {
     path: PathBuf,
     commit: tokio::sync::Mutex<()>,
     /// The exclusive lock on the state file's lock file, held while this persister lives.
-    _lock: std::fs::File,
+    _lock: StateLock,
 }
 
 /// A state-file write that failed: the change it carried was not committed.
@@ -524,7 +571,7 @@ pub(crate) struct PersistFailed {
 
 impl Persister {
     /// A writer for `path`, holding `lock` (see [`lock_state`]).
-    pub(crate) fn new(path: PathBuf, lock: std::fs::File) -> Persister {
+    pub(crate) fn new(path: PathBuf, lock: StateLock) -> Persister {
         Persister {
             path,
             commit: tokio::sync::Mutex::new(()),

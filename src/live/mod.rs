@@ -160,6 +160,27 @@ pub struct LiveDestination {
 }
 
 impl LiveState {
+    /// The same state without the managed objects of Destinations outside `scope` (objects
+    /// without a marker stay: destctl never touches them anyway).
+    pub fn scoped(&self, scope: &crate::model::Scope) -> LiveState {
+        if scope.is_all() {
+            return self.clone();
+        }
+        let keep = |list: &Vec<Arc<LiveEntity>>| -> Vec<Arc<LiveEntity>> {
+            list.iter()
+                .filter(|e| e.marker.as_ref().is_none_or(|m| scope.contains(&m.name)))
+                .cloned()
+                .collect()
+        };
+        LiveState {
+            flows: keep(&self.flows),
+            connections: keep(&self.connections),
+            source_connections: keep(&self.source_connections),
+            target_connections: keep(&self.target_connections),
+            campaign_flow_spec_id: self.campaign_flow_spec_id.clone(),
+        }
+    }
+
     /// Groups the managed objects by marker name. Where two objects share a name and role, the
     /// oldest is kept and the others go to `extras`. The entities are shared with `self`, not
     /// copied.

@@ -51,6 +51,8 @@ pub struct ManifestError {
     pub files: Vec<PathBuf>,
     /// The files' text (secret literals masked), for rendering.
     pub sources: Sources,
+    /// The environment the manifests were loaded for ([`load_for`]).
+    pub environment: Option<String>,
 }
 
 impl ManifestError {
@@ -68,15 +70,37 @@ impl ManifestError {
             .filter(|p| p.severity == Severity::Warning)
     }
 
-    /// `N errors and M warnings in K files`.
+    /// `N errors and M warnings in K files`, counting the files that have errors (`in K of
+    /// F files` when fewer than the F files read have them; `no manifest file was read` when
+    /// none could be).
     pub fn summary(&self) -> String {
         let e = self.errors().count();
         let w = self.warnings().count();
-        let mut s = format!("manifests are invalid: {}", count(e, "error"));
+        let mut s = match &self.environment {
+            Some(env) => format!(
+                "[environment {env}] manifests are invalid: {}",
+                count(e, "error")
+            ),
+            None => format!("manifests are invalid: {}", count(e, "error")),
+        };
         if w > 0 {
             s.push_str(&format!(" and {}", count(w, "warning")));
         }
-        s.push_str(&format!(" in {}", count(self.files.len(), "file")));
+        let with_errors: std::collections::BTreeSet<&std::path::Path> = self
+            .errors()
+            .filter_map(|p| p.location.as_ref().map(|l| l.file.as_path()))
+            .collect();
+        let read = self.files.len();
+        let k = with_errors.len();
+        if read == 0 {
+            s.push_str("; no manifest file was read");
+        } else if k == read {
+            s.push_str(&format!(" in {}", count(k, "file")));
+        } else if k == 0 {
+            s.push_str(&format!(" ({} read)", count(read, "file")));
+        } else {
+            s.push_str(&format!(" in {k} of {}", count(read, "file")));
+        }
         s
     }
 
@@ -90,5 +114,20 @@ impl ManifestError {
 /// `*.yml` in sorted order), checks them, and builds the desired model. Needs no secret value
 /// and makes no network call.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
-    check::load(paths)
+    check::load(paths, None)
+}
+
+/// [`load`] for one environment of the config file: `${var:NAME}` references take its
+/// values, and every problem names it.
+pub fn load_for(
+    paths: &[PathBuf],
+    env: &crate::config::Environment,
+) -> Result<Loaded, ManifestError> {
+    check::load(paths, Some((&env.name, &env.vars))).map_err(|mut e| {
+        for p in &mut e.problems {
+            p.message = format!("[environment {}] {}", env.name, p.message);
+        }
+        e.environment = Some(env.name.clone());
+        e
+    })
 }

@@ -48,6 +48,21 @@ pub(crate) struct Header {
     pub kind: Option<Spanned<String>>,
 }
 
+/// Just `metadata.name`, read leniently from a document whose structure has an error, so
+/// that references to it are not reported as dangling on top of its real error.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameOnly {
+    /// `metadata`, if it is a mapping with a `name`.
+    pub metadata: NameOnlyMetadata,
+}
+
+/// `metadata` of [`NameOnly`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameOnlyMetadata {
+    /// The name.
+    pub name: String,
+}
+
 /// `kind: Destination` (schema only; the header already chose the kind).
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 pub(crate) enum DestinationKind {

@@ -15,7 +15,8 @@ fn one<T: JsonSchema>() -> String {
     text
 }
 
-/// The schema files: one per kind and a combined one, as `(file name, JSON text)`.
+/// The schema files: one per kind, a combined one and the config file's (`destctl.yaml`), as
+/// `(file name, JSON text)`.
 pub fn generate() -> Vec<(&'static str, String)> {
     vec![
         ("destination.json", one::<DestinationDoc>()),
@@ -23,5 +24,6 @@ pub fn generate() -> Vec<(&'static str, String)> {
         ("audience.json", one::<AudienceDoc>()),
         ("datasetexport.json", one::<DatasetExportDoc>()),
         ("manifest.json", one::<AnyDoc>()),
+        ("config.json", one::<crate::config::ConfigDoc>()),
     ]
 }

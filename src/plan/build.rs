@@ -523,6 +523,29 @@ fn id_or_ref(live: &Option<std::sync::Arc<LiveEntity>>, name: &str, role: Role) 
     }
 }
 
+/// `Basic Authentication for sftp (host sftp.example.com, username aep)`: the auth method and
+/// its literal params (secrets are references, never shown here).
+fn account_words(d: &DesiredDestination) -> String {
+    let literals: Vec<String> = d
+        .connection
+        .params
+        .iter()
+        .filter_map(|(k, v)| match v {
+            crate::model::ParamValue::Literal(s) => Some(format!("{k} {s}")),
+            crate::model::ParamValue::Secret(_) => None,
+        })
+        .collect();
+    let auth = d
+        .connection
+        .auth
+        .map_or_else(|| "no account".to_owned(), |a| a.to_string());
+    if literals.is_empty() {
+        auth
+    } else {
+        format!("{auth} ({})", literals.join(", "))
+    }
+}
+
 fn destination(
     d: &DesiredDestination,
     live: &LiveDestination,
@@ -541,6 +564,8 @@ fn destination(
         name: name.to_owned(),
         display_name: Some(d.display_name.clone()),
         platform: Some(d.platform),
+        account: Some(account_words(d)),
+        location: Some(location_words(&desired::target_params(d))),
         status: DestinationStatus::Unchanged,
         audiences: Vec::new(),
         attributes: Vec::new(),
@@ -830,6 +855,13 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
         name: l.name.clone(),
         display_name: l.flow.as_ref().and_then(|f| f.name().map(str::to_owned)),
         platform,
+        account: None,
+        location: l
+            .target_connection
+            .as_ref()
+            .and_then(|e| e.connection())
+            .and_then(|c| c.params.as_ref())
+            .map(|p| location_words(&Value::Object(p.clone()))),
         status: DestinationStatus::LeftInPlace,
         audiences: Vec::new(),
         attributes: Vec::new(),
@@ -850,15 +882,22 @@ fn orphan(l: &LiveDestination, prune: bool, views: Views) -> (Vec<Change>, Desti
             .map(diff::live_flow_view);
     }
     let changes = [
-        &l.flow,
-        &l.target_connection,
-        &l.source_connection,
-        &l.connection,
-        &l.profile_connection,
+        (&l.flow, Role::Flow),
+        (&l.target_connection, Role::TargetConnection),
+        (&l.source_connection, Role::SourceConnection),
+        (&l.connection, Role::Connection),
+        (&l.profile_connection, Role::ProfileConnection),
     ]
     .into_iter()
-    .flatten()
-    .map(|e| Change::delete(e.resource, &l.name, on_entity(e)))
+    .filter_map(|(e, role)| e.as_ref().map(|e| (e, role)))
+    .map(|(e, role)| {
+        Change::delete_keyed(
+            e.resource,
+            &l.name,
+            desired::key(&l.name, role),
+            on_entity(e),
+        )
+    })
     .collect();
     (changes, detail)
 }

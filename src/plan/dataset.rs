@@ -258,6 +258,9 @@ pub(crate) fn plan_dataset_export(
         name: name.to_owned(),
         display_name: Some(e.display_name.clone()),
         platform: Some(e.platform),
+        // A dataset export uses its Destination's account and location.
+        account: Some(format!("Destination `{}`'s", e.destination.as_str())),
+        location: Some(format!("Destination `{}`'s", e.destination.as_str())),
         status: DestinationStatus::Unchanged,
         audiences: Vec::new(),
         attributes: Vec::new(),

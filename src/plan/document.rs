@@ -114,6 +114,9 @@ pub struct Delete {
     pub resource: Resource,
     /// The Destination manifest's `metadata.name`.
     pub name: String,
+    /// The entity's role as a plan key (`campaign-s3/connection`, as creates name it), when
+    /// known; shown to people, not used by `apply`.
+    pub key: Option<String>,
     /// The entity.
     pub id: IdRef,
 }
@@ -180,6 +183,17 @@ impl Change {
         Change::Delete(Delete {
             resource,
             name: name.to_owned(),
+            key: None,
+            id,
+        })
+    }
+
+    /// A delete of `id`, whose role is named by `key` (`NAME/ROLE`).
+    pub fn delete_keyed(resource: Resource, name: &str, key: String, id: IdRef) -> Change {
+        Change::Delete(Delete {
+            resource,
+            name: name.to_owned(),
+            key: Some(key),
             id,
         })
     }
@@ -253,6 +267,7 @@ impl Change {
     pub fn key(&self) -> Option<&str> {
         match self {
             Change::Create(c) => Some(&c.key),
+            Change::Delete(d) => d.key.as_deref(),
             _ => None,
         }
     }
@@ -466,7 +481,8 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
     let allowed: &[&str] = match action {
         Action::Create => &["key", "body", "patch"],
         Action::Update => &["id", "etag", "patch"],
-        Action::Delete | Action::Enable | Action::Disable => &["id"],
+        Action::Delete => &["id", "key"],
+        Action::Enable | Action::Disable => &["id"],
     };
     for field in FIELDS[3..].iter().copied() {
         if m.contains_key(field) && !allowed.contains(&field) {
@@ -532,6 +548,7 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
             resource,
             name,
             id: typed("id", required("id")?)?,
+            key: m.remove("key").map(|k| typed("key", k)).transpose()?,
         }),
         Action::Enable | Action::Disable => {
             if resource != Resource::Flow {
@@ -1168,6 +1185,7 @@ mod tests {
             ),
             (resource(), name, id()).prop_map(|(resource, name, id)| Change::Delete(Delete {
                 resource,
+                key: Some(format!("{name}/flow")),
                 name,
                 id
             })),

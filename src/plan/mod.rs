@@ -277,6 +277,10 @@ pub struct DestinationDetail {
     pub display_name: Option<String>,
     /// The platform (desired, else from the live connection spec).
     pub platform: Option<Platform>,
+    /// The account in words (auth method and its non-secret params), when known.
+    pub account: Option<String>,
+    /// The file location in words (mode and its params), when known.
+    pub location: Option<String>,
     /// The overall action.
     pub status: DestinationStatus,
     /// Audiences added, changed or removed.

@@ -45,6 +45,13 @@ pub fn render(format: Format, plan: &Plan, details: Option<&PlanDetails>, color:
     }
 }
 
+/// The Markdown plan in at most `max_chars` characters: what one environment's section of a
+/// multi-environment comment gets (the comment as a whole stays under
+/// [`MARKDOWN_MAX_CHARS`]).
+pub fn markdown_within(plan: &Plan, details: Option<&PlanDetails>, max_chars: usize) -> String {
+    markdown::render_within(plan, details, max_chars)
+}
+
 /// The plan JSON: pretty, deterministic, newline-terminated.
 pub fn json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).expect("a plan serializes");
@@ -57,6 +64,12 @@ pub(crate) struct Section<'a> {
     pub name: String,
     pub status: DestinationStatus,
     pub title: String,
+    pub display_name: Option<String>,
+    pub platform: Option<String>,
+    pub account: Option<String>,
+    pub location: Option<String>,
+    /// Audiences: sign, name and id, schedule in words.
+    pub audiences: Vec<(Sign, String, String)>,
     pub changes: Vec<&'a Change>,
     pub items: Vec<(Sign, String)>,
     pub entity_items: Vec<(Resource, Sign, String)>,
@@ -99,6 +112,25 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
             .iter()
             .map(|d| {
                 let mut items = d.notes.clone();
+                let mut audiences = Vec::new();
+                for a in &d.audiences {
+                    let v = a.after.as_ref().or(a.before.as_ref());
+                    let label = v.map(words::audience_label).unwrap_or_else(|| a.id.clone());
+                    let schedule = match (&a.before, &a.after) {
+                        (Some(b), Some(after)) => {
+                            let (wb, wa) =
+                                (words::audience_schedule(b), words::audience_schedule(after));
+                            if wb == wa {
+                                wa
+                            } else {
+                                format!("{wb} → {wa}")
+                            }
+                        }
+                        (_, Some(v)) | (Some(v), None) => words::audience_schedule(v),
+                        (None, None) => String::new(),
+                    };
+                    audiences.push((a.sign.clone(), label, schedule));
+                }
                 for a in &d.audiences {
                     let v = a.after.as_ref().or(a.before.as_ref());
                     let label = v.map(words::audience_label).unwrap_or_else(|| a.id.clone());
@@ -140,6 +172,11 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                     name: d.name.clone(),
                     status: d.status,
                     title,
+                    display_name: d.display_name.clone(),
+                    platform: d.platform.map(|p| p.info().display_name.to_owned()),
+                    account: d.account.clone(),
+                    location: d.location.clone(),
+                    audiences,
                     changes: changes_of(&d.name),
                     items,
                     entity_items: d.entity_notes.clone(),
@@ -168,6 +205,11 @@ pub(crate) fn sections<'a>(plan: &'a Plan, details: Option<&PlanDetails>) -> Vec
                         name: name.to_owned(),
                         status,
                         title: name.to_owned(),
+                        display_name: None,
+                        platform: None,
+                        account: None,
+                        location: None,
+                        audiences: Vec::new(),
                         changes,
                         items: Vec::new(),
                         entity_items: Vec::new(),

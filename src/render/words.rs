@@ -98,7 +98,10 @@ pub(crate) fn change_words(c: &Change) -> String {
     let what = match c {
         Change::Create(create) => create.key.clone(),
         Change::Update(u) => u.id.to_string(),
-        Change::Delete(d) => d.id.to_string(),
+        Change::Delete(d) => match &d.key {
+            Some(key) => format!("{key} {}", d.id),
+            None => format!("of {} {}", d.name, d.id),
+        },
         Change::Enable(t) | Change::Disable(t) => t.id.to_string(),
     };
     let mut out = format!(

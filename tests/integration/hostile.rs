@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// In the environment of every run: must appear in no output (`/proc/self/environ`).
 const CANARY: &str = "destctl-canary-7f3a9c";
 
-/// A valid Destination whose secret key is `${file:SECRET}` and access key `${env:ACCESS}`.
+/// A valid Destination whose secret key is `${file:../SECRET}` (the `SECRET` file beside `manifests/`) and access key `${env:ACCESS}`.
 const DESTINATION: &str = "apiVersion: destctl/v1
 kind: Destination
 metadata:
@@ -28,7 +28,7 @@ spec:
     auth: Access Key
     params:
       s3AccessKey: ${env:HOSTILE_ACCESS_KEY}
-      s3SecretKey: ${file:SECRET}
+      s3SecretKey: ${file:../SECRET}
   location:
     mode: S3
     bucketName: acme-aep-exports

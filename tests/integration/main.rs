@@ -18,6 +18,7 @@ mod corpus;
 mod dataprep;
 mod drift;
 mod emulator;
+mod envs;
 mod hostile;
 mod live;
 mod plan;

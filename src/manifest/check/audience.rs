@@ -96,15 +96,16 @@ impl Activated<'_> {
         let filename_template = match &act.filename_template {
             Some(t) => {
                 let pos = ck.at(doc, t);
-                let current = targets
-                    .destinations
-                    .get(&act.destination.value)
+                let dest = targets.destinations.get(&act.destination.value);
+                let current = dest
                     .and_then(Option::as_ref)
                     .is_some_and(|d| d.platform.info().card == catalog::Card::Current);
-                let violations = if current {
-                    catalog::check_v2_filename_template(&t.value)
-                } else {
-                    catalog::check_filename_template(&t.value)
+                let violations = match dest {
+                    // A Destination with errors (reported there): its card, and so the
+                    // template rules, are not known; no follow-on error here.
+                    Some(None) => Vec::new(),
+                    _ if current => catalog::check_v2_filename_template(&t.value),
+                    _ => catalog::check_filename_template(&t.value),
                 };
                 for v in violations {
                     ck.err(&pos, &format!("{field}.filenameTemplate"), v.message);

@@ -126,7 +126,20 @@ fn check_param(
         return None;
     };
     let pos = ck.at(doc, value);
-    let parsed = match SecretRef::parse(&value.value) {
+    // Only credential params hold references (a reference elsewhere is reported, with the
+    // other misplaced ones, by the substitution pass).
+    let reference = if ps.secret {
+        SecretRef::parse(&value.value)
+    } else {
+        None
+    };
+    let parsed = match reference {
+        Some(Ok(SecretRef::File(path))) => {
+            let manifest = &ck.files[doc.file].path;
+            Some(ParamValue::Secret(SecretRef::File(
+                super::vars::rebase_file(manifest, &path),
+            )))
+        }
         Some(Ok(r)) => Some(ParamValue::Secret(r)),
         Some(Err(e)) => {
             ck.err(&pos, &field, e.to_string());

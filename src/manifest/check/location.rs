@@ -185,7 +185,12 @@ fn check_current(
             );
         } else {
             match SecretRef::parse(&key.value) {
-                Some(Ok(r @ SecretRef::File(_))) => encryption_key = Some((r, pos.loc)),
+                Some(Ok(SecretRef::File(path))) => {
+                    // Relative: from the manifest's directory, as credential files.
+                    let manifest = &ck.files[doc.file].path;
+                    let path = super::vars::rebase_file(manifest, &path);
+                    encryption_key = Some((SecretRef::File(path), pos.loc));
+                }
                 Some(Err(e)) => ck.err(&pos, "spec.location.encryption.publicKey", e.to_string()),
                 _ => ck.err(
                     &pos,

@@ -16,8 +16,11 @@ mod dataset;
 mod destination;
 mod location;
 mod schedule;
+mod vars;
 
-use super::raw::{AudienceDoc, DatasetExportDoc, DestinationDoc, Header, Kind, ScheduleDoc};
+use super::raw::{
+    AudienceDoc, DatasetExportDoc, DestinationDoc, Header, Kind, NameOnly, ScheduleDoc,
+};
 use super::source;
 use super::{Loaded, ManifestError, Severity, Sources};
 use crate::catalog::{ExportMode, MAX_AUDIENCES_PER_FLOW, MAX_DESTINATIONS_PER_SANDBOX, Schedule};
@@ -36,13 +39,21 @@ struct Docs {
     schedules: Vec<(DocRef, ScheduleDoc)>,
     audiences: Vec<(DocRef, AudienceDoc)>,
     dataset_exports: Vec<(DocRef, DatasetExportDoc)>,
+    /// Names of documents whose structure has an error (reported at the document): they are
+    /// defined, so references to them are not reported again.
+    broken: Vec<(Kind, String)>,
 }
 
-/// Reads, checks and builds; see [`super::load`].
-pub(super) fn load(paths: &[PathBuf]) -> Result<Loaded, ManifestError> {
+/// Reads, checks and builds; see [`super::load`]. `env` is the selected environment's name
+/// and variables (`None` without a config file).
+pub(super) fn load(
+    paths: &[PathBuf],
+    env: Option<(&str, &crate::config::Vars)>,
+) -> Result<Loaded, ManifestError> {
     let mut ck = Checker::new();
     let read_files = read_files(&mut ck, paths);
-    let docs = read_documents(&mut ck);
+    let mut docs = read_documents(&mut ck);
+    vars::substitute(&mut ck, &mut docs, vars::Env { vars: env });
     let desired = check_all(&mut ck, &docs);
     finish(ck, read_files, desired)
 }
@@ -82,6 +93,7 @@ fn read_documents(ck: &mut Checker) -> Docs {
         schedules: Vec::new(),
         audiences: Vec::new(),
         dataset_exports: Vec::new(),
+        broken: Vec::new(),
     };
     for i in 0..ck.files.len() {
         let text = ck.files[i].text.clone();
@@ -130,6 +142,7 @@ fn finish(
             problems,
             files: read_files,
             sources,
+            environment: None,
         });
     }
     Ok(Loaded {
@@ -170,27 +183,24 @@ fn read_document(ck: &mut Checker, doc: DocRef, text: &str, docs: &mut Docs) {
             }
         },
     };
-    match kind {
-        Kind::Destination => {
-            if let Some(d) = ck.parse::<DestinationDoc>(doc, text) {
-                docs.destinations.push((doc, d));
-            }
-        }
-        Kind::Schedule => {
-            if let Some(d) = ck.parse::<ScheduleDoc>(doc, text) {
-                docs.schedules.push((doc, d));
-            }
-        }
-        Kind::Audience => {
-            if let Some(d) = ck.parse::<AudienceDoc>(doc, text) {
-                docs.audiences.push((doc, d));
-            }
-        }
-        Kind::DatasetExport => {
-            if let Some(d) = ck.parse::<DatasetExportDoc>(doc, text) {
-                docs.dataset_exports.push((doc, d));
-            }
-        }
+    let parsed = match kind {
+        Kind::Destination => ck
+            .parse::<DestinationDoc>(doc, text)
+            .map(|d| docs.destinations.push((doc, d))),
+        Kind::Schedule => ck
+            .parse::<ScheduleDoc>(doc, text)
+            .map(|d| docs.schedules.push((doc, d))),
+        Kind::Audience => ck
+            .parse::<AudienceDoc>(doc, text)
+            .map(|d| docs.audiences.push((doc, d))),
+        Kind::DatasetExport => ck
+            .parse::<DatasetExportDoc>(doc, text)
+            .map(|d| docs.dataset_exports.push((doc, d))),
+    };
+    if parsed.is_none()
+        && let Ok(n) = serde_saphyr::from_str::<NameOnly>(text)
+    {
+        docs.broken.push((kind, n.metadata.name));
     }
 }
 
@@ -230,8 +240,21 @@ fn check_name(
 /// Checks every document and the references between them; returns the desired model (only
 /// used when no error was recorded).
 fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
-    let schedules = check_schedules(ck, &docs.schedules);
+    let mut schedules = check_schedules(ck, &docs.schedules);
     let mut destinations = check_destinations(ck, &docs.destinations);
+    // A document with a structural error still defines its name (its error is reported
+    // there): activations that refer to it get no follow-on error.
+    for (kind, name) in &docs.broken {
+        match kind {
+            Kind::Destination => {
+                destinations.entry(name.clone()).or_insert(None);
+            }
+            Kind::Schedule => {
+                schedules.entry(name.clone()).or_insert(None);
+            }
+            Kind::Audience | Kind::DatasetExport => {}
+        }
+    }
     let targets = Targets {
         destinations: &destinations,
         schedules: &schedules,
@@ -393,7 +416,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("m.yaml");
         std::fs::write(&file, text).unwrap();
-        let out = load(&[file]);
+        let out = load(&[file], None);
         std::fs::remove_dir_all(&dir).unwrap();
         out
     }

@@ -26,19 +26,19 @@ const CANARIES: [&str; 4] = [ENV_CANARY, FILE_CANARY, CLIENT_SECRET_CANARY, TOKE
 const FRAGMENTS: [&str; 4] = ["7f3a9c1e", "b52d04e8", "secret-19e7", "c0ffee42"];
 
 /// A work directory with two manifests: one takes its password from `${env:CANARY_PASSWORD}`,
-/// the other its SSH key from `${file:canary-key}`.
+/// the other its SSH key from `${file:../canary-key}` (relative to the manifest's directory).
 fn workdir(dir: &Path) {
     std::fs::create_dir_all(dir.join("manifests")).unwrap();
     for (name, from, to) in [
         (
             "sftp-password.yaml",
-            "${file:secrets/example/sftp-password}",
+            "${file:../secrets/example/sftp-password}",
             "${env:CANARY_PASSWORD}",
         ),
         (
             "sftp-ssh-key.yaml",
-            "${file:secrets/example/sftp-ssh-key}",
-            "${file:canary-key}",
+            "${file:../secrets/example/sftp-ssh-key}",
+            "${file:../canary-key}",
         ),
     ] {
         let text = std::fs::read_to_string(root().join("manifests").join(name)).unwrap();

@@ -82,6 +82,7 @@ pub fn ctx_with(emu: &RunningEmulator, resolver: Resolver) -> Context {
         approval: Approval::Auto,
         parallelism: 4,
         observer: std::sync::Arc::new(Silent),
+        scope: destctl::model::Scope::all(),
     }
 }
 

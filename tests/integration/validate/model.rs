@@ -45,10 +45,14 @@ fn the_seed_setup_is_modelled() {
     assert_eq!(d.source.line, 4);
     assert_eq!(d.connection.auth, Some(AuthMethod::S3));
     assert_eq!(d.connection.credentials_version, 1);
+    // A relative `${file:}` is taken from the manifest's directory (issue 10).
     assert_eq!(
         d.connection.params["accessId"],
         ParamValue::Secret(SecretRef::File(
-            "secrets/example/campaign-s3-access-id".into()
+            root()
+                .join("secrets/example/campaign-s3-access-id")
+                .to_string_lossy()
+                .into_owned()
         ))
     );
     let loc = &d.connection.locations["secretKey"];
