@@ -234,6 +234,12 @@ pub struct DriftArgs {
     /// `.destctlignore` in the current directory, when it exists).
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
+    /// Environments of the config file.
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The Destinations to look at.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// The Flow Service to read.
     #[command(flatten)]
     pub target: TargetArgs,

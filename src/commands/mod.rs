@@ -8,8 +8,8 @@
 
 pub(crate) mod apply;
 pub mod cli;
-pub(crate) mod drift;
 pub(crate) mod docs;
+pub(crate) mod drift;
 
 pub use cli::Cli;
 pub(crate) mod emulator;

@@ -502,8 +502,23 @@ fn label(s: &str) -> String {
 /// The report as OpenMetrics text: a state set per Destination, difference counts per
 /// Destination and origin, and totals; ends with `# EOF`.
 pub fn openmetrics(r: &DriftReport) -> String {
+    openmetrics_many(&[(None, r)])
+}
+
+/// A totals gauge: its name, help text and value.
+type Total = (&'static str, &'static str, fn(&DriftReport) -> String);
+
+/// Several reports (environments) in one exposition: each family once, every sample labelled
+/// with its `environment` (when given) and `sandbox`.
+pub fn openmetrics_many(reports: &[(Option<&str>, &DriftReport)]) -> String {
     let mut out = String::new();
-    let sb = label(&r.target.sandbox);
+    let prefix = |env: Option<&str>, r: &DriftReport| -> String {
+        let sb = label(&r.target.sandbox);
+        match env {
+            Some(e) => format!("environment=\"{}\",sandbox=\"{sb}\"", label(e)),
+            None => format!("sandbox=\"{sb}\""),
+        }
+    };
     let family = |out: &mut String, name: &str, help: &str| {
         let _ = writeln!(out, "# TYPE {name} gauge\n# HELP {name} {help}");
     };
@@ -512,15 +527,18 @@ pub fn openmetrics(r: &DriftReport) -> String {
         "destctl_drift_destination_state",
         "1 for the drift state of each managed Destination, 0 for the others.",
     );
-    for d in &r.destinations {
-        for s in DriftState::ALL {
-            let _ = writeln!(
-                out,
-                "destctl_drift_destination_state{{sandbox=\"{sb}\",destination=\"{}\",state=\"{}\"}} {}",
-                label(&d.name),
-                s.as_str(),
-                u8::from(d.state == s)
-            );
+    for (env, r) in reports {
+        let p = prefix(*env, r);
+        for d in &r.destinations {
+            for s in DriftState::ALL {
+                let _ = writeln!(
+                    out,
+                    "destctl_drift_destination_state{{{p},destination=\"{}\",state=\"{}\"}} {}",
+                    label(&d.name),
+                    s.as_str(),
+                    u8::from(d.state == s)
+                );
+            }
         }
     }
     family(
@@ -528,20 +546,23 @@ pub fn openmetrics(r: &DriftReport) -> String {
         "destctl_drift_destination_differences",
         "Field-level differences of each Destination, by origin.",
     );
-    for d in &r.destinations {
-        for o in [
-            Origin::Outside,
-            Origin::Pending,
-            Origin::Both,
-            Origin::Unknown,
-        ] {
-            let n = d.differences.iter().filter(|x| x.origin == o).count();
-            let _ = writeln!(
-                out,
-                "destctl_drift_destination_differences{{sandbox=\"{sb}\",destination=\"{}\",origin=\"{}\"}} {n}",
-                label(&d.name),
-                o.as_str()
-            );
+    for (env, r) in reports {
+        let p = prefix(*env, r);
+        for d in &r.destinations {
+            for o in [
+                Origin::Outside,
+                Origin::Pending,
+                Origin::Both,
+                Origin::Unknown,
+            ] {
+                let n = d.differences.iter().filter(|x| x.origin == o).count();
+                let _ = writeln!(
+                    out,
+                    "destctl_drift_destination_differences{{{p},destination=\"{}\",origin=\"{}\"}} {n}",
+                    label(&d.name),
+                    o.as_str()
+                );
+            }
         }
     }
     family(
@@ -549,43 +570,49 @@ pub fn openmetrics(r: &DriftReport) -> String {
         "destctl_drift_destinations",
         "Destinations in each drift state.",
     );
-    for s in DriftState::ALL {
-        let n = r.summary.destinations.get(s.as_str()).copied().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "destctl_drift_destinations{{sandbox=\"{sb}\",state=\"{}\"}} {n}",
-            s.as_str()
-        );
+    for (env, r) in reports {
+        let p = prefix(*env, r);
+        for s in DriftState::ALL {
+            let n = r.summary.destinations.get(s.as_str()).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "destctl_drift_destinations{{{p},state=\"{}\"}} {n}",
+                s.as_str()
+            );
+        }
     }
-    for (name, help, value) in [
+    let totals: [Total; 5] = [
         (
             "destctl_drift_unmanaged_flows",
             "Destination flows without a destctl marker (ignored ones excepted).",
-            r.summary.unmanaged.to_string(),
+            |r| r.summary.unmanaged.to_string(),
         ),
         (
             "destctl_drift_ignored_flows",
             "Unmanaged flows silenced by the ignore list.",
-            r.summary.ignored.to_string(),
+            |r| r.summary.ignored.to_string(),
         ),
         (
             "destctl_drift_managed_flows",
             "Destination flows with a destctl marker.",
-            r.coverage.managed.to_string(),
+            |r| r.coverage.managed.to_string(),
         ),
         (
             "destctl_drift_coverage_ratio",
             "Managed destination flows / all destination flows (ignored ones excepted).",
-            format!("{}", r.coverage.percent / 100.0),
+            |r| format!("{}", r.coverage.percent / 100.0),
         ),
         (
             "destctl_drift_drifted",
             "1 when drift was found (destctl drift exits 2), else 0.",
-            u8::from(r.has_drift()).to_string(),
+            |r| u8::from(r.has_drift()).to_string(),
         ),
-    ] {
+    ];
+    for (name, help, value) in totals {
         family(&mut out, name, help);
-        let _ = writeln!(out, "{name}{{sandbox=\"{sb}\"}} {value}");
+        for (env, r) in reports {
+            let _ = writeln!(out, "{name}{{{}}} {}", prefix(*env, r), value(r));
+        }
     }
     out.push_str("# EOF\n");
     out

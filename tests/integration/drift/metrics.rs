@@ -5,10 +5,10 @@ use super::*;
 use std::collections::BTreeMap;
 
 /// One sample: metric name, labels, value.
-type Sample = (String, BTreeMap<String, String>, f64);
+pub(super) type Sample = (String, BTreeMap<String, String>, f64);
 
 /// Parses OpenMetrics text (the subset of gauges destctl writes); panics on anything else.
-fn parse(text: &str) -> Vec<Sample> {
+pub(super) fn parse(text: &str) -> Vec<Sample> {
     let mut types = BTreeMap::new();
     let mut samples = Vec::new();
     let lines: Vec<&str> = text.lines().collect();

@@ -4,6 +4,7 @@
 //! (`POST /_emulator/flows/{id}/edit`), choosing who makes them and when.
 
 mod cases;
+mod envs;
 mod fingerprint;
 mod metrics;
 mod rename;
