@@ -93,7 +93,7 @@ async fn updates_enable_disable_and_prune() {
     // `updated` counts the disable too (one vocabulary with the plan: issue 10).
     // The disabled flow's marker records its new state in a patch of its own (the action
     // carries no body; docs/drift.md).
-    assert_eq!((s.updated, s.disabled, s.deleted), (2, 1, 5), "{s:?}");
+    assert_eq!((s.updated, s.disabled, s.deleted), (3, 1, 5), "{s:?}");
     assert_eq!(
         count(&emu, "PATCH /data/foundation/flowservice/flows/{id}") - patches_before,
         2,
