@@ -469,6 +469,8 @@ pub struct DesiredDatasetExport {
 pub struct DesiredState {
     /// The destinations.
     pub destinations: Vec<DesiredDestination>,
+    /// Live flows to adopt (`spec.adopt.flowId`), by Destination name.
+    pub adoptions: BTreeMap<ResourceName, crate::wire::EntityId>,
     /// The dataset exports.
     pub dataset_exports: Vec<DesiredDatasetExport>,
 }

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     match destctl::manifest::load(std::slice::from_ref(path)) {
         Ok(loaded) => {
             let _ = loaded.render_warnings(false);
-            let _ = destctl::plan::fetch_options(&loaded.desired);
+            let _ = destctl::fetch::FetchOptions::for_desired(&loaded.desired);
         }
         Err(e) => {
             assert!(

@@ -2,23 +2,24 @@
 //! attributes, schedules) and an arbitrary live flow (made from another desired Destination the
 //! way the emulator stores it, then disturbed as other writers and the server do) →
 //! `flow_diff` → the emulator's patch engine → the patched flow equals the desired one and a
-//! second diff finds nothing.
+//! second diff finds nothing. Both flow shapes are fuzzed: a legacy card's (SFTP legacy:
+//! `mandatoryFields`/`primaryFields` inside `profileSelectors`) and a current card's (SFTP, V2:
+//! those fields directly under the transformation's params, identity deduplication keys).
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use chrono::NaiveDate;
-use destctl::catalog::schedule::check_schedule;
 use destctl::catalog::{
-    AuthMethod, ExportMode, Frequency, LocationMode, Platform, Schedule, StartTime, TriggerType,
-    check_filename_template,
+    AuthMethod, ExportMode, FlowSpecRef, Frequency, LocationMode, Platform, Schedule, StartTime,
+    TriggerType, check_filename_template, check_schedule,
 };
 use destctl::emulator::apply_flow_patch;
 use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     ResourceName, SegmentId, SourceLocation,
 };
-use destctl::plan::desired::{activation_patch, flow_body};
 use destctl::plan::diff::{desired_flow_view, flow_diff, live_flow_view};
+use destctl::plan::{activation_patch, flow_body};
 use destctl::wire::flow::Flow;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
@@ -117,13 +118,18 @@ struct Dest {
     display_name: String,
     description: Option<String>,
     attributes: Vec<(u8, bool, bool)>,
+    /// Identity deduplication keys (from [`NAMESPACES`]); current cards only.
+    identities: Vec<u8>,
     audiences: Vec<Aud>,
     enabled: bool,
 }
 
+const NAMESPACES: [&str; 4] = ["ECID", "Email", "Phone", "crm_id-2"];
+
 impl Dest {
-    /// A Destination as the manifest checks would let it through, or `None`.
-    fn build(&self) -> Option<DesiredDestination> {
+    /// A Destination as the manifest checks would let it through (on the current SFTP card
+    /// or the legacy one), or `None`.
+    fn build(&self, current: bool) -> Option<DesiredDestination> {
         if self.display_name.trim().is_empty() {
             return None;
         }
@@ -172,6 +178,28 @@ impl Dest {
             });
         }
         audiences.sort_by(|a, b| a.segment_id.cmp(&b.segment_id));
+        let mut identities: Vec<String> = Vec::new();
+        if current {
+            for i in &self.identities {
+                let n = NAMESPACES[*i as usize % NAMESPACES.len()].to_owned();
+                if !identities.contains(&n) {
+                    identities.push(n);
+                }
+            }
+        }
+        let (platform, auth, mode) = if current {
+            (
+                Platform::Sftp,
+                AuthMethod::SftpWithPassword,
+                LocationMode::ServerToServer,
+            )
+        } else {
+            (
+                Platform::SftpLegacy,
+                AuthMethod::SftpBasic,
+                LocationMode::Ftp,
+            )
+        };
         let mut loc = BTreeMap::new();
         loc.insert("remotePath".to_owned(), "/upload".to_owned());
         Some(DesiredDestination {
@@ -180,16 +208,16 @@ impl Dest {
             former_names: Vec::new(),
             display_name: self.display_name.clone(),
             description: self.description.clone(),
-            platform: Platform::SftpLegacy,
+            platform,
             connection: DesiredConnection {
-                auth: Some(AuthMethod::SftpBasic),
+                auth: Some(auth),
                 params: BTreeMap::new(),
                 credentials_version: 1,
                 locations: BTreeMap::new(),
                 encryption_key: None,
             },
             location: DesiredLocation {
-                mode: LocationMode::Ftp,
+                mode,
                 params: loc,
                 include_file_manifest: None,
                 files: None,
@@ -197,7 +225,7 @@ impl Dest {
             attributes,
             mandatory_attributes: mandatory,
             deduplication_keys: dedup,
-            identity_deduplication_keys: vec![],
+            identity_deduplication_keys: identities,
             enabled: self.enabled,
             audiences,
         })
@@ -222,8 +250,13 @@ enum Disturb {
     ReverseProfiles,
     RemoveProfile(u8),
     AddProfile(u8),
+    /// Sets `mandatoryFields` where the flow's card keeps it.
     Mandatory(Vec<u8>),
-    Primary(Vec<u8>),
+    /// Sets `primaryFields` (attributes, then identities) where the flow's card keeps it.
+    Primary(Vec<u8>, Vec<u8>),
+    /// Drops the `profileSelectors` container (a flow created with no attribute by another
+    /// writer).
+    DropProfileSelectors,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -265,8 +298,11 @@ fn list<'a>(flow: &'a mut Value, pointer: &str) -> Option<&'a mut Vec<Value>> {
 const SEGS: &str = "/transformations/0/params/segmentSelectors/selectors";
 const PROFS: &str = "/transformations/0/params/profileSelectors/selectors";
 const PROF_OBJ: &str = "/transformations/0/params/profileSelectors";
+/// Where a current card's flow keeps `mandatoryFields` and `primaryFields`.
+const V2_PARAMS: &str = "/transformations/0/params";
 
-fn disturb(flow: &mut Value, d: &Disturb) -> Option<()> {
+fn disturb(flow: &mut Value, d: &Disturb, current: bool) -> Option<()> {
+    let fields = if current { V2_PARAMS } else { PROF_OBJ };
     match d {
         Disturb::Name(n) => flow["name"] = json!(n),
         Disturb::Description(s) => flow["description"] = json!(s),
@@ -325,18 +361,24 @@ fn disturb(flow: &mut Value, d: &Disturb) -> Option<()> {
         }
         Disturb::Mandatory(v) => {
             let m: Vec<&str> = v.iter().map(|i| PATHS[*i as usize % PATHS.len()]).collect();
-            flow.pointer_mut(PROF_OBJ)?
+            flow.pointer_mut(fields)?
                 .as_object_mut()?
                 .insert("mandatoryFields".into(), json!(m));
         }
-        Disturb::Primary(v) => {
+        Disturb::Primary(v, ids) => {
             let m: Vec<Value> = v
                 .iter()
                 .map(|i| json!({"fieldType": "ATTRIBUTE", "attributePath": PATHS[*i as usize % PATHS.len()]}))
+                .chain(ids.iter().map(|i| json!({"fieldType": "IDENTITY", "identityNamespace": NAMESPACES[*i as usize % NAMESPACES.len()]})))
                 .collect();
-            flow.pointer_mut(PROF_OBJ)?
+            flow.pointer_mut(fields)?
                 .as_object_mut()?
                 .insert("primaryFields".into(), json!(m));
+        }
+        Disturb::DropProfileSelectors => {
+            flow.pointer_mut(V2_PARAMS)?
+                .as_object_mut()?
+                .remove("profileSelectors");
         }
     }
     Some(())
@@ -344,7 +386,12 @@ fn disturb(flow: &mut Value, d: &Disturb) -> Option<()> {
 
 /// The flow as the emulator stores it after `POST /flows` and the activation patch.
 fn stored_flow(before: &DesiredDestination) -> Option<Value> {
-    let mut flow = flow_body(before, "flow-spec", "source-1", "target-1");
+    // The emulator tells a V2 flow (current card) by its flow spec id.
+    let flow_spec = match before.platform.info().flow_spec {
+        FlowSpecRef::Id(id) => id,
+        FlowSpecRef::Name(_) => "flow-spec",
+    };
+    let mut flow = flow_body(before, flow_spec, "source-1", "target-1");
     let m = flow.as_object_mut()?;
     m.insert("id".into(), json!("flow-1"));
     m.insert("etag".into(), json!("\"1\""));
@@ -368,6 +415,9 @@ fn stored_flow(before: &DesiredDestination) -> Option<Value> {
 
 #[derive(Debug, Arbitrary)]
 struct Input {
+    /// The current SFTP card (V2 flow shape) or the legacy one, for both Destinations (they
+    /// are the same Destination before and after).
+    current: bool,
     before: Dest,
     after: Dest,
     disturbances: Vec<Disturb>,
@@ -377,14 +427,17 @@ fn run(data: &[u8]) {
     let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
-    let (Some(before), Some(after)) = (input.before.build(), input.after.build()) else {
+    let (Some(before), Some(after)) = (
+        input.before.build(input.current),
+        input.after.build(input.current),
+    ) else {
         return;
     };
     let Some(mut live) = stored_flow(&before) else {
         return;
     };
     for d in &input.disturbances {
-        disturb(&mut live, d);
+        disturb(&mut live, d, input.current);
     }
     // Only flows the emulator could hold: a PATCH that changes nothing must pass its rules.
     let noop = json!([{"op": "replace", "path": "/name", "value": live["name"].clone()}]);

@@ -1,7 +1,9 @@
 //! The saved-plan reader used by `apply --plan`: arbitrary bytes as a plan file →
 //! `apply::read_plan_file`. A plan it accepts must survive what `apply` does with it before the
 //! first request (the execution graph, the text and JSON renderings) and read back identically
-//! once written again. Must not panic, hang or grow without bound.
+//! once written again. A plan refused for its digest alone (random bytes almost never carry
+//! the right one) must be accepted once sealed with its own digest, so the checks after the
+//! digest are fuzzed too. Must not panic, hang or grow without bound.
 #![no_main]
 
 use destctl::render::Format;
@@ -23,10 +25,21 @@ fn dir() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     let path = dir().join("plan.json");
     std::fs::write(&path, data).expect("write the input");
-    let Ok(plan) = destctl::apply::read_plan_file(&path) else {
-        return;
+    let plan = match destctl::apply::read_plan_file(&path) {
+        Ok(plan) => plan,
+        Err(destctl::apply::ApplyError::PlanDigest { .. }) => {
+            // Read as a plan, refused only for its digest: sealed, it must be accepted.
+            let mut plan: destctl::plan::Plan = serde_json::from_slice(data)
+                .unwrap_or_else(|e| panic!("a plan refused for its digest does not parse: {e}"));
+            plan.seal();
+            let sealed = dir().join("sealed.json");
+            std::fs::write(&sealed, destctl::render::json(&plan)).expect("write the sealed plan");
+            destctl::apply::read_plan_file(&sealed)
+                .unwrap_or_else(|e| panic!("a sealed plan is refused: {e:?}"))
+        }
+        Err(_) => return,
     };
-    let _ = destctl::apply::graph::build(&plan);
+    let _ = destctl::apply::check_graph(&plan);
     let _ = destctl::render::render(Format::Text, &plan, None, true);
     let written = destctl::render::json(&plan);
     let again = dir().join("again.json");

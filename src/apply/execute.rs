@@ -297,6 +297,7 @@ impl Executor {
                         id: &w.id,
                         etag: w.etag.clone(),
                         ops: ops.clone(),
+                        replan: true,
                     };
                     if let Some((w, replans)) = self
                         .patch_with_retry(&step.name, patch, secrets, ids)
@@ -316,7 +317,7 @@ impl Executor {
                     }
                 }
             }
-            Change::Update(u) => {
+            Change::Update(u) | Change::Adopt(u) => {
                 let id = ids.resolve_id(&u.id)?;
                 let note = crate::diagnostics::count(u.patch.len(), "op");
                 let patch = Patch {
@@ -324,6 +325,9 @@ impl Executor {
                     id: &id,
                     etag: ids.current_etag(&id, &u.etag),
                     ops: u.patch.clone(),
+                    // An adopted entity has no marker yet, so a re-plan would not find it: a
+                    // 412 on an adoption fails its Destination instead.
+                    replan: matches!(change, Change::Update(_)),
                 };
                 if let Some((w, replans)) = self
                     .patch_with_retry(&step.name, patch, secrets, ids)
@@ -331,7 +335,7 @@ impl Executor {
                 {
                     ids.record_etag(w.id.clone(), w.etag.clone());
                     done.push(item(
-                        Action::Update,
+                        change.action(),
                         u.resource,
                         &w.id,
                         None,
@@ -394,6 +398,9 @@ impl Executor {
             let Mode::Live(replanner) = &self.mode else {
                 return Err(err.into());
             };
+            if !patch.replan {
+                return Err(err.into());
+            }
             if !is_precondition_failed(&err) {
                 return Err(err.into());
             }
@@ -442,6 +449,8 @@ struct Patch<'a> {
     id: &'a EntityId,
     etag: Etag,
     ops: Vec<PatchOp>,
+    /// Whether a 412 in a live apply re-plans (not for adoptions).
+    replan: bool,
 }
 
 fn with_replans(note: String, replans: u32) -> String {

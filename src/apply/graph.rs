@@ -188,7 +188,7 @@ pub(crate) fn build(plan: &Plan) -> Result<ExecGraph, GraphError> {
     let middle = (0..changes.len()).filter(|&i| {
         matches!(
             changes[i],
-            Change::Update(_) | Change::Enable(_) | Change::Disable(_)
+            Change::Update(_) | Change::Enable(_) | Change::Disable(_) | Change::Adopt(_)
         )
     });
     let mut deletes: Vec<usize> = (0..changes.len())
@@ -300,6 +300,7 @@ mod tests {
             .map(|s| match &p.changes[s.index] {
                 Change::Create(c) => c.key.clone(),
                 Change::Update(u) => format!("update {}", u.id),
+                Change::Adopt(u) => format!("adopt {}", u.id),
                 Change::Enable(_) => "Enable".into(),
                 Change::Disable(_) => "Disable".into(),
                 Change::Delete(d) => format!("delete {:?}", d.resource),

@@ -102,6 +102,9 @@ pub struct ReportSummary {
     pub disabled: usize,
     /// Entities deleted.
     pub deleted: usize,
+    /// Unmanaged entities adopted (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopted: usize,
     /// Failed steps (one per failed Destination).
     pub failed: usize,
     /// Changes not attempted.
@@ -140,6 +143,7 @@ impl ApplyReport {
             enabled: count(Action::Enable),
             disabled: count(Action::Disable),
             deleted: count(Action::Delete),
+            adopted: count(Action::Adopt),
             failed: self.failures.len(),
             not_run: self.not_run.len(),
         };
@@ -255,6 +259,9 @@ impl ApplyReport {
             "{head}: {} created, {} updated, {} deleted",
             s.created, s.updated, s.deleted
         );
+        if s.adopted > 0 {
+            let _ = write!(out, ", {} adopted", s.adopted);
+        }
         if s.failed > 0 {
             let _ = write!(out, ", {} failed", s.failed);
         }
@@ -268,6 +275,10 @@ impl ApplyReport {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn past(a: Action) -> &'static str {
     match a {
         Action::Create => "created",
@@ -275,6 +286,7 @@ fn past(a: Action) -> &'static str {
         Action::Delete => "deleted",
         Action::Enable => "enabled",
         Action::Disable => "disabled",
+        Action::Adopt => "adopted",
     }
 }
 
@@ -349,6 +361,7 @@ mod tests {
                 enabled: 1,
                 disabled: 0,
                 deleted: 0,
+                adopted: 0,
                 failed: 1,
                 not_run: 1
             }

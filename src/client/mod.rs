@@ -324,6 +324,8 @@ struct Inner {
     retrier: Retrier,
     /// HTTP requests sent to the Flow Service (every attempt).
     requests: AtomicU64,
+    /// The `Date` of the last answer, epoch ms (0: none yet).
+    server_date_ms: std::sync::atomic::AtomicI64,
 }
 
 /// A Flow Service client for one sandbox; cheap to clone, safe to share between tasks.
@@ -375,6 +377,7 @@ impl Client {
                 base,
                 config,
                 requests: AtomicU64::new(0),
+                server_date_ms: std::sync::atomic::AtomicI64::new(0),
             }),
         })
     }
@@ -433,6 +436,16 @@ impl Client {
     /// counted).
     pub fn requests_sent(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// The service's time: the `Date` header of the last answer, epoch ms (`None` before the
+    /// first answer or when the header is missing or unreadable). The emulator sends its
+    /// simulated clock there.
+    pub fn server_time_ms(&self) -> Option<i64> {
+        match self.inner.server_date_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(ms),
+        }
     }
 
     /// IMS tokens obtained so far.
@@ -539,6 +552,16 @@ impl Client {
                             Ok(r) => r,
                             Err(e) => return Err(failed(e)),
                         };
+                        if let Some(ms) = resp
+                            .headers()
+                            .get(reqwest::header::DATE)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+                        {
+                            inner
+                                .server_date_ms
+                                .store(ms.timestamp_millis(), Ordering::Relaxed);
+                        }
                         let status = resp.status();
                         if status.is_success() {
                             let body = match read(resp).await {

@@ -23,7 +23,8 @@ Environment (commands that talk to a Flow Service):
   DESTCTL_IMS_URL    IMS base URL (--ims-url)
   NO_COLOR           no colour; RUST_LOG: log filter (see -v)
 
-Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)";
+Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode)
+            or an unhealthy flow (status)";
 
 /// Adobe Experience Platform batch destinations as code.
 #[derive(Debug, Parser)]
@@ -52,6 +53,10 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Report how live state differs from the manifests and who changed it (exit 2 on drift).
     Drift(DriftArgs),
+    /// Export health of the managed flows: last runs, failures; exit 2 when unhealthy.
+    Status(StatusArgs),
+    /// Write manifests for live destination flows, to bring them under management.
+    Import(ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. `destctl man > destctl.1`.
@@ -121,6 +126,17 @@ const DRIFT_FORMATS: &[(Format, &str, &str)] = &[
         Format::OpenMetrics,
         "openmetrics",
         "Gauges per Destination and totals (Prometheus textfile collector, pushgateway)",
+    ),
+];
+
+/// The formats of `status --format`.
+const STATUS_FORMATS: &[(Format, &str, &str)] = &[
+    (Format::Text, "text", "For people"),
+    (Format::Json, "json", "A versioned JSON document"),
+    (
+        Format::Markdown,
+        "markdown",
+        "A Markdown table (an issue or chat message)",
     ),
 ];
 
@@ -287,6 +303,73 @@ pub struct ApplyArgs {
     pub target: TargetArgs,
 }
 
+/// Arguments of `destctl status`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Manifest files or directories: the Destinations to report on.
+    #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub paths: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, default_value = "text", value_parser = format_parser(STATUS_FORMATS))]
+    pub format: Format,
+    /// A flow with no successful run in this window is flagged (e.g. 36h, 2d, 1w; at most 90d).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = window)]
+    pub window: Duration,
+    /// Environments.
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The Flow Service to read.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Arguments of `destctl import`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Directory to write the manifests into (created if missing; existing files are not
+    /// overwritten).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_PATH)]
+    pub out: PathBuf,
+    /// Import this flow (repeatable); without --id, --name or --platform: every unmanaged
+    /// destination flow.
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Import the flows whose name matches this glob (`*`, `?`; repeatable).
+    #[arg(long = "name", value_name = "GLOB")]
+    pub names: Vec<String>,
+    /// Import the flows of this platform (e.g. amazon-s3, adobe-campaign; repeatable).
+    #[arg(long = "platform", value_name = "P")]
+    pub platforms: Vec<String>,
+    /// Environments (one: import reads one sandbox).
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The Flow Service to read.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// A window: a whole number with `s`, `m`, `h`, `d` or `w`; from one minute to 90 days.
+fn window(value: &str) -> Result<Duration, FlagValueError> {
+    let bad = || FlagValueError::NotAWindow(value.to_owned());
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    if !(60..=90 * 86_400).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 /// Target options of the commands that talk to the service. Secrets are read from the
 /// environment (their flags are hidden and their values never shown in help).
 // The doc comments are the help texts, bare URLs included.
@@ -451,6 +534,10 @@ pub struct EmulatorArgs {
     /// Largest request body in bytes; a larger one is answered 413.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_body: usize,
+    /// Start the simulated clock at this instant (RFC 3339, e.g. 2026-12-01T00:00:00Z) instead
+    /// of the real time; move it with POST /_emulator/clock (docs/emulator.md).
+    #[arg(long, value_name = "INSTANT", value_parser = instant)]
+    pub clock: Option<i64>,
 }
 
 /// Why a flag's value is refused.
@@ -471,9 +558,22 @@ pub enum FlagValueError {
     /// A range whose start is above its end.
     #[error("{0}: MIN is above MAX")]
     Reversed(String),
+    /// Not a window of one minute to 90 days.
+    #[error("`{0}` is not a window such as 24h, 2d or 1w (one minute to 90 days)")]
+    NotAWindow(String),
+    /// Not an RFC 3339 instant.
+    #[error("`{0}` is not an RFC 3339 instant such as 2026-12-01T00:00:00Z")]
+    NotAnInstant(String),
     /// Not a positive duration of at most a week.
     #[error("`{0}` is not a duration such as 30s, 500ms or 2m")]
     NotADuration(String),
+}
+
+/// An RFC 3339 instant, as epoch milliseconds.
+fn instant(s: &str) -> Result<i64, FlagValueError> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| FlagValueError::NotAnInstant(s.to_owned()))
 }
 
 fn probability(s: &str) -> Result<f64, FlagValueError> {
@@ -551,6 +651,7 @@ impl EmulatorArgs {
             header_timeout: Duration::from_secs(self.header_timeout),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             max_body_bytes: self.max_body,
+            clock_start_ms: self.clock,
         }
     }
 }
@@ -579,6 +680,30 @@ mod tests {
         for bad in ["", "0", "-1s", "5x", "s", "nan", "9999h"] {
             assert!(duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn status_windows_and_clock_instants() {
+        assert_eq!(window("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(window("2d").unwrap(), Duration::from_secs(2 * 86_400));
+        assert_eq!(window("1w").unwrap(), Duration::from_secs(7 * 86_400));
+        for bad in ["", "30s", "91d", "1.5h", "h", "2 d", "soon"] {
+            assert!(window(bad).is_err(), "{bad}");
+        }
+        assert_eq!(instant("2026-12-01T17:00:00Z").unwrap(), 1_796_144_400_000);
+        assert!(instant("2026-12-01").is_err());
+        let Command::Status(s) = parse(&["status", "m", "--window", "36h"]).unwrap().command else {
+            panic!("status");
+        };
+        assert_eq!(s.window, Duration::from_secs(36 * 3600));
+        let Command::Import(i) = parse(&["import", "--id", "a", "--id", "b", "--name", "x*"])
+            .unwrap()
+            .command
+        else {
+            panic!("import");
+        };
+        assert_eq!((i.ids.len(), i.names.len()), (2, 1));
+        assert!(parse(&["status", "--format", "openmetrics"]).is_err());
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// `import` refused.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// `apply` failed or was refused.
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),

@@ -15,9 +15,11 @@ pub use cli::Cli;
 pub(crate) mod emulator;
 pub(crate) mod envs;
 pub(crate) mod error;
+pub(crate) mod import;
 pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod schema;
+pub(crate) mod status;
 pub(crate) mod validate;
 
 pub use error::{Error, exit_code, hint, report};
@@ -59,7 +61,7 @@ impl Context {
 pub enum Exit {
     /// Exit 0.
     Success,
-    /// Exit 2: `plan --detailed-exitcode` found changes, or `drift` found drift.
+    /// Exit 2: `plan --detailed-exitcode` found changes, `drift` drift, or `status` an unhealthy flow.
     Changes,
 }
 
@@ -84,6 +86,8 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
         Command::Drift(args) => block_on(drift::run(args, ctx), Some(1)),
+        Command::Status(args) => block_on(status::run(args, ctx), Some(1)),
+        Command::Import(args) => block_on(import::run(args, ctx), Some(1)),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     }

@@ -820,6 +820,7 @@ pub fn changed_outside(
             .cloned()
             .collect(),
         dataset_exports: desired.dataset_exports.clone(),
+        adoptions: desired.adoptions.clone(),
     };
     detect(&scoped, live, &IgnoreList::default(), target).out_of_band()
 }

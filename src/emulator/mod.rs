@@ -35,7 +35,13 @@
 //!   now) → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
+//! * `GET /_emulator/clock` (`{now, nowMs}`) and `POST /_emulator/clock` with
+//!   `{"advance": "36h"}` or `{"set": "<RFC 3339>"}`: the simulated clock (`clock.rs`) moves
+//!   forward and the runs due meanwhile are produced (`runs.rs`); `{now, nowMs, runsCreated}`.
+//!   `POST /_emulator/flows/{id}/fail` (`{"org"?, "sandbox"?, "runs"?, "code"?,
+//!   "message"?}`): the flow's next runs fail. Every answer's `Date` is the simulated clock.
 
+mod clock;
 mod dataprep;
 mod datasets;
 mod error;
@@ -45,6 +51,7 @@ mod ims;
 mod patch;
 mod query;
 mod resources;
+mod runs;
 mod server;
 mod specs;
 mod store;
@@ -98,6 +105,9 @@ pub struct EmulatorConfig {
     pub max_connections: usize,
     /// Largest request body (default 64 MiB); above it, 413 with the Flow Service error body.
     pub max_body_bytes: usize,
+    /// Where the simulated clock starts, epoch milliseconds (default: the real time); it then
+    /// ticks with real time and moves forward with `POST /_emulator/clock`.
+    pub clock_start_ms: Option<i64>,
     /// The credentials IMS accepts (empty, the default: any non-empty pair); a credential
     /// with an org gets tokens entitled to that org only.
     pub credentials: Vec<ImsCredential>,
@@ -114,6 +124,7 @@ impl Default for EmulatorConfig {
             header_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_body_bytes: 64 << 20,
+            clock_start_ms: None,
             credentials: Vec::new(),
         }
     }
@@ -273,7 +284,7 @@ impl EmulatorState {
             }
             None => (store::Store::default(), None),
         };
-        Ok(EmulatorState(Arc::new(AppState::new(
+        let state = AppState::new(
             store,
             persister,
             faults::Faults::new(config.faults.clone()),
@@ -281,7 +292,11 @@ impl EmulatorState {
             config.token_lifetime,
             config.max_body_bytes,
             config.credentials.clone(),
-        ))))
+        );
+        if let Some(start) = config.clock_start_ms {
+            state.start_clock_at(start);
+        }
+        Ok(EmulatorState(Arc::new(state)))
     }
 
     /// Replaces the fault configuration (the generator is reseeded).
@@ -292,6 +307,30 @@ impl EmulatorState {
     /// The current fault configuration.
     pub fn faults(&self) -> FaultConfig {
         self.0.faults.config()
+    }
+
+    /// The simulated time, epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.0.now_ms()
+    }
+
+    /// Moves the simulated clock forward by `by` and produces the runs due meanwhile; returns
+    /// how many runs were made.
+    pub async fn advance_clock(&self, by: Duration) -> Result<usize, EmulatorError> {
+        self.0.clock.advance(by);
+        Ok(self.0.produce_runs().await?)
+    }
+
+    /// Makes the next `runs` runs of flow `flow_id` fail with the default error (0: none).
+    pub fn fail_runs(&self, flow_id: &str, runs: u32) {
+        self.0.runs.fail(
+            flow_id,
+            runs::Failure {
+                remaining: runs,
+                code: runs::DEFAULT_FAILURE_CODE.into(),
+                message: runs::DEFAULT_FAILURE_MESSAGE.into(),
+            },
+        );
     }
 
     /// Requests received, by `"METHOD /route/template"`.
@@ -333,7 +372,7 @@ impl EmulatorState {
             flow_id: flow_id.into(),
         };
         self.0.store.existing(org, sandbox).ok_or_else(missing)?;
-        let mut actor = Actor::ui(who.at.unwrap_or_else(server::now_ms));
+        let mut actor = Actor::ui(who.at.unwrap_or_else(|| self.0.now_ms()));
         if let Some(by) = &who.by {
             actor.by = by.clone();
         }

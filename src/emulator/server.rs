@@ -1,5 +1,6 @@
 //! Routes and handlers.
 
+use super::clock::{self, Clock};
 use super::error::ApiError;
 use super::faults::{ConnHandle, Faults, Outcome};
 use super::gateway::{self, Caller};
@@ -7,6 +8,7 @@ use super::ims::Tokens;
 use super::patch::{PatchRejection, apply_flow_patch};
 use super::query::{ListQuery, QueryError, SortKey};
 use super::resources::{self, Actor};
+use super::runs::{self, Runs};
 use super::store::{Entity, PersistFailed, Persister, Sandbox, Store, col_name};
 use super::{EmulatorError, OutOfBandEdit, dataprep, specs, store};
 use crate::wire::Resource;
@@ -37,6 +39,10 @@ pub(crate) struct AppState {
     pub token_lifetime: Duration,
     /// Largest request body accepted; above it, 413.
     pub max_body_bytes: usize,
+    /// The simulated clock of every timestamp.
+    pub clock: Clock,
+    /// Dataflow runs and injected run failures.
+    pub runs: Runs,
     conn_specs: Vec<Entity>,
     flow_specs: Vec<Entity>,
 }
@@ -59,6 +65,7 @@ impl AppState {
                 .map(|(i, s)| Entity::new(n - i, s))
                 .collect()
         };
+        let clock = Clock::default();
         AppState {
             store,
             persister,
@@ -68,6 +75,12 @@ impl AppState {
             strict_sandbox,
             token_lifetime,
             max_body_bytes,
+            runs: {
+                let runs = Runs::default();
+                runs.start_at(clock.now_ms());
+                runs
+            },
+            clock,
             conn_specs: wrap(specs::connection_specs()),
             flow_specs: wrap(specs::flow_specs()),
         }
@@ -107,8 +120,67 @@ impl AppState {
             None => None,
         };
         self.store.clear();
+        self.runs.clear();
         self.counts.lock().expect("lock").clear();
         Ok(())
+    }
+
+    /// The simulated time, epoch milliseconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Starts the simulated clock at `start_ms` (before serving): runs are due from there.
+    pub(crate) fn start_clock_at(&self, start_ms: i64) {
+        self.clock.jump_to(start_ms);
+        self.runs.restart_at(self.now_ms());
+    }
+
+    /// Produces the runs due up to the clock's current time (see [`runs`]) and records each
+    /// flow's `lastRunDetails`; returns how many runs were made.
+    pub(crate) async fn produce_runs(&self) -> Result<usize, PersistFailed> {
+        let to = self.now_ms();
+        let from = self.runs.advance_window(to);
+        let mut made = 0;
+        for sb in self.store.all_sandboxes() {
+            let (org, name, flows) = {
+                let g = sb.read().expect("lock");
+                let flows: Vec<Value> = g
+                    .col(Resource::Flow)
+                    .values()
+                    .map(|e| (*e.value).clone())
+                    .collect();
+                (g.org.clone(), g.name.clone(), flows)
+            };
+            let last = self.runs.produce(&org, &name, &flows, from, to);
+            if last.is_empty() {
+                continue;
+            }
+            made += self
+                .runs
+                .of_sandbox(&org, &name)
+                .iter()
+                .filter(|e| {
+                    e.value["createdAt"]
+                        .as_i64()
+                        .is_some_and(|t| t > from && t <= to)
+                })
+                .count();
+            self.mutate(&org, &name, |sb| {
+                for (id, details) in last {
+                    let Some(e) = sb.get(Resource::Flow, &id) else {
+                        continue;
+                    };
+                    let mut v = (*e.value).clone();
+                    v["lastRunDetails"] = details;
+                    let seq = self.store.next_seq();
+                    sb.put(Resource::Flow, &id, seq, v);
+                }
+                Ok::<_, PersistFailed>(())
+            })
+            .await?;
+        }
+        Ok(made)
     }
 }
 
@@ -129,10 +201,6 @@ impl From<PersistFailed> for ApiError {
 }
 
 type St = State<Arc<AppState>>;
-
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn json_text(status: StatusCode, text: String) -> Response {
     let mut r = (status, text).into_response();
@@ -338,7 +406,7 @@ async fn create(st: St, r: Resource, req: Request) -> Response {
         let (_, bytes, caller) = enter(&st, req).await?;
         let body = parse_json(&bytes)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let actor = Actor::api(&caller.client_id, now_ms());
+        let actor = Actor::api(&caller.client_id, st.now_ms());
         let etag = st
             .mutate(&caller.org, &caller.sandbox, |sb| {
                 let value = match r {
@@ -411,7 +479,7 @@ async fn patch_one(st: St, r: Resource, id: String, req: Request) -> Response {
             return Err(ApiError::bad_request(1403, "If-Match header is missing"));
         };
         let body = parse_json(&bytes)?;
-        let actor = Actor::api(&caller.client_id, now_ms());
+        let actor = Actor::api(&caller.client_id, st.now_ms());
         if st.store.existing(&caller.org, &caller.sandbox).is_none() {
             return Err(ApiError::not_found(col_name(r), &id));
         }
@@ -521,7 +589,7 @@ async fn flow_action(st: St, id: String, req: Request) -> Response {
                 ));
             }
         };
-        let actor = Actor::api(&caller.client_id, now_ms());
+        let actor = Actor::api(&caller.client_id, st.now_ms());
         if st.store.existing(&caller.org, &caller.sandbox).is_none() {
             return Err(ApiError::not_found("flows", &id));
         }
@@ -618,10 +686,18 @@ async fn get_spec(st: St, kind: SpecKind, id: String, req: Request) -> Response 
 async fn list_runs(st: St, req: Request) -> Response {
     let request_id = rid();
     let res = async {
-        let (parts, _, _) = enter(&st, req).await?;
+        let (parts, _, caller) = enter(&st, req).await?;
         let q =
             ListQuery::parse(parts.uri.query().unwrap_or(""), RUN_ROOTS).map_err(query_error)?;
-        Ok(page(&q, &[], "runs", 0))
+        let cutoff = st.runs.current_seq();
+        let mut items: Vec<Entity> = st
+            .runs
+            .of_sandbox(&caller.org, &caller.sandbox)
+            .into_iter()
+            .filter(|e| q.matches(&e.value))
+            .collect();
+        q.sort(&mut items, |e| (e.value.as_ref(), e.created));
+        Ok(page(&q, &items, "runs", cutoff))
     }
     .await;
     finish(&request_id, res)
@@ -630,11 +706,116 @@ async fn list_runs(st: St, req: Request) -> Response {
 async fn get_run(st: St, Path(id): Path<String>, req: Request) -> Response {
     let request_id = rid();
     let res = async {
-        enter(&st, req).await?;
-        Err::<Response, _>(ApiError::not_found("runs", &id))
+        let (_, _, caller) = enter(&st, req).await?;
+        st.runs
+            .get(&caller.org, &caller.sandbox, &id)
+            .map(|e| one(&e))
+            .ok_or_else(|| ApiError::not_found("runs", &id))
     }
     .await;
     finish(&request_id, res)
+}
+
+/// The body of `POST /_emulator/clock`: exactly one of the two.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    advance: Option<String>,
+    set: Option<String>,
+}
+
+fn clock_body(now: i64) -> Value {
+    json!({"now": clock::rfc3339(now), "nowMs": now})
+}
+
+async fn clock_get(st: St) -> Response {
+    axum::Json(clock_body(st.now_ms())).into_response()
+}
+
+async fn clock_post(st: St, bytes: Bytes) -> Response {
+    let res = async {
+        let bad = |m: String| ApiError::bad_request(1405, m);
+        let req: ClockRequest = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("Invalid clock request: {e}")))?;
+        match (req.advance, req.set) {
+            (Some(d), None) => {
+                let d = clock::parse_duration(&d).map_err(|e| bad(e.to_string()))?;
+                st.clock.advance(d);
+            }
+            (None, Some(t)) => {
+                let at = clock::parse_instant(&t).map_err(|e| bad(e.to_string()))?;
+                st.clock.set(at).map_err(|e| bad(e.to_string()))?;
+            }
+            _ => {
+                return Err(bad(
+                    "Invalid clock request: give {\"advance\": \"36h\"} or {\"set\": \"2026-12-01T17:00:00Z\"}".into(),
+                ));
+            }
+        }
+        let made = st.produce_runs().await?;
+        let mut body = clock_body(st.now_ms());
+        body["runsCreated"] = json!(made);
+        Ok(axum::Json(body).into_response())
+    }
+    .await;
+    finish(&rid(), res)
+}
+
+/// The body of `POST /_emulator/flows/{id}/fail`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailRequest {
+    org: Option<String>,
+    sandbox: Option<String>,
+    runs: Option<u32>,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+async fn introspect_fail(st: St, Path(id): Path<String>, bytes: Bytes) -> Response {
+    let res = async {
+        let req: FailRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::from_str("{}").map_err(|e| ApiError::bad_request(1405, e.to_string()))?
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request(1405, format!("Invalid run failure request: {e}"))
+            })?
+        };
+        let org = req.org.as_deref().unwrap_or(super::EMBEDDED_ORG_ID);
+        let sandbox = req.sandbox.as_deref().unwrap_or("prod");
+        let exists = st
+            .store
+            .existing(org, sandbox)
+            .is_some_and(|sb| sb.read().expect("lock").get(Resource::Flow, &id).is_some());
+        if !exists {
+            return Err(ApiError::not_found("flows", &id));
+        }
+        let remaining = req.runs.unwrap_or(1);
+        st.runs.fail(
+            &id,
+            runs::Failure {
+                remaining,
+                code: req
+                    .code
+                    .unwrap_or_else(|| runs::DEFAULT_FAILURE_CODE.into()),
+                message: req
+                    .message
+                    .unwrap_or_else(|| runs::DEFAULT_FAILURE_MESSAGE.into()),
+            },
+        );
+        Ok(axum::Json(json!({"flowId": id, "failingRuns": remaining})).into_response())
+    }
+    .await;
+    finish(&rid(), res)
+}
+
+/// Stamps every answer with the simulated clock's `Date` (hyper keeps a `Date` that is set).
+async fn date_layer(st: St, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&clock::http_date(st.now_ms())) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
 }
 
 async fn ims_token(st: St, req: Request) -> Response {
@@ -937,7 +1118,7 @@ async fn dp_write_mapping_set(st: St, existing: Option<String>, req: Request) ->
     let res = async {
         let (_, bytes, caller) = enter_data_prep(&st, req).await?;
         let body = parse_json(&bytes)?;
-        let now = now_ms();
+        let now = st.now_ms();
         let out = st
             .mutate(&caller.org, &caller.sandbox, |sb| {
                 let (id, version, created) = match &existing {
@@ -1124,7 +1305,10 @@ pub(crate) fn build(st: Arc<AppState>) -> Router {
         .route("/_emulator/requests", get(introspect_requests))
         .route("/_emulator/reset", post(introspect_reset))
         .route("/_emulator/flows/{id}/edit", post(introspect_edit))
+        .route("/_emulator/flows/{id}/fail", post(introspect_fail))
+        .route("/_emulator/clock", get(clock_get).post(clock_post))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(st.clone(), date_layer))
         .with_state(st)
 }

@@ -199,6 +199,16 @@ impl Store {
             .cloned()
     }
 
+    /// Every sandbox, in no particular order.
+    pub(crate) fn all_sandboxes(&self) -> Vec<Arc<RwLock<Sandbox>>> {
+        self.sandboxes
+            .read()
+            .expect("lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Every flow as `(org, sandbox, id, name)`, by org, sandbox and creation: an order that
     /// depends only on the order of writes.
     pub(crate) fn all_flows(&self) -> Vec<(String, String, String, String)> {

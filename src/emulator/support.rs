@@ -8,7 +8,7 @@ use super::server::AppState;
 use super::store::{self, Entity};
 use super::{
     EMBEDDED_CLIENT_ID, EmulatorError, EmulatorState, RunningEmulator, apply_flow_patch, error,
-    server, specs,
+    specs,
 };
 use crate::catalog::{self, AuthMethod, Card, Platform, PlatformInfo};
 use crate::wire::Resource;
@@ -56,7 +56,7 @@ impl EmulatorState {
         sandbox: &str,
         seed: &SeedFlows,
     ) -> Result<Vec<String>, EmulatorError> {
-        let actor = Actor::api(EMBEDDED_CLIENT_ID, server::now_ms());
+        let actor = Actor::api(EMBEDDED_CLIENT_ID, self.0.now_ms());
         self.0
             .mutate(org, sandbox, |sb| {
                 let mut seeder = Seeder {

@@ -255,6 +255,20 @@ pub(crate) struct DestinationSpec {
     pub identity_deduplication_keys: Vec<Spanned<String>>,
     /// Whether the dataflow runs (default true).
     pub enabled: Option<bool>,
+    /// Live objects made outside destctl that this Destination takes over (written by
+    /// `destctl import`): the next `apply` writes the ownership marker into them instead of
+    /// creating new ones. Ignored once they carry the marker.
+    pub adopt: Option<AdoptSpec>,
+}
+
+/// `spec.adopt`: what a Destination takes over.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AdoptSpec {
+    /// The id of the live destination flow. Its source and target connections and their base
+    /// connections are adopted with it, except those another flow also uses (left unmanaged).
+    #[schemars(with = "String")]
+    pub flow_id: Spanned<String>,
 }
 
 /// `spec.connection`: the account's auth method and params.

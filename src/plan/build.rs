@@ -18,6 +18,7 @@
 //! - Objects are created only when something needs them: a live flow whose connections are not
 //!   managed (e.g. imported) gets no new connections.
 
+use super::adopt;
 use super::dataset;
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
@@ -68,6 +69,16 @@ fn build_with(
     views: Views,
 ) -> Result<(Plan, PlanDetails), PlanError> {
     let mut managed = live.managed();
+    let mut adopters: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, id) in &desired.adoptions {
+        if let Some(first) = adopters.insert(id.0.as_str(), name.as_str()) {
+            return Err(PlanError::AdoptedTwice {
+                first: first.to_owned(),
+                second: name.to_string(),
+                id: id.0.clone(),
+            });
+        }
+    }
     let wanted: BTreeMap<&str, &DesiredDestination> = desired
         .destinations
         .iter()
@@ -109,12 +120,36 @@ fn build_with(
                     name: name.to_owned(),
                     ..LiveDestination::default()
                 };
-                let (mut c, mut detail) = destination(
-                    d,
-                    live_dest.unwrap_or(&empty),
-                    live.campaign_flow_spec_id.as_deref(),
-                    views,
-                )?;
+                let adoption = match desired.adoptions.get(&d.name) {
+                    Some(id) => adopt::prepare(d, id, live, live_dest)?,
+                    None => None,
+                };
+                let base = adoption
+                    .as_ref()
+                    .map(|a| &a.live)
+                    .or(live_dest)
+                    .unwrap_or(&empty);
+                let (mut c, mut detail) =
+                    destination(d, base, live.campaign_flow_spec_id.as_deref(), views)?;
+                if let Some(a) = &adoption {
+                    c = adopt::rewrite(d, a, c);
+                    detail.status = DestinationStatus::Adopt;
+                    detail.notes.retain(|(_, n)| !n.starts_with("description"));
+                    detail.notes.insert(
+                        0,
+                        (
+                            Sign::Change,
+                            format!(
+                                "adopt {} object{} made outside destctl (ownership marker written)",
+                                a.adopted.len(),
+                                if a.adopted.len() == 1 { "" } else { "s" }
+                            ),
+                        ),
+                    );
+                    for l in &a.left {
+                        detail.notes.push((Sign::Change, adopt::left_words(l)));
+                    }
+                }
                 if let Some(l) = live_dest {
                     let (deletes, dups) = duplicate_changes(live, l, opts.prune, false);
                     if !deletes.is_empty() && detail.status == DestinationStatus::Unchanged {

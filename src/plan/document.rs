@@ -147,6 +147,8 @@ pub enum Change {
     Enable(FlowToggle),
     /// Disable a flow.
     Disable(FlowToggle),
+    /// Adopt an unmanaged entity: a `PATCH` with `If-Match` whose ops write the marker.
+    Adopt(Update),
 }
 
 impl Change {
@@ -170,6 +172,23 @@ impl Change {
         patch: Vec<PatchOp>,
     ) -> Change {
         Change::Update(Update {
+            resource,
+            name: name.to_owned(),
+            id,
+            etag,
+            patch,
+        })
+    }
+
+    /// The adoption of the unmanaged entity `id` at `etag`.
+    pub fn adopt(
+        resource: Resource,
+        name: &str,
+        id: IdRef,
+        etag: Etag,
+        patch: Vec<PatchOp>,
+    ) -> Change {
+        Change::Adopt(Update {
             resource,
             name: name.to_owned(),
             id,
@@ -222,6 +241,7 @@ impl Change {
             Change::Delete(_) => Action::Delete,
             Change::Enable(_) => Action::Enable,
             Change::Disable(_) => Action::Disable,
+            Change::Adopt(_) => Action::Adopt,
         }
     }
 
@@ -229,7 +249,7 @@ impl Change {
     pub fn resource(&self) -> Resource {
         match self {
             Change::Create(c) => c.resource,
-            Change::Update(u) => u.resource,
+            Change::Update(u) | Change::Adopt(u) => u.resource,
             Change::Delete(d) => d.resource,
             Change::Enable(_) | Change::Disable(_) => Resource::Flow,
         }
@@ -239,7 +259,7 @@ impl Change {
     pub fn name(&self) -> &str {
         match self {
             Change::Create(c) => &c.name,
-            Change::Update(u) => &u.name,
+            Change::Update(u) | Change::Adopt(u) => &u.name,
             Change::Delete(d) => &d.name,
             Change::Enable(t) | Change::Disable(t) => &t.name,
         }
@@ -249,7 +269,7 @@ impl Change {
     pub fn id(&self) -> Option<&IdRef> {
         match self {
             Change::Create(_) => None,
-            Change::Update(u) => Some(&u.id),
+            Change::Update(u) | Change::Adopt(u) => Some(&u.id),
             Change::Delete(d) => Some(&d.id),
             Change::Enable(t) | Change::Disable(t) => Some(&t.id),
         }
@@ -258,7 +278,7 @@ impl Change {
     /// The etag an update was computed from.
     pub fn etag(&self) -> Option<&Etag> {
         match self {
-            Change::Update(u) => Some(&u.etag),
+            Change::Update(u) | Change::Adopt(u) => Some(&u.etag),
             _ => None,
         }
     }
@@ -284,7 +304,7 @@ impl Change {
     pub fn patch(&self) -> Option<&[PatchOp]> {
         match self {
             Change::Create(c) => c.activation.as_deref(),
-            Change::Update(u) => Some(&u.patch),
+            Change::Update(u) | Change::Adopt(u) => Some(&u.patch),
             _ => None,
         }
     }
@@ -480,7 +500,7 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
     }
     let allowed: &[&str] = match action {
         Action::Create => &["key", "body", "patch"],
-        Action::Update => &["id", "etag", "patch"],
+        Action::Update | Action::Adopt => &["id", "etag", "patch"],
         Action::Delete => &["id", "key"],
         Action::Enable | Action::Disable => &["id"],
     };
@@ -490,7 +510,7 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
                 field,
                 on: format!(
                     "{} `{}` change",
-                    if matches!(action, Action::Update | Action::Enable) {
+                    if matches!(action, Action::Update | Action::Enable | Action::Adopt) {
                         "an"
                     } else {
                         "a"
@@ -532,17 +552,29 @@ fn read_fields(value: Value, what: &mut Option<String>) -> Result<Change, ShapeE
                 activation,
             })
         }
-        Action::Update => {
+        Action::Update | Action::Adopt => {
             let id = typed("id", required("id")?)?;
             let etag = typed("etag", required("etag")?)?;
             let patch = read_patch(required("patch")?)?;
-            Change::Update(Update {
+            let u = Update {
                 resource,
                 name,
                 id,
                 etag,
                 patch,
-            })
+            };
+            if action == Action::Adopt {
+                if u.id.live().is_none() {
+                    return Err(ShapeError::Invalid {
+                        field: "id",
+                        message: "an adopted entity exists already: a live id, not a ${ref:…}"
+                            .into(),
+                    });
+                }
+                Change::Adopt(u)
+            } else {
+                Change::Update(u)
+            }
         }
         Action::Delete => Change::Delete(Delete {
             resource,
@@ -647,7 +679,7 @@ fn check_secret_refs(change: &Change) -> Result<(), ShapeError> {
                 }
             }
         }
-        Change::Update(u) => {
+        Change::Update(u) | Change::Adopt(u) => {
             for op in &u.patch {
                 let mut refs = Vec::new();
                 if let Some(v) = &op.value {
@@ -1235,7 +1267,8 @@ mod tests {
                 create: 1,
                 update: 3,
                 delete: 1,
-                unchanged: 3
+                unchanged: 3,
+                adopt: 0
             }
         );
     }

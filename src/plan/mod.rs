@@ -1,6 +1,7 @@
 //! Plans: the change between the desired model and live state, as the JSON document
 //! (docs/plan-format.md) that a reviewer reads and `apply` executes.
 
+pub mod adopt;
 mod build;
 pub(crate) mod dataset;
 pub(crate) mod desired;
@@ -14,6 +15,33 @@ pub use build::{
     build, build_plan, dataset_update_for, location_words, plan_destination,
     take_over_former_names, update_for, update_of,
 };
+#[cfg(feature = "test-support")]
+pub use fuzzing::{activation_patch, flow_body};
+
+/// The desired flow's create requests, for the fuzz targets (`fuzz/`) to build live flows the
+/// way `apply` creates them; with the `test-support` feature only.
+#[cfg(feature = "test-support")]
+mod fuzzing {
+    use crate::model::DesiredDestination;
+    use crate::wire::PatchOp;
+    use serde_json::Value;
+
+    /// The `POST /flows` body of `d`: no audience and no attribute (they follow in
+    /// [`activation_patch`]).
+    pub fn flow_body(
+        d: &DesiredDestination,
+        flow_spec_id: &str,
+        source_connection_id: &str,
+        target_connection_id: &str,
+    ) -> Value {
+        super::desired::flow_body(d, flow_spec_id, source_connection_id, target_connection_id)
+    }
+
+    /// The patch that adds `d`'s audiences and profile attributes to its new flow.
+    pub fn activation_patch(d: &DesiredDestination) -> Vec<PatchOp> {
+        super::desired::activation_patch(d)
+    }
+}
 pub use document::{
     Change, ChangeError, Create, Delete, FlowToggle, IdRef, ShapeError, Update, describe,
     parse_ref, resource_word,
@@ -49,6 +77,13 @@ pub struct Summary {
     pub delete: usize,
     /// Managed flows with nothing to do.
     pub unchanged: usize,
+    /// `adopt` changes (absent when none, so plans without adoption read and write as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a change does.
@@ -65,6 +100,10 @@ pub enum Action {
     Enable,
     /// `POST /flows/{id}/action?op=disable`.
     Disable,
+    /// `PATCH` an existing unmanaged entity with `If-Match`, writing the ownership marker into
+    /// its description (and any update it needs in the same patch): `destctl import`'s
+    /// objects taken over.
+    Adopt,
 }
 
 impl Action {
@@ -76,6 +115,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Enable => "enable",
             Action::Disable => "disable",
+            Action::Adopt => "adopt",
         }
     }
 }
@@ -205,6 +245,40 @@ pub enum PlanError {
         /// The manifest's auth method (its spec name).
         desired: String,
     },
+    /// `spec.adopt.flowId` names a flow that is not a live destination flow.
+    #[error(
+        "Destination `{destination}`: spec.adopt.flowId {id} is not a destination flow of this sandbox; remove spec.adopt to create new objects instead"
+    )]
+    AdoptFlowNotFound {
+        /// The Destination's name.
+        destination: String,
+        /// The flow id.
+        id: String,
+    },
+    /// Two Destinations adopt the same flow.
+    #[error(
+        "Destinations `{first}` and `{second}` both adopt flow {id} (spec.adopt.flowId); keep one"
+    )]
+    AdoptedTwice {
+        /// The first Destination.
+        first: String,
+        /// The second.
+        second: String,
+        /// The flow id.
+        id: String,
+    },
+    /// `spec.adopt.flowId` names a flow another Destination manages.
+    #[error(
+        "Destination `{destination}`: flow {id} is already managed by Destination `{owner}`; it cannot be adopted twice"
+    )]
+    AdoptFlowManaged {
+        /// The Destination's name.
+        destination: String,
+        /// The flow id.
+        id: String,
+        /// The Destination whose marker it carries.
+        owner: String,
+    },
     /// A DatasetExport's platform has no dataset flow spec (validation refuses it; a plan
     /// built from another desired model may still meet it).
     #[error("DatasetExport `{export}`: {platform} has no dataset flow spec")]
@@ -250,6 +324,8 @@ pub enum DestinationStatus {
     Delete,
     /// Not in the manifests, kept (no `--prune`).
     LeftInPlace,
+    /// Objects made outside destctl are adopted (`spec.adopt`).
+    Adopt,
 }
 
 impl DestinationStatus {
@@ -263,6 +339,7 @@ impl DestinationStatus {
             DestinationStatus::LeftInPlace => {
                 "left in place (not in the manifests; --prune deletes it)"
             }
+            DestinationStatus::Adopt => "adopt (objects made outside destctl taken over)",
         }
     }
 }
@@ -332,6 +409,7 @@ impl Plan {
                 Change::Create(_) => s.create += 1,
                 Change::Update(_) | Change::Enable(_) | Change::Disable(_) => s.update += 1,
                 Change::Delete(_) => s.delete += 1,
+                Change::Adopt(_) => s.adopt += 1,
             }
         }
         s

@@ -37,7 +37,7 @@ fn sign_cell(s: &Sign) -> String {
 fn status_sign(status: DestinationStatus) -> &'static str {
     match status {
         DestinationStatus::Create => "`+`",
-        DestinationStatus::Update => "`~`",
+        DestinationStatus::Update | DestinationStatus::Adopt => "`~`",
         DestinationStatus::Delete => "`-`",
         DestinationStatus::Unchanged | DestinationStatus::LeftInPlace => "",
     }

@@ -94,6 +94,8 @@ fn status_from_changes(changes: &[&Change]) -> DestinationStatus {
         DestinationStatus::Delete
     } else if changes.is_empty() {
         DestinationStatus::Unchanged
+    } else if changes.iter().any(|c| c.action() == Action::Adopt) {
+        DestinationStatus::Adopt
     } else {
         DestinationStatus::Update
     }
@@ -249,7 +251,7 @@ pub(crate) fn layout<'s>(s: &'s Section<'_>) -> Vec<Line<'s>> {
             // Updates take their entity's notes; creates and deletes (a dataset export's source
             // connections) only the notes of their own sign.
             let takes = |sign: &Sign| match c.action() {
-                Action::Update => true,
+                Action::Update | Action::Adopt => true,
                 Action::Create => *sign == Sign::Add,
                 Action::Delete => *sign == Sign::Remove,
                 Action::Enable | Action::Disable => false,

@@ -55,7 +55,7 @@ impl Painter {
 fn status_sign(status: DestinationStatus) -> Option<Sign> {
     match status {
         DestinationStatus::Create => Some(Sign::Add),
-        DestinationStatus::Update => Some(Sign::Change),
+        DestinationStatus::Update | DestinationStatus::Adopt => Some(Sign::Change),
         DestinationStatus::Delete => Some(Sign::Remove),
         DestinationStatus::Unchanged | DestinationStatus::LeftInPlace => None,
     }

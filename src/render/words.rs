@@ -88,7 +88,7 @@ pub(crate) fn sign_char(sign: &Sign) -> char {
 pub(crate) fn action_sign(action: Action) -> Sign {
     match action {
         Action::Create => Sign::Add,
-        Action::Update | Action::Enable | Action::Disable => Sign::Change,
+        Action::Update | Action::Enable | Action::Disable | Action::Adopt => Sign::Change,
         Action::Delete => Sign::Remove,
     }
 }
@@ -97,7 +97,7 @@ pub(crate) fn action_sign(action: Action) -> Sign {
 pub(crate) fn change_words(c: &Change) -> String {
     let what = match c {
         Change::Create(create) => create.key.clone(),
-        Change::Update(u) => u.id.to_string(),
+        Change::Update(u) | Change::Adopt(u) => u.id.to_string(),
         Change::Delete(d) => match &d.key {
             Some(key) => format!("{key} {}", d.id),
             None => format!("of {} {}", d.name, d.id),
@@ -154,10 +154,15 @@ pub(crate) fn duplicates_warning(plan: &crate::plan::Plan) -> Option<String> {
     })
 }
 
-/// The summary line: `Plan: N to create, M to update, K to delete.`
+/// The summary line: `Plan: N to create, M to update, K to delete.` (and `, A to adopt` when
+/// the plan adopts).
 pub(crate) fn summary_line(plan: &crate::plan::Plan) -> String {
+    let adopt = match plan.summary.adopt {
+        0 => String::new(),
+        n => format!(", {n} to adopt"),
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to delete.",
+        "Plan: {} to create, {} to update, {} to delete{adopt}.",
         plan.summary.create, plan.summary.update, plan.summary.delete
     )
 }

@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod flow;
 pub mod json;
+pub mod run;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

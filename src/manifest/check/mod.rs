@@ -25,6 +25,7 @@ use super::source;
 use super::{Loaded, ManifestError, Severity, Sources};
 use crate::catalog::{ExportMode, MAX_AUDIENCES_PER_FLOW, MAX_DESTINATIONS_PER_SANDBOX, Schedule};
 use crate::model::{DesiredDestination, DesiredState, ResourceName, SourceLocation};
+use crate::wire::EntityId;
 use audience::{Targets, check_audiences};
 use checker::{Checker, DocRef};
 use destination::check_destination;
@@ -263,6 +264,7 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
     let dataset_exports = dataset::check_dataset_exports(ck, &docs.dataset_exports, &destinations);
 
     let mut out = Vec::new();
+    let mut adoptions = BTreeMap::new();
     for (doc, d) in &docs.destinations {
         let Some(Some(mut dest)) = destinations.remove(&d.metadata.name.value) else {
             continue;
@@ -280,12 +282,35 @@ fn check_all(ck: &mut Checker, docs: &Docs) -> DesiredState {
                 ),
             );
         }
+        if let Some(adopt) = &d.spec.value.adopt {
+            let id = &adopt.flow_id;
+            let ok = !id.value.is_empty()
+                && id.value.len() <= 128
+                && id
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if ok {
+                adoptions.insert(dest.name.clone(), EntityId(id.value.clone()));
+            } else {
+                let pos = ck.at(*doc, id);
+                ck.err(
+                    &pos,
+                    "spec.adopt.flowId",
+                    format!(
+                        "`{}` is not a flow id: letters, digits, '-' and '_' (a UUID)",
+                        id.value
+                    ),
+                );
+            }
+        }
         dest.audiences = list;
         out.push(dest);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     DesiredState {
         destinations: out,
+        adoptions,
         dataset_exports,
     }
 }

@@ -105,7 +105,7 @@ impl Env {
                             .unwrap();
                     }
                 }
-                Action::Update => {
+                Action::Update | Action::Adopt => {
                     let id = id.unwrap();
                     let etag = etags.get(&id.0).cloned().or(c.etag().cloned()).unwrap();
                     let ops = serde_json::from_value::<Vec<destctl::wire::PatchOp>>(resolve(

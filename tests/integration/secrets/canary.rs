@@ -1,9 +1,9 @@
 //! The secret canary: a secret value given in the environment and one in a file, a client
 //! secret and an access token, each a recognisable canary, appear in no output, log or plan
-//! file of any command — validate, plan in every format and with `--out`, apply, the emulator
-//! — at `-vv` and at `RUST_LOG=trace`, including against a server that answers every request
-//! with 500 and the request's headers and body echoed in its error message. The commands are
-//! the one list [`STEPS`]: a new subcommand is one more line there.
+//! file of any command — validate, plan in every format and with `--out`, apply, status,
+//! import, the emulator — at `-vv` and at `RUST_LOG=trace`, including against a server that
+//! answers every request with 500 and the request's headers and body echoed in its error
+//! message. The commands are the one list [`STEPS`]: a new subcommand is one more line there.
 
 use crate::support::cli::Cli;
 use crate::support::emulator::EmulatorProcess;
@@ -90,7 +90,7 @@ const fn step(args: &'static [&'static str], emulator: i32, echoing_writes: i32)
 }
 
 /// Every command the canary runs, against the emulator and against the echoing servers.
-/// A new subcommand (drift, status, import…) is one more line here.
+/// A new subcommand (drift…) is one more line here.
 const STEPS: &[Step] = &[
     step(&["validate", "manifests"], 0, 0),
     step(&["plan", "manifests", "--format", "text"], 0, 0),
@@ -107,6 +107,8 @@ const STEPS: &[Step] = &[
         0,
         1,
     ),
+    step(&["status", "manifests", "--format", "json"], 0, 2),
+    step(&["import", "--out", "imported"], 0, 0),
 ];
 
 impl Step {
@@ -177,6 +179,16 @@ async fn no_canary_in_any_output_log_or_plan_file() {
             check(&name, &out);
             if let Ok(saved) = std::fs::read_to_string(&plan_file) {
                 assert_no_canary(&format!("the plan file after {name}"), &saved);
+            }
+        }
+        // What `import` wrote (the manifests of unmanaged flows, if any).
+        for f in std::fs::read_dir(dir.join("imported"))
+            .into_iter()
+            .flatten()
+        {
+            let f = f.unwrap().path();
+            if let Ok(text) = std::fs::read_to_string(&f) {
+                assert_no_canary(&format!("{}", f.display()), &text);
             }
         }
         let saved = std::fs::read_to_string(&plan_file).unwrap();

@@ -279,7 +279,7 @@ impl FakeService {
                         self.patch(&id, None, p);
                     }
                 }
-                Action::Update => {
+                Action::Update | Action::Adopt => {
                     let id = resolve(&refs, c.id().map(|i| i.to_string()).as_deref().unwrap());
                     let etag = returned
                         .get(&id)
