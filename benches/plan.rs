@@ -165,6 +165,7 @@ fn destination(sandbox: usize, flow: usize, audiences: usize) -> DesiredDestinat
     DesiredDestination {
         name: ResourceName::parse(&format!("bench-flow-{flow:04}")).expect("a name"),
         source: SourceLocation::default(),
+        former_names: Vec::new(),
         display_name: format!("Bench flow {flow}"),
         description: Some("Seeded by the plan benchmark".into()),
         platform: Platform::AmazonS3Legacy,

@@ -16,8 +16,8 @@
 //! | 0 | `wire` | the Flow Service's vocabulary: ids, etags, collections, patch ops, typed flows and connections |
 //! | 1 | `catalog`, `model`, `marker` | destination cards and their rules; the desired model; the ownership marker |
 //! | 2 | `diagnostics`, `config`, `manifest` | located problems; the environments file (`destctl.yaml`); YAML manifests → desired model, and their JSON Schemas |
-//! | 3 | `live`, `plan`, `health`, `import` | live state from list pages; the pure planner and the plan document; export health from runs (`status`); live flows → manifests (`import`) |
-//! | 4 | `render` | plans in text, JSON and Markdown |
+//! | 3 | `live`, `plan`, `drift`, `health`, `import` | live state from list pages; the pure planner and the plan document; drift (live vs manifests vs the fingerprint last applied); export health from runs (`status`); live flows → manifests (`import`) |
+//! | 4 | `render` | plans in text, JSON and Markdown; drift reports also in OpenMetrics |
 //! | 5 | `client`, `fetch`, `emulator`, `target`, `apply` | HTTP client; live state read with list calls; the Flow Service emulator; which service a run talks to; the plan executor |
 //! | 6 | `commands` | clap types, one module per subcommand, printing, exit codes and hints |
 //!
@@ -25,7 +25,8 @@
 //!
 //! The binary is a thin `main` over [`commands`]. The layers below are public so that the
 //! integration tests, benchmarks and fuzz targets drive them as a library: [`manifest::load`],
-//! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`apply`], the
+//! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`drift::detect`] and the
+//! [`drift::DriftReport`], [`apply`], the
 //! [`emulator`] server and [`client::Client`]; [`import::import`] (live flows → manifests) and
 //! [`health::evaluate`] (export health from runs) are pure functions for the same use. Everything else is `pub(crate)`; the emulator's
 //! seeding helpers exist only with the `test-support` feature.
@@ -36,6 +37,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod diagnostics;
+pub mod drift;
 pub mod emulator;
 pub mod fetch;
 pub mod health;

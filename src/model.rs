@@ -346,6 +346,8 @@ pub struct DesiredAudience {
 pub struct DesiredDestination {
     /// `metadata.name`; also the ownership marker.
     pub name: ResourceName,
+    /// `metadata.formerNames`: earlier names whose live objects this Destination takes over.
+    pub former_names: Vec<ResourceName>,
     /// Where the Destination document starts.
     pub source: SourceLocation,
     /// Flow name in AEP.

@@ -205,6 +205,7 @@ impl Dest {
         Some(DesiredDestination {
             name: ResourceName::parse("partner-sftp").ok()?,
             source: SourceLocation::default(),
+            former_names: Vec::new(),
             display_name: self.display_name.clone(),
             description: self.description.clone(),
             platform,

@@ -174,8 +174,9 @@ impl Replanner for LiveReplanner {
             else {
                 return Ok(None);
             };
-            let mut dest = self
-                .managed
+            let mut managed = self.managed.clone();
+            crate::plan::take_over_former_names(&mut managed, &self.desired.destinations);
+            let mut dest = managed
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| LiveDestination {
@@ -195,10 +196,11 @@ impl Replanner for LiveReplanner {
                 Resource::MappingSet => return Ok(None),
             };
             *slot = Some(std::sync::Arc::new(entity));
-            Ok(crate::plan::update_for(
+            Ok(crate::plan::update_of(
                 d,
                 &dest,
                 resource,
+                id,
                 self.campaign_flow_spec_id.as_deref(),
             )?)
         })
@@ -235,7 +237,9 @@ pub async fn apply(input: Input, client: &Client, ctx: &Context) -> Result<Appli
                 },
                 prune,
             };
-            let (plan, details) = crate::plan::build(&desired, &live, &opts)?;
+            let (mut plan, details) = crate::plan::build(&desired, &live, &opts)?;
+            plan.changed_outside =
+                crate::drift::changed_outside(&desired, &live, &details, opts.target.clone());
             let locations = SecretLocations::from_desired(&desired);
             let prepared = Prepared::new(&plan, &ctx.resolver, &locations)?;
             if !plan.has_changes() {

@@ -588,6 +588,7 @@ mod tests {
             changes,
             left_in_place: vec![],
             duplicates: vec![],
+            changed_outside: vec![],
         }
     }
 

@@ -208,7 +208,7 @@ async fn run_one(
     let report = applied?.report;
     match args.format {
         Format::Json => println!("{}", report.to_json()),
-        Format::Text | Format::Markdown => print!("{}", report.to_text()),
+        Format::Text | Format::Markdown | Format::OpenMetrics => print!("{}", report.to_text()),
     }
     if report.is_success() {
         Ok(Exit::Success)

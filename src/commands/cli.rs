@@ -51,6 +51,8 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Execute a plan (computed now, or a saved one) with If-Match etags.
     Apply(ApplyArgs),
+    /// Report how live state differs from the manifests and who changed it (exit 2 on drift).
+    Drift(DriftArgs),
     /// Export health of the managed flows: last runs, failures; exit 2 when unhealthy.
     Status(StatusArgs),
     /// Write manifests for live destination flows, to bring them under management.
@@ -112,6 +114,18 @@ const PLAN_FORMATS: &[(Format, &str, &str)] = &[
         Format::Markdown,
         "markdown",
         "A Markdown pull-request comment",
+    ),
+];
+
+/// The formats of `drift --format`.
+const DRIFT_FORMATS: &[(Format, &str, &str)] = &[
+    (Format::Text, "text", "Human-readable"),
+    (Format::Json, "json", "The versioned drift document"),
+    (Format::Markdown, "markdown", "An issue body"),
+    (
+        Format::OpenMetrics,
+        "openmetrics",
+        "Gauges per Destination and totals (Prometheus textfile collector, pushgateway)",
     ),
 ];
 
@@ -216,6 +230,30 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub env: EnvArgs,
     /// Scope.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// The Flow Service to read.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Arguments of `destctl drift`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DriftArgs {
+    /// Manifest files or directories (read recursively for *.yaml and *.yml).
+    #[arg(value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub paths: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, default_value = "text", value_parser = format_parser(DRIFT_FORMATS))]
+    pub format: Format,
+    /// Unmanaged flows to leave out (one flow id or name glob a line; default:
+    /// `.destctlignore` in the current directory, when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+    /// Environments of the config file.
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The Destinations to look at.
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// The Flow Service to read.

@@ -45,6 +45,14 @@ pub enum Error {
     /// `apply` failed or was refused.
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
+    /// The drift ignore file has an unusable line.
+    #[error("{}", path.display())]
+    Ignore {
+        /// The file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        source: crate::drift::IgnoreError,
+    },
     /// The environments file cannot be used, or an environment cannot be chosen.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),

@@ -9,6 +9,7 @@
 pub(crate) mod apply;
 pub mod cli;
 pub(crate) mod docs;
+pub(crate) mod drift;
 
 pub use cli::Cli;
 pub(crate) mod emulator;
@@ -60,7 +61,7 @@ impl Context {
 pub enum Exit {
     /// Exit 0.
     Success,
-    /// Exit 2: `plan --detailed-exitcode` found changes, or `status` an unhealthy flow.
+    /// Exit 2: `plan --detailed-exitcode` found changes, `drift` drift, or `status` an unhealthy flow.
     Changes,
 }
 
@@ -84,6 +85,7 @@ pub fn run(command: &Command, ctx: &Context) -> Result<Exit, Error> {
         Command::Plan(args) => block_on(plan::run(args, ctx), Some(1)),
         Command::Emulator(args) => block_on(emulator::run(args, ctx), None),
         Command::Apply(args) => block_on(apply::run(args, ctx), None),
+        Command::Drift(args) => block_on(drift::run(args, ctx), Some(1)),
         Command::Status(args) => block_on(status::run(args, ctx), Some(1)),
         Command::Import(args) => block_on(import::run(args, ctx), Some(1)),
         Command::Completions(args) => docs::completions(args),

@@ -54,7 +54,10 @@ async fn plan_one(
         },
         prune: args.prune,
     };
-    Ok(build(desired, &live, &opts)?)
+    let (mut plan, details) = build(desired, &live, &opts)?;
+    plan.changed_outside =
+        crate::drift::changed_outside(desired, &live, &details, plan.target.clone());
+    Ok((plan, details))
 }
 
 fn warn_duplicates(plan: &Plan) {
@@ -197,7 +200,8 @@ async fn run_envs(
                 let v = serde_json::from_str(&render::json(&plan)).unwrap_or_default();
                 json.insert(env.name.clone(), v);
             }
-            Format::Json => out.push_str(&render::json(&plan)),
+            // Plans have no metrics form (the command line never offers it).
+            Format::Json | Format::OpenMetrics => out.push_str(&render::json(&plan)),
             Format::Markdown => {
                 // One comment for every environment: each gets an equal share of the budget.
                 let share = (render::MARKDOWN_MAX_CHARS / environments.len()).saturating_sub(100);

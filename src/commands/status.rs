@@ -113,7 +113,8 @@ fn exit(unhealthy: bool) -> Exit {
 
 fn render(format: Format, report: &StatusReport) -> String {
     match format {
-        Format::Json => health::render_json(report),
+        // Status has no metrics form (the command line never offers it).
+        Format::Json | Format::OpenMetrics => health::render_json(report),
         Format::Markdown => health::render_markdown(report),
         Format::Text => health::render_text(report),
     }

@@ -25,7 +25,14 @@
 //!   ([`OutOfBandEdit`]) over HTTP: body `{"org": "…@AdobeOrg" (default
 //!   [`EMBEDDED_ORG_ID`]), "sandbox": "prod" (default), "edit": E}` where E is one of
 //!   `{"rename": "…"}`, `{"description": "…"}`, `{"enable": true}`, `{"disable": true}`,
-//!   `{"patch": [ops]}` → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
+//!   `{"patch": [ops]}`, `{"removeAudience": "<segment id>"}`,
+//!   `{"schedule": {"audience": "<segment id>", "schedule": {…}}}`,
+//!   `{"filenameTemplate": {"audience": "<segment id>", "template": "…"}}`,
+//!   `{"location": {<target connection params to set>}}` (changes the flow's target
+//!   connection), `{"account": {<auth params to set>}}` (changes the flow's destination
+//!   account), `{"delete": true}`; optional `"by"`, `"client"`, `"at"` (epoch ms) set
+//!   `updatedBy`, `updatedClient`, `updatedAt` (default: `aep-ui-user@AdobeID`, `exc_app`,
+//!   now) → 200 `{id, etag}`; 404 `1439` when that org and sandbox have no such
 //!   flow; 400 `1455` when the edit breaks the flow rules, 400 `1405` for any other body.
 //!   No gateway checks, no faults, not counted.
 //! * `GET /_emulator/clock` (`{now, nowMs}`) and `POST /_emulator/clock` with
@@ -194,6 +201,70 @@ pub enum OutOfBandEdit {
     Enable,
     /// Apply a JSON Patch (the same rules as the API's PATCH).
     Patch(Value),
+    /// Stop exporting the audience with this segment id (its selector is removed).
+    RemoveAudience(String),
+    /// Replace the `schedule` of the audience `audience`.
+    SetSchedule {
+        /// The segment id.
+        audience: String,
+        /// The new schedule object.
+        schedule: Value,
+    },
+    /// Replace the `filenameTemplate` of the audience `audience`.
+    SetFilenameTemplate {
+        /// The segment id.
+        audience: String,
+        /// The new template.
+        template: String,
+    },
+    /// Set these keys of the flow's target connection `params` (the file location); the
+    /// target connection is what changes (and records who and when).
+    SetLocation(serde_json::Map<String, Value>),
+    /// Set these keys of the `auth.params` of the flow's destination account (the base
+    /// connection of its target connection), which records who and when.
+    SetAccount(serde_json::Map<String, Value>),
+    /// Delete the flow (whatever its state).
+    Delete,
+}
+
+/// Who makes an out-of-band edit, and when; each field defaults to a person in the AEP UI now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EditActor {
+    /// `updatedBy` (default `aep-ui-user@AdobeID`).
+    pub by: Option<String>,
+    /// `updatedClient` (default `exc_app`).
+    pub client: Option<String>,
+    /// `updatedAt`, epoch milliseconds (default now).
+    pub at: Option<i64>,
+}
+
+/// The JSON Patch replacing the selector of audience `id` in `flow` after `change` edits its
+/// `value`.
+fn selector_patch(
+    flow: &Value,
+    id: &str,
+    change: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> Result<Value, EmulatorError> {
+    let selectors = flow
+        .pointer("/transformations/0/params/segmentSelectors/selectors")
+        .and_then(Value::as_array)
+        .ok_or_else(|| EmulatorError::Rejected("the flow has no audience selectors".into()))?;
+    let (index, sel) = selectors
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.pointer("/value/id").and_then(Value::as_str) == Some(id))
+        .ok_or_else(|| {
+            EmulatorError::Rejected(format!("the flow does not export audience {id}"))
+        })?;
+    let mut sel = sel.clone();
+    if let Some(v) = sel.get_mut("value").and_then(Value::as_object_mut) {
+        change(v);
+    }
+    Ok(json!([{
+        "op": "replace",
+        "path": format!("/transformations/0/params/segmentSelectors/selectors/{index}"),
+        "value": sel,
+    }]))
 }
 
 /// The emulator's state and control surface; cheap to clone.
@@ -280,16 +351,123 @@ impl EmulatorState {
         flow_id: &str,
         edit: OutOfBandEdit,
     ) -> Result<String, EmulatorError> {
+        self.out_of_band_edit_as(org, sandbox, flow_id, edit, &EditActor::default())
+            .await
+    }
+
+    /// [`EmulatorState::out_of_band_edit`] made by `who` (its `updatedBy`, `updatedClient` and
+    /// `updatedAt`). Returns the new etag of the changed entity (the target connection for
+    /// [`OutOfBandEdit::SetLocation`], empty for [`OutOfBandEdit::Delete`]).
+    pub async fn out_of_band_edit_as(
+        &self,
+        org: &str,
+        sandbox: &str,
+        flow_id: &str,
+        edit: OutOfBandEdit,
+        who: &EditActor,
+    ) -> Result<String, EmulatorError> {
         let missing = || EmulatorError::NoSuchFlow {
             org: org.into(),
             sandbox: sandbox.into(),
             flow_id: flow_id.into(),
         };
         self.0.store.existing(org, sandbox).ok_or_else(missing)?;
-        let actor = Actor::ui(self.0.now_ms());
+        let mut actor = Actor::ui(who.at.unwrap_or_else(|| self.0.now_ms()));
+        if let Some(by) = &who.by {
+            actor.by = by.clone();
+        }
+        if let Some(client) = &who.client {
+            actor.client = client.clone();
+        }
         self.0
             .mutate(org, sandbox, |sb| {
                 let e = sb.get(Resource::Flow, flow_id).ok_or_else(missing)?;
+                let edit = match edit {
+                    OutOfBandEdit::RemoveAudience(id) => {
+                        let selectors = e
+                            .value
+                            .pointer("/transformations/0/params/segmentSelectors/selectors")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        let index = selectors
+                            .iter()
+                            .position(|s| {
+                                s.pointer("/value/id").and_then(Value::as_str) == Some(&id)
+                            })
+                            .ok_or_else(|| {
+                                EmulatorError::Rejected(format!(
+                                    "the flow does not export audience {id}"
+                                ))
+                            })?;
+                        OutOfBandEdit::Patch(json!([{"op": "remove",
+                            "path": format!("/transformations/0/params/segmentSelectors/selectors/{index}")}]))
+                    }
+                    OutOfBandEdit::SetSchedule { audience, schedule } => OutOfBandEdit::Patch(
+                        selector_patch(&e.value, &audience, |v| {
+                            v.insert("schedule".into(), schedule);
+                        })?,
+                    ),
+                    OutOfBandEdit::SetFilenameTemplate { audience, template } => {
+                        OutOfBandEdit::Patch(selector_patch(&e.value, &audience, |v| {
+                            v.insert("filenameTemplate".into(), Value::String(template));
+                        })?)
+                    }
+                    OutOfBandEdit::SetLocation(params) => {
+                        let target_id = e
+                            .value
+                            .pointer("/targetConnectionIds/0")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| {
+                                EmulatorError::Rejected("the flow has no target connection".into())
+                            })?
+                            .to_owned();
+                        let t = sb.get(Resource::TargetConnection, &target_id).ok_or_else(|| {
+                            EmulatorError::Rejected(format!(
+                                "the flow's target connection {target_id} does not exist"
+                            ))
+                        })?;
+                        let mut new = (*t.value).clone();
+                        if let Some(p) = new.get_mut("params").and_then(Value::as_object_mut) {
+                            p.extend(params);
+                        } else {
+                            new["params"] = Value::Object(params);
+                        }
+                        let etag = resources::touch(&mut new, &actor);
+                        let seq = self.0.store.next_seq();
+                        sb.put(Resource::TargetConnection, &target_id, seq, new);
+                        return Ok(etag);
+                    }
+                    OutOfBandEdit::SetAccount(params) => {
+                        let rejected = |m: &str| EmulatorError::Rejected(m.to_owned());
+                        let target_id = e
+                            .value
+                            .pointer("/targetConnectionIds/0")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| rejected("the flow has no target connection"))?;
+                        let account_id = sb
+                            .get(Resource::TargetConnection, target_id)
+                            .and_then(|t| t.value.get("baseConnectionId")?.as_str().map(str::to_owned))
+                            .ok_or_else(|| rejected("the flow's target connection has no account"))?;
+                        let a = sb
+                            .get(Resource::Connection, &account_id)
+                            .ok_or_else(|| rejected("the flow's account does not exist"))?;
+                        let mut new = (*a.value).clone();
+                        match new.pointer_mut("/auth/params").and_then(Value::as_object_mut) {
+                            Some(p) => p.extend(params),
+                            None => return Err(rejected("the flow's account has no auth params")),
+                        }
+                        let etag = resources::touch(&mut new, &actor);
+                        let seq = self.0.store.next_seq();
+                        sb.put(Resource::Connection, &account_id, seq, new);
+                        return Ok(etag);
+                    }
+                    OutOfBandEdit::Delete => {
+                        sb.col_mut(Resource::Flow).remove(flow_id);
+                        return Ok(String::new());
+                    }
+                    other => other,
+                };
                 let mut new = match edit {
                     OutOfBandEdit::Rename(n) => apply_flow_patch(
                         &e.value,
@@ -310,6 +488,16 @@ impl EmulatorState {
                             "disabled"
                         });
                         Ok(v)
+                    }
+                    OutOfBandEdit::RemoveAudience(_)
+                    | OutOfBandEdit::SetSchedule { .. }
+                    | OutOfBandEdit::SetFilenameTemplate { .. }
+                    | OutOfBandEdit::SetLocation(_)
+                    | OutOfBandEdit::SetAccount(_)
+                    | OutOfBandEdit::Delete => {
+                        return Err(EmulatorError::Rejected(
+                            "this edit is not a flow patch".into(),
+                        ));
                     }
                 }
                 .map_err(|r| EmulatorError::Rejected(r.to_string()))?;

@@ -947,17 +947,40 @@ async fn fault_edit(st: &Arc<AppState>, pick: u64) {
 struct EditRequest {
     org: Option<String>,
     sandbox: Option<String>,
+    by: Option<String>,
+    client: Option<String>,
+    at: Option<i64>,
     edit: EditBody,
 }
 
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 enum EditBody {
     Rename(String),
     Description(String),
     Enable(bool),
     Disable(bool),
     Patch(Value),
+    RemoveAudience(String),
+    Schedule(AudienceSchedule),
+    FilenameTemplate(AudienceTemplate),
+    Location(serde_json::Map<String, Value>),
+    Account(serde_json::Map<String, Value>),
+    Delete(bool),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudienceSchedule {
+    audience: String,
+    schedule: Value,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudienceTemplate {
+    audience: String,
+    template: String,
 }
 
 async fn introspect_edit(st: St, Path(id): Path<String>, bytes: Bytes) -> Response {
@@ -971,17 +994,34 @@ async fn introspect_edit(st: St, Path(id): Path<String>, bytes: Bytes) -> Respon
             EditBody::Enable(true) => OutOfBandEdit::Enable,
             EditBody::Disable(true) => OutOfBandEdit::Disable,
             EditBody::Patch(ops) => OutOfBandEdit::Patch(ops),
-            EditBody::Enable(false) | EditBody::Disable(false) => {
+            EditBody::RemoveAudience(id) => OutOfBandEdit::RemoveAudience(id),
+            EditBody::Schedule(a) => OutOfBandEdit::SetSchedule {
+                audience: a.audience,
+                schedule: a.schedule,
+            },
+            EditBody::FilenameTemplate(a) => OutOfBandEdit::SetFilenameTemplate {
+                audience: a.audience,
+                template: a.template,
+            },
+            EditBody::Location(params) => OutOfBandEdit::SetLocation(params),
+            EditBody::Account(params) => OutOfBandEdit::SetAccount(params),
+            EditBody::Delete(true) => OutOfBandEdit::Delete,
+            EditBody::Enable(false) | EditBody::Disable(false) | EditBody::Delete(false) => {
                 return Err(ApiError::bad_request(
                     1405,
-                    "Invalid out-of-band edit request: use {\"enable\": true} or {\"disable\": true}",
+                    "Invalid out-of-band edit request: use {\"enable\": true}, {\"disable\": true} or {\"delete\": true}",
                 ));
             }
+        };
+        let who = super::EditActor {
+            by: req.by,
+            client: req.client,
+            at: req.at,
         };
         let org = req.org.as_deref().unwrap_or(super::EMBEDDED_ORG_ID);
         let sandbox = req.sandbox.as_deref().unwrap_or("prod");
         let etag = super::EmulatorState(st.0.clone())
-            .out_of_band_edit(org, sandbox, &id, edit)
+            .out_of_band_edit_as(org, sandbox, &id, edit, &who)
             .await
             .map_err(|e| match e {
                 EmulatorError::NoSuchFlow { .. } => ApiError::not_found("flows", &id),

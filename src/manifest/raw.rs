@@ -182,6 +182,22 @@ pub(crate) struct Metadata {
     pub name: Spanned<String>,
 }
 
+/// `metadata` of a `Destination`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct DestinationMetadata {
+    /// Unique per kind: 1-63 lower-case letters, digits and `-`, not starting or ending with `-`.
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    )]
+    pub name: Spanned<String>,
+    /// Names this Destination had before (a rename): its live objects marked with one of them
+    /// are kept and their markers rewritten, instead of creating new ones and deleting the old.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub former_names: Option<Vec<Spanned<String>>>,
+}
+
 /// A `Destination` document: one destination account, its file location and its dataflow.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -196,7 +212,7 @@ pub(crate) struct DestinationDoc {
     #[allow(dead_code, reason = "deserialized only to check the value")]
     pub kind: Spanned<DestinationKind>,
     /// The manifest's name, also the ownership marker of what destctl creates for it.
-    pub metadata: Metadata,
+    pub metadata: DestinationMetadata,
     /// What to create.
     #[schemars(with = "DestinationSpec")]
     pub spec: Spanned<DestinationSpec>,

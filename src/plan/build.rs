@@ -22,6 +22,8 @@ use super::adopt;
 use super::dataset;
 use super::desired::{self, Role};
 use super::diff::{self, Sign};
+use super::fingerprint;
+use super::fingerprint::MANAGED_TARGET_KEYS;
 use super::mapping;
 use super::{
     Action, Change, DestinationDetail, DestinationStatus, Duplicate, DuplicateDisposition,
@@ -34,20 +36,6 @@ use crate::model::{DesiredDatasetExport, DesiredDestination, DesiredState};
 use crate::wire::Resource;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Target connection `params` keys destctl manages; others found live are carried over.
-const MANAGED_TARGET_KEYS: [&str; 10] = [
-    "mode",
-    "bucketName",
-    "path",
-    "container",
-    "remotePath",
-    "format",
-    "fileType",
-    "compression",
-    "csvOptions",
-    "includeFileManifest",
-];
 
 /// Builds the plan that takes `live` to `desired`.
 pub fn build_plan(
@@ -81,7 +69,7 @@ fn build_with(
     opts: &PlanOptions,
     views: Views,
 ) -> Result<(Plan, PlanDetails), PlanError> {
-    let managed = live.managed();
+    let mut managed = live.managed();
     let mut adopters: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, id) in &desired.adoptions {
         if let Some(first) = adopters.insert(id.0.as_str(), name.as_str()) {
@@ -97,6 +85,7 @@ fn build_with(
         .iter()
         .map(|d| (d.name.as_str(), d))
         .collect();
+    take_over_former_names(&mut managed, &desired.destinations);
     let exports: BTreeMap<&str, &DesiredDatasetExport> = desired
         .dataset_exports
         .iter()
@@ -284,9 +273,34 @@ fn build_with(
         changes,
         left_in_place,
         duplicates,
+        changed_outside: Vec::new(),
     };
     plan.seal();
     Ok((plan, details))
+}
+
+/// Renames (`metadata.formerNames`): a Destination with no live objects under its own name
+/// takes over those marked with its first former name that has some, which are then planned
+/// as its own (their markers rewritten) instead of being left in place or deleted.
+pub fn take_over_former_names(
+    managed: &mut BTreeMap<String, LiveDestination>,
+    desired: &[DesiredDestination],
+) {
+    for d in desired {
+        if managed.contains_key(d.name.as_str()) {
+            continue;
+        }
+        let former = d
+            .former_names
+            .iter()
+            .find(|f| managed.contains_key(f.as_str()));
+        if let Some(f) = former
+            && let Some(mut l) = managed.remove(f.as_str())
+        {
+            l.name = d.name.to_string();
+            managed.insert(d.name.to_string(), l);
+        }
+    }
 }
 
 /// The changes for one Destination: what `apply` re-plans after a 412 with freshly read live
@@ -301,7 +315,8 @@ pub fn plan_destination(
 
 /// The fresh `update` of one entity of a Destination (`resource`: flow, connection or target
 /// connection), for `apply` to retry after a 412 with re-read live objects; `None` when the
-/// entity already matches.
+/// entity already matches. [`update_of`] picks the entity by id (two connections of a renamed
+/// Destination may both be updated).
 pub fn update_for(
     d: &DesiredDestination,
     live: &LiveDestination,
@@ -311,6 +326,20 @@ pub fn update_for(
     Ok(plan_destination(d, live, campaign_flow_spec_id)?
         .into_iter()
         .find(|c| c.action() == Action::Update && c.resource() == resource))
+}
+
+/// [`update_for`] of the entity `id` of collection `resource`.
+pub fn update_of(
+    d: &DesiredDestination,
+    live: &LiveDestination,
+    resource: Resource,
+    id: &crate::wire::EntityId,
+    campaign_flow_spec_id: Option<&str>,
+) -> Result<Option<Change>, PlanError> {
+    let target = IdRef::Live(id.clone());
+    Ok(plan_destination(d, live, campaign_flow_spec_id)?
+        .into_iter()
+        .find(|c| matches!(c, Change::Update(u) if u.resource == resource && u.id == target)))
 }
 
 /// [`update_for`] of a DatasetExport: the fresh `update` of its flow or target connection
@@ -505,10 +534,20 @@ fn location_update(d: &DesiredDestination, e: &LiveEntity) -> Option<(Change, St
         location_words(&Value::Object(have.clone())),
         location_words(&want)
     );
+    let user_text = e
+        .description()
+        .and_then(Marker::parse)
+        .and_then(|(_, user)| user);
     let c = update(
         e,
         d.name.as_str(),
-        vec![desired::replace("/params".into(), Value::Object(params))],
+        vec![
+            desired::replace("/params".into(), Value::Object(params)),
+            desired::replace(
+                "/description".into(),
+                Value::String(desired::location_description(d, user_text)),
+            ),
+        ],
     );
     Some((c, note))
 }
@@ -600,6 +639,53 @@ fn destination(
         detail
             .entity_notes
             .push((Resource::TargetConnection, Sign::Change, note));
+    }
+
+    // A renamed Destination (metadata.formerNames): the objects that no other update touches
+    // get their marker rewritten, nothing else.
+    for e in [
+        &live.profile_connection,
+        &live.source_connection,
+        &live.connection,
+        &live.target_connection,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let stale = e.marker.as_ref().is_some_and(|m| m.name != name);
+        let updated = changes
+            .iter()
+            .any(|c| matches!(c, Change::Update(u) if u.id == on_entity(e)));
+        if stale && !updated {
+            let user_text = e
+                .description()
+                .and_then(Marker::parse)
+                .and_then(|(_, user)| user);
+            let description = match e.resource {
+                Resource::TargetConnection => desired::location_description(d, user_text),
+                Resource::Connection if live.connection.as_ref().is_some_and(|c| c.id == e.id) => {
+                    desired::account_description(d, user_text)
+                }
+                _ => Marker::new(name)
+                    .describe(Some(user_text.unwrap_or(desired::CONNECTION_DESCRIPTION))),
+            };
+            changes.push(update(
+                e,
+                name,
+                vec![desired::replace(
+                    "/description".into(),
+                    Value::String(description),
+                )],
+            ));
+            detail.entity_notes.push((
+                e.resource,
+                Sign::Change,
+                format!(
+                    "marker renamed {} → {name} (metadata.formerNames)",
+                    e.marker.as_ref().map(|m| m.name.as_str()).unwrap_or("")
+                ),
+            ));
+        }
     }
 
     let need_flow = live.flow.is_none();
@@ -710,9 +796,30 @@ fn destination(
                             d.display_name
                         ),
                     )),
-                    "/description" => detail
-                        .notes
-                        .push((Sign::Change, "description changed".into())),
+                    "/description" if fd.description_changed => {
+                        let old_name = flow.marker.as_ref().map(|m| m.name.as_str());
+                        if old_name.is_some_and(|o| o != name) {
+                            detail.notes.push((
+                                Sign::Change,
+                                format!(
+                                    "marker renamed {} → {name} (metadata.formerNames)",
+                                    old_name.unwrap_or("")
+                                ),
+                            ));
+                        }
+                        if fingerprint::user_text(typed.description.as_deref())
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            != d.description
+                                .as_deref()
+                                .map(str::trim)
+                                .filter(|t| !t.is_empty())
+                        {
+                            detail
+                                .notes
+                                .push((Sign::Change, "description changed".into()));
+                        }
+                    }
                     p if p == desired::mandatory_fields_pointer(d.platform) => detail.notes.push((
                         Sign::Change,
                         format!(
@@ -744,6 +851,11 @@ fn destination(
                 }
             }
             let mut ops = fd.ops;
+            // An enable or disable carries no body: the fingerprint, which records the state,
+            // is refreshed by the flow's patch (the only write the marker ever adds).
+            if ops.is_empty() && d.enabled != live_enabled {
+                ops.extend(fd.refresh);
+            }
             ops.extend(columns.op);
             if !ops.is_empty() {
                 changes.push(update(flow, name, ops));

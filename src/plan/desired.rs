@@ -5,11 +5,12 @@
 //! carries the ownership marker at the end of its `description` (see `src/marker.rs`).
 
 use super::PlanError;
+use super::fingerprint;
 use crate::catalog::{
     Card, ENCRYPTION_SPEC_NAME, FILE_FORMAT, FlowSpecRef, PGP_ENCRYPTION_ALGO,
     PROFILE_STORE_SPEC_ID, Platform, SPEC_VERSION, TRANSFORMATION_NAME,
 };
-use crate::marker::Marker;
+use crate::marker::{FpField, Marker};
 use crate::model::{AttributePath, DesiredAudience, DesiredDestination};
 use crate::wire::{PatchOp, PatchOpKind, Resource};
 use serde_json::{Map, Value, json};
@@ -127,12 +128,29 @@ pub(crate) fn connection_description(d: &DesiredDestination) -> String {
 /// version.
 pub(crate) fn account_description(d: &DesiredDestination, user_text: Option<&str>) -> String {
     Marker::with_credentials(d.name.as_str(), d.connection.credentials_version)
+        .fingerprinted(fingerprint::single(
+            FpField::Account,
+            &fingerprint::desired_account(d),
+        ))
         .describe(Some(user_text.unwrap_or(CONNECTION_DESCRIPTION)))
 }
 
 /// The flow's description: the manifest's text, then the marker.
 pub(crate) fn flow_description(d: &DesiredDestination) -> String {
-    Marker::new(d.name.as_str()).describe(d.description.as_deref())
+    Marker::new(d.name.as_str())
+        .fingerprinted(fingerprint::desired_flow_fingerprint(d))
+        .describe(d.description.as_deref())
+}
+
+/// The target connection's description: `user_text` (default [`CONNECTION_DESCRIPTION`]), then
+/// the marker with the location's fingerprint.
+pub(crate) fn location_description(d: &DesiredDestination, user_text: Option<&str>) -> String {
+    Marker::new(d.name.as_str())
+        .fingerprinted(fingerprint::single(
+            FpField::Location,
+            &fingerprint::desired_location(d),
+        ))
+        .describe(Some(user_text.unwrap_or(CONNECTION_DESCRIPTION)))
 }
 
 /// `POST /connections` body of the Profile store base connection.
@@ -225,7 +243,7 @@ pub(crate) fn target_params(d: &DesiredDestination) -> Value {
 pub(crate) fn target_connection_body(d: &DesiredDestination, base_connection_id: &str) -> Value {
     let mut body = json!({
         "name": format!("{} location", d.name),
-        "description": connection_description(d),
+        "description": location_description(d, None),
         "baseConnectionId": base_connection_id,
         "connectionSpec": spec(d.platform.info().connection_spec_id),
         "data": {"format": FILE_FORMAT, "schema": null},

@@ -13,6 +13,7 @@
 use super::PlanError;
 use super::desired::{self, PLATFORM_SEGMENT, PROFILE_SELECTORS, SEGMENT_SELECTORS};
 use crate::catalog::{Card, Schedule, StartTime};
+use crate::marker::Marker;
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
 use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
@@ -54,6 +55,11 @@ pub struct FlowDiff {
     pub audiences: Vec<AudienceChange>,
     /// Attribute paths added (`Sign::Add`) or removed (`Sign::Remove`).
     pub attributes: Vec<(Sign, String)>,
+    /// Whether the description's text or marker name differs (a `/description` op is in `ops`).
+    pub description_changed: bool,
+    /// The `/description` op that would record the current fingerprint, when it is stale but
+    /// nothing else of the flow is patched (sent only with an enable or disable).
+    pub refresh: Option<PatchOp>,
 }
 
 fn shape_error(flow: &Flow, pointer: &str) -> PlanError {
@@ -324,13 +330,24 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
             Value::String(d.display_name.clone()),
         ));
     }
+    // The description: rewritten when its text or marker name differs, or, with any other op,
+    // to record the new fingerprint (never on its own for a stale or missing fingerprint).
     let description = desired::flow_description(d);
-    if flow.description.as_deref() != Some(description.as_str()) {
-        out.ops.push(desired::replace(
-            "/description".into(),
-            Value::String(description),
-        ));
-    }
+    let description_at = out.ops.len();
+    let live_marker = flow.description.as_deref().and_then(Marker::parse);
+    out.description_changed = match &live_marker {
+        Some((m, user)) => {
+            m.name != d.name.as_str()
+                || m.credentials_version.is_some()
+                || user.map(str::trim)
+                    != d.description
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+        }
+        None => true,
+    };
+    let fingerprint_stale = flow.description.as_deref() != Some(description.as_str());
 
     // Audiences, by segment id: the desired ones sorted by id once, binary-searched per
     // selector; where ids repeat the last one wins, as in a map built in order.
@@ -477,6 +494,17 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         desired::primary_fields(d),
         desired::has_primary_fields(d),
     );
+    if fingerprint_stale {
+        let op = desired::replace("/description".into(), Value::String(description));
+        if out.description_changed {
+            out.ops.insert(description_at, op);
+        } else if !out.ops.is_empty() {
+            // Only the fingerprint changes: last, so the other ops keep their places.
+            out.ops.push(op);
+        } else {
+            out.refresh = Some(op);
+        }
+    }
     Ok(out)
 }
 
@@ -572,7 +600,10 @@ pub fn live_flow_view(flow: &Flow) -> Value {
     });
     view(
         flow.name.as_deref(),
-        flow.description.as_deref(),
+        flow.description
+            .as_deref()
+            .map(without_fingerprint)
+            .as_deref(),
         state,
         attributes,
         mandatory_set(flow.mandatory_fields(v2)),
@@ -583,7 +614,38 @@ pub fn live_flow_view(flow: &Flow) -> Value {
 
 /// The managed part of the flow `d` asks for, in the shape of [`live_flow_view`].
 pub fn desired_flow_view(d: &DesiredDestination) -> Value {
-    let mut attributes: Vec<String> = d.attributes.iter().map(|p| p.to_string()).collect();
+    desired_view(
+        d,
+        Some(&Marker::new(d.name.as_str()).describe(d.description.as_deref())),
+    )
+}
+
+/// A description with its marker's fingerprint left out (views show the text and the owner).
+fn without_fingerprint(description: &str) -> String {
+    match Marker::parse(description) {
+        Some((mut m, user)) => {
+            m.fingerprint = None;
+            m.describe(user)
+        }
+        None => description.to_owned(),
+    }
+}
+
+/// [`desired_flow_view`] with a null description (the description's marker holds the
+/// fingerprint computed from this view).
+pub(crate) fn desired_flow_view_without_description(d: &DesiredDestination) -> Value {
+    desired_view(d, None)
+}
+
+fn desired_view(d: &DesiredDestination, description: Option<&str>) -> Value {
+    // With exported columns (current cards) the attributes are the mapping set's, and the flow
+    // selects none by profile selector (as in the diff above).
+    let selected: &[crate::model::AttributePath] = if d.columns.is_empty() {
+        &d.attributes
+    } else {
+        &[]
+    };
+    let mut attributes: Vec<String> = selected.iter().map(|p| p.to_string()).collect();
     attributes.dedup();
     let attributes = attributes
         .into_iter()
@@ -592,7 +654,7 @@ pub fn desired_flow_view(d: &DesiredDestination) -> Value {
         .collect();
     view(
         Some(&d.display_name),
-        Some(&desired::flow_description(d)),
+        description,
         Some(if d.enabled { "enabled" } else { "disabled" }),
         attributes,
         d.mandatory_attributes
@@ -622,6 +684,7 @@ mod tests {
         DesiredDestination {
             name: ResourceName::parse("d").unwrap(),
             source: SourceLocation::default(),
+            former_names: Vec::new(),
             display_name: "D".into(),
             description: None,
             platform: Platform::AmazonS3Legacy,
@@ -717,6 +780,8 @@ mod tests {
                 "Add /transformations/0/params/profileSelectors/selectors/-",
                 "Add /transformations/0/params/mandatoryFields",
                 "Add /transformations/0/params/primaryFields",
+                // The marker's fingerprint, recorded with the change.
+                "Replace /description",
             ]
         );
         // The flow as the service holds it after that patch.
@@ -744,8 +809,16 @@ mod tests {
     fn equal_flows_need_no_op() {
         let d = dest(&["b", "a"], &["x.y", "x.z"]);
         let f = flow(vec![seg("a"), seg("b")], &["x.z", "x.y"]);
-        assert!(flow_diff(&d, &typed(&f)).unwrap().ops.is_empty());
+        let diff = flow_diff(&d, &typed(&f)).unwrap();
+        assert!(diff.ops.is_empty());
+        // The marker has no fingerprint (written before there were any): refreshed only with
+        // another write.
+        assert!(diff.refresh.is_some());
         assert_eq!(live_flow_view(&typed(&f)), desired_flow_view(&d));
+        let mut current = f.clone();
+        current["description"] = json!(desired::flow_description(&d));
+        let diff = flow_diff(&d, &typed(&current)).unwrap();
+        assert!(diff.ops.is_empty() && diff.refresh.is_none());
     }
 
     #[test]
@@ -759,6 +832,7 @@ mod tests {
                 format!("Remove {SEGMENT_SELECTORS}/1"),
                 format!("Remove {PROFILE_SELECTORS}/2"),
                 format!("Remove {PROFILE_SELECTORS}/1"),
+                "Replace /description".to_owned(),
             ]
         );
     }
@@ -776,6 +850,7 @@ mod tests {
             [
                 format!("Replace {SEGMENT_SELECTORS}/1"),
                 format!("Remove {SEGMENT_SELECTORS}/0"),
+                "Replace /description".to_owned(),
             ]
         );
         let v = &ops[0].value.as_ref().unwrap()["value"];

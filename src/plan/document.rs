@@ -1264,6 +1264,7 @@ mod tests {
                 changes,
                 left_in_place: vec![],
                 duplicates: vec![],
+                changed_outside: vec![],
             };
             let text = serde_json::to_string_pretty(&plan).unwrap();
             let back: Plan = serde_json::from_str(&text).unwrap();

@@ -23,7 +23,7 @@
 use super::Change;
 use super::desired;
 use super::diff::Sign;
-use crate::live::{LiveDestination, LiveMappingSet};
+use crate::live::{LiveDestination, LiveEntity, LiveMappingSet};
 use crate::marker::Marker;
 use crate::model::{ColumnSource, DesiredDestination, ExportedColumn};
 use crate::wire::{PatchOp, Resource};
@@ -99,7 +99,14 @@ fn profile_mapping(id: &str, version: u64) -> Value {
 /// cannot say (every column is an attribute under its default name, no identity). A flow made
 /// that way (before destctl managed mapping sets, or adopted from a script) is not migrated.
 pub(crate) fn keeps_profile_selectors(d: &DesiredDestination, live: &LiveDestination) -> bool {
-    let Some(flow) = live.flow.as_ref().and_then(|f| f.flow()) else {
+    live.flow
+        .as_ref()
+        .is_some_and(|f| flow_keeps_profile_selectors(d, f))
+}
+
+/// [`keeps_profile_selectors`] for one live flow entity.
+pub(crate) fn flow_keeps_profile_selectors(d: &DesiredDestination, flow: &LiveEntity) -> bool {
+    let Some(flow) = flow.flow() else {
         return false;
     };
     let selects = flow
@@ -219,6 +226,7 @@ mod tests {
             columns: vec![],
             enabled: true,
             audiences: vec![],
+            former_names: vec![],
         }
     }
 

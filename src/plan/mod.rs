@@ -3,15 +3,18 @@
 
 pub mod adopt;
 mod build;
-mod dataset;
+pub(crate) mod dataset;
 pub(crate) mod desired;
 pub mod diff;
 pub mod digest;
 mod document;
+pub mod fingerprint;
 pub(crate) mod mapping;
+pub mod outside;
 
 pub use build::{
-    build, build_plan, dataset_update_for, location_words, plan_destination, update_for,
+    build, build_plan, dataset_update_for, location_words, plan_destination,
+    take_over_former_names, update_for, update_of,
 };
 #[cfg(feature = "test-support")]
 pub use fuzzing::{activation_patch, flow_body};
@@ -183,6 +186,10 @@ pub struct Plan {
     /// Managed objects duplicating another one's marker name and role.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<Duplicate>,
+    /// Differences made outside destctl since the last apply (information: `changes` already
+    /// revert them as the manifests say). Absent in plans without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_outside: Vec<outside::OutOfBand>,
 }
 
 /// What `build_plan` needs besides desired and live state.

@@ -199,6 +199,20 @@ pub(crate) fn render_within(
     if let Some(w) = words::duplicates_warning(plan) {
         let _ = writeln!(out, "> [!WARNING]\n> {w}\n");
     }
+    let outside = super::drift::out_of_band_lines(plan);
+    if !outside.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> **{}:**",
+            super::drift::OUT_OF_BAND_HEADING
+        );
+        for (name, lines) in &outside {
+            for l in lines {
+                let _ = writeln!(out, "> - `{name}` {}", l.replace('\n', " "));
+            }
+        }
+        out.push('\n');
+    }
     if !plan.has_changes() {
         out.push_str("No changes. Live state matches the manifests.\n\n");
     }

@@ -1,7 +1,8 @@
 //! Plan output for people and machines: `text` (the default, for a terminal), `json` (the plan
 //! document of docs/plan-format.md, also what `--out` writes) and `markdown` (a pull-request
-//! comment).
+//! comment). The drift report's renderers, OpenMetrics included, are in [`drift`].
 
+pub mod drift;
 pub(crate) mod markdown;
 
 pub use markdown::MAX_CHARS as MARKDOWN_MAX_CHARS;
@@ -26,8 +27,10 @@ pub enum Format {
     Text,
     /// The plan JSON document.
     Json,
-    /// A Markdown pull-request comment.
+    /// A Markdown pull-request comment (`drift`: an issue body).
     Markdown,
+    /// OpenMetrics text (`drift` only: gauges for a Prometheus textfile collector).
+    OpenMetrics,
 }
 
 /// Renders `plan` in `format`; `details` (from [`crate::plan::build`]) adds the audience names,
@@ -37,6 +40,8 @@ pub fn render(format: Format, plan: &Plan, details: Option<&PlanDetails>, color:
         Format::Text => text::render(plan, details, color),
         Format::Json => json(plan),
         Format::Markdown => markdown::render(plan, details),
+        // Plans have no metrics form (the command line never offers it): the JSON document.
+        Format::OpenMetrics => json(plan),
     }
 }
 

@@ -117,6 +117,17 @@ pub(crate) fn render(plan: &Plan, details: Option<&PlanDetails>, color: bool) ->
     if !all.is_empty() {
         out.push('\n');
     }
+    let outside = super::drift::out_of_band_lines(plan);
+    if !outside.is_empty() {
+        let _ = writeln!(out, "{}:", p.paint(BOLD, super::drift::OUT_OF_BAND_HEADING));
+        for (name, lines) in &outside {
+            let _ = writeln!(out, "  {name}");
+            for l in lines {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
+        out.push('\n');
+    }
     if let Some(w) = words::duplicates_warning(plan) {
         let _ = writeln!(out, "{}", p.paint(RED, &w));
     }

@@ -16,6 +16,7 @@ mod cli;
 mod client;
 mod corpus;
 mod dataprep;
+mod drift;
 mod emulator;
 mod envs;
 mod hostile;

@@ -59,6 +59,7 @@ pub(super) fn check_destination(
     }
     Some(DesiredDestination {
         name: name?.clone(),
+        former_names: Vec::new(),
         source: ck.doc_start(doc).loc,
         display_name: display_name?,
         description: spec.description.clone(),

@@ -339,6 +339,7 @@ fn check_destinations(
     docs: &[(DocRef, DestinationDoc)],
 ) -> BTreeMap<String, Option<DesiredDestination>> {
     let mut names = BTreeMap::new();
+    let mut former_seen = BTreeMap::new();
     let mut out = BTreeMap::new();
     for (i, (doc, d)) in docs.iter().enumerate() {
         let name = check_name(ck, *doc, &d.metadata.name, Kind::Destination, &mut names);
@@ -352,9 +353,67 @@ fn check_destinations(
                 ),
             );
         }
-        let built = check_destination(ck, *doc, d, name.as_ref());
+        let mut built = check_destination(ck, *doc, d, name.as_ref());
+        let former = check_former_names(ck, *doc, d, &mut former_seen);
+        if let Some(b) = built.as_mut() {
+            b.former_names = former;
+        }
         if let Some(n) = name {
             out.insert(n.as_str().to_owned(), built);
+        }
+    }
+    // A former name may not be the name of a Destination of the set.
+    for (doc, d) in docs {
+        for f in d.metadata.former_names.iter().flatten() {
+            if names.contains_key(&f.value) {
+                let pos = ck.at(*doc, f);
+                ck.err(
+                    &pos,
+                    "metadata.formerNames",
+                    format!(
+                        "`{}` is the name of a Destination of these manifests; a former name must be free",
+                        f.value
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Checks a Destination's `metadata.formerNames`: valid names, not its own name, each claimed by
+/// one Destination only (`seen`, across the set).
+fn check_former_names(
+    ck: &mut Checker,
+    doc: DocRef,
+    d: &DestinationDoc,
+    seen: &mut BTreeMap<String, SourceLocation>,
+) -> Vec<ResourceName> {
+    let mut out = Vec::new();
+    for f in d.metadata.former_names.iter().flatten() {
+        let pos = ck.at(doc, f);
+        match ResourceName::parse(&f.value) {
+            Err(e) => ck.err(&pos, "metadata.formerNames", e.to_string()),
+            Ok(_) if f.value == d.metadata.name.value => ck.err(
+                &pos,
+                "metadata.formerNames",
+                "a Destination's former name cannot be its own name".to_owned(),
+            ),
+            Ok(n) => {
+                if let Some(first) = seen.get(&f.value) {
+                    ck.err(
+                        &pos,
+                        "metadata.formerNames",
+                        format!(
+                            "`{}` is already a former name at {first}; one Destination only may take over its objects",
+                            f.value
+                        ),
+                    );
+                } else {
+                    seen.insert(f.value.clone(), pos.loc);
+                    out.push(n);
+                }
+            }
         }
     }
     out

@@ -97,11 +97,13 @@ async fn updates_enable_disable_and_prune() {
     assert!(applied.report.is_success(), "{}", applied.report.to_text());
     let s = applied.report.summary;
     // `updated` counts the disable too (one vocabulary with the plan: issue 10).
-    assert_eq!((s.updated, s.disabled, s.deleted), (2, 1, 5), "{s:?}");
+    // The disabled flow's marker records its new state in a patch of its own (the action
+    // carries no body; docs/drift.md).
+    assert_eq!((s.updated, s.disabled, s.deleted), (3, 1, 5), "{s:?}");
     assert_eq!(
         count(&emu, "PATCH /data/foundation/flowservice/flows/{id}") - patches_before,
-        1,
-        "one PATCH for the changed flow"
+        2,
+        "one PATCH for the changed flow, one for the disabled flow's fingerprint"
     );
     assert!(!plan_now(&emu, &desired, true).await.has_changes());
     assert!(

@@ -170,15 +170,22 @@ async fn file_option_and_identity_key_edits_plan_one_op_each_and_converge() {
     assert_eq!(
         ops,
         [
+            // Each patch also records the new fingerprint in the marker (docs/drift.md).
             (
                 Action::Update,
                 Resource::TargetConnection,
-                vec!["Replace /params".to_owned()]
+                vec![
+                    "Replace /params".to_owned(),
+                    "Replace /description".to_owned()
+                ]
             ),
             (
                 Action::Update,
                 Resource::Flow,
-                vec!["Replace /transformations/0/params/primaryFields".to_owned()]
+                vec![
+                    "Replace /transformations/0/params/primaryFields".to_owned(),
+                    "Replace /description".to_owned()
+                ]
             ),
         ]
     );

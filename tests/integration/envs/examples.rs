@@ -1,22 +1,22 @@
 //! The CI examples under `examples/ci/`: every `destctl` command written in them is read from
 //! the files and run against the emulator, in file order, in a copy of the example repository
-//! with the examples' `destctl.yaml`. A subcommand this test does not know fails it, unless it
-//! is in [`PENDING_ISSUE_9`].
+//! with the examples' `destctl.yaml`. A subcommand this test does not know fails it.
 
 use super::findings::{example_repo, text};
 use crate::support::cli::Cli;
 use crate::support::{emulator, root};
-use clap::CommandFactory;
 use destctl::emulator::FaultConfig;
 
-/// Subcommands the examples already use that land with issue 9 (`destctl drift`). They are
-/// reported, not run. The lead removes this list when drift is on main; until then
-/// `pending_commands_are_not_commands_yet` fails if one of them exists, so the list cannot
-/// outlive its reason.
-const PENDING_ISSUE_9: &[&str] = &["drift"];
-
 /// The subcommands this test runs.
-const RUN: &[&str] = &["validate", "plan", "apply", "schema", "completions", "man"];
+const RUN: &[&str] = &[
+    "validate",
+    "plan",
+    "apply",
+    "drift",
+    "schema",
+    "completions",
+    "man",
+];
 
 /// The example files and how many destctl commands each must hold at least.
 const EXAMPLES: &[(&str, usize)] = &[
@@ -88,21 +88,9 @@ fn commands_are_read_from_the_files() {
     );
 }
 
-#[test]
-fn pending_commands_are_not_commands_yet() {
-    let cli = destctl::commands::Cli::command();
-    for pending in PENDING_ISSUE_9 {
-        assert!(
-            cli.find_subcommand(pending).is_none(),
-            "`destctl {pending}` exists now: remove it from PENDING_ISSUE_9 so the examples test runs it"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ci_example_command_runs_green_against_the_emulator() {
     let mut ran = 0;
-    let mut pending = Vec::new();
     for (file, at_least) in EXAMPLES {
         let example = std::fs::read_to_string(root().join(file)).unwrap();
         let cmds = commands(&example);
@@ -120,14 +108,6 @@ async fn every_ci_example_command_runs_green_against_the_emulator() {
         .unwrap();
         for args in cmds {
             let sub = args.first().map(String::as_str).unwrap_or("");
-            if PENDING_ISSUE_9.contains(&sub) {
-                eprintln!(
-                    "{file}: `destctl {}` not run: lands with issue 9",
-                    args.join(" ")
-                );
-                pending.push(format!("{file}: destctl {}", args.join(" ")));
-                continue;
-            }
             assert!(
                 RUN.contains(&sub),
                 "{file}: unknown destctl subcommand in `destctl {}`",
@@ -150,9 +130,4 @@ async fn every_ci_example_command_runs_green_against_the_emulator() {
         }
     }
     assert!(ran >= 6, "ran {ran} commands");
-    // Every pending command is named, not skipped silently.
-    assert!(
-        pending.iter().all(|p| p.contains("destctl drift")),
-        "{pending:?}"
-    );
 }

@@ -141,7 +141,8 @@ fn plan_and_apply_count_the_same_work_the_same_way() {
     let p = last_line(&plan, "Plan:");
     let a = last_line(&a_text, "Apply complete:");
     assert_eq!(counts(&p), counts(&a), "{p} / {a}");
-    assert_eq!(counts(&p), ["0", "2", "0"], "{p}");
+    // The rename, the disable, and the disabled flow's fingerprint patch (docs/drift.md).
+    assert_eq!(counts(&p), ["0", "3", "0"], "{p}");
 }
 
 #[test]
@@ -178,12 +179,13 @@ fn delete_lines_name_the_destination_and_the_role() {
 fn one_op_is_one_op_and_a_run_without_changes_names_its_target() {
     let dir = example_repo();
     assert!(run(&dir, &["apply", "--auto-approve"]).status.success());
-    // A new flow name: a patch of one op.
+    // A disabled flow: the action, then a patch of one op (the marker's fingerprint records
+    // the new state; docs/drift.md).
     edit(
         &dir,
         "manifests/sftp-ssh-key.yaml",
-        "displayName: SFTP exports (SSH key)",
-        "displayName: SFTP exports (SSH key) v2",
+        "\nspec:\n",
+        "\nspec:\n  enabled: false\n",
     );
     let out = run(&dir, &["apply", "--auto-approve"]);
     let report = text(&out.stdout);

@@ -65,8 +65,9 @@ fn a_faithful_manifest_plans_only_adopts_and_then_nothing() {
     assert_eq!(after.summary.unchanged, 1);
     let (_, account) = svc.find(Resource::Connection, "partner-sftp", false);
     assert!(
-        account["description"].as_str().unwrap().ends_with(&format!(
-            "credentials={}]",
+        // The adopted marker records the credentials version and the account's fingerprint.
+        account["description"].as_str().unwrap().contains(&format!(
+            "credentials={} fp=c",
             desired.destinations[0].connection.credentials_version
         )),
         "{account}"

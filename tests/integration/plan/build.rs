@@ -82,7 +82,7 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
         account["description"]
             .as_str()
             .unwrap()
-            .ends_with("[destctl:campaign-s3 credentials=1]")
+            .contains("[destctl:campaign-s3 credentials=1 fp=c")
     );
     let target = plan.changes[3].body().unwrap();
     assert_eq!(target["baseConnectionId"], "${ref:campaign-s3/connection}");
@@ -94,9 +94,19 @@ fn empty_sandbox_creates_the_whole_chain_in_order() {
     let body = flow.body().unwrap();
     assert_eq!(body["flowSpec"]["id"], EMULATOR_CAMPAIGN_FLOW_SPEC_ID);
     assert_eq!(body["name"], "Adobe Campaign exports");
+    // The marker records the fingerprint of the flow as the create and its activation patch
+    // leave it.
+    let description = body["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("Daily audiences for Campaign [destctl:campaign-s3 fp=n"),
+        "{description}"
+    );
+    let (marker, _) = destctl::marker::Marker::parse(description).unwrap();
     assert_eq!(
-        body["description"],
-        "Daily audiences for Campaign [destctl:campaign-s3]"
+        marker.fingerprint,
+        Some(destctl::plan::fingerprint::desired_flow_fingerprint(
+            &campaign()
+        ))
     );
     assert_eq!(
         body["sourceConnectionIds"],
@@ -183,7 +193,8 @@ fn new_audience_and_attribute_are_added_in_one_patch_with_the_live_etag() {
         ops(c),
         [
             (PatchOpKind::Add, format!("{SEG}/-")),
-            (PatchOpKind::Add, format!("{PROF}/-"))
+            (PatchOpKind::Add, format!("{PROF}/-")),
+            (PatchOpKind::Replace, "/description".into()),
         ]
     );
     assert_eq!(
@@ -227,6 +238,7 @@ fn removed_audiences_go_by_index_in_descending_order() {
             (PatchOpKind::Remove, format!("{SEG}/{hi}")),
             (PatchOpKind::Remove, format!("{SEG}/{lo}")),
             (PatchOpKind::Remove, format!("{PROF}/1")),
+            (PatchOpKind::Replace, "/description".into()),
         ]
     );
     let mut svc = svc;
@@ -256,7 +268,13 @@ fn changed_audience_is_one_replace_carrying_server_fields() {
     a.filename_template.push_str("_v2");
     let plan = build_plan(&state(vec![d]), &live, &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
-    assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
+    assert_eq!(
+        ops(c),
+        [
+            (PatchOpKind::Replace, format!("{SEG}/{index}")),
+            (PatchOpKind::Replace, "/description".into()),
+        ]
+    );
     let v = &c.patch().unwrap()[0].value.as_ref().unwrap()["value"];
     assert_eq!(v["schedule"]["startTime"], "20:00");
     assert!(v["filenameTemplate"].as_str().unwrap().ends_with("_v2"));
@@ -308,7 +326,13 @@ fn unknown_fields_of_a_live_flow_ride_through_a_replace_unchanged() {
     a.filename_template.push_str("_v2");
     let plan = build_plan(&state(vec![d]), &svc.live(), &opts(false)).unwrap();
     let c = only(&plan, Action::Update, Resource::Flow);
-    assert_eq!(ops(c), [(PatchOpKind::Replace, format!("{SEG}/{index}"))]);
+    assert_eq!(
+        ops(c),
+        [
+            (PatchOpKind::Replace, format!("{SEG}/{index}")),
+            (PatchOpKind::Replace, "/description".into()),
+        ]
+    );
     let sel = c.patch().unwrap()[0].value.as_ref().unwrap();
     // The selector's own unknown key, after `type` and `value`.
     let keys: Vec<&str> = sel
@@ -382,9 +406,13 @@ fn name_and_description_are_replaced() {
             (PatchOpKind::Replace, "/description".into())
         ]
     );
-    assert_eq!(
-        c.patch().unwrap()[1].value,
-        Some(json!("[destctl:campaign-s3]"))
+    let description = c.patch().unwrap()[1].value.clone().unwrap();
+    assert!(
+        description
+            .as_str()
+            .unwrap()
+            .starts_with("[destctl:campaign-s3 fp=n"),
+        "{description}"
     );
 }
 
@@ -402,7 +430,8 @@ fn mandatory_fields_and_dedup_keys_follow_their_paths() {
         ops(only(&plan, Action::Update, Resource::Flow)),
         [
             (PatchOpKind::Add, MAND.into()),
-            (PatchOpKind::Add, PRIM.into())
+            (PatchOpKind::Add, PRIM.into()),
+            (PatchOpKind::Replace, "/description".into()),
         ]
     );
     let mut svc = svc;
@@ -417,7 +446,8 @@ fn mandatory_fields_and_dedup_keys_follow_their_paths() {
         [
             (PatchOpKind::Add, format!("{PROF}/-")),
             (PatchOpKind::Replace, MAND.into()),
-            (PatchOpKind::Remove, PRIM.into())
+            (PatchOpKind::Remove, PRIM.into()),
+            (PatchOpKind::Replace, "/description".into()),
         ]
     );
     svc.apply(&plan);
@@ -440,7 +470,13 @@ fn changed_location_patches_the_target_connection() {
     let c = only(&plan, Action::Update, Resource::TargetConnection);
     assert_eq!(c.id().map(|i| i.to_string()).as_deref(), Some(tid.as_str()));
     assert_eq!(c.etag().unwrap().0, target["etag"].as_str().unwrap());
-    assert_eq!(ops(c), [(PatchOpKind::Replace, "/params".into())]);
+    assert_eq!(
+        ops(c),
+        [
+            (PatchOpKind::Replace, "/params".into()),
+            (PatchOpKind::Replace, "/description".into()),
+        ]
+    );
     assert_eq!(
         c.patch().unwrap()[0].value.as_ref().unwrap()["path"],
         "/campaign/v2"
@@ -471,11 +507,13 @@ fn raised_credentials_version_pushes_auth_params_and_marker() {
             json!({"accessId": "${env:CAMPAIGN_ACCESS_ID}", "secretKey": "${file:secrets/campaign.key}"})
         )
     );
-    assert_eq!(
-        p[1].value,
-        Some(json!(
-            "Managed by destctl [destctl:campaign-s3 credentials=2]"
-        ))
+    let description = p[1].value.clone().unwrap();
+    assert!(
+        description
+            .as_str()
+            .unwrap()
+            .starts_with("Managed by destctl [destctl:campaign-s3 credentials=2 fp=c"),
+        "{description}"
     );
     let mut svc = svc;
     svc.apply(&plan);
@@ -962,7 +1000,8 @@ fn update_for_gives_the_fresh_update_of_one_entity() {
     let flow = destctl::plan::update_for(&d, &live, Resource::Flow, None)
         .unwrap()
         .unwrap();
-    assert_eq!(flow.patch().unwrap().len(), 1);
+    // The new name, and the fingerprint recording it.
+    assert_eq!(flow.patch().unwrap().len(), 2);
     let target = destctl::plan::update_for(&d, &live, Resource::TargetConnection, None)
         .unwrap()
         .unwrap();

@@ -126,7 +126,11 @@ fn add_audience() {
     let p = plan(&dir);
     assert_eq!(
         shape(&p),
-        one("update", "flow", &[("add", &format!("{SEG}/-"))])
+        one(
+            "update",
+            "flow",
+            &[("add", &format!("{SEG}/-")), ("replace", "/description")]
+        )
     );
     assert_eq!(
         p["changes"][0]["patch"][0]["value"]["value"]["id"],
@@ -148,7 +152,11 @@ fn remove_audience() {
     let p = plan(&dir);
     assert_eq!(
         shape(&p),
-        one("update", "flow", &[("remove", &format!("{SEG}/0"))])
+        one(
+            "update",
+            "flow",
+            &[("remove", &format!("{SEG}/0")), ("replace", "/description")]
+        )
     );
     done(dir);
 }
@@ -165,7 +173,14 @@ fn change_schedule() {
     let p = plan(&dir);
     assert_eq!(
         shape(&p),
-        one("update", "flow", &[("replace", &format!("{SEG}/1"))])
+        one(
+            "update",
+            "flow",
+            &[
+                ("replace", &format!("{SEG}/1")),
+                ("replace", "/description")
+            ]
+        )
     );
     let v = &p["changes"][0]["patch"][0]["value"]["value"];
     assert_eq!(v["id"], "9f7d37fd-7039-4454-94ef-2b0cd6c3206a");
@@ -183,7 +198,14 @@ fn rename() {
         "  displayName: Adobe Campaign exports (S3, v2)\n",
     );
     let p = plan(&dir);
-    assert_eq!(shape(&p), one("update", "flow", &[("replace", "/name")]));
+    assert_eq!(
+        shape(&p),
+        one(
+            "update",
+            "flow",
+            &[("replace", "/name"), ("replace", "/description")]
+        )
+    );
     assert_eq!(
         p["changes"][0]["patch"][0]["value"],
         "Adobe Campaign exports (S3, v2)"
@@ -203,7 +225,11 @@ fn location_change() {
     let p = plan(&dir);
     assert_eq!(
         shape(&p),
-        one("update", "targetConnection", &[("replace", "/params")])
+        one(
+            "update",
+            "targetConnection",
+            &[("replace", "/params"), ("replace", "/description")]
+        )
     );
     assert_eq!(p["changes"][0]["patch"][0]["value"]["path"], "/campaign/v2");
     assert_eq!(
@@ -240,7 +266,7 @@ fn credentials_version_raise() {
         patch[1]["value"]
             .as_str()
             .unwrap()
-            .ends_with("[destctl:campaign-s3 credentials=2]"),
+            .contains("[destctl:campaign-s3 credentials=2 fp="),
         "{patch}"
     );
     done(dir);
@@ -256,7 +282,11 @@ fn enabled_false() {
         "  enabled: false\n",
     );
     let p = plan(&dir);
-    assert_eq!(shape(&p), one("disable", "flow", &[]));
+    // The action carries no body: the flow's patch records the new state in the marker's
+    // fingerprint (docs/drift.md).
+    let mut want = one("disable", "flow", &[]);
+    want.extend(one("update", "flow", &[("replace", "/description")]));
+    assert_eq!(shape(&p), want);
     assert!(p["changes"][0]["id"].is_string());
     done(dir);
 }
@@ -274,7 +304,7 @@ fn duplicate_campaign_flow(dir: &Path) -> (String, String) {
         .find(|f| {
             f["entity"]["description"]
                 .as_str()
-                .is_some_and(|d| d.ends_with("[destctl:campaign-s3]"))
+                .is_some_and(|d| d.contains("[destctl:campaign-s3 fp="))
         })
         .unwrap()
         .clone();

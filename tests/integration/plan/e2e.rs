@@ -347,6 +347,7 @@ async fn audiences_added_removed_changed_in_one_patch() {
             (PatchOpKind::Replace, format!("{SEG}/{}", index(&changed))),
             (PatchOpKind::Remove, format!("{SEG}/{}", index(&removed))),
             (PatchOpKind::Add, format!("{SEG}/-")),
+            (PatchOpKind::Replace, "/description".into()),
         ]
     );
     let replaced = c.patch().unwrap()[0].value.as_ref().unwrap();
@@ -420,6 +421,7 @@ async fn removals_go_in_descending_index_order() {
         pi.into_iter()
             .map(|i| (PatchOpKind::Remove, format!("{PROF}/{i}"))),
     );
+    want.push((PatchOpKind::Replace, "/description".into()));
     assert_eq!(ops(c), want);
     env.execute(&plan).await;
     assert!(env.plan(&desired, false).await.0.changes.is_empty());
@@ -448,7 +450,13 @@ async fn name_description_mandatory_and_dedup_keys() {
     d.deduplication_keys =
         vec![destctl::model::AttributePath::parse("person.name.lastName").unwrap()];
     let plan = env.converge(&desired, false).await;
-    assert_eq!(ops(only(&plan)), [(PatchOpKind::Add, PRIM.into())]);
+    assert_eq!(
+        ops(only(&plan)),
+        [
+            (PatchOpKind::Add, PRIM.into()),
+            (PatchOpKind::Replace, "/description".into())
+        ]
+    );
 }
 
 #[tokio::test]
@@ -484,7 +492,13 @@ async fn location_change_patches_the_target_connection() {
         (c.action(), c.resource()),
         (Action::Update, Resource::TargetConnection)
     );
-    assert_eq!(ops(c), [(PatchOpKind::Replace, "/params".into())]);
+    assert_eq!(
+        ops(c),
+        [
+            (PatchOpKind::Replace, "/params".into()),
+            (PatchOpKind::Replace, "/description".into())
+        ]
+    );
     let live = env.live(&desired).await;
     let t = live
         .managed()
@@ -730,7 +744,13 @@ async fn a_412_is_resolved_by_re_planning_the_flow() {
     .unwrap()
     .unwrap();
     assert_ne!(fresh.etag(), c.etag());
-    assert_eq!(ops(&fresh), [(PatchOpKind::Replace, "/name".into())]);
+    assert_eq!(
+        ops(&fresh),
+        [
+            (PatchOpKind::Replace, "/name".into()),
+            (PatchOpKind::Replace, "/description".into())
+        ]
+    );
     env.client
         .patch(
             Resource::Flow,
@@ -861,7 +881,7 @@ fn embedded_emulator_plan_apply_plan() {
         kinds,
         [
             (Action::Update, Resource::Connection, Some(2)),
-            (Action::Update, Resource::Flow, Some(1)),
+            (Action::Update, Resource::Flow, Some(2)),
         ]
     );
     let (code, _, err) = run(&["apply", "--auto-approve"]);

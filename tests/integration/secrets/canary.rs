@@ -90,7 +90,7 @@ const fn step(args: &'static [&'static str], emulator: i32, echoing_writes: i32)
 }
 
 /// Every command the canary runs, against the emulator and against the echoing servers.
-/// A new subcommand (drift…) is one more line here.
+/// A new subcommand is one more line here.
 const STEPS: &[Step] = &[
     step(&["validate", "manifests"], 0, 0),
     step(&["plan", "manifests", "--format", "text"], 0, 0),
@@ -107,6 +107,10 @@ const STEPS: &[Step] = &[
         0,
         1,
     ),
+    step(&["drift", "manifests", "--format", "text"], 0, 0),
+    step(&["drift", "manifests", "--format", "json"], 0, 0),
+    step(&["drift", "manifests", "--format", "markdown"], 0, 0),
+    step(&["drift", "manifests", "--format", "openmetrics"], 0, 0),
     step(&["status", "manifests", "--format", "json"], 0, 2),
     step(&["import", "--out", "imported"], 0, 0),
 ];

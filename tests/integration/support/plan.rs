@@ -109,6 +109,7 @@ pub fn campaign() -> DesiredDestination {
     DesiredDestination {
         name: ResourceName::parse("campaign-s3").unwrap(),
         source: SourceLocation::default(),
+        former_names: Vec::new(),
         display_name: "Adobe Campaign exports".into(),
         description: Some("Daily audiences for Campaign".into()),
         platform: Platform::AdobeCampaign,
@@ -153,6 +154,7 @@ pub fn sftp() -> DesiredDestination {
     DesiredDestination {
         name: ResourceName::parse("partner-sftp").unwrap(),
         source: SourceLocation::default(),
+        former_names: Vec::new(),
         display_name: "Partner SFTP".into(),
         description: None,
         platform: Platform::SftpLegacy,
