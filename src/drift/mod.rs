@@ -13,14 +13,15 @@ mod ignore;
 
 pub use ignore::{IgnoreError, IgnoreList};
 
+use crate::live::LiveMappingSet;
 use crate::live::{LiveDestination, LiveEntity, LiveState};
 use crate::marker::{FpField, digest};
 use crate::model::{DesiredDestination, DesiredState};
 use crate::plan::PlanTarget;
 use crate::plan::diff::canonical;
 use crate::plan::fingerprint::{
-    self, desired_account, desired_flow_fields, desired_location, live_account, live_flow_fields,
-    live_location,
+    self, desired_account, desired_flow_fields, desired_location, live_account,
+    live_flow_fields_with, live_location,
 };
 pub use crate::plan::outside::{ChangedBy, Difference, DriftField, Origin, OutOfBand, Severity};
 use crate::wire::Resource;
@@ -337,11 +338,16 @@ fn settings_origin(
 }
 
 /// The differences of a flow's field groups.
-fn flow_differences(d: &DesiredDestination, flow: &LiveEntity, out: &mut Vec<Difference>) {
+fn flow_differences(
+    d: &DesiredDestination,
+    flow: &LiveEntity,
+    mapping: Option<&LiveMappingSet>,
+    out: &mut Vec<Difference>,
+) {
     let Some(typed) = flow.flow() else {
         return;
     };
-    let live = live_flow_fields(typed);
+    let live = live_flow_fields_with(typed, mapping);
     // A flow that keeps exporting by profile selectors is planned without its columns; its
     // fingerprint was computed the same way.
     let kept;
@@ -649,7 +655,7 @@ fn destination_drift(d: &DesiredDestination, l: Option<&LiveDestination>) -> Des
                 });
             }
             if let Some(f) = &l.flow {
-                flow_differences(d, f, &mut differences);
+                flow_differences(d, f, l.mapping_set.as_deref(), &mut differences);
             }
             connection_differences(d, l, &mut differences);
         }

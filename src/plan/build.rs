@@ -853,7 +853,8 @@ fn destination(
             let mut ops = fd.ops;
             // An enable or disable carries no body: the fingerprint, which records the state,
             // is refreshed by the flow's patch (the only write the marker ever adds).
-            if ops.is_empty() && d.enabled != live_enabled {
+            // A new mapping set likewise: the fingerprint records the columns.
+            if ops.is_empty() && (d.enabled != live_enabled || columns.op.is_some()) {
                 ops.extend(fd.refresh);
             }
             ops.extend(columns.op);

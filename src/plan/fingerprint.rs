@@ -7,6 +7,8 @@
 //! literal (non-secret) params only.
 
 use super::diff::{self, canonical};
+use super::mapping;
+use crate::live::LiveMappingSet;
 use crate::marker::{Fingerprint, FpField, Marker};
 use crate::model::{DesiredDestination, ParamValue};
 use crate::wire::connection::Connection;
@@ -58,11 +60,36 @@ fn flow_fields(view: &Value, description: Value) -> FieldValues {
 }
 
 /// The flow's field groups as `d` asks for them.
+/// With exported columns (today's cards) the attributes group holds the columns in order, as
+/// `column ← source`, instead of the (then empty) profile selectors.
 pub fn desired_flow_fields(d: &DesiredDestination) -> FieldValues {
-    flow_fields(
+    let mut fields = flow_fields(
         &diff::desired_flow_view_without_description(d),
         trimmed(d.description.as_deref()),
+    );
+    if !d.columns.is_empty() {
+        fields.insert(FpField::Attributes, column_words(&mapping::wanted(d)));
+    }
+    fields
+}
+
+fn column_words(pairs: &[(String, String)]) -> Value {
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(source, column)| Value::String(format!("{column} ← {source}")))
+            .collect(),
     )
+}
+
+/// [`live_flow_fields`] with the mapping set the flow points at, whose columns stand for the
+/// attributes group when the flow exports through one.
+pub fn live_flow_fields_with(flow: &Flow, mapping: Option<&LiveMappingSet>) -> FieldValues {
+    let mut fields = live_flow_fields(flow);
+    if let Some(m) = mapping.filter(|_| flow.has_profile_mapping()) {
+        fields.insert(FpField::Attributes, column_words(&m.mappings));
+    }
+    fields
 }
 
 /// The user's text of a live description: what precedes the marker (all of it without one).

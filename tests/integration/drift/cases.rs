@@ -558,3 +558,22 @@ async fn invalid_manifests_exit_1_without_a_request() {
     assert!(out.stdout.is_empty());
     assert_eq!(crate::support::apply::flow_service_requests(&s.emu), before);
 }
+
+#[tokio::test]
+async fn a_column_edit_on_a_current_card_is_pending_then_in_sync_after_apply() {
+    let s = Setup::new().await;
+    s.edit_manifest(
+        "amazon-s3.yaml",
+        "    - person.name.lastName\n",
+        "    - person.name.lastName\n    - mobilePhone.number\n",
+    );
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0, "pending is not drift: {report:#}");
+    let d = destination(&report, "amazon-s3");
+    assert_eq!(d["state"], "pending", "{d:#}");
+    let out = s.run(&["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (code, report) = s.drift_json().await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(destination(&report, "amazon-s3")["state"], "in_sync");
+}
