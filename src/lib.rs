@@ -20,6 +20,7 @@
 //! | 4 | `render` | plans in text, JSON and Markdown; drift reports also in OpenMetrics |
 //! | 5 | `client`, `fetch`, `emulator`, `target`, `apply` | HTTP client; live state read with list calls; the Flow Service emulator; which service a run talks to; the plan executor |
 //! | 6 | `commands` | clap types, one module per subcommand, printing, exit codes and hints |
+//! | 7 | `fuzzing` | the fuzz targets' harness bodies, run by the test suite on their seeds |
 //!
 //! # Public API
 //!
@@ -28,8 +29,10 @@
 //! [`fetch`], [`plan::build_plan`] and the [`plan::Plan`] document, [`drift::detect`] and the
 //! [`drift::DriftReport`], [`apply`], the
 //! [`emulator`] server and [`client::Client`]; [`import::import`] (live flows → manifests) and
-//! [`health::evaluate`] (export health from runs) are pure functions for the same use. Everything else is `pub(crate)`; the emulator's
-//! seeding helpers exist only with the `test-support` feature.
+//! [`health::evaluate`] (export health from runs) are pure functions for the same use. Everything else is `pub(crate)`. The emulator's
+//! seeding helpers and `fuzzing` (the fuzz targets' harness bodies) are for tests,
+//! benchmarks and `fuzz/` only: hidden from the docs, and left out of the `destctl` binary by
+//! the linker since it never calls them.
 
 pub mod apply;
 pub mod catalog;
@@ -40,6 +43,8 @@ pub mod diagnostics;
 pub mod drift;
 pub mod emulator;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod import;
 pub mod live;

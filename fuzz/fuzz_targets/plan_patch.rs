@@ -5,27 +5,24 @@
 //! second diff finds nothing. Both flow shapes are fuzzed: a legacy card's (SFTP legacy:
 //! `mandatoryFields`/`primaryFields` inside `profileSelectors`) and a current card's (SFTP, V2:
 //! those fields directly under the transformation's params, identity deduplication keys).
+//! This file makes the Destinations and the disturbances; the checks are
+//! `destctl::fuzzing::{stored_flow, plan_patch}`.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use chrono::NaiveDate;
 use destctl::catalog::{
-    AuthMethod, ExportMode, FlowSpecRef, Frequency, LocationMode, Platform, Schedule, StartTime,
-    TriggerType, check_filename_template, check_schedule,
+    AuthMethod, ExportMode, Frequency, LocationMode, Platform, Schedule, StartTime, TriggerType,
+    check_filename_template, check_schedule,
 };
-use destctl::emulator::apply_flow_patch;
 use destctl::model::{
     AttributePath, DesiredAudience, DesiredConnection, DesiredDestination, DesiredLocation,
     ResourceName, SegmentId, SourceLocation,
 };
-use destctl::plan::diff::{desired_flow_view, flow_diff, live_flow_view};
-use destctl::plan::{activation_patch, flow_body};
-use destctl::wire::flow::Flow;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-const NOW: i64 = 1_764_000_000;
 const SEGMENTS: [&str; 6] = ["s-0", "s-1", "s-2", "S-3", "s.4", "s_5"];
 const PATHS: [&str; 7] = [
     "person.name.firstName",
@@ -385,35 +382,6 @@ fn disturb(flow: &mut Value, d: &Disturb, current: bool) -> Option<()> {
     Some(())
 }
 
-/// The flow as the emulator stores it after `POST /flows` and the activation patch.
-fn stored_flow(before: &DesiredDestination) -> Option<Value> {
-    // The emulator tells a V2 flow (current card) by its flow spec id.
-    let flow_spec = match before.platform.info().flow_spec {
-        FlowSpecRef::Id(id) => id,
-        FlowSpecRef::Name(_) => "flow-spec",
-    };
-    let mut flow = flow_body(before, flow_spec, "source-1", "target-1");
-    let m = flow.as_object_mut()?;
-    m.insert("id".into(), json!("flow-1"));
-    m.insert("etag".into(), json!("\"1\""));
-    m.insert("version".into(), json!("\"1\""));
-    m.insert("state".into(), json!("enabled"));
-    m.insert(
-        "inheritedAttributes".into(),
-        json!({"properties": {"isDestinationFlow": true}}),
-    );
-    let ops = activation_patch(before);
-    if ops.is_empty() {
-        return Some(flow);
-    }
-    let ops = serde_json::to_value(&ops).ok()?;
-    Some(
-        apply_flow_patch(&flow, &ops, NOW - 100).unwrap_or_else(|e| {
-            panic!("the emulator refuses a new flow's activation patch: {e}\n{ops:#}")
-        }),
-    )
-}
-
 #[derive(Debug, Arbitrary)]
 struct Input {
     /// The current SFTP card (V2 flow shape) or the legacy one, for both Destinations (they
@@ -434,52 +402,13 @@ fn run(data: &[u8]) {
     ) else {
         return;
     };
-    let Some(mut live) = stored_flow(&before) else {
+    let Some(mut live) = destctl::fuzzing::stored_flow(&before) else {
         return;
     };
     for d in &input.disturbances {
         disturb(&mut live, d, input.current);
     }
-    // Only flows the emulator could hold: a PATCH that changes nothing must pass its rules.
-    let noop = json!([{"op": "replace", "path": "/name", "value": live["name"].clone()}]);
-    if apply_flow_patch(&live, &noop, NOW).is_err() {
-        return;
-    }
-    let Ok(flow) = Flow::from_value(&live) else {
-        return;
-    };
-    let Ok(diff) = flow_diff(&after, &flow) else {
-        return;
-    };
-    let patched = if diff.ops.is_empty() {
-        live.clone()
-    } else {
-        let ops = serde_json::to_value(&diff.ops).expect("ops serialize");
-        apply_flow_patch(&live, &ops, NOW).unwrap_or_else(|e| {
-            panic!("the emulator refuses the plan's patch: {e}\n{ops:#}\nlive: {live:#}")
-        })
-    };
-    let patched_flow = Flow::from_value(&patched).expect("a patched flow parses");
-    // `state` changes by the plan's enable/disable action, not by the patch.
-    let without_state = |mut v: Value| {
-        if let Some(m) = v.as_object_mut() {
-            m.remove("state");
-        }
-        v
-    };
-    assert_eq!(
-        without_state(live_flow_view(&patched_flow)),
-        without_state(desired_flow_view(&after)),
-        "the patched flow differs from desired\nops: {:#?}",
-        diff.ops
-    );
-    let again = flow_diff(&after, &patched_flow).expect("the patched flow diffs");
-    assert!(
-        again.ops.is_empty(),
-        "re-planning finds {:#?}\nafter applying {:#?}",
-        again.ops,
-        diff.ops
-    );
+    destctl::fuzzing::plan_patch(&live, &after);
 }
 
 fuzz_target!(|data: &[u8]| run(data));

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Builds the execution graph of `plan` as `apply` does before its first request (the error
-/// in words), for the fuzz targets (`fuzz/`); with the `test-support` feature only.
-#[cfg(feature = "test-support")]
+/// in words), for the fuzz targets (`fuzz/`, `crate::fuzzing`).
+#[doc(hidden)]
 pub fn check_graph(plan: &Plan) -> Result<(), String> {
     graph::build(plan).map(drop).map_err(|e| e.to_string())
 }

@@ -100,7 +100,6 @@ impl Tokens {
     }
 
     /// Issues a token to `client_id`, entitled to every org, valid for `lifetime`.
-    #[cfg(any(test, feature = "test-support"))]
     pub(crate) fn issue(&self, client_id: &str, lifetime: Duration) -> String {
         self.issue_for(client_id, None, lifetime)
     }

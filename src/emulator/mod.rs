@@ -55,7 +55,6 @@ mod runs;
 mod server;
 mod specs;
 mod store;
-#[cfg(feature = "test-support")]
 mod support;
 
 pub use dataprep::DATA_PREP_BASE;
@@ -64,7 +63,7 @@ pub use ims::{ImsCredential, ImsCredentialError};
 pub use patch::{PatchEngineError, PatchRejection, apply_flow_patch, patch_engine};
 pub use resources::SECRET_MASK;
 pub use server::FLOW_SERVICE_BASE;
-#[cfg(feature = "test-support")]
+#[doc(hidden)]
 pub use support::SeedFlows;
 
 use crate::wire::Resource;

@@ -1,7 +1,8 @@
-//! Test and benchmark support, compiled only with the `test-support` feature (the crate's
-//! tests and benches enable it through a dev-dependency on itself; `cargo build` leaves it
-//! out of the shipped binary): seeding large states straight into the store, and tokens
-//! without an IMS round trip.
+//! Test and benchmark support: seeding large states straight into the store, and tokens
+//! without an IMS round trip. Always compiled (a feature turned on by a dev-dependency of the
+//! crate on itself would make its unit tests wait for the library to compile first) and
+//! hidden from the docs; the `destctl` binary never calls it, so the linker leaves it out
+//! (`nm target/release/destctl | grep -c seed_flows` is 0).
 
 use super::resources::{self, Actor};
 use super::server::AppState;
@@ -44,12 +45,14 @@ impl Default for SeedFlows {
 
 impl EmulatorState {
     /// Issues a token for `client_id` without going through HTTP.
+    #[doc(hidden)]
     pub fn issue_token(&self, client_id: &str) -> String {
         self.0.tokens.issue(client_id, self.0.token_lifetime)
     }
 
     /// Creates flows directly in the store (fast seeding for benchmarks); returns the flow ids.
     /// Audiences are `seg-<flow>-<n>` with valid schedules; attributes `attr<n>.value`.
+    #[doc(hidden)]
     pub async fn seed_flows(
         &self,
         org: &str,
@@ -230,6 +233,7 @@ fn selector_ops(seed: &SeedFlows, n: usize) -> Vec<Value> {
 
 impl RunningEmulator {
     /// See [`EmulatorState::seed_flows`].
+    #[doc(hidden)]
     pub async fn seed_flows(
         &self,
         org: &str,

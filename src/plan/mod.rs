@@ -16,12 +16,11 @@ pub use build::{
     build, build_plan, dataset_update_for, location_words, plan_destination,
     take_over_former_names, update_for, update_of,
 };
-#[cfg(feature = "test-support")]
+#[doc(hidden)]
 pub use fuzzing::{activation_patch, flow_body};
 
 /// The desired flow's create requests, for the fuzz targets (`fuzz/`) to build live flows the
-/// way `apply` creates them; with the `test-support` feature only.
-#[cfg(feature = "test-support")]
+/// way `apply` creates them (`crate::fuzzing`).
 mod fuzzing {
     use crate::model::DesiredDestination;
     use crate::wire::PatchOp;
