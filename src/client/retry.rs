@@ -26,7 +26,7 @@
 use super::error::ApiError;
 use super::{ClientError, RetryPolicy};
 use axum::body::Bytes;
-use rand::Rng;
+use rand::RngExt;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use std::future::Future;

@@ -4,7 +4,7 @@
 //! IMS or `/_emulator`).
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
