@@ -11,9 +11,11 @@ use destctl::apply::lock::{
 };
 use destctl::catalog::{PROFILE_STORE_SPEC_ID, SPEC_VERSION};
 use destctl::emulator::{FaultConfig, Latency, RunningEmulator};
+use destctl::model::DesiredState;
 use destctl::wire::Resource;
 use serde_json::json;
 use std::process::Output;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -67,44 +69,58 @@ async fn plan_exit(emu: &RunningEmulator) -> Output {
     destctl(emu, &args).run().await
 }
 
+/// `n` concurrent applies of the seed scenario against one emulator: each succeeds or fails
+/// naming the lock's holder, and the emulator ends with one of each object, no lease and
+/// nothing to plan; how many runs waited for the lock.
+async fn concurrent_applies(desired: Arc<DesiredState>, n: usize, trial: usize) -> usize {
+    let emu = emulator(FaultConfig {
+        latency: Latency::Fixed(Duration::from_millis(15)),
+        ..FaultConfig::default()
+    })
+    .await;
+    let runs: Vec<_> = (0..n)
+        .map(|_| {
+            let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "60s"];
+            args.extend(SEED_ARGS);
+            tokio::spawn(destctl(&emu, &args).run())
+        })
+        .collect();
+    let mut waited = 0;
+    for run in runs {
+        let out = run.await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || (out.status.code() == Some(1) && stderr.contains(LOCK_MESSAGE)),
+            "n={n} trial={trial}: {}",
+            text(&out)
+        );
+        if stderr.contains("waiting for the apply lock, held by run ") {
+            waited += 1;
+        }
+    }
+    // One of each object per marker, and the lease is gone.
+    assert_exactly_one_of_each(&emu, &desired).await;
+    assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
+    let plan = plan_exit(&emu).await;
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    emu.shutdown().await;
+    waited
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_applies_never_duplicate() {
-    let desired = load(&seed_paths());
-    let mut waited = 0;
-    for (n, trials) in [(2usize, 3), (4, 2)] {
-        for trial in 0..trials {
-            let emu = emulator(FaultConfig {
-                latency: Latency::Fixed(Duration::from_millis(15)),
-                ..FaultConfig::default()
-            })
-            .await;
-            let runs: Vec<_> = (0..n)
-                .map(|_| {
-                    let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "60s"];
-                    args.extend(SEED_ARGS);
-                    tokio::spawn(destctl(&emu, &args).run())
-                })
-                .collect();
-            for run in runs {
-                let out = run.await.unwrap();
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                assert!(
-                    out.status.success()
-                        || (out.status.code() == Some(1) && stderr.contains(LOCK_MESSAGE)),
-                    "n={n} trial={trial}: {}",
-                    text(&out)
-                );
-                if stderr.contains("waiting for the apply lock, held by run ") {
-                    waited += 1;
-                }
-            }
-            // One of each object per marker, and the lease is gone.
-            assert_exactly_one_of_each(&emu, &desired).await;
-            assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
-            let plan = plan_exit(&emu).await;
-            assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
-            emu.shutdown().await;
+    let desired = Arc::new(load(&seed_paths()));
+    // Three trials of two runs and two of four, each on its own emulator, all at once: the
+    // runs of a trial mostly wait for each other's lock (polled every second).
+    let mut trials = tokio::task::JoinSet::new();
+    for (n, count) in [(2usize, 3), (4, 2)] {
+        for trial in 0..count {
+            trials.spawn(concurrent_applies(desired.clone(), n, trial));
         }
+    }
+    let mut waited = 0;
+    while let Some(w) = trials.join_next().await {
+        waited += w.expect("the trial passed");
     }
     // The runs overlapped: some waited for the lock.
     assert!(waited >= 3, "only {waited} runs waited");

@@ -87,6 +87,32 @@ pub fn schedule_only(dir: &Path) -> PathBuf {
     )
 }
 
+/// `f` of every item, four at a time on threads of their own (for corpora of `destctl` runs,
+/// which mostly wait on the process), in the items' order.
+pub fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = queue.lock().expect("the queue").next();
+                        let Some((i, item)) = next else { break done };
+                        done.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker finished"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Set in a child process of this binary to the one test it runs.
 const OWN_PROCESS: &str = "INTEGRATION_OWN_PROCESS";
 
