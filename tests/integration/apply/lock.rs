@@ -3,7 +3,7 @@
 //! holder; simultaneous lease creates resolve to one winner; `plan` takes no lock.
 
 use crate::support::apply::*;
-use crate::support::cli::Cli;
+use crate::support::cli::{Cli, shown};
 use crate::support::fake_server::{self, Mock, Reply, token_reply};
 use chrono::{TimeDelta, Utc};
 use destctl::apply::lock::{
@@ -27,15 +27,6 @@ fn destctl(emu: &RunningEmulator, args: &[&str]) -> Cli {
     let mut c = Cli::in_repo();
     c.emulator(&emu.base_url()).args(args);
     c
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Puts a lease object of another run on the emulator, expiring `expires_in` from now.
@@ -92,7 +83,7 @@ async fn concurrent_applies(desired: Arc<DesiredState>, n: usize, trial: usize) 
         assert!(
             out.status.success() || (out.status.code() == Some(1) && stderr.contains(LOCK_MESSAGE)),
             "n={n} trial={trial}: {}",
-            text(&out)
+            shown(&out)
         );
         if stderr.contains("waiting for the apply lock, held by run ") {
             waited += 1;
@@ -102,7 +93,7 @@ async fn concurrent_applies(desired: Arc<DesiredState>, n: usize, trial: usize) 
     assert_exactly_one_of_each(&emu, &desired).await;
     assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
     let plan = plan_exit(&emu).await;
-    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert_eq!(plan.status.code(), Some(0), "{}", shown(&plan));
     emu.shutdown().await;
     waited
 }
@@ -134,11 +125,11 @@ async fn an_expired_lease_is_taken_over() {
     let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "0"];
     args.extend(SEED_ARGS);
     let out = destctl(&emu, &args).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("waiting"),
         "{}",
-        text(&out)
+        shown(&out)
     );
     // Taken over by PATCH with If-Match, released by DELETE.
     assert_eq!(
@@ -165,7 +156,7 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     let out = destctl(&emu, &args).run().await;
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     let holder = format!("run busy-run on other-host (pid 4242) since {since}");
     assert!(
         stderr.contains(&format!("waiting for the apply lock, held by {holder}")),
@@ -188,7 +179,7 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     args.extend(SEED_ARGS);
     let out = destctl(&emu, &args).run().await;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(
         stderr.contains(&format!("{LOCK_MESSAGE}busy-run")),
         "{stderr}"
@@ -204,11 +195,11 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     args.extend(SEED_ARGS);
     // `plan` takes no lock: it runs while the lock is held and does not see the lease.
     let out = destctl(&emu, &args).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     let out = destctl(&emu, &["apply", "--plan", plan_file, "--lock-timeout", "0"])
         .run()
         .await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(LOCK_MESSAGE));
     assert_eq!(writes(&emu), before);
     assert_eq!(list_leases(&client(&emu)).await.unwrap().len(), 1);
@@ -224,9 +215,9 @@ async fn a_saved_plan_is_applied_under_the_lock() {
     let mut args = vec!["plan", "--out", plan_file];
     args.extend(SEED_ARGS);
     let out = destctl(&emu, &args).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     let out = destctl(&emu, &["apply", "--plan", plan_file]).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     // One lease created and deleted around the plan's writes.
     assert_eq!(
         count(&emu, "DELETE /data/foundation/flowservice/connections/{id}"),
@@ -237,7 +228,7 @@ async fn a_saved_plan_is_applied_under_the_lock() {
     // Applied again, the saved plan's creates are refused by the pre-flight (run under the
     // lock), and the lock is released all the same.
     let out = destctl(&emu, &["apply", "--plan", plan_file]).run().await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
     assert_exactly_one_of_each(&emu, &desired).await;
 }
@@ -470,11 +461,11 @@ async fn apply_against_a_never_listing_service_exits_1_quickly() {
             .unwrap();
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(
         stderr.contains("did not list it back") && stderr.contains("a service fault"),
         "{}",
-        text(&out)
+        shown(&out)
     );
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     // The lease create, its delete, and nothing else was written.

@@ -5,7 +5,7 @@
 //! answers every request with 500 and the request's headers and body echoed in its error
 //! message. The commands are the one list [`STEPS`]: a new subcommand is one more line there.
 
-use crate::support::cli::Cli;
+use crate::support::cli::{Cli, shown};
 use crate::support::emulator::EmulatorProcess;
 use crate::support::fake_server::{Mock, Reply, Seen, token_reply};
 use crate::support::{root, tempdir};
@@ -143,15 +143,6 @@ fn destctl(dir: &Path, endpoint: &str, verbosity: (&str, Option<&str>)) -> Cli {
         c.env("RUST_LOG", filter);
     }
     c
-}
-
-fn shown(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Every step against a `destctl emulator` process at one verbosity; the plan file and the

@@ -13,6 +13,7 @@ use destctl::fetch::{FetchOptions, fetch};
 use destctl::live::LiveState;
 use destctl::model::DesiredState;
 use destctl::plan::{Plan, PlanOptions, PlanTarget, build_plan};
+use destctl::wire::{EntityId, Resource};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +37,19 @@ pub fn load(paths: &[PathBuf]) -> DesiredState {
     destctl::manifest::load(paths)
         .unwrap_or_else(|e| panic!("{}", e.render(false)))
         .desired
+}
+
+/// Loads and validates `paths` and manifests given as text (`(file name, text)`, written to a
+/// temporary directory first).
+pub fn load_with_texts(paths: &[PathBuf], texts: &[(&str, &str)]) -> DesiredState {
+    let dir = tempdir();
+    let mut all = paths.to_vec();
+    all.extend(
+        texts
+            .iter()
+            .map(|(name, text)| write(dir.path(), name, text)),
+    );
+    load(&all)
 }
 
 pub use super::emulator::start as emulator;
@@ -129,6 +143,22 @@ pub async fn plan_now(emu: &RunningEmulator, desired: &DesiredState, prune: bool
         },
     )
     .unwrap()
+}
+
+/// The id of the flow of the managed Destination or DatasetExport `name` (found by its marker).
+pub async fn flow_id(emu: &RunningEmulator, name: &str) -> String {
+    live(emu)
+        .await
+        .managed()
+        .remove(name)
+        .and_then(|d| d.flow)
+        .map(|f| f.id.0.clone())
+        .unwrap_or_else(|| panic!("no flow for {name}"))
+}
+
+/// The object `id` of kind `r`, as the service answers it.
+pub async fn get(emu: &RunningEmulator, r: Resource, id: &str) -> serde_json::Value {
+    client(emu).get(r, &EntityId(id.to_owned())).await.unwrap()
 }
 
 /// Requests that change something (not GET, not the IMS token).

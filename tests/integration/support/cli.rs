@@ -219,3 +219,23 @@ impl Cli {
         self.cmd.spawn()
     }
 }
+
+/// The process's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The exit code and both streams, for an assertion's message.
+pub fn shown(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}

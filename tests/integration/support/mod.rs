@@ -2,7 +2,8 @@
 //! process or as a child process, with faults: [`emulator`]; its router without a socket:
 //! [`router`]; apply and plan against it: [`apply`]), the fake servers for what the emulator
 //! cannot play ([`fake_server`]), hand-built planner states ([`plan`]), temporary directories
-//! and redaction for snapshots ([`snapshot`]).
+//! and redaction for snapshots ([`snapshot`]), a work directory of manifests beside an emulator
+//! ([`workspace`]).
 
 pub mod apply;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod fake_server;
 pub mod plan;
 pub mod router;
 pub mod snapshot;
+pub mod workspace;
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
