@@ -61,6 +61,11 @@ pub fn client(emu: &RunningEmulator) -> Client {
 
 /// A client for an emulator at `endpoint`.
 pub fn client_for(endpoint: &str) -> Client {
+    Client::new(client_config(endpoint)).unwrap()
+}
+
+/// The configuration of [`client_for`]: the embedded credentials, quick retries.
+pub fn client_config(endpoint: &str) -> ClientConfig {
     let mut cfg = ClientConfig::new(
         endpoint,
         "prod",
@@ -78,7 +83,7 @@ pub fn client_for(endpoint: &str) -> Client {
         max_delay: Duration::from_millis(50),
     };
     cfg.timeout = Duration::from_secs(10);
-    Client::new(cfg).unwrap()
+    cfg
 }
 
 /// A context that approves automatically and reads `${file:…}` from the repository root.
