@@ -34,22 +34,29 @@ fn corpus(dir: &str, ext: &str) -> Vec<String> {
     files
 }
 
-/// `destctl apply --auto-approve ARGS` against `emu`, bounded; stderr as text.
-async fn apply(emu: &RunningEmulator, args: Vec<String>) -> (Output, String) {
+/// `destctl apply --auto-approve ARGS` against `emu`, bounded, for each `ARGS` of `runs`
+/// (four at a time); the outputs and stderr as text, in order.
+async fn apply_each(emu: &RunningEmulator, runs: Vec<Vec<String>>) -> Vec<(Output, String)> {
     let url = emu.base_url();
-    let (out, peak) = tokio::task::spawn_blocking(move || {
-        Cli::in_repo()
-            .emulator(&url)
-            .arg("apply")
-            .arg("--auto-approve")
-            .args(&args)
-            .output_bounded(TIME_BOUND, ADDRESS_SPACE)
+    let outs = tokio::task::spawn_blocking(move || {
+        crate::support::par_map(runs, |args| {
+            Cli::in_repo()
+                .emulator(&url)
+                .arg("apply")
+                .arg("--auto-approve")
+                .args(&args)
+                .output_bounded(TIME_BOUND, ADDRESS_SPACE)
+        })
     })
     .await
-    .expect("the run finishes");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(peak < PEAK_RSS, "peak memory {peak} bytes:\n{err}");
-    (out, err)
+    .expect("the runs finish");
+    outs.into_iter()
+        .map(|(out, peak)| {
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(peak < PEAK_RSS, "peak memory {peak} bytes:\n{err}");
+            (out, err)
+        })
+        .collect()
 }
 
 fn assert_no_request(emu: &RunningEmulator, what: &str) {
@@ -65,8 +72,8 @@ async fn every_invalid_manifest_is_refused_before_any_request() {
     let emu = start(FaultConfig::default()).await;
     let files = corpus("tests/invalid", "yaml");
     assert!(files.len() >= 95, "the corpus has {} files", files.len());
-    for rel in files {
-        let (out, err) = apply(&emu, vec![rel.clone()]).await;
+    let runs = apply_each(&emu, files.iter().map(|f| vec![f.clone()]).collect()).await;
+    for (rel, (out, err)) in files.into_iter().zip(runs) {
         assert_eq!(out.status.code(), Some(1), "{rel}:\n{err}");
         assert!(
             err.contains(&format!("[{rel}:")),
@@ -76,8 +83,9 @@ async fn every_invalid_manifest_is_refused_before_any_request() {
             err.contains("error: manifests are invalid"),
             "{rel}:\n{err}"
         );
-        assert_no_request(&emu, &rel);
     }
+    // The runs went at once: any request fails here, for the corpus as a whole.
+    assert_no_request(&emu, "the corpus");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,8 +93,15 @@ async fn every_invalid_saved_plan_is_refused_before_any_request() {
     let emu = start(FaultConfig::default()).await;
     let files = corpus("tests/invalid-plans", "json");
     assert!(files.len() >= 45, "the corpus has {} files", files.len());
-    for rel in files {
-        let (out, err) = apply(&emu, vec!["--plan".into(), rel.clone()]).await;
+    let runs = apply_each(
+        &emu,
+        files
+            .iter()
+            .map(|f| vec!["--plan".into(), f.clone()])
+            .collect(),
+    )
+    .await;
+    for (rel, (out, err)) in files.into_iter().zip(runs) {
         assert_eq!(out.status.code(), Some(1), "{rel}:\n{err}");
         assert!(
             err.contains(&format!("`{rel}`")),
@@ -96,7 +111,6 @@ async fn every_invalid_saved_plan_is_refused_before_any_request() {
             err.contains(" at line ") || err.contains("plan format_version"),
             "{rel}: not located:\n{err}"
         );
-        assert_no_request(&emu, &rel);
         let stem = PathBuf::from(&rel)
             .file_stem()
             .and_then(|s| s.to_str())
@@ -111,4 +125,5 @@ async fn every_invalid_saved_plan_is_refused_before_any_request() {
             insta::assert_snapshot!(stem, Redact::new().apply(&err));
         });
     }
+    assert_no_request(&emu, "the corpus");
 }

@@ -5,7 +5,9 @@
 use crate::support::apply::*;
 use crate::support::cli::Cli;
 use destctl::emulator::{FaultConfig, Latency, RunningEmulator};
+use destctl::model::DesiredState;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -53,7 +55,8 @@ async fn a_connection_lost_at_any_request_is_resolved_in_the_same_run() {
 }
 
 /// `destctl` in the repository root, signed in to `emu` with the embedded credentials; a
-/// killed run's apply lock lasts 2 s (the re-run waits that long for it, then takes it over).
+/// killed run's apply lock lasts 2 s unless the test shortens it (the re-run waits that long
+/// for it, then takes it over).
 fn destctl(emu: &RunningEmulator) -> Cli {
     let mut c = Cli::in_repo();
     c.emulator(&emu.base_url()).env("DESTCTL_LOCK_TTL", "2s");
@@ -72,52 +75,67 @@ async fn wait_for_writes(emu: &RunningEmulator, n: u64) {
     }
 }
 
+/// The seed scenario's manifests, as `destctl` arguments from the repository root.
+const SEED_ARGS: [&str; 2] = ["manifests/campaign-s3.yaml", "manifests/schedules.yaml"];
+
+/// Kills an apply while its write `k` (counting the apply lock's lease create as write 0) is
+/// in flight, lets that request land, then re-runs the apply: it waits out the killed run's
+/// lease (1 s), takes the lock over and converges to exactly one of each object.
+async fn kill_at_write_then_rerun(desired: Arc<DesiredState>, k: u64) {
+    let emu = emulator(FaultConfig {
+        latency: Latency::Fixed(Duration::from_millis(80)),
+        ..FaultConfig::default()
+    })
+    .await;
+    let mut cmd = destctl(&emu);
+    cmd.env("DESTCTL_LOCK_TTL", "1s")
+        .arg("apply")
+        .arg("--auto-approve")
+        .args(SEED_ARGS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for_writes(&emu, k + 1).await;
+    child.kill().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !status.success(),
+        "k={k}: the apply finished before the kill"
+    );
+    // Let the request that was in flight land.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    emu.set_faults(FaultConfig::default());
+
+    let mut cmd = destctl(&emu);
+    cmd.arg("apply").arg("--auto-approve").args(SEED_ARGS);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "k={k}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !plan_now(&emu, &desired, false).await.has_changes(),
+        "k={k}"
+    );
+    assert_exactly_one_of_each(&emu, &desired).await;
+    emu.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_then_rerun_converges() {
-    let desired = load(&seed_paths());
-    let seed_args = ["manifests/campaign-s3.yaml", "manifests/schedules.yaml"];
+    let desired = Arc::new(load(&seed_paths()));
     // Six writes: five creates and the activation patch, after the lease create of the apply
-    // lock. Kill while write k is in flight.
+    // lock. Kill while write k is in flight: the six crash points at once, each on its own
+    // emulator, since each re-run mostly waits for the killed run's lease to expire.
+    let mut trials = tokio::task::JoinSet::new();
     for k in 1..=6u64 {
-        let emu = emulator(FaultConfig {
-            latency: Latency::Fixed(Duration::from_millis(80)),
-            ..FaultConfig::default()
-        })
-        .await;
-        let mut cmd = destctl(&emu);
-        cmd.arg("apply")
-            .arg("--auto-approve")
-            .args(seed_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        wait_for_writes(&emu, k + 1).await;
-        child.kill().unwrap();
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-            .await
-            .unwrap();
-        assert!(
-            !status.success(),
-            "k={k}: the apply finished before the kill"
-        );
-        // Let the request that was in flight land.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        emu.set_faults(FaultConfig::default());
-
-        let mut cmd = destctl(&emu);
-        cmd.arg("apply").arg("--auto-approve").args(seed_args);
-        let out = run(cmd).await;
-        assert!(
-            out.status.success(),
-            "k={k}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !plan_now(&emu, &desired, false).await.has_changes(),
-            "k={k}"
-        );
-        assert_exactly_one_of_each(&emu, &desired).await;
-        emu.shutdown().await;
+        trials.spawn(kill_at_write_then_rerun(desired.clone(), k));
+    }
+    while let Some(trial) = trials.join_next().await {
+        trial.expect("the trial passed");
     }
 }
 

@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 /// (`--max-retries 15`): at a 60 % failure rate a request fails 16 times in a row with a
 /// probability of 0.03 %, and an apply of `manifests/` sends about 150.
 fn fault_client(emu: &RunningEmulator) -> Client {
-    let base = client(emu);
-    let mut cfg = base.config().clone();
+    let mut cfg = client_config(&emu.base_url());
     cfg.retry = RetryPolicy {
         max_retries: 15,
         base_delay: Duration::from_millis(2),
@@ -33,8 +32,7 @@ fn fault_client(emu: &RunningEmulator) -> Client {
 }
 
 /// Objects per (collection, connection spec, marker): more than one is a duplicate.
-async fn marker_counts(emu: &RunningEmulator) -> BTreeMap<(String, String, String), usize> {
-    let c = client(emu);
+async fn marker_counts(c: &Client) -> BTreeMap<(String, String, String), usize> {
     let mut counts = BTreeMap::new();
     for r in [
         Resource::Connection,
@@ -68,17 +66,18 @@ async fn marker_counts(emu: &RunningEmulator) -> BTreeMap<(String, String, Strin
 async fn trial(desired: Arc<DesiredState>, faults: FaultConfig) -> bool {
     let seed = faults.seed;
     let emu = emulator(faults).await;
+    let client = fault_client(&emu);
     let applied = apply(
         Input::Live {
             desired: (*desired).clone(),
             prune: false,
         },
-        &fault_client(&emu),
+        &client,
         &ctx(&emu),
     )
     .await;
     emu.set_faults(FaultConfig::default());
-    let dups: Vec<_> = marker_counts(&emu)
+    let dups: Vec<_> = marker_counts(&client)
         .await
         .into_iter()
         .filter(|(_, n)| *n > 1)

@@ -3,7 +3,7 @@
 //! holder; simultaneous lease creates resolve to one winner; `plan` takes no lock.
 
 use crate::support::apply::*;
-use crate::support::cli::Cli;
+use crate::support::cli::{Cli, shown};
 use crate::support::fake_server::{self, Mock, Reply, token_reply};
 use chrono::{TimeDelta, Utc};
 use destctl::apply::lock::{
@@ -11,9 +11,11 @@ use destctl::apply::lock::{
 };
 use destctl::catalog::{PROFILE_STORE_SPEC_ID, SPEC_VERSION};
 use destctl::emulator::{FaultConfig, Latency, RunningEmulator};
+use destctl::model::DesiredState;
 use destctl::wire::Resource;
 use serde_json::json;
 use std::process::Output;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -25,15 +27,6 @@ fn destctl(emu: &RunningEmulator, args: &[&str]) -> Cli {
     let mut c = Cli::in_repo();
     c.emulator(&emu.base_url()).args(args);
     c
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Puts a lease object of another run on the emulator, expiring `expires_in` from now.
@@ -67,44 +60,58 @@ async fn plan_exit(emu: &RunningEmulator) -> Output {
     destctl(emu, &args).run().await
 }
 
+/// `n` concurrent applies of the seed scenario against one emulator: each succeeds or fails
+/// naming the lock's holder, and the emulator ends with one of each object, no lease and
+/// nothing to plan; how many runs waited for the lock.
+async fn concurrent_applies(desired: Arc<DesiredState>, n: usize, trial: usize) -> usize {
+    let emu = emulator(FaultConfig {
+        latency: Latency::Fixed(Duration::from_millis(15)),
+        ..FaultConfig::default()
+    })
+    .await;
+    let runs: Vec<_> = (0..n)
+        .map(|_| {
+            let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "60s"];
+            args.extend(SEED_ARGS);
+            tokio::spawn(destctl(&emu, &args).run())
+        })
+        .collect();
+    let mut waited = 0;
+    for run in runs {
+        let out = run.await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || (out.status.code() == Some(1) && stderr.contains(LOCK_MESSAGE)),
+            "n={n} trial={trial}: {}",
+            shown(&out)
+        );
+        if stderr.contains("waiting for the apply lock, held by run ") {
+            waited += 1;
+        }
+    }
+    // One of each object per marker, and the lease is gone.
+    assert_exactly_one_of_each(&emu, &desired).await;
+    assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
+    let plan = plan_exit(&emu).await;
+    assert_eq!(plan.status.code(), Some(0), "{}", shown(&plan));
+    emu.shutdown().await;
+    waited
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_applies_never_duplicate() {
-    let desired = load(&seed_paths());
-    let mut waited = 0;
-    for (n, trials) in [(2usize, 3), (4, 2)] {
-        for trial in 0..trials {
-            let emu = emulator(FaultConfig {
-                latency: Latency::Fixed(Duration::from_millis(15)),
-                ..FaultConfig::default()
-            })
-            .await;
-            let runs: Vec<_> = (0..n)
-                .map(|_| {
-                    let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "60s"];
-                    args.extend(SEED_ARGS);
-                    tokio::spawn(destctl(&emu, &args).run())
-                })
-                .collect();
-            for run in runs {
-                let out = run.await.unwrap();
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                assert!(
-                    out.status.success()
-                        || (out.status.code() == Some(1) && stderr.contains(LOCK_MESSAGE)),
-                    "n={n} trial={trial}: {}",
-                    text(&out)
-                );
-                if stderr.contains("waiting for the apply lock, held by run ") {
-                    waited += 1;
-                }
-            }
-            // One of each object per marker, and the lease is gone.
-            assert_exactly_one_of_each(&emu, &desired).await;
-            assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
-            let plan = plan_exit(&emu).await;
-            assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
-            emu.shutdown().await;
+    let desired = Arc::new(load(&seed_paths()));
+    // Three trials of two runs and two of four, each on its own emulator, all at once: the
+    // runs of a trial mostly wait for each other's lock (polled every second).
+    let mut trials = tokio::task::JoinSet::new();
+    for (n, count) in [(2usize, 3), (4, 2)] {
+        for trial in 0..count {
+            trials.spawn(concurrent_applies(desired.clone(), n, trial));
         }
+    }
+    let mut waited = 0;
+    while let Some(w) = trials.join_next().await {
+        waited += w.expect("the trial passed");
     }
     // The runs overlapped: some waited for the lock.
     assert!(waited >= 3, "only {waited} runs waited");
@@ -118,11 +125,11 @@ async fn an_expired_lease_is_taken_over() {
     let mut args = vec!["apply", "--auto-approve", "--lock-timeout", "0"];
     args.extend(SEED_ARGS);
     let out = destctl(&emu, &args).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("waiting"),
         "{}",
-        text(&out)
+        shown(&out)
     );
     // Taken over by PATCH with If-Match, released by DELETE.
     assert_eq!(
@@ -149,7 +156,7 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     let out = destctl(&emu, &args).run().await;
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     let holder = format!("run busy-run on other-host (pid 4242) since {since}");
     assert!(
         stderr.contains(&format!("waiting for the apply lock, held by {holder}")),
@@ -172,7 +179,7 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     args.extend(SEED_ARGS);
     let out = destctl(&emu, &args).run().await;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(
         stderr.contains(&format!("{LOCK_MESSAGE}busy-run")),
         "{stderr}"
@@ -188,11 +195,11 @@ async fn a_lock_held_past_the_timeout_fails_naming_the_holder() {
     args.extend(SEED_ARGS);
     // `plan` takes no lock: it runs while the lock is held and does not see the lease.
     let out = destctl(&emu, &args).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     let out = destctl(&emu, &["apply", "--plan", plan_file, "--lock-timeout", "0"])
         .run()
         .await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(LOCK_MESSAGE));
     assert_eq!(writes(&emu), before);
     assert_eq!(list_leases(&client(&emu)).await.unwrap().len(), 1);
@@ -208,9 +215,9 @@ async fn a_saved_plan_is_applied_under_the_lock() {
     let mut args = vec!["plan", "--out", plan_file];
     args.extend(SEED_ARGS);
     let out = destctl(&emu, &args).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     let out = destctl(&emu, &["apply", "--plan", plan_file]).run().await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", shown(&out));
     // One lease created and deleted around the plan's writes.
     assert_eq!(
         count(&emu, "DELETE /data/foundation/flowservice/connections/{id}"),
@@ -221,7 +228,7 @@ async fn a_saved_plan_is_applied_under_the_lock() {
     // Applied again, the saved plan's creates are refused by the pre-flight (run under the
     // lock), and the lock is released all the same.
     let out = destctl(&emu, &["apply", "--plan", plan_file]).run().await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(list_leases(&client(&emu)).await.unwrap().is_empty());
     assert_exactly_one_of_each(&emu, &desired).await;
 }
@@ -454,11 +461,11 @@ async fn apply_against_a_never_listing_service_exits_1_quickly() {
             .unwrap();
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(
         stderr.contains("did not list it back") && stderr.contains("a service fault"),
         "{}",
-        text(&out)
+        shown(&out)
     );
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     // The lease create, its delete, and nothing else was written.

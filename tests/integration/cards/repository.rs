@@ -3,19 +3,12 @@
 //! `Server-to-server` file options, the V2 flow), the legacy example keeps the legacy shape,
 //! a re-plan finds nothing, and edits of file options and identity keys plan exactly one op.
 
-use crate::support::apply::{all_paths, apply_live, client, emulator, live, load, plan_now};
+use crate::support::apply::{all_paths, apply_live, emulator, get, live, load, plan_now};
 use destctl::catalog::{Card, Platform};
 use destctl::emulator::FaultConfig;
 use destctl::plan::Action;
 use destctl::wire::Resource;
-use serde_json::{Value, json};
-
-async fn get(emu: &destctl::emulator::RunningEmulator, r: Resource, id: &str) -> Value {
-    client(emu)
-        .get(r, &destctl::wire::EntityId(id.to_owned()))
-        .await
-        .unwrap()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn the_example_repository_applies_on_the_current_cards_and_converges() {

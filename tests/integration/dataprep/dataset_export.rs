@@ -7,7 +7,8 @@
 //! against the emulator's request counts.
 
 use crate::support::apply::{
-    apply_live, client, count, emulator, load, plan_now, root, tempdir, write, writes,
+    apply_live, client, count, emulator, flow_id, get, load, load_with_texts, plan_now, root,
+    tempdir, write, writes,
 };
 use destctl::apply::{Input, apply};
 use destctl::emulator::{FaultConfig, RunningEmulator};
@@ -37,15 +38,12 @@ spec:
 
 /// The example S3 Destination and a DatasetExport on it.
 fn desired() -> DesiredState {
-    let dir = tempdir();
-    let export = write(dir.path(), "export.yaml", EXPORT);
-    let d = load(&[root().join("manifests/amazon-s3.yaml"), export]);
+    let d = load_with_texts(
+        &[root().join("manifests/amazon-s3.yaml")],
+        &[("export.yaml", EXPORT)],
+    );
     assert_eq!(d.dataset_exports.len(), 1);
     d
-}
-
-async fn get(emu: &RunningEmulator, r: Resource, id: &str) -> Value {
-    client(emu).get(r, &EntityId(id.to_owned())).await.unwrap()
 }
 
 fn ops(c: &Change) -> Vec<(PatchOpKind, String, Option<Value>)> {
@@ -81,9 +79,7 @@ async fn created(d: &DesiredState) -> (RunningEmulator, String) {
     assert_eq!(count(&emu, POST_SOURCE), 2);
     assert_eq!(count(&emu, POST_TARGET), 2);
     assert_eq!(count(&emu, POST_FLOW), 2);
-    let live = crate::support::apply::live(&emu).await;
-    let group = &live.managed()["web-events-daily"];
-    let flow_id = group.flow.as_ref().unwrap().id.0.clone();
+    let flow_id = flow_id(&emu, "web-events-daily").await;
     (emu, flow_id)
 }
 

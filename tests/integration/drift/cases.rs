@@ -6,8 +6,8 @@ use crate::support::snapshot::Redact;
 
 #[tokio::test]
 async fn in_sync_after_apply_exits_0() {
-    let s = Setup::new().await;
-    let (code, report) = s.drift_json().await;
+    let s = applied().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["format_version"], 1);
     let n = report["destinations"].as_array().unwrap().len();
@@ -39,7 +39,7 @@ async fn in_sync_after_apply_exits_0() {
 
 #[tokio::test]
 async fn an_out_of_band_edit_is_drift_naming_destination_field_who_and_when() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let id = s.flow_id("campaign-s3").await;
     s.edit(&id, "jane@acme.com", json!({"disable": true})).await;
     s.edit(&id, "jane@acme.com", json!({"removeAudience": LOYALTY}))
@@ -55,7 +55,7 @@ async fn an_out_of_band_edit_is_drift_naming_destination_field_who_and_when() {
     ] {
         assert!(text.contains(want), "{want:?} in\n{text}");
     }
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     let d = destination(&report, "campaign-s3");
     assert_eq!(d["state"], "changed_outside");
@@ -82,13 +82,13 @@ async fn an_out_of_band_edit_is_drift_naming_destination_field_who_and_when() {
             && err.contains("jane@acme.com"),
         "{err}"
     );
-    let (code, _) = s.drift_json().await;
+    let (code, _) = drift_json(&s).await;
     assert_eq!(code, 0);
 }
 
 #[tokio::test]
 async fn a_manifest_edit_is_pending_not_drift() {
-    let s = Setup::new().await;
+    let s = applied().await;
     // A card that exports by profile selectors: drift does not yet compare the exported
     // columns of a current card's mapping set (see docs/drift.md).
     s.edit_manifest(
@@ -96,7 +96,7 @@ async fn a_manifest_edit_is_pending_not_drift() {
         "    - person.name.lastName\n",
         "    - person.name.lastName\n    - mobilePhone.number\n",
     );
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "pending is not drift: {report:#}");
     let d = destination(&report, "amazon-s3-legacy");
     assert_eq!(d["state"], "pending");
@@ -122,14 +122,14 @@ async fn a_manifest_edit_is_pending_not_drift() {
         crate::support::apply::writes(&s.emu) - writes,
         1 + lock_writes
     );
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0);
     assert_eq!(destination(&report, "amazon-s3-legacy")["state"], "in_sync");
 }
 
 #[tokio::test]
 async fn both_at_once_are_told_apart() {
-    let s = Setup::new().await;
+    let s = applied().await;
     // campaign-s3: a new attribute in Git, and a schedule changed in the UI.
     s.edit_manifest(
         "campaign-s3.yaml",
@@ -158,7 +158,7 @@ async fn both_at_once_are_told_apart() {
         "  displayName: SFTP exports (password)\n",
         "  displayName: SFTP exports (password, v2)\n",
     );
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     let d = destination(&report, "campaign-s3");
     assert_eq!(d["state"], "both");
@@ -220,7 +220,7 @@ async fn both_at_once_are_told_apart() {
         .run(&["apply", "--plan", "plan.json", "--auto-approve"])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "{report:#}");
     let n = report["destinations"].as_array().unwrap().len();
     assert_eq!(report["summary"]["destinations"]["in_sync"], n);
@@ -230,7 +230,7 @@ async fn both_at_once_are_told_apart() {
 /// gets its own origin although both touch the audiences.
 #[tokio::test]
 async fn an_added_audience_and_an_out_of_band_schedule_are_told_apart() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let path = s.dir.join("manifests/campaign-s3.yaml");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(
@@ -245,7 +245,7 @@ async fn an_added_audience_and_an_out_of_band_schedule_are_told_apart() {
         json!({"schedule": {"audience": BIKERS, "schedule": schedule}}),
     )
     .await;
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     let d = destination(&report, "campaign-s3");
     assert_eq!(d["state"], "both");
@@ -260,7 +260,7 @@ async fn an_added_audience_and_an_out_of_band_schedule_are_told_apart() {
 
 #[tokio::test]
 async fn an_account_changed_outside_destctl_is_reported_without_secrets() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let id = s.flow_id("sftp-password").await;
     s.edit(
         &id,
@@ -268,7 +268,7 @@ async fn an_account_changed_outside_destctl_is_reported_without_secrets() {
         json!({"account": {"domain": "sftp.elsewhere.example.com", "password": "leaked"}}),
     )
     .await;
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     let d = destination(&report, "sftp-password");
     assert_eq!(d["state"], "changed_outside");
@@ -295,10 +295,10 @@ async fn an_account_changed_outside_destctl_is_reported_without_secrets() {
 
 #[tokio::test]
 async fn a_deleted_managed_flow_is_missing() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let id = s.flow_id("sfmc-sftp-password").await;
     s.edit(&id, "jane@acme.com", json!({"delete": true})).await;
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     let d = destination(&report, "sfmc-sftp-password");
     assert_eq!(d["state"], "missing");
@@ -315,7 +315,7 @@ async fn a_deleted_managed_flow_is_missing() {
 
 #[tokio::test]
 async fn a_marker_without_fingerprint_reports_origin_unknown() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let id = s.flow_id("campaign-s3").await;
     // As written by destctl before fingerprints existed.
     s.edit(
@@ -324,10 +324,10 @@ async fn a_marker_without_fingerprint_reports_origin_unknown() {
         json!({"description": "Profiles for Adobe Campaign email campaigns [destctl:campaign-s3]"}),
     )
     .await;
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "an old marker alone is no difference: {report:#}");
     s.edit(&id, "jane@acme.com", json!({"disable": true})).await;
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     let d = destination(&report, "campaign-s3");
     assert_eq!(d["state"], "origin_unknown");
@@ -337,7 +337,7 @@ async fn a_marker_without_fingerprint_reports_origin_unknown() {
 /// A flow made outside destctl with Flow Service requests (as the UI or curl would: no
 /// marker anywhere): an Amazon S3 account, location, Profile store source and flow named
 /// `name`, exporting `audience` when given. Returns the flow id.
-async fn ui_flow(s: &Setup, name: &str, audience: Option<&str>) -> String {
+async fn ui_flow(s: &Workspace, name: &str, audience: Option<&str>) -> String {
     use destctl::catalog::{FlowSpecRef, PROFILE_STORE_SPEC_ID, Platform};
     // The legacy S3 card: the location a UI user of the older card would have made.
     use destctl::wire::Resource;
@@ -415,7 +415,7 @@ async fn ui_flow(s: &Setup, name: &str, audience: Option<&str>) -> String {
 }
 
 /// Two flows made in the UI; the first exports an audience the manifests activate.
-async fn unmanaged_flows(s: &Setup) -> Vec<String> {
+async fn unmanaged_flows(s: &Workspace) -> Vec<String> {
     vec![
         ui_flow(s, "ui-made-0", Some(LOYALTY)).await,
         ui_flow(s, "ui-made-1", None).await,
@@ -424,9 +424,9 @@ async fn unmanaged_flows(s: &Setup) -> Vec<String> {
 
 #[tokio::test]
 async fn unmanaged_flows_coverage_and_the_ignore_list() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let ids = unmanaged_flows(&s).await;
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2, "unmanaged flows are drift: {report:#}");
     // Managed flows: one per Destination, and the DatasetExports' flows.
     let n = report["coverage"]["managed"].as_u64().unwrap();
@@ -463,7 +463,7 @@ async fn unmanaged_flows_coverage_and_the_ignore_list() {
         "# made by the campaign team\nui-made-1\n",
     )
     .unwrap();
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 2);
     assert_eq!(report["coverage"]["total"], n + 1);
     assert_eq!(report["unmanaged"].as_array().unwrap().len(), 1);
@@ -494,7 +494,7 @@ async fn unmanaged_flows_coverage_and_the_ignore_list() {
 /// The text and markdown reports of a sandbox with every state.
 #[tokio::test]
 async fn text_and_markdown_reports() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let campaign = s.flow_id("campaign-s3").await;
     s.edit(&campaign, "jane@acme.com", json!({"disable": true}))
         .await;
@@ -545,7 +545,7 @@ async fn text_and_markdown_reports() {
 
 #[tokio::test]
 async fn invalid_manifests_exit_1_without_a_request() {
-    let s = Setup::new().await;
+    let s = applied().await;
     s.edit_manifest(
         "amazon-s3.yaml",
         "  platform: amazon-s3\n",
@@ -561,19 +561,19 @@ async fn invalid_manifests_exit_1_without_a_request() {
 
 #[tokio::test]
 async fn a_column_edit_on_a_current_card_is_pending_then_in_sync_after_apply() {
-    let s = Setup::new().await;
+    let s = applied().await;
     s.edit_manifest(
         "amazon-s3.yaml",
         "    - person.name.lastName\n",
         "    - person.name.lastName\n    - mobilePhone.number\n",
     );
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "pending is not drift: {report:#}");
     let d = destination(&report, "amazon-s3");
     assert_eq!(d["state"], "pending", "{d:#}");
     let out = s.run(&["apply", "--auto-approve"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(destination(&report, "amazon-s3")["state"], "in_sync");
 }

@@ -11,7 +11,7 @@ environments:
 
 #[tokio::test]
 async fn every_environment_in_one_report_and_one_exit_code() {
-    let s = Setup::new().await; // applied to sandbox prod
+    let s = applied().await; // applied to sandbox prod
     std::fs::write(s.dir.join("destctl.yaml"), CONFIG).unwrap();
     // A config file asks for a choice.
     let out = s.run(&["drift"]).await;

@@ -98,7 +98,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 
 #[tokio::test]
 async fn openmetrics_output_parses_back() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let id = s.flow_id("campaign-s3").await;
     s.edit(&id, "jane@acme.com", json!({"disable": true})).await;
     // A card that exports by profile selectors: drift does not yet compare the exported

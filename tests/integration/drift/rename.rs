@@ -2,8 +2,10 @@
 //! markers are rewritten; zero creates and zero deletes, even with `--prune`.
 
 use super::*;
+use crate::support::cli::Cli;
+use crate::support::tempdir;
 
-fn rename_campaign(s: &Setup) {
+fn rename_campaign(s: &Workspace) {
     let path = s.dir.join("manifests/campaign-s3.yaml");
     edit_file(
         &path,
@@ -23,7 +25,7 @@ fn rename_campaign(s: &Setup) {
 
 #[tokio::test]
 async fn a_rename_with_former_names_plans_zero_creates_and_zero_deletes() {
-    let s = Setup::new().await;
+    let s = applied().await;
     let flow = s.flow_id("campaign-s3").await;
     rename_campaign(&s);
     for args in [
@@ -53,7 +55,7 @@ async fn a_rename_with_former_names_plans_zero_creates_and_zero_deletes() {
         }
         assert!(plan.get("left_in_place").is_none(), "{plan:#}");
     }
-    let (code, report) = s.drift_json().await;
+    let (code, report) = drift_json(&s).await;
     assert_eq!(code, 0, "a rename is pending, not drift");
     let d = destination(&report, "campaign-exports");
     assert_eq!(d["state"], "pending");
@@ -64,7 +66,7 @@ async fn a_rename_with_former_names_plans_zero_creates_and_zero_deletes() {
     assert_eq!(s.flow_id("campaign-exports").await, flow, "the same flow");
     let out = s.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let (code, _) = s.drift_json().await;
+    let (code, _) = drift_json(&s).await;
     assert_eq!(code, 0);
 }
 

@@ -2,8 +2,7 @@
 //! bounded number of connections) and above its body limit (413).
 
 use destctl::emulator::{
-    EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
-    RunningEmulator,
+    EMBEDDED_CLIENT_ID, EMBEDDED_ORG_ID, Emulator, EmulatorConfig, RunningEmulator,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -32,21 +31,7 @@ fn http() -> reqwest::Client {
 }
 
 async fn token(http: &reqwest::Client, base: &str) -> String {
-    let r = http
-        .post(format!("{base}/ims/token/v3"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", EMBEDDED_CLIENT_ID),
-            ("client_secret", EMBEDDED_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    crate::support::emulator::token(http, base, EMBEDDED_CLIENT_ID).await
 }
 
 /// A served Flow Service request: its status and how long it took.

@@ -5,8 +5,8 @@ use crate::support::cli::Cli;
 use crate::support::emulator::EmulatorProcess;
 use crate::support::tempdir;
 use destctl::emulator::{
-    EMBEDDED_CLIENT_ID, EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID, Emulator, EmulatorConfig,
-    EmulatorError, FaultConfig, Latency, OutOfBandEdit, RunningEmulator, SeedFlows,
+    EMBEDDED_CLIENT_ID, EMBEDDED_ORG_ID, Emulator, EmulatorConfig, EmulatorError, FaultConfig,
+    Latency, OutOfBandEdit, RunningEmulator, SeedFlows,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -37,21 +37,7 @@ impl Api {
 
     async fn at(base: &str) -> Api {
         let http = http();
-        let r = http
-            .post(format!("{base}/ims/token/v3"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", EMBEDDED_CLIENT_ID),
-                ("client_secret", EMBEDDED_CLIENT_SECRET),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let token = r.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = crate::support::emulator::token(&http, base, EMBEDDED_CLIENT_ID).await;
         Api {
             http,
             base: base.to_owned(),

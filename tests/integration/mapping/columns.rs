@@ -1,6 +1,8 @@
 //! Exported columns end to end against the in-process emulator.
 
-use crate::support::apply::{apply_live, client, count, emulator, load, plan_now, tempdir, write};
+use crate::support::apply::{
+    apply_live, client, count, emulator, flow_id, get, load_with_texts, plan_now, tempdir, write,
+};
 use crate::support::cli::Cli;
 use destctl::apply::{Input, apply};
 use destctl::emulator::{FaultConfig, RunningEmulator};
@@ -55,19 +57,11 @@ fn repo(attributes: &str, identities: &str) -> Repo {
 }
 
 fn desired(attributes: &str, identities: &str) -> DesiredState {
-    let r = repo(attributes, identities);
-    load(std::slice::from_ref(&r.path))
+    load_with_texts(&[], &[("s3.yaml", &manifest(attributes, identities))])
 }
 
 async fn flow_of(emu: &RunningEmulator) -> Value {
-    let live = crate::support::apply::live(emu).await;
-    let id = live.managed()["s3-columns"]
-        .flow
-        .as_ref()
-        .unwrap()
-        .id
-        .clone();
-    client(emu).get(Resource::Flow, &id).await.unwrap()
+    get(emu, Resource::Flow, &flow_id(emu, "s3-columns").await).await
 }
 
 /// The mappings `(source, destination)` of the mapping set version the flow names.

@@ -5,7 +5,7 @@
 //! answers every request with 500 and the request's headers and body echoed in its error
 //! message. The commands are the one list [`STEPS`]: a new subcommand is one more line there.
 
-use crate::support::cli::Cli;
+use crate::support::cli::{Cli, shown};
 use crate::support::emulator::EmulatorProcess;
 use crate::support::fake_server::{Mock, Reply, Seen, token_reply};
 use crate::support::{root, tempdir};
@@ -145,61 +145,64 @@ fn destctl(dir: &Path, endpoint: &str, verbosity: (&str, Option<&str>)) -> Cli {
     c
 }
 
-fn shown(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// Every step against a `destctl emulator` process at one verbosity; the plan file and the
+/// emulator's own log are checked as well.
+async fn emulator_run(verbosity: (&'static str, Option<&'static str>)) {
+    let mut envs = vec![];
+    if let Some(f) = verbosity.1 {
+        envs.push(("RUST_LOG", f));
+    }
+    let emu = EmulatorProcess::spawn_with_env(&[verbosity.0], &envs);
+    let endpoint = emu.base_url().to_owned();
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
+    workdir(&dir);
+    let plan_file = dir.join("plan.json");
+    for step in STEPS {
+        let mut c = destctl(&dir, &endpoint, verbosity);
+        c.args(step.args(&plan_file));
+        let out = c.run().await;
+        let name = format!("{} {}", verbosity.0, step.name());
+        assert_eq!(
+            out.status.code(),
+            Some(step.emulator),
+            "{name}: {}",
+            shown(&out)
+        );
+        check(&name, &out);
+        if let Ok(saved) = std::fs::read_to_string(&plan_file) {
+            assert_no_canary(&format!("the plan file after {name}"), &saved);
+        }
+    }
+    // What `import` wrote (the manifests of unmanaged flows, if any).
+    for f in std::fs::read_dir(dir.join("imported"))
+        .into_iter()
+        .flatten()
+    {
+        let f = f.unwrap().path();
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            assert_no_canary(&format!("{}", f.display()), &text);
+        }
+    }
+    let saved = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(saved.contains("${env:CANARY_PASSWORD}") && saved.contains("${file:canary-key}"));
+    let (_, log) = tokio::task::spawn_blocking(move || emu.interrupt())
+        .await
+        .unwrap();
+    assert!(log.contains("stopping"), "{log}");
+    assert_no_canary("the emulator's log", &log);
 }
 
-/// Every step against a `destctl emulator` process; the plan file and the emulator's own log
-/// are checked as well.
+/// Every step against a `destctl emulator` process, at each verbosity (at once, each with its
+/// own emulator and work directory).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_canary_in_any_output_log_or_plan_file() {
+    let mut runs = tokio::task::JoinSet::new();
     for verbosity in VERBOSITY {
-        let mut envs = vec![];
-        if let Some(f) = verbosity.1 {
-            envs.push(("RUST_LOG", f));
-        }
-        let emu = EmulatorProcess::spawn_with_env(&[verbosity.0], &envs);
-        let endpoint = emu.base_url().to_owned();
-        let tmp = tempdir();
-        let dir = tmp.path().to_path_buf();
-        workdir(&dir);
-        let plan_file = dir.join("plan.json");
-        for step in STEPS {
-            let mut c = destctl(&dir, &endpoint, verbosity);
-            c.args(step.args(&plan_file));
-            let out = c.run().await;
-            let name = format!("{} {}", verbosity.0, step.name());
-            assert_eq!(
-                out.status.code(),
-                Some(step.emulator),
-                "{name}: {}",
-                shown(&out)
-            );
-            check(&name, &out);
-            if let Ok(saved) = std::fs::read_to_string(&plan_file) {
-                assert_no_canary(&format!("the plan file after {name}"), &saved);
-            }
-        }
-        // What `import` wrote (the manifests of unmanaged flows, if any).
-        for f in std::fs::read_dir(dir.join("imported"))
-            .into_iter()
-            .flatten()
-        {
-            let f = f.unwrap().path();
-            if let Ok(text) = std::fs::read_to_string(&f) {
-                assert_no_canary(&format!("{}", f.display()), &text);
-            }
-        }
-        let saved = std::fs::read_to_string(&plan_file).unwrap();
-        assert!(saved.contains("${env:CANARY_PASSWORD}") && saved.contains("${file:canary-key}"));
-        let (_, log) = emu.interrupt();
-        assert!(log.contains("stopping"), "{log}");
-        assert_no_canary("the emulator's log", &log);
+        runs.spawn(emulator_run(verbosity));
+    }
+    while let Some(run) = runs.join_next().await {
+        run.expect("the run passed");
     }
 }
 
@@ -217,23 +220,21 @@ fn echo(seen: &Seen) -> Reply {
         headers.join("; "),
         String::from_utf8_lossy(&seen.body)
     );
+    // `Retry-After: 0`: the one retry of each request is sent at once, not after a backoff.
     Reply::json(
         500,
         serde_json::json!({"errorMessage": message, "errorDetails": message}),
     )
+    .header("retry-after", "0")
 }
 
-/// Every step against an echoing server: first one that echoes every request, the IMS token
-/// request (with the client secret in its body) included; then one that grants a token, keeps
-/// the apply lock's lease objects and answers list calls, but echoes every account create
-/// (each carries a canary).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_canary_from_an_echoing_error_server() {
-    let everything = Mock::start(|seen, _| echo(seen)).await;
+/// A server that grants a token, keeps the apply lock's lease objects and answers list calls,
+/// but echoes every account create (each carries a canary).
+async fn echoing_writes() -> Mock {
     // The apply lock's lease objects: stored, listed back and deleted like the service does
     // (a lease that is never listed back fails the lock, before any account create).
     let leases: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let writes = Mock::start(move |seen, i| {
+    Mock::start(move |seen, i| {
         let body = String::from_utf8_lossy(&seen.body);
         let mut leases = leases.lock().unwrap();
         if seen.path == "/ims/token/v3" {
@@ -270,55 +271,76 @@ async fn no_canary_from_an_echoing_error_server() {
             echo(seen)
         }
     })
-    .await;
+    .await
+}
+
+/// Every step at one verbosity against its own echoing server: one that echoes every request,
+/// the IMS token request (with the client secret in its body) included, or
+/// ([`echoing_writes`]) one that echoes every account create.
+async fn echoing_run(verbosity: (&'static str, Option<&'static str>), echoes_writes: bool) {
+    let server = if echoes_writes {
+        echoing_writes().await
+    } else {
+        Mock::start(|seen, _| echo(seen)).await
+    };
     let tmp = tempdir();
     let dir = tmp.path().to_path_buf();
     workdir(&dir);
     let plan_file = dir.join("plan.json");
-    for verbosity in VERBOSITY {
-        for (server, echoes_writes) in [(&everything, false), (&writes, true)] {
-            let _ = std::fs::remove_file(&plan_file);
-            let mut all_output = String::new();
-            for step in STEPS {
-                let before = server.seen().len();
-                let mut c = destctl(&dir, &server.url(), verbosity);
-                c.env("AEP_CLIENT_SECRET", CLIENT_SECRET_CANARY)
-                    .env("DESTCTL_IMS_URL", server.url())
-                    // One retry: the echo is the same every time, and the test stays quick.
-                    .env("DESTCTL_MAX_RETRIES", "1")
-                    .args(step.args(&plan_file));
-                let out = c.run().await;
-                let name = format!("{} {} against an echoing server", verbosity.0, step.name());
-                let text = shown(&out);
-                if echoes_writes {
-                    assert_eq!(
-                        out.status.code(),
-                        Some(step.echoing_writes),
-                        "{name}: {text}"
-                    );
-                } else if server.seen().len() > before {
-                    // Every request, the token request first, is echoed in a 500.
-                    assert_eq!(out.status.code(), Some(1), "{name}: {text}");
-                    assert!(text.contains("<redacted>"), "{name}: {text}");
-                }
-                check(&name, &out);
-                if let Ok(saved) = std::fs::read_to_string(&plan_file) {
-                    assert_no_canary(&format!("the plan file after {name}"), &saved);
-                }
-                all_output.push_str(&text);
-            }
-            if echoes_writes {
-                // The account creates (both secrets) and the bearer token were echoed back,
-                // and shown redacted.
-                let echoed: String = server
-                    .seen()
-                    .iter()
-                    .filter(|s| s.method == Method::POST)
-                    .map(|s| String::from_utf8_lossy(&s.body).into_owned())
-                    .collect();
-                assert!(echoed.contains(ENV_CANARY) && echoed.contains(FILE_CANARY));
-                assert!(all_output.contains("<redacted>"), "{all_output}");
-            }
+    let mut all_output = String::new();
+    for step in STEPS {
+        let before = server.seen().len();
+        let mut c = destctl(&dir, &server.url(), verbosity);
+        c.env("AEP_CLIENT_SECRET", CLIENT_SECRET_CANARY)
+            .env("DESTCTL_IMS_URL", server.url())
+            // One retry: the echo is the same every time, and the test stays quick.
+            .env("DESTCTL_MAX_RETRIES", "1")
+            .args(step.args(&plan_file));
+        let out = c.run().await;
+        let name = format!("{} {} against an echoing server", verbosity.0, step.name());
+        let text = shown(&out);
+        if echoes_writes {
+            assert_eq!(
+                out.status.code(),
+                Some(step.echoing_writes),
+                "{name}: {text}"
+            );
+        } else if server.seen().len() > before {
+            // Every request, the token request first, is echoed in a 500.
+            assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+            assert!(text.contains("<redacted>"), "{name}: {text}");
         }
+        check(&name, &out);
+        if let Ok(saved) = std::fs::read_to_string(&plan_file) {
+            assert_no_canary(&format!("the plan file after {name}"), &saved);
+        }
+        all_output.push_str(&text);
+    }
+    if echoes_writes {
+        // The account creates (both secrets) and the bearer token were echoed back, and shown
+        // redacted.
+        let echoed: String = server
+            .seen()
+            .iter()
+            .filter(|s| s.method == Method::POST)
+            .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+            .collect();
+        assert!(echoed.contains(ENV_CANARY) && echoed.contains(FILE_CANARY));
+        assert!(all_output.contains("<redacted>"), "{all_output}");
+    }
+}
+
+/// Every step against the echoing servers, at each verbosity: the four runs at once, each with
+/// its own server and work directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_canary_from_an_echoing_error_server() {
+    let mut runs = tokio::task::JoinSet::new();
+    for verbosity in VERBOSITY {
+        for echoes_writes in [false, true] {
+            runs.spawn(echoing_run(verbosity, echoes_writes));
+        }
+    }
+    while let Some(run) = runs.join_next().await {
+        run.expect("the run passed");
     }
 }

@@ -4,6 +4,7 @@
 pub mod raw;
 
 use crate::support::cli::Cli;
+use crate::support::workspace::Workspace;
 use crate::support::{tempdir, write};
 use destctl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use raw::Raw;
@@ -69,6 +70,16 @@ spec:
     write(dir, "m/all.yaml", &text);
 }
 
+/// The status scenario ([`manifests`] in `m/`) beside an emulator at 2026-12-01, its S3
+/// secrets set.
+async fn workspace() -> Workspace {
+    let w = Workspace::new(emulator_at_dec_1().await)
+        .env("S3_KEY", ACCESS_KEY)
+        .env("S3_SECRET", SECRET_KEY);
+    manifests(&w.dir);
+    w
+}
+
 /// `destctl ARGS` in `dir` against `emu`, with the S3 secrets set.
 pub fn cli(dir: &Path, emu: &RunningEmulator, args: &[&str]) -> Cli {
     let mut c = Cli::in_dir(dir);
@@ -98,8 +109,8 @@ fn redact_now(text: &str) -> String {
     out
 }
 
-async fn status(dir: &Path, emu: &RunningEmulator, extra: &[&str]) -> (i32, String, String) {
-    let mut c = cli(dir, emu, &["status", "m"]);
+async fn status(w: &Workspace, extra: &[&str]) -> (i32, String, String) {
+    let mut c = w.cli(&["status", "m"]);
     c.args(extra);
     let out = c.run().await;
     (
@@ -111,32 +122,23 @@ async fn status(dir: &Path, emu: &RunningEmulator, extra: &[&str]) -> (i32, Stri
 
 #[tokio::test]
 async fn status_shows_runs_after_the_clock_advances_and_flags_an_injected_failure() {
-    let emu = emulator_at_dec_1().await;
-    let dir = tempdir();
-    manifests(&dir);
-    let out = cli(&dir, &emu, &["apply", "m", "--auto-approve"])
-        .run()
-        .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let w = workspace().await;
+    w.apply(&["m"]).await;
 
     // Just created: no run is due yet, nothing is flagged.
-    let (code, text, err) = status(&dir, &emu, &[]).await;
+    let (code, text, err) = status(&w, &[]).await;
     assert_eq!(code, 0, "{text}{err}");
     assert_eq!(text.matches("waiting").count(), 2, "{text}");
 
     // Two days: each flow ran at 17:00 on the 1st and the 2nd.
-    let raw = Raw::new(&emu.base_url()).await;
+    let raw = Raw::new(&w.emu.base_url()).await;
     assert_eq!(raw.advance("2d").await, 4);
-    let (code, text, err) = status(&dir, &emu, &[]).await;
+    let (code, text, err) = status(&w, &[]).await;
     assert_eq!(code, 0, "{text}{err}");
     insta::assert_snapshot!("status_healthy", redact_now(&text));
 
     // The next run of exports-b fails.
-    let (_, json_text, _) = status(&dir, &emu, &["--format", "json"]).await;
+    let (_, json_text, _) = status(&w, &["--format", "json"]).await;
     let report: Value = serde_json::from_str(&json_text).unwrap();
     let b = report["destinations"]
         .as_array()
@@ -154,11 +156,11 @@ async fn status_shows_runs_after_the_clock_advances_and_flags_an_injected_failur
     assert_eq!(s, 200, "{v}");
     assert_eq!(raw.advance("1d").await, 2);
 
-    let (code, text, err) = status(&dir, &emu, &[]).await;
+    let (code, text, err) = status(&w, &[]).await;
     assert_eq!(code, 2, "an unhealthy flow exits 2: {text}{err}");
     insta::assert_snapshot!("status_failing", redact_now(&text));
 
-    let (code, json_text, _) = status(&dir, &emu, &["--format", "json"]).await;
+    let (code, json_text, _) = status(&w, &["--format", "json"]).await;
     assert_eq!(code, 2);
     let report: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(report["format_version"], 1);
@@ -174,7 +176,7 @@ async fn status_shows_runs_after_the_clock_advances_and_flags_an_injected_failur
     assert_eq!(b["last_run"]["errors"][0]["code"], "EXPORT-2001-500");
     assert_eq!(b["runs_in_window"], 1);
 
-    let (code, md, _) = status(&dir, &emu, &["--format", "markdown"]).await;
+    let (code, md, _) = status(&w, &["--format", "markdown"]).await;
     assert_eq!(code, 2);
     assert!(
         md.contains("| `exports-b` | enabled | **failing** | failed 2026-12-03T17:00:00Z | "),
@@ -183,7 +185,7 @@ async fn status_shows_runs_after_the_clock_advances_and_flags_an_injected_failur
 
     // A one-hour window: exports-a's last success (17:00) is older, so it is stale; the failure
     // comes from exports-b's lastRunDetails.
-    let (code, json_text, _) = status(&dir, &emu, &["--format", "json", "--window", "1h"]).await;
+    let (code, json_text, _) = status(&w, &["--format", "json", "--window", "1h"]).await;
     assert_eq!(code, 2);
     let report: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(report["destinations"][0]["health"], "stale");
@@ -200,42 +202,31 @@ async fn status_shows_runs_after_the_clock_advances_and_flags_an_injected_failur
         )
         .await;
     assert_eq!(s, 200);
-    let (code, json_text, _) = status(&dir, &emu, &["--format", "json"]).await;
+    let (code, json_text, _) = status(&w, &["--format", "json"]).await;
     assert_eq!(code, 0, "{json_text}");
     let report: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(report["destinations"][0]["health"], "healthy");
     assert_eq!(report["destinations"][1]["health"], "disabled");
-    emu.shutdown().await;
+    w.emu.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_destination_never_applied_is_missing_and_exits_2() {
-    let emu = emulator_at_dec_1().await;
-    let dir = tempdir();
-    manifests(&dir);
-    let (code, text, err) = status(&dir, &emu, &[]).await;
+    let w = workspace().await;
+    let (code, text, err) = status(&w, &[]).await;
     assert_eq!(code, 2, "{text}{err}");
     assert_eq!(text.matches("missing").count(), 2, "{text}");
-    let (code, _, err) = status(&dir, &emu, &["--window", "soon"]).await;
+    let (code, _, err) = status(&w, &["--window", "soon"]).await;
     assert_eq!(code, 1, "a bad window is a usage error: {err}");
     assert!(err.contains("is not a window"), "{err}");
-    emu.shutdown().await;
+    w.emu.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_runs_api_filters_by_flow_pages_and_reads_one_run() {
-    let emu = emulator_at_dec_1().await;
-    let dir = tempdir();
-    manifests(&dir);
-    let out = cli(&dir, &emu, &["apply", "m", "--auto-approve"])
-        .run()
-        .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let raw = Raw::new(&emu.base_url()).await;
+    let w = workspace().await;
+    w.apply(&["m"]).await;
+    let raw = Raw::new(&w.emu.base_url()).await;
     assert_eq!(raw.advance("3d").await, 6);
     let (_, flows) = raw.call(Method::GET, "/flows", None).await;
     let flow = &flows["items"][0];
@@ -306,7 +297,7 @@ async fn the_runs_api_filters_by_flow_pages_and_reads_one_run() {
     let (s, _) = raw.call(Method::GET, "/runs/not-a-run", None).await;
     assert_eq!(s, 404);
     // The clock: read, set forward, refuse backwards; Date follows it.
-    let r = reqwest::get(format!("{}/_emulator/clock", emu.base_url()))
+    let r = reqwest::get(format!("{}/_emulator/clock", w.emu.base_url()))
         .await
         .unwrap();
     let date = r.headers()["date"].to_str().unwrap().to_owned();
@@ -336,8 +327,9 @@ async fn the_runs_api_filters_by_flow_pages_and_reads_one_run() {
     assert_eq!(s, 404);
 
     // The same from the library: a failure for one run, a day later.
-    emu.state().fail_runs(id, 1);
-    let made = emu
+    w.emu.state().fail_runs(id, 1);
+    let made = w
+        .emu
         .state()
         .advance_clock(std::time::Duration::from_secs(86_400))
         .await
@@ -357,7 +349,7 @@ async fn the_runs_api_filters_by_flow_pages_and_reads_one_run() {
         newest["statusSummary"]["errors"][0]["code"],
         "EXPORT-2001-500"
     );
-    emu.shutdown().await;
+    w.emu.shutdown().await;
 }
 
 #[test]
@@ -514,29 +506,20 @@ async fn a_dataset_export_is_reported_from_its_runs() {
 /// one exit code; `import` reads exactly one.
 #[tokio::test]
 async fn environments_are_reported_each_and_import_takes_one() {
-    let emu = emulator_at_dec_1().await;
-    let dir = tempdir();
-    manifests(&dir);
+    let w = workspace().await;
     write(
-        &dir,
+        &w.dir,
         "destctl.yaml",
         "apiVersion: destctl/v1\nkind: Config\nenvironments:\n  dev: {sandbox: dev}\n  prod: {sandbox: prod}\n",
     );
-    let out = cli(&dir, &emu, &["apply", "m", "--all-envs", "--auto-approve"])
-        .run()
-        .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let raw = Raw::new(&emu.base_url()).await;
+    w.apply(&["m", "--all-envs"]).await;
+    let raw = Raw::new(&w.emu.base_url()).await;
     assert_eq!(
         raw.advance("2d").await,
         8,
         "two flows in two sandboxes, two days"
     );
-    let (code, text, err) = status(&dir, &emu, &["--all-envs", "--format", "json"]).await;
+    let (code, text, err) = status(&w, &["--all-envs", "--format", "json"]).await;
     assert_eq!(code, 0, "{text}{err}");
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
@@ -555,23 +538,19 @@ async fn environments_are_reported_each_and_import_takes_one() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(raw.advance("1d").await, 4);
-    let (code, text, _) = status(&dir, &emu, &["--all-envs"]).await;
+    let (code, text, _) = status(&w, &["--all-envs"]).await;
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("=== environment dev ===") && text.contains("=== environment prod ==="));
-    let (code, _, _) = status(&dir, &emu, &["--env", "dev"]).await;
+    let (code, _, _) = status(&w, &["--env", "dev"]).await;
     assert_eq!(code, 0, "dev is healthy");
-    let (code, text, _) = status(&dir, &emu, &["--env", "prod", "--format", "markdown"]).await;
+    let (code, text, _) = status(&w, &["--env", "prod", "--format", "markdown"]).await;
     assert_eq!(code, 2);
     assert!(text.contains("**failing**"), "{text}");
 
-    let out = cli(&dir, &emu, &["import", "--all-envs", "--out", "x"])
-        .run()
-        .await;
+    let out = w.cli(&["import", "--all-envs", "--out", "x"]).run().await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("import reads one sandbox"));
-    let out = cli(&dir, &emu, &["import", "--env", "dev", "--out", "x"])
-        .run()
-        .await;
+    let out = w.cli(&["import", "--env", "dev", "--out", "x"]).run().await;
     assert!(
         out.status.success(),
         "{}",
@@ -585,5 +564,5 @@ async fn environments_are_reported_each_and_import_takes_one() {
         2,
         "dev's two managed flows"
     );
-    emu.shutdown().await;
+    w.emu.shutdown().await;
 }

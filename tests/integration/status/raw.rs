@@ -2,7 +2,7 @@
 //! a token from its IMS endpoint, the gateway headers, JSON bodies; and its test hooks
 //! (`/_emulator/clock`, `/_emulator/flows/{id}/fail`).
 
-use destctl::emulator::{EMBEDDED_CLIENT_SECRET, EMBEDDED_ORG_ID};
+use destctl::emulator::EMBEDDED_ORG_ID;
 
 /// The API client id these requests come from (as `createdClient`).
 pub const CLIENT_ID: &str = "curl-user";
@@ -28,21 +28,7 @@ impl Raw {
     pub async fn new(base: &str) -> Raw {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().build().unwrap();
-        let r = http
-            .post(format!("{base}/ims/token/v3"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("client_secret", EMBEDDED_CLIENT_SECRET),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let token = r.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = crate::support::emulator::token(&http, base, CLIENT_ID).await;
         Raw {
             http,
             base: base.to_owned(),

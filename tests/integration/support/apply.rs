@@ -13,6 +13,7 @@ use destctl::fetch::{FetchOptions, fetch};
 use destctl::live::LiveState;
 use destctl::model::DesiredState;
 use destctl::plan::{Plan, PlanOptions, PlanTarget, build_plan};
+use destctl::wire::{EntityId, Resource};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,6 +39,19 @@ pub fn load(paths: &[PathBuf]) -> DesiredState {
         .desired
 }
 
+/// Loads and validates `paths` and manifests given as text (`(file name, text)`, written to a
+/// temporary directory first).
+pub fn load_with_texts(paths: &[PathBuf], texts: &[(&str, &str)]) -> DesiredState {
+    let dir = tempdir();
+    let mut all = paths.to_vec();
+    all.extend(
+        texts
+            .iter()
+            .map(|(name, text)| write(dir.path(), name, text)),
+    );
+    load(&all)
+}
+
 pub use super::emulator::start as emulator;
 
 /// A client for `emu` with quick retries.
@@ -47,6 +61,11 @@ pub fn client(emu: &RunningEmulator) -> Client {
 
 /// A client for an emulator at `endpoint`.
 pub fn client_for(endpoint: &str) -> Client {
+    Client::new(client_config(endpoint)).unwrap()
+}
+
+/// The configuration of [`client_for`]: the embedded credentials, quick retries.
+pub fn client_config(endpoint: &str) -> ClientConfig {
     let mut cfg = ClientConfig::new(
         endpoint,
         "prod",
@@ -64,7 +83,7 @@ pub fn client_for(endpoint: &str) -> Client {
         max_delay: Duration::from_millis(50),
     };
     cfg.timeout = Duration::from_secs(10);
-    Client::new(cfg).unwrap()
+    cfg
 }
 
 /// A context that approves automatically and reads `${file:…}` from the repository root.
@@ -129,6 +148,22 @@ pub async fn plan_now(emu: &RunningEmulator, desired: &DesiredState, prune: bool
         },
     )
     .unwrap()
+}
+
+/// The id of the flow of the managed Destination or DatasetExport `name` (found by its marker).
+pub async fn flow_id(emu: &RunningEmulator, name: &str) -> String {
+    live(emu)
+        .await
+        .managed()
+        .remove(name)
+        .and_then(|d| d.flow)
+        .map(|f| f.id.0.clone())
+        .unwrap_or_else(|| panic!("no flow for {name}"))
+}
+
+/// The object `id` of kind `r`, as the service answers it.
+pub async fn get(emu: &RunningEmulator, r: Resource, id: &str) -> serde_json::Value {
+    client(emu).get(r, &EntityId(id.to_owned())).await.unwrap()
 }
 
 /// Requests that change something (not GET, not the IMS token).

@@ -1,6 +1,9 @@
 //! The one way tests run the real `destctl` binary: an isolated environment (no `AEP_*`,
 //! `DESTCTL_*`, `RUST_LOG` or colour variables inherited from the caller), `HOME` in a fresh
 //! temporary directory, and that directory as the working directory unless a test picks one.
+//! Its trust store is the test CA alone (`SSL_CERT_FILE`, no `SSL_CERT_DIR`): the servers it
+//! talks to are the tests' own, and a debug build parses every system root certificate
+//! anew in each process that builds a client.
 
 use super::{Dir, root, tempdir};
 use std::ffi::OsStr;
@@ -35,8 +38,8 @@ impl Default for Cli {
 }
 
 impl Cli {
-    /// `destctl` in a fresh temporary directory (also its `HOME`), with `NO_COLOR=1` and stdin
-    /// from `/dev/null`.
+    /// `destctl` in a fresh temporary directory (also its `HOME`), with `NO_COLOR=1`, the test
+    /// CA as its only trusted root and stdin from `/dev/null`.
     pub fn new() -> Cli {
         let home = tempdir();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_destctl"));
@@ -49,6 +52,8 @@ impl Cli {
         cmd.current_dir(home.path())
             .env("HOME", home.path())
             .env("NO_COLOR", "1")
+            .env("SSL_CERT_FILE", root().join("tests/fixtures/tls/ca.pem"))
+            .env_remove("SSL_CERT_DIR")
             .stdin(Stdio::null());
         Cli { cmd, _home: home }
     }
@@ -213,4 +218,24 @@ impl Cli {
     pub fn spawn(&mut self) -> std::io::Result<Child> {
         self.cmd.spawn()
     }
+}
+
+/// The process's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The exit code and both streams, for an assertion's message.
+pub fn shown(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
 }

@@ -1,9 +1,11 @@
 //! The emulator fixture, with fault options either way: in process on a random loopback port
 //! ([`start`]), or as a `destctl emulator` child process on its own socket
-//! ([`EmulatorProcess`]).
+//! ([`EmulatorProcess`]); a token from its IMS endpoint for plain HTTP requests ([`token`]).
 
 use super::cli::Cli;
-use destctl::emulator::{Emulator, EmulatorConfig, FaultConfig, RunningEmulator};
+use destctl::emulator::{
+    EMBEDDED_CLIENT_SECRET, Emulator, EmulatorConfig, FaultConfig, RunningEmulator,
+};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStderr, ExitStatus, Stdio};
 
@@ -15,6 +17,26 @@ pub async fn start(faults: FaultConfig) -> RunningEmulator {
     })
     .await
     .expect("the emulator starts")
+}
+
+/// An access token from the IMS endpoint of the emulator at `base`, for `client_id` with the
+/// embedded client secret (the id is what the emulator records as `createdClient`).
+pub async fn token(http: &reqwest::Client, base: &str, client_id: &str) -> String {
+    let r = http
+        .post(format!("{base}/ims/token/v3"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", EMBEDDED_CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// `destctl emulator --listen 127.0.0.1:0 [args]` running as a child process.

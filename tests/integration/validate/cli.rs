@@ -45,10 +45,13 @@ fn default_path_is_manifests() {
 fn every_invalid_file_exits_1_with_its_located_message() {
     let files = yaml_files("tests/invalid");
     assert!(files.len() >= 95, "the corpus has {} files", files.len());
-    for file in files {
+    let runs = crate::support::par_map(files, |file| {
         let stem = file.file_stem().unwrap().to_str().unwrap().to_owned();
         let rel = format!("tests/invalid/{stem}.yaml");
         let out = destctl(&["validate", &rel]);
+        (stem, rel, out)
+    });
+    for (stem, rel, out) in runs {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{rel}:\n{err}");
         assert!(
