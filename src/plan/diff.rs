@@ -57,9 +57,6 @@ pub struct FlowDiff {
     pub attributes: Vec<(Sign, String)>,
     /// Whether the description's text or marker name differs (a `/description` op is in `ops`).
     pub description_changed: bool,
-    /// The `/description` op that would record the current fingerprint, when it is stale but
-    /// nothing else of the flow is patched (sent only with an enable or disable).
-    pub refresh: Option<PatchOp>,
 }
 
 fn shape_error(flow: &Flow, pointer: &str) -> PlanError {
@@ -264,7 +261,7 @@ fn primary_set(live: Option<&Json<Vec<Json<PrimaryField>>>>) -> BTreeSet<String>
 
 /// A deduplication key in words: its path, `identity NAMESPACE` for an identity key made of
 /// exactly those two fields, or the canonical item otherwise.
-fn primary_label(item: &Value) -> String {
+pub(crate) fn primary_label(item: &Value) -> String {
     let field = |k: &str| item.get(k).and_then(Value::as_str);
     let keys = item.as_object().map_or(0, serde_json::Map::len);
     match (
@@ -332,7 +329,6 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     }
     // The description: rewritten when its text or marker name differs, or, with any other op,
     // to record the new fingerprint (never on its own for a stale or missing fingerprint).
-    let description = desired::flow_description(d);
     let description_at = out.ops.len();
     let live_marker = flow.description.as_deref().and_then(Marker::parse);
     out.description_changed = match &live_marker {
@@ -347,7 +343,6 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
         None => true,
     };
-    let fingerprint_stale = flow.description.as_deref() != Some(description.as_str());
 
     // Audiences, by segment id: the desired ones sorted by id once, binary-searched per
     // selector; where ids repeat the last one wins, as in a map built in order.
@@ -494,18 +489,27 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         desired::primary_fields(d),
         desired::has_primary_fields(d),
     );
-    if fingerprint_stale {
-        let op = desired::replace("/description".into(), Value::String(description));
+    // The desired fingerprint is computed only when a patch is sent: an unchanged flow's stale
+    // fingerprint is refreshed (`fingerprint_refresh`) only with an enable or disable.
+    if (out.description_changed || !out.ops.is_empty())
+        && let Some(op) = fingerprint_refresh(d, flow)
+    {
         if out.description_changed {
             out.ops.insert(description_at, op);
-        } else if !out.ops.is_empty() {
+        } else {
             // Only the fingerprint changes: last, so the other ops keep their places.
             out.ops.push(op);
-        } else {
-            out.refresh = Some(op);
         }
     }
     Ok(out)
+}
+
+/// The `/description` op that records the flow's current description and fingerprint, when the
+/// live description is not already that text.
+pub fn fingerprint_refresh(d: &DesiredDestination, flow: &Flow) -> Option<PatchOp> {
+    let description = desired::flow_description(d);
+    (flow.description.as_deref() != Some(description.as_str()))
+        .then(|| desired::replace("/description".into(), Value::String(description)))
 }
 
 fn sorted_strings(set: BTreeSet<String>) -> Value {
@@ -813,12 +817,12 @@ mod tests {
         assert!(diff.ops.is_empty());
         // The marker has no fingerprint (written before there were any): refreshed only with
         // another write.
-        assert!(diff.refresh.is_some());
+        assert!(fingerprint_refresh(&d, &typed(&f)).is_some());
         assert_eq!(live_flow_view(&typed(&f)), desired_flow_view(&d));
         let mut current = f.clone();
         current["description"] = json!(desired::flow_description(&d));
         let diff = flow_diff(&d, &typed(&current)).unwrap();
-        assert!(diff.ops.is_empty() && diff.refresh.is_none());
+        assert!(diff.ops.is_empty() && fingerprint_refresh(&d, &typed(&current)).is_none());
     }
 
     #[test]

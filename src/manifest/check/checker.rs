@@ -217,9 +217,8 @@ impl Checker {
     pub(super) fn doc_start(&self, doc: DocRef) -> Pos {
         let f = &self.files[doc.file];
         let skip = f
-            .text
+            .from_line(doc.line_offset)
             .lines()
-            .skip(doc.line_offset)
             .take_while(|l| {
                 let t = l.trim();
                 t.is_empty()
