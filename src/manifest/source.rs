@@ -166,7 +166,7 @@ impl SourceFile {
 
     /// The text from the start of the 0-based line `line` on (empty past the end): what
     /// `text.lines().skip(line)` walks, without walking the lines before it.
-    pub(crate) fn from_line(&self, line: usize) -> &str {
+    pub(crate) fn text_from_line(&self, line: usize) -> &str {
         self.line_starts.get(line).map_or("", |&s| &self.text[s..])
     }
 
@@ -354,7 +354,7 @@ mod tests {
         #[test]
         fn from_line_is_the_lines_after_it(text in "[a\r\n]{0,12}", line in 0usize..8) {
             let f = SourceFile::new("x".into(), text.clone());
-            let jumped: Vec<&str> = f.from_line(line).lines().collect();
+            let jumped: Vec<&str> = f.text_from_line(line).lines().collect();
             let walked: Vec<&str> = text.lines().skip(line).collect();
             proptest::prop_assert_eq!(jumped, walked);
         }

@@ -16,7 +16,7 @@ use crate::catalog::{Card, Schedule, StartTime};
 use crate::marker::Marker;
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
-use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
+use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue, Shared};
 use crate::wire::json::{Json, Word};
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
@@ -173,17 +173,44 @@ fn schedule_matches(live: &Json<LiveSchedule>, want: &Schedule) -> bool {
         && hour_matches(s.start_time.as_ref(), want.start_time)
 }
 
+/// The last live schedule compared (one `Shared` value stands for all the equal schedules of a
+/// flow's selectors), the desired schedule it was compared with, and whether they matched.
+#[derive(Default)]
+struct ScheduleMemo<'a>(Option<(&'a Shared<Json<LiveSchedule>>, &'a Schedule, bool)>);
+
+impl<'a> ScheduleMemo<'a> {
+    fn matches(&mut self, live: &'a Shared<Json<LiveSchedule>>, want: &'a Schedule) -> bool {
+        if let Some((l, w, matched)) = self.0
+            && Shared::ptr_eq(l, live)
+            && w == want
+        {
+            return matched;
+        }
+        let matched = schedule_matches(live, want);
+        self.0 = Some((live, want, matched));
+        matched
+    }
+}
+
 /// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
-/// building either: `&str`, date and hour compares only, no allocation.
-fn audience_matches(sel: &SegmentSelector, a: &DesiredAudience) -> bool {
+/// building either: `&str`, date and hour compares only, no allocation. The caller found `sel`
+/// by its segment id, which is `a`'s.
+fn audience_matches<'a>(
+    sel: &'a SegmentSelector,
+    a: &'a DesiredAudience,
+    schedules: &mut ScheduleMemo<'a>,
+) -> bool {
     if sel.kind.as_ref().map(Word::as_str) != Some(PLATFORM_SEGMENT) {
         return false;
     }
     let Some(v) = sel.value() else {
         return false;
     };
-    if v.id.as_ref().and_then(|j| j.as_str()) != Some(a.segment_id.as_str())
-        || non_empty_str(v.name.as_ref()) != non_empty(&a.display_name)
+    debug_assert_eq!(
+        v.id.as_ref().and_then(|j| j.as_str()),
+        Some(a.segment_id.as_str())
+    );
+    if non_empty_str(v.name.as_ref()) != non_empty(&a.display_name)
         || non_empty_str(v.description.as_ref()) != non_empty(&a.description)
         || v.filename_template.as_ref().and_then(|j| j.as_str())
             != Some(a.filename_template.as_str())
@@ -193,7 +220,7 @@ fn audience_matches(sel: &SegmentSelector, a: &DesiredAudience) -> bool {
     }
     v.schedule
         .as_ref()
-        .is_some_and(|s| schedule_matches(s, &a.schedule))
+        .is_some_and(|s| schedules.matches(s, &a.schedule))
 }
 
 /// A JSON value as a string with object keys sorted, so key order never makes a difference.
@@ -376,6 +403,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         Some(pos)
     };
     let mut matched = vec![false; wanted.len()];
+    let mut schedules = ScheduleMemo::default();
     let mut segment_removes = Vec::new();
     for (index, sel) in live_segments.iter().enumerate() {
         let sel = sel.typed();
@@ -384,7 +412,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
             (Some(sel), Some(pos)) if !matched[pos] => {
                 matched[pos] = true;
                 let a = &d.audiences[wanted[pos].1];
-                if !audience_matches(sel, a) {
+                if !audience_matches(sel, a, &mut schedules) {
                     out.ops.push(desired::replace(
                         format!("{SEGMENT_SELECTORS}/{index}"),
                         merged_selector(sel, a),
