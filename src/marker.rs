@@ -145,12 +145,59 @@ impl fmt::Display for Fingerprint {
 /// The 24-bit digest of a canonical string: FNV-1a (64 bits), folded. Stable across platforms
 /// and releases (never `std`'s hasher); not a cryptographic hash, and never given a secret.
 pub fn digest(canonical: &str) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut d = Digester::new();
+    d.update(canonical.as_bytes());
+    d.finish()
+}
+
+/// [`digest`] fed piece by piece: the same value for the same bytes, however they are split,
+/// so a field group's canonical text can be written into it without being built first.
+#[derive(Clone, Copy, Debug)]
+pub struct Digester(u64);
+
+impl Default for Digester {
+    fn default() -> Digester {
+        Digester::new()
     }
-    ((h ^ (h >> 24) ^ (h >> 48)) as u32) & DIGEST_MAX
+}
+
+impl Digester {
+    /// The digest of nothing yet.
+    pub fn new() -> Digester {
+        Digester(0xcbf2_9ce4_8422_2325)
+    }
+
+    /// Feeds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    /// The 24-bit digest of everything fed.
+    pub fn finish(&self) -> u32 {
+        let h = self.0;
+        ((h ^ (h >> 24) ^ (h >> 48)) as u32) & DIGEST_MAX
+    }
+}
+
+impl std::io::Write for Digester {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.update(buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A parsed marker.

@@ -164,6 +164,12 @@ impl SourceFile {
         }
     }
 
+    /// The text from the start of the 0-based line `line` on (empty past the end): what
+    /// `text.lines().skip(line)` walks, without walking the lines before it.
+    pub(crate) fn text_from_line(&self, line: usize) -> &str {
+        self.line_starts.get(line).map_or("", |&s| &self.text[s..])
+    }
+
     /// Byte offset of a 1-based line and 1-based character column (clamped to the text).
     pub(crate) fn offset(&self, line: usize, column: usize) -> usize {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
@@ -341,6 +347,17 @@ mod tests {
         assert_eq!(chunks[2].line_offset, 6);
         assert!(split_documents("---\n# nothing\n").is_empty());
         assert_eq!(split_documents("a: '---x'\n----\n").len(), 1);
+    }
+
+    proptest::proptest! {
+        /// Jumping to a line gives the lines a walk from the top gives.
+        #[test]
+        fn from_line_is_the_lines_after_it(text in "[a\r\n]{0,12}", line in 0usize..8) {
+            let f = SourceFile::new("x".into(), text.clone());
+            let jumped: Vec<&str> = f.text_from_line(line).lines().collect();
+            let walked: Vec<&str> = text.lines().skip(line).collect();
+            proptest::prop_assert_eq!(jumped, walked);
+        }
     }
 
     #[test]

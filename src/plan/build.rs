@@ -855,7 +855,7 @@ fn destination(
             // is refreshed by the flow's patch (the only write the marker ever adds).
             // A new mapping set likewise: the fingerprint records the columns.
             if ops.is_empty() && (d.enabled != live_enabled || columns.op.is_some()) {
-                ops.extend(fd.refresh);
+                ops.extend(diff::fingerprint_refresh(d, typed));
             }
             ops.extend(columns.op);
             if !ops.is_empty() {

@@ -16,7 +16,7 @@ use crate::catalog::{Card, Schedule, StartTime};
 use crate::marker::Marker;
 use crate::model::{DesiredAudience, DesiredDestination};
 use crate::wire::PatchOp;
-use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue};
+use crate::wire::flow::{Flow, LiveSchedule, PrimaryField, SegmentSelector, SegmentValue, Shared};
 use crate::wire::json::{Json, Word};
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
@@ -57,9 +57,6 @@ pub struct FlowDiff {
     pub attributes: Vec<(Sign, String)>,
     /// Whether the description's text or marker name differs (a `/description` op is in `ops`).
     pub description_changed: bool,
-    /// The `/description` op that would record the current fingerprint, when it is stale but
-    /// nothing else of the flow is patched (sent only with an enable or disable).
-    pub refresh: Option<PatchOp>,
 }
 
 fn shape_error(flow: &Flow, pointer: &str) -> PlanError {
@@ -176,17 +173,44 @@ fn schedule_matches(live: &Json<LiveSchedule>, want: &Schedule) -> bool {
         && hour_matches(s.start_time.as_ref(), want.start_time)
 }
 
+/// The last live schedule compared (one `Shared` value stands for all the equal schedules of a
+/// flow's selectors), the desired schedule it was compared with, and whether they matched.
+#[derive(Default)]
+struct ScheduleMemo<'a>(Option<(&'a Shared<Json<LiveSchedule>>, &'a Schedule, bool)>);
+
+impl<'a> ScheduleMemo<'a> {
+    fn matches(&mut self, live: &'a Shared<Json<LiveSchedule>>, want: &'a Schedule) -> bool {
+        if let Some((l, w, matched)) = self.0
+            && Shared::ptr_eq(l, live)
+            && w == want
+        {
+            return matched;
+        }
+        let matched = schedule_matches(live, want);
+        self.0 = Some((live, want, matched));
+        matched
+    }
+}
+
 /// Whether `project_audience_value(live.value)` equals the desired `audience_value`, without
-/// building either: `&str`, date and hour compares only, no allocation.
-fn audience_matches(sel: &SegmentSelector, a: &DesiredAudience) -> bool {
+/// building either: `&str`, date and hour compares only, no allocation. The caller found `sel`
+/// by its segment id, which is `a`'s.
+fn audience_matches<'a>(
+    sel: &'a SegmentSelector,
+    a: &'a DesiredAudience,
+    schedules: &mut ScheduleMemo<'a>,
+) -> bool {
     if sel.kind.as_ref().map(Word::as_str) != Some(PLATFORM_SEGMENT) {
         return false;
     }
     let Some(v) = sel.value() else {
         return false;
     };
-    if v.id.as_ref().and_then(|j| j.as_str()) != Some(a.segment_id.as_str())
-        || non_empty_str(v.name.as_ref()) != non_empty(&a.display_name)
+    debug_assert_eq!(
+        v.id.as_ref().and_then(|j| j.as_str()),
+        Some(a.segment_id.as_str())
+    );
+    if non_empty_str(v.name.as_ref()) != non_empty(&a.display_name)
         || non_empty_str(v.description.as_ref()) != non_empty(&a.description)
         || v.filename_template.as_ref().and_then(|j| j.as_str())
             != Some(a.filename_template.as_str())
@@ -196,7 +220,7 @@ fn audience_matches(sel: &SegmentSelector, a: &DesiredAudience) -> bool {
     }
     v.schedule
         .as_ref()
-        .is_some_and(|s| schedule_matches(s, &a.schedule))
+        .is_some_and(|s| schedules.matches(s, &a.schedule))
 }
 
 /// A JSON value as a string with object keys sorted, so key order never makes a difference.
@@ -264,7 +288,7 @@ fn primary_set(live: Option<&Json<Vec<Json<PrimaryField>>>>) -> BTreeSet<String>
 
 /// A deduplication key in words: its path, `identity NAMESPACE` for an identity key made of
 /// exactly those two fields, or the canonical item otherwise.
-fn primary_label(item: &Value) -> String {
+pub(crate) fn primary_label(item: &Value) -> String {
     let field = |k: &str| item.get(k).and_then(Value::as_str);
     let keys = item.as_object().map_or(0, serde_json::Map::len);
     match (
@@ -332,7 +356,6 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     }
     // The description: rewritten when its text or marker name differs, or, with any other op,
     // to record the new fingerprint (never on its own for a stale or missing fingerprint).
-    let description = desired::flow_description(d);
     let description_at = out.ops.len();
     let live_marker = flow.description.as_deref().and_then(Marker::parse);
     out.description_changed = match &live_marker {
@@ -347,7 +370,6 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         }
         None => true,
     };
-    let fingerprint_stale = flow.description.as_deref() != Some(description.as_str());
 
     // Audiences, by segment id: the desired ones sorted by id once, binary-searched per
     // selector; where ids repeat the last one wins, as in a map built in order.
@@ -381,6 +403,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         Some(pos)
     };
     let mut matched = vec![false; wanted.len()];
+    let mut schedules = ScheduleMemo::default();
     let mut segment_removes = Vec::new();
     for (index, sel) in live_segments.iter().enumerate() {
         let sel = sel.typed();
@@ -389,7 +412,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
             (Some(sel), Some(pos)) if !matched[pos] => {
                 matched[pos] = true;
                 let a = &d.audiences[wanted[pos].1];
-                if !audience_matches(sel, a) {
+                if !audience_matches(sel, a, &mut schedules) {
                     out.ops.push(desired::replace(
                         format!("{SEGMENT_SELECTORS}/{index}"),
                         merged_selector(sel, a),
@@ -494,18 +517,27 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         desired::primary_fields(d),
         desired::has_primary_fields(d),
     );
-    if fingerprint_stale {
-        let op = desired::replace("/description".into(), Value::String(description));
+    // The desired fingerprint is computed only when a patch is sent: an unchanged flow's stale
+    // fingerprint is refreshed (`fingerprint_refresh`) only with an enable or disable.
+    if (out.description_changed || !out.ops.is_empty())
+        && let Some(op) = fingerprint_refresh(d, flow)
+    {
         if out.description_changed {
             out.ops.insert(description_at, op);
-        } else if !out.ops.is_empty() {
+        } else {
             // Only the fingerprint changes: last, so the other ops keep their places.
             out.ops.push(op);
-        } else {
-            out.refresh = Some(op);
         }
     }
     Ok(out)
+}
+
+/// The `/description` op that records the flow's current description and fingerprint, when the
+/// live description is not already that text.
+pub fn fingerprint_refresh(d: &DesiredDestination, flow: &Flow) -> Option<PatchOp> {
+    let description = desired::flow_description(d);
+    (flow.description.as_deref() != Some(description.as_str()))
+        .then(|| desired::replace("/description".into(), Value::String(description)))
 }
 
 fn sorted_strings(set: BTreeSet<String>) -> Value {
@@ -813,12 +845,12 @@ mod tests {
         assert!(diff.ops.is_empty());
         // The marker has no fingerprint (written before there were any): refreshed only with
         // another write.
-        assert!(diff.refresh.is_some());
+        assert!(fingerprint_refresh(&d, &typed(&f)).is_some());
         assert_eq!(live_flow_view(&typed(&f)), desired_flow_view(&d));
         let mut current = f.clone();
         current["description"] = json!(desired::flow_description(&d));
         let diff = flow_diff(&d, &typed(&current)).unwrap();
-        assert!(diff.ops.is_empty() && diff.refresh.is_none());
+        assert!(diff.ops.is_empty() && fingerprint_refresh(&d, &typed(&current)).is_none());
     }
 
     #[test]

@@ -156,6 +156,11 @@ impl Checker {
         self.push(Severity::Warning, Some(pos), field, message.into());
     }
 
+    /// Deserializes a document, recording nothing: `None` on any error.
+    pub(super) fn parse_quiet<T: DeserializeOwned>(text: &str) -> Option<T> {
+        serde_saphyr::from_str_with_options::<T>(text, yaml_options()).ok()
+    }
+
     /// Deserializes a document; on failure records the error with its position and field path.
     pub(super) fn parse<T: DeserializeOwned>(&mut self, doc: DocRef, text: &str) -> Option<T> {
         match serde_saphyr::from_str_with_options::<T>(text, yaml_options()) {
@@ -217,9 +222,8 @@ impl Checker {
     pub(super) fn doc_start(&self, doc: DocRef) -> Pos {
         let f = &self.files[doc.file];
         let skip = f
-            .text
+            .text_from_line(doc.line_offset)
             .lines()
-            .skip(doc.line_offset)
             .take_while(|l| {
                 let t = l.trim();
                 t.is_empty()
