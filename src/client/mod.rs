@@ -242,14 +242,33 @@ pub fn ensure_crypto_provider() {
     }
 }
 
-/// The reqwest client: rustls with the ring provider, platform certificate verification,
-/// timeouts, no redirects (credentials never follow one).
+/// Whether a client for `config` may speak TLS: its Flow Service endpoint or its IMS endpoint
+/// is `https`. A client for a plain-HTTP target (the emulator on loopback) trusts no root at
+/// all, so it skips loading the platform's certificates (a cost paid by every process) and
+/// would refuse any `https` URL rather than trust it.
+fn needs_tls(base: &Url, auth: &Auth) -> bool {
+    base.scheme() != "http"
+        || match auth {
+            Auth::Token { .. } => false,
+            Auth::ClientCredentials { ims_url, .. } => !ims_url.starts_with("http://"),
+        }
+}
+
+/// The reqwest client: rustls with the ring provider, platform certificate verification (or
+/// no trusted root at all when `tls` is false), timeouts, no redirects (credentials never
+/// follow one).
 fn build_http(
     timeout: Duration,
     connect_timeout: Duration,
+    tls: bool,
 ) -> Result<reqwest::Client, ClientError> {
     ensure_crypto_provider();
-    reqwest::Client::builder()
+    let builder = if tls {
+        reqwest::Client::builder()
+    } else {
+        reqwest::Client::builder().tls_certs_only([])
+    };
+    builder
         .user_agent(USER_AGENT)
         .timeout(timeout)
         .connect_timeout(connect_timeout.min(timeout))
@@ -369,7 +388,11 @@ impl Client {
                 "invalid endpoint {endpoint:?}: the scheme must be http or https"
             )));
         }
-        let http = build_http(config.timeout, config.connect_timeout)?;
+        let http = build_http(
+            config.timeout,
+            config.connect_timeout,
+            needs_tls(&base, &config.auth),
+        )?;
         let hooks = Arc::new(Hooks::new(config.total_timeout));
         let redactor = Redactor::new();
         match &config.auth {
@@ -1558,6 +1581,37 @@ mod tests {
             org_id: "ORG@AdobeOrg".into(),
             scopes: "openid,AdobeID".into(),
         }
+    }
+
+    #[test]
+    fn tls_roots_are_loaded_only_for_an_https_endpoint_or_ims() {
+        let url = |u: &str| Url::parse(u).expect("a fixed URL parses");
+        let token = Auth::Token {
+            access_token: "t".into(),
+            client_id: "c".into(),
+            org_id: "o".into(),
+        };
+        let http_ims = match creds() {
+            Auth::ClientCredentials {
+                client_id,
+                client_secret,
+                org_id,
+                scopes,
+                ..
+            } => Auth::ClientCredentials {
+                ims_url: "http://127.0.0.1:9".into(),
+                client_id,
+                client_secret,
+                org_id,
+                scopes,
+            },
+            other => other,
+        };
+        assert!(!needs_tls(&url("http://127.0.0.1:1"), &token));
+        assert!(!needs_tls(&url("http://127.0.0.1:1"), &http_ims));
+        assert!(needs_tls(&url("http://127.0.0.1:1"), &creds()));
+        assert!(needs_tls(&url("https://platform.adobe.io"), &token));
+        assert!(needs_tls(&url("https://platform.adobe.io"), &http_ims));
     }
 
     #[test]
