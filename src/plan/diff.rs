@@ -379,7 +379,12 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
         .enumerate()
         .map(|(i, a)| (a.segment_id.as_str(), i))
         .collect();
-    wanted.sort_by(|x, y| x.0.cmp(y.0).then(x.1.cmp(&y.1)));
+    // Manifests usually list a Destination's audiences in id order already: one pass tells,
+    // and strictly increasing ids are unique too.
+    let in_order = wanted.windows(2).all(|w| w[0].0 < w[1].0);
+    if !in_order {
+        wanted.sort_by(|x, y| x.0.cmp(y.0).then(x.1.cmp(&y.1)));
+    }
     // The position in `wanted` of the entry for `id` (the last of equal ids).
     let find = |id: &str| -> Option<usize> {
         let end = wanted.partition_point(|(w, _)| *w <= id);
@@ -388,7 +393,7 @@ pub fn flow_diff(d: &DesiredDestination, flow: &Flow) -> Result<FlowDiff, PlanEr
     // Live selectors usually follow the desired order: the audience after the last one found
     // is tried first, the binary search only when it is not the one (with unique desired ids
     // both find the same audience).
-    let unique = wanted.windows(2).all(|w| w[0].0 != w[1].0);
+    let unique = in_order || wanted.windows(2).all(|w| w[0].0 != w[1].0);
     let mut position_of = vec![0; wanted.len()];
     for (pos, (_, i)) in wanted.iter().enumerate() {
         position_of[*i] = pos;

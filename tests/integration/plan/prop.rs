@@ -84,32 +84,35 @@ fn schedule_strategy() -> impl Strategy<Value = (ExportMode, Schedule)> {
 }
 
 fn audiences_strategy() -> impl Strategy<Value = Vec<DesiredAudience>> {
-    subsequence(SEGMENTS.to_vec(), 0..=SEGMENTS.len()).prop_flat_map(|ids| {
-        let n = ids.len();
-        (
-            Just(ids),
-            prop::collection::vec(
-                (
-                    schedule_strategy(),
-                    prop::option::of(prop::sample::select(vec!["Bikers", "Runners", "VIP"])),
-                    any::<bool>(),
+    // Shuffled: the planner has a path for audiences listed in id order and one for others.
+    subsequence(SEGMENTS.to_vec(), 0..=SEGMENTS.len())
+        .prop_shuffle()
+        .prop_flat_map(|ids| {
+            let n = ids.len();
+            (
+                Just(ids),
+                prop::collection::vec(
+                    (
+                        schedule_strategy(),
+                        prop::option::of(prop::sample::select(vec!["Bikers", "Runners", "VIP"])),
+                        any::<bool>(),
+                    ),
+                    n,
                 ),
-                n,
-            ),
-        )
-            .prop_map(|(ids, props)| {
-                ids.into_iter()
-                    .zip(props)
-                    .map(|(id, ((mode, schedule), name, custom))| {
-                        let mut a = audience(id, name, mode, schedule);
-                        if custom {
-                            a.filename_template.push_str("_%this is custom text%");
-                        }
-                        a
-                    })
-                    .collect()
-            })
-    })
+            )
+                .prop_map(|(ids, props)| {
+                    ids.into_iter()
+                        .zip(props)
+                        .map(|(id, ((mode, schedule), name, custom))| {
+                            let mut a = audience(id, name, mode, schedule);
+                            if custom {
+                                a.filename_template.push_str("_%this is custom text%");
+                            }
+                            a
+                        })
+                        .collect()
+                })
+        })
 }
 
 prop_compose! {
