@@ -721,6 +721,20 @@ impl Client {
         Ok(req)
     }
 
+    /// An idempotent `GET url`, its body decoded as JSON.
+    async fn get_json(&self, url: &Url) -> Result<Value, ClientError> {
+        let (_, body) = self
+            .execute(Call {
+                method: Method::GET,
+                url: url.clone(),
+                body: None,
+                if_match: None,
+                class: RetryClass::Idempotent,
+            })
+            .await?;
+        Self::decode_json(&Method::GET, url, &body)
+    }
+
     fn decode_json(method: &Method, url: &Url, body: &[u8]) -> Result<Value, ClientError> {
         serde_json::from_slice(body).map_err(|e| ClientError::Decode {
             method: method.clone(),
@@ -822,16 +836,7 @@ impl Client {
     /// `GET {collection}/{id}`, unwrapped from `{"items":[…]}`.
     pub async fn get(&self, resource: Resource, id: &EntityId) -> Result<Value, ClientError> {
         let url = self.entity_url(resource, id, &[]);
-        let (_, body) = self
-            .execute(Call {
-                method: Method::GET,
-                url: url.clone(),
-                body: None,
-                if_match: None,
-                class: RetryClass::Idempotent,
-            })
-            .await?;
-        let v = Self::decode_json(&Method::GET, &url, &body)?;
+        let v = self.get_json(&url).await?;
         match v {
             Value::Object(mut m) if m.contains_key("items") => match m.remove("items") {
                 Some(Value::Array(mut items)) if !items.is_empty() => Ok(items.swap_remove(0)),
@@ -961,16 +966,7 @@ impl Client {
         let mut url = self.entity_url(Resource::MappingSet, &EntityId(id.to_owned()), &[]);
         url.query_pairs_mut()
             .append_pair("version", &version.to_string());
-        let (_, body) = self
-            .execute(Call {
-                method: Method::GET,
-                url: url.clone(),
-                body: None,
-                if_match: None,
-                class: RetryClass::Idempotent,
-            })
-            .await?;
-        Self::decode_json(&Method::GET, &url, &body)
+        self.get_json(&url).await
     }
 
     /// `GET /mappingSets?limit=N&start=0` of the Data Prep API: the newest `limit` mapping
@@ -980,16 +976,7 @@ impl Client {
         url.query_pairs_mut()
             .append_pair("limit", &limit.to_string())
             .append_pair("start", "0");
-        let (_, body) = self
-            .execute(Call {
-                method: Method::GET,
-                url: url.clone(),
-                body: None,
-                if_match: None,
-                class: RetryClass::Idempotent,
-            })
-            .await?;
-        let v = Self::decode_json(&Method::GET, &url, &body)?;
+        let v = self.get_json(&url).await?;
         match v.get("data") {
             Some(Value::Array(items)) => Ok(items.clone()),
             _ => Err(ClientError::Decode {

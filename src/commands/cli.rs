@@ -351,19 +351,7 @@ pub struct ImportArgs {
 /// A window: a whole number with `s`, `m`, `h`, `d` or `w`; from one minute to 90 days.
 fn window(value: &str) -> Result<Duration, FlagValueError> {
     let bad = || FlagValueError::NotAWindow(value.to_owned());
-    let v = value.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (num, unit) = v.split_at(split);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    let secs = crate::emulator::duration_secs(value).ok_or_else(bad)?;
     if !(60..=90 * 86_400).contains(&secs) {
         return Err(bad());
     }

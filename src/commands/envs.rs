@@ -7,7 +7,7 @@
 use super::Error;
 use super::cli::EnvArgs;
 use crate::config::{self, ConfigError, Environment};
-use crate::target::TargetOptions;
+use crate::target::{self, Connected, TargetOptions};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -63,6 +63,23 @@ pub(crate) fn out_path(path: &Path, env: &str) -> PathBuf {
         None => format!("{stem}.{env}"),
     };
     path.with_file_name(name)
+}
+
+/// The targets of `environments` (each with its sandbox and endpoint over `base`), resolved
+/// and connected; the first connection notice (an embedded emulator started) is printed.
+pub(crate) async fn connect(
+    environments: &[Environment],
+    base: &TargetOptions,
+) -> Result<Vec<Connected>, Error> {
+    let targets = environments
+        .iter()
+        .map(|e| target::resolve(&target_for(e, base)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let connected = target::connect_all(targets).await?;
+    if let Some(notice) = connected.iter().find_map(Connected::notice) {
+        eprintln!("{notice}");
+    }
+    Ok(connected)
 }
 
 /// A future of one environment's work.

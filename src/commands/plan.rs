@@ -142,15 +142,7 @@ async fn run_envs(
             total: environments.len(),
         });
     }
-    let base = args.target.options();
-    let targets = environments
-        .iter()
-        .map(|e| target::resolve(&envs::target_for(e, &base)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let connected = target::connect_all(targets).await?;
-    if let Some(notice) = connected.iter().find_map(Connected::notice) {
-        eprintln!("{notice}");
-    }
+    let connected = envs::connect(environments, &args.target.options()).await?;
     let futures: Vec<EnvFuture<'_, Result<(Plan, PlanDetails), Error>>> = connected
         .iter()
         .zip(&desired)

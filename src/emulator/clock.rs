@@ -101,22 +101,28 @@ pub(crate) fn parse_instant(s: &str) -> Result<i64, ClockError> {
         .map_err(|_| ClockError::Instant(s.to_owned()))
 }
 
-/// Parses `90s`, `15m`, `36h`, `2d`, `1w` (a whole number and one unit; at most ten years).
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, ClockError> {
-    let bad = || ClockError::Duration(s.to_owned());
+/// The seconds of `90s`, `15m`, `36h`, `2d`, `1w`: a whole number and one unit (also the
+/// `status --window` syntax).
+pub(crate) fn duration_secs(s: &str) -> Option<u64> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| bad())?;
+    let n: u64 = num.parse().ok()?;
     let unit_secs = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(bad()),
+        _ => return None,
     };
-    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    n.checked_mul(unit_secs)
+}
+
+/// Parses a [`duration_secs`] of at most ten years.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, ClockError> {
+    let bad = || ClockError::Duration(s.to_owned());
+    let secs = duration_secs(s).ok_or_else(bad)?;
     if secs > 10 * 366 * 86_400 {
         return Err(bad());
     }

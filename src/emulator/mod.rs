@@ -42,6 +42,7 @@
 //!   "message"?}`): the flow's next runs fail. Every answer's `Date` is the simulated clock.
 
 mod clock;
+pub(crate) use clock::duration_secs;
 mod dataprep;
 mod datasets;
 mod error;

@@ -176,22 +176,16 @@ fn build_with(
                 c.sort_by_key(|c| delete_rank(c.resource()));
                 duplicates.extend(dups);
                 if detail.status == DestinationStatus::LeftInPlace {
-                    let id = [
-                        &l.flow,
-                        &l.target_connection,
-                        &l.source_connection,
-                        &l.connection,
-                        &l.profile_connection,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                    .map(|e| e.id.0.clone())
-                    .unwrap_or_default();
-                    left_in_place.push(LeftInPlace {
-                        name: name.to_owned(),
-                        id,
-                    });
+                    left_in_place.push(LeftInPlace::first_of(
+                        name,
+                        [
+                            &l.flow,
+                            &l.target_connection,
+                            &l.source_connection,
+                            &l.connection,
+                            &l.profile_connection,
+                        ],
+                    ));
                 }
                 changes.extend(c);
                 details.destinations.push(detail);
@@ -248,16 +242,10 @@ fn build_with(
                 c.sort_by_key(|c| delete_rank(c.resource()));
                 duplicates.extend(dups);
                 if detail.status == DestinationStatus::LeftInPlace {
-                    let id = [&l.flow, &l.target_connection, &l.source_connection]
-                        .into_iter()
-                        .flatten()
-                        .next()
-                        .map(|e| e.id.0.clone())
-                        .unwrap_or_default();
-                    left_in_place.push(LeftInPlace {
-                        name: name.to_owned(),
-                        id,
-                    });
+                    left_in_place.push(LeftInPlace::first_of(
+                        name,
+                        [&l.flow, &l.target_connection, &l.source_connection],
+                    ));
                 }
                 changes.extend(c);
                 details.destinations.push(detail);

@@ -130,6 +130,24 @@ pub struct LeftInPlace {
     pub id: String,
 }
 
+impl LeftInPlace {
+    /// `name` with the id of the first object of `entities` that exists (the flow first).
+    fn first_of<const N: usize>(
+        name: &str,
+        entities: [&Option<std::sync::Arc<crate::live::LiveEntity>>; N],
+    ) -> LeftInPlace {
+        LeftInPlace {
+            name: name.to_owned(),
+            id: entities
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|e| e.id.0.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// What a plan does with a [`Duplicate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
